@@ -1,0 +1,146 @@
+/**
+ * @file ban.c  Source addresses that sipd refuses for a while
+ *
+ * Any module may ban an address (the auth module does after repeated
+ * failures); the core drops every datagram and request from it until the
+ * ban ends. The table is bounded: when full, the ban closest to its end
+ * makes room.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <re.h>
+#include "core.h"
+
+
+enum {
+	BAN_HASH_SIZE = 256,
+	BAN_MAX = 65536,
+};
+
+
+struct ban {
+	struct le he;
+	struct sa addr;
+	uint64_t until;        /* tmr_jiffies() */
+	char reason[48];
+};
+
+
+static struct {
+	struct hash *ht;
+	uint32_t count;
+} bans;
+
+
+static void ban_destructor(void *arg)
+{
+	struct ban *ban = arg;
+
+	hash_unlink(&ban->he);
+	--bans.count;
+}
+
+
+static bool addr_cmp(struct le *le, void *arg)
+{
+	const struct ban *ban = le->data;
+
+	return sa_cmp(&ban->addr, arg, SA_ADDR);
+}
+
+
+static struct ban *ban_lookup(const struct sa *addr)
+{
+	if (!bans.ht)
+		return NULL;
+
+	return list_ledata(hash_lookup(bans.ht, sa_hash(addr, SA_ADDR),
+				       addr_cmp, (void *)addr));
+}
+
+
+/**
+ * Check whether a source address is banned now
+ *
+ * @param src Source address (the port is ignored)
+ *
+ * @return True if requests from it must be dropped
+ */
+bool ban_check(const struct sa *src)
+{
+	struct ban *ban;
+
+	if (!bans.count)
+		return false;
+
+	ban = ban_lookup(src);
+	if (!ban)
+		return false;
+
+	if (tmr_jiffies() < ban->until)
+		return true;
+
+	mem_deref(ban);
+
+	return false;
+}
+
+
+static bool oldest_handler(struct le *le, void *arg)
+{
+	struct ban *ban = le->data;
+	struct ban **oldest = arg;
+
+	if (!*oldest || ban->until < (*oldest)->until)
+		*oldest = ban;
+
+	return false;
+}
+
+
+/**
+ * Ban a source address
+ *
+ * @param src     Source address (the port is ignored)
+ * @param seconds How long
+ * @param reason  Short reason, for the log and for sipctl
+ */
+void ban_add(const struct sa *src, uint32_t seconds, const char *reason)
+{
+	struct ban *ban;
+
+	if (!bans.ht && hash_alloc(&bans.ht, BAN_HASH_SIZE))
+		return;
+
+	ban = ban_lookup(src);
+	if (!ban) {
+		if (bans.count >= BAN_MAX) {
+			struct ban *oldest = NULL;
+			(void)hash_apply(bans.ht, oldest_handler, &oldest);
+			mem_deref(oldest);
+		}
+
+		ban = mem_zalloc(sizeof(*ban), ban_destructor);
+		if (!ban)
+			return;
+
+		ban->addr = *src;
+		hash_append(bans.ht, sa_hash(src, SA_ADDR), &ban->he, ban);
+		++bans.count;
+	}
+
+	ban->until = tmr_jiffies() + (uint64_t)seconds * 1000;
+	str_ncpy(ban->reason, reason ? reason : "", sizeof(ban->reason));
+
+	log_notice("banned %j for %u seconds: %s\n", src, seconds,
+		   ban->reason);
+}
+
+
+void ban_close(void)
+{
+	hash_flush(bans.ht);
+	bans.ht = mem_deref(bans.ht);
+	bans.count = 0;
+}

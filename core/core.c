@@ -1,0 +1,213 @@
+/**
+ * @file core.c  Start and stop the core: config, database, modules, sockets
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <re.h>
+#include "core.h"
+
+
+#ifndef SIPD_DB_PATH
+#define SIPD_DB_PATH "/var/lib/sipd/sipd.db"
+#endif
+
+
+enum {
+	FD_LIMIT_DEFAULT = 16384,
+};
+
+
+static struct {
+	char *db_path;
+	bool db_full_sync;
+	uint32_t fd_limit;
+	bool started;
+} core = {
+	NULL, false, FD_LIMIT_DEFAULT, false
+};
+
+
+static int log_config(void)
+{
+	const struct config_line *line = config_find("log_level");
+	enum log_level level;
+
+	if (!line)
+		return 0;
+
+	if (log_level_parse(&level, line->val))
+		return config_fail(line, "'%s' is not one of debug, info,"
+				   " notice, warning, error", line->val);
+
+	log_set_level(level);
+
+	return 0;
+}
+
+
+static int db_config(void)
+{
+	const struct config_line *line;
+	char *path = NULL;
+	int err;
+
+	err = str_dup(&core.db_path, SIPD_DB_PATH);
+	if (err)
+		return err;
+
+	err = config_str("db", &core.db_path);
+	if (err)
+		return err;
+
+	/* relative to the directory sipd started in */
+	if (core.db_path[0] != '/') {
+		char cwd[512];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return errno;
+
+		err = re_sdprintf(&path, "%s/%s", cwd, core.db_path);
+		if (err)
+			return err;
+
+		mem_deref(core.db_path);
+		core.db_path = path;
+	}
+
+	line = config_find("db_sync");
+	if (line) {
+		if (!str_casecmp(line->val, "full"))
+			core.db_full_sync = true;
+		else if (!str_casecmp(line->val, "normal"))
+			core.db_full_sync = false;
+		else
+			return config_fail(line, "'%s' is not normal or full",
+					   line->val);
+	}
+
+	return config_u32("fd_limit", &core.fd_limit, 256, 1048576);
+}
+
+
+/**
+ * The database file of the loaded configuration
+ *
+ * @return Absolute path
+ */
+const char *core_db_path(void)
+{
+	return core.db_path;
+}
+
+
+static int fd_limit_raise(uint32_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n) {
+		rl.rlim_cur = MIN((rlim_t)n, rl.rlim_max);
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			log_warning("cannot raise the open file limit to %u:"
+				    " %m\n", n, errno);
+		n = (uint32_t)rl.rlim_cur;
+	}
+
+	return fd_setsize((int)n);
+}
+
+
+/**
+ * Read the configuration and load the modules
+ *
+ * @param conf_path   Configuration file
+ * @param check_only  True for sipd -t: do not open the database
+ *
+ * @return 0 if success, otherwise errorcode (every problem reported)
+ */
+int core_init(const char *conf_path, bool check_only)
+{
+	int err;
+
+	err = config_load(conf_path);
+	if (err)
+		return err;
+
+	(void)log_config();
+	(void)domain_config();
+	(void)listen_config();
+	(void)module_config();
+	(void)db_config();
+
+	if (config_errors())
+		return EINVAL;
+
+	if (!domain_default())
+		log_warning("%s: no 'domain' line: no request is for a domain"
+			    " this server serves\n", config_path());
+
+	if (!check_only) {
+		err = db_open(core.db_path, true);
+		if (err)
+			return err;
+
+		err = db_set_sync(core.db_full_sync);
+		if (err)
+			return err;
+	}
+
+	err = module_load_all();
+	if (err)
+		return err;
+
+	(void)listen_resolve_roles();
+	(void)listen_check_needs();
+	(void)config_check_unused();
+
+	return config_errors() ? EINVAL : 0;
+}
+
+
+/**
+ * Open the sockets
+ *
+ * @return 0 if success, otherwise errorcode (reported)
+ */
+int core_start(void)
+{
+	int err;
+
+	err = fd_limit_raise(core.fd_limit);
+	if (err) {
+		log_error("cannot set the descriptor limit: %m\n", err);
+		return err;
+	}
+
+	err = listen_start();
+	if (err)
+		return err;
+
+	core.started = true;
+
+	return 0;
+}
+
+
+/**
+ * Stop everything: sockets (pending transactions dropped), modules,
+ * database
+ */
+void core_close(void)
+{
+	listen_close();
+	module_unload_all();
+	db_close();
+	ban_close();
+	domain_close();
+	config_unload();
+	core.db_path = mem_deref(core.db_path);
+	core.started = false;
+}

@@ -1,0 +1,115 @@
+/**
+ * @file core.h  Internal interface of the sipd core
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#ifndef SIPD_CORE_H
+#define SIPD_CORE_H
+
+#include "sipd.h"
+
+
+/* config.c */
+int  config_load(const char *path);
+int  config_load_buf(const char *name, const char *buf);
+void config_unload(void);
+const char *config_path(void);
+int  config_check_unused(void);
+int  config_errors(void);
+
+
+/* log.c */
+int  log_level_parse(enum log_level *level, const char *str);
+void log_set_level(enum log_level level);
+void log_use_syslog(bool enable);
+void log_set_stderr(bool enable);
+
+
+/* domain.c */
+int  domain_config(void);
+void domain_close(void);
+
+
+/* listen.c */
+struct role_ref {
+	struct le le;
+	char *name;
+	const struct role *role;
+	const struct config_line *line;
+};
+
+struct sipd_sock {
+	struct le le;
+	struct sip_inst *inst;
+	struct sa laddr;
+	enum sip_transp tp;
+	char name[80];
+	struct list roles;            /* struct role_ref */
+	bool auth;
+	char *allow;
+	const struct config_line *line;
+};
+
+int  listen_config(void);
+int  listen_modules(struct list *names);
+int  listen_resolve_roles(void);
+int  listen_check_needs(void);
+int  listen_start(void);
+void listen_close(void);
+
+
+/* dispatch.c */
+bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg);
+
+
+/* validate.c */
+int validate_request(const struct sip_msg *msg, const char **reason);
+
+
+/* wire.c */
+struct udp_sock;
+int  wire_attach_udp(struct udp_sock *us, struct sipd_sock *sock);
+void wire_close(void);
+
+
+/* role.c */
+const struct role *role_find(const char *name);
+bool role_takes(const struct role *role, const char *met, size_t len);
+bool method_known(const struct pl *met);
+
+
+/* module.c */
+int  module_path_set(const char *path);
+int  module_config(void);
+int  module_load_all(void);
+void module_unload_all(void);
+bool service_available(const char *name);
+
+
+/* db.c */
+int  db_open(const char *path, bool create);
+void db_close(void);
+int  db_schema_version(void);
+int  db_set_sync(bool full);
+extern const char db_schema_sql[];
+extern const int db_schema_ver;
+
+
+/* ban.c */
+void ban_close(void);
+
+
+/* location.c / account.c / auth.c */
+bool location_available(void);
+bool account_available(void);
+bool auth_available(void);
+
+
+/* core.c */
+int  core_init(const char *conf_path, bool check_only);
+int  core_start(void);
+void core_close(void);
+const char *core_db_path(void);
+
+#endif

@@ -1,0 +1,327 @@
+/**
+ * @file digest.c  HTTP digest (RFC 2617, RFC 7616, RFC 8760): hashes and
+ *                 the credentials of an Authorization header
+ *
+ * libre 1.1.0 verifies MD5 responses only and its decoder drops the
+ * algorithm parameter, so sipd parses credentials and computes responses
+ * itself, with OpenSSL for MD5 and SHA-256. The auth module and sipctl
+ * share these functions.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+#include <ctype.h>
+#include <re.h>
+#include "core.h"
+
+
+static const EVP_MD *alg_md(enum digest_alg alg)
+{
+	switch (alg) {
+
+	case DIGEST_MD5:    return EVP_md5();
+	case DIGEST_SHA256: return EVP_sha256();
+	default:            return NULL;
+	}
+}
+
+
+/**
+ * Size of a hash of an algorithm
+ *
+ * @param alg Digest algorithm
+ *
+ * @return Size in bytes
+ */
+size_t digest_size(enum digest_alg alg)
+{
+	return alg == DIGEST_SHA256 ? 32 : 16;
+}
+
+
+/**
+ * Name of an algorithm as written in challenges
+ *
+ * @param alg Digest algorithm
+ *
+ * @return "MD5" or "SHA-256"
+ */
+const char *digest_alg_name(enum digest_alg alg)
+{
+	return alg == DIGEST_SHA256 ? "SHA-256" : "MD5";
+}
+
+
+/**
+ * Decode an algorithm parameter; absent means MD5
+ *
+ * @param alg Result
+ * @param pl  Parameter value, may be unset
+ *
+ * @return 0 if success, ENOTSUP for an algorithm sipd does not offer
+ */
+int digest_alg_decode(enum digest_alg *alg, const struct pl *pl)
+{
+	if (!pl_isset(pl) || !pl_strcasecmp(pl, "MD5"))
+		*alg = DIGEST_MD5;
+	else if (!pl_strcasecmp(pl, "SHA-256"))
+		*alg = DIGEST_SHA256;
+	else
+		return ENOTSUP;
+
+	return 0;
+}
+
+
+static int hash_print(uint8_t *out, enum digest_alg alg,
+		      const char *fmt, ...)
+{
+	const EVP_MD *md = alg_md(alg);
+	EVP_MD_CTX *ctx;
+	unsigned int len = 0;
+	char *str = NULL;
+	va_list ap;
+	int err;
+
+	if (!md)
+		return EINVAL;
+
+	va_start(ap, fmt);
+	err = re_vsdprintf(&str, fmt, ap);
+	va_end(ap);
+	if (err)
+		return err;
+
+	ctx = EVP_MD_CTX_new();
+	if (!ctx) {
+		mem_deref(str);
+		return ENOMEM;
+	}
+
+	if (!EVP_DigestInit_ex(ctx, md, NULL) ||
+	    !EVP_DigestUpdate(ctx, str, strlen(str)) ||
+	    !EVP_DigestFinal_ex(ctx, out, &len))
+		err = EIO;
+
+	EVP_MD_CTX_free(ctx);
+	mem_deref(str);
+
+	return err;
+}
+
+
+/**
+ * Compute HA1 = H(user:realm:password)
+ *
+ * @param ha1      Buffer of DIGEST_MAX_SIZE bytes
+ * @param alg      Digest algorithm
+ * @param user     User name
+ * @param realm    Realm (the account's domain)
+ * @param password Password
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int digest_ha1(uint8_t *ha1, enum digest_alg alg, const char *user,
+	       const char *realm, const char *password)
+{
+	if (!ha1 || !user || !realm || !password)
+		return EINVAL;
+
+	return hash_print(ha1, alg, "%s:%s:%s", user, realm, password);
+}
+
+
+/**
+ * Compute the expected response of digest credentials
+ *
+ * @param resp   Buffer of DIGEST_MAX_SIZE bytes
+ * @param alg    Digest algorithm
+ * @param ha1    HA1 of the account
+ * @param cred   Decoded credentials (nonce, nc, cnonce, qop, uri)
+ * @param method Request method
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int digest_response(uint8_t *resp, enum digest_alg alg, const uint8_t *ha1,
+		    const struct digest_cred *cred, const struct pl *method)
+{
+	uint8_t ha2[DIGEST_MAX_SIZE];
+	size_t n = digest_size(alg);
+	int err;
+
+	err = hash_print(ha2, alg, "%r:%r", method, &cred->uri);
+	if (err)
+		return err;
+
+	if (pl_isset(&cred->qop)) {
+		return hash_print(resp, alg, "%w:%r:%r:%r:%r:%w",
+				  ha1, n, &cred->nonce, &cred->nc,
+				  &cred->cnonce, &cred->qop, ha2, n);
+	}
+
+	return hash_print(resp, alg, "%w:%r:%w", ha1, n, &cred->nonce, ha2, n);
+}
+
+
+static int hex_decode(uint8_t *out, size_t n, const struct pl *hex)
+{
+	size_t i;
+
+	if (hex->l != 2 * n)
+		return EINVAL;
+
+	for (i = 0; i < n; i++) {
+		int hi = ch_hex(hex->p[2*i]);
+		int lo = ch_hex(hex->p[2*i+1]);
+
+		if (!isxdigit((unsigned char)hex->p[2*i]) ||
+		    !isxdigit((unsigned char)hex->p[2*i+1]))
+			return EINVAL;
+
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+
+	return 0;
+}
+
+
+/**
+ * Check the response of digest credentials, in constant time
+ *
+ * @param cred   Decoded credentials
+ * @param alg    Digest algorithm
+ * @param ha1    HA1 of the account
+ * @param method Request method
+ *
+ * @return True if the response is right
+ */
+bool digest_verify(const struct digest_cred *cred, enum digest_alg alg,
+		   const uint8_t *ha1, const struct pl *method)
+{
+	uint8_t expect[DIGEST_MAX_SIZE], got[DIGEST_MAX_SIZE];
+	size_t n = digest_size(alg);
+
+	if (digest_response(expect, alg, ha1, cred, method))
+		return false;
+
+	if (hex_decode(got, n, &cred->response))
+		return false;
+
+	return 0 == CRYPTO_memcmp(expect, got, n);
+}
+
+
+static void param_set(struct digest_cred *cred, const struct pl *name,
+		      const struct pl *val)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{"username",  offsetof(struct digest_cred, username)},
+		{"realm",     offsetof(struct digest_cred, realm)},
+		{"nonce",     offsetof(struct digest_cred, nonce)},
+		{"uri",       offsetof(struct digest_cred, uri)},
+		{"response",  offsetof(struct digest_cred, response)},
+		{"algorithm", offsetof(struct digest_cred, algorithm)},
+		{"cnonce",    offsetof(struct digest_cred, cnonce)},
+		{"opaque",    offsetof(struct digest_cred, opaque)},
+		{"qop",       offsetof(struct digest_cred, qop)},
+		{"nc",        offsetof(struct digest_cred, nc)},
+		{"userhash",  offsetof(struct digest_cred, userhash)},
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fields); i++) {
+		if (!pl_strcasecmp(name, fields[i].name)) {
+			*(struct pl *)((char *)cred + fields[i].off) = *val;
+			return;
+		}
+	}
+}
+
+
+/**
+ * Decode the credentials of an Authorization or Proxy-Authorization
+ * header value: Digest name=value, name="quoted value", ...
+ *
+ * @param cred Result; unset fields stay unset
+ * @param hval Header value
+ *
+ * @return 0 if success, EBADMSG if malformed, ENOTSUP if not Digest
+ */
+int digest_cred_decode(struct digest_cred *cred, const struct pl *hval)
+{
+	const char *p, *end;
+	struct pl scheme;
+
+	memset(cred, 0, sizeof(*cred));
+
+	if (re_regex(hval->p, hval->l, "[ \t\r\n]*[^ \t\r\n]+", NULL,
+		     &scheme))
+		return EBADMSG;
+
+	if (pl_strcasecmp(&scheme, "Digest"))
+		return ENOTSUP;
+
+	p = scheme.p + scheme.l;
+	end = hval->p + hval->l;
+
+	while (p < end) {
+		struct pl name, val;
+
+		while (p < end && strchr(" \t\r\n,", *p))
+			++p;
+		if (p >= end)
+			break;
+
+		name.p = p;
+		while (p < end && *p != '=' && !strchr(" \t\r\n,", *p))
+			++p;
+		name.l = p - name.p;
+
+		while (p < end && strchr(" \t\r\n", *p))
+			++p;
+		if (p >= end || *p != '=' || !name.l)
+			return EBADMSG;
+		++p;
+		while (p < end && strchr(" \t\r\n", *p))
+			++p;
+
+		if (p < end && *p == '"') {
+			++p;
+			val.p = p;
+			while (p < end && *p != '"') {
+				if (*p == '\\' && p + 1 < end)
+					++p;
+				++p;
+			}
+			if (p >= end)
+				return EBADMSG;
+			val.l = p - val.p;
+			++p;
+		}
+		else {
+			val.p = p;
+			while (p < end && !strchr(" \t\r\n,", *p))
+				++p;
+			val.l = p - val.p;
+		}
+
+		param_set(cred, &name, &val);
+	}
+
+	if (!pl_isset(&cred->username) || !pl_isset(&cred->realm) ||
+	    !pl_isset(&cred->nonce) || !pl_isset(&cred->uri) ||
+	    !pl_isset(&cred->response))
+		return EBADMSG;
+
+	if (pl_isset(&cred->qop) && (!pl_isset(&cred->nc) ||
+				     !pl_isset(&cred->cnonce)))
+		return EBADMSG;
+
+	return 0;
+}

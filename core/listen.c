@@ -1,0 +1,918 @@
+/**
+ * @file listen.c  Listening sockets: one libre SIP instance per address
+ *
+ * A "listen" line names a transport, an address and the roles that handle
+ * requests arriving there. libre 1.1.0 picks the outgoing transport of a
+ * struct sip without looking at the destination and refuses to bind
+ * 0.0.0.0, so every local address gets its own struct sip; the transports
+ * of one address (udp and tcp on the same IP:port) share it.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <ctype.h>
+#include <re.h>
+#include "core.h"
+
+
+enum {
+	CTRANS_HASH_SIZE = 1024,
+	STRANS_HASH_SIZE = 4096,
+	CONN_HASH_SIZE   = 256,
+	UDP_SOCKBUF_SIZE = 4 * 1024 * 1024,
+};
+
+
+/** A parsed listen line */
+struct listen_spec {
+	struct le le;
+	enum sip_transp tp;
+	struct sa addr;
+	struct list roles;            /* struct role_ref */
+	bool auth;
+	const struct config_line *line;
+};
+
+/** One libre SIP instance: every transport of one local address */
+struct sip_inst {
+	struct le le;
+	struct sa laddr;
+	struct sip *sip;
+	struct sip_lsnr *lsnr_req;
+	struct sip_lsnr *lsnr_resp;
+	struct list socks;            /* struct sipd_sock (le) */
+	char probe[40];
+};
+
+
+static struct {
+	struct list specs;            /* struct listen_spec */
+	struct list insts;            /* struct sip_inst */
+	struct dnsc *dnsc;
+} lst;
+
+
+static void role_ref_destructor(void *arg)
+{
+	struct role_ref *ref = arg;
+
+	list_unlink(&ref->le);
+	mem_deref(ref->name);
+}
+
+
+static void spec_destructor(void *arg)
+{
+	struct listen_spec *spec = arg;
+
+	list_unlink(&spec->le);
+	list_flush(&spec->roles);
+}
+
+
+static void sock_destructor(void *arg)
+{
+	struct sipd_sock *sock = arg;
+
+	list_unlink(&sock->le);
+	list_flush(&sock->roles);
+	mem_deref(sock->allow);
+}
+
+
+static void inst_destructor(void *arg)
+{
+	struct sip_inst *inst = arg;
+
+	list_unlink(&inst->le);
+	inst->lsnr_req = mem_deref(inst->lsnr_req);
+	inst->lsnr_resp = mem_deref(inst->lsnr_resp);
+
+	if (inst->sip) {
+		sip_close(inst->sip, true);
+		inst->sip = mem_deref(inst->sip);
+	}
+
+	list_flush(&inst->socks);
+}
+
+
+static int transp_decode(enum sip_transp *tp, const struct pl *pl)
+{
+	if (!pl_strcasecmp(pl, "udp"))
+		*tp = SIP_TRANSP_UDP;
+	else if (!pl_strcasecmp(pl, "tcp"))
+		*tp = SIP_TRANSP_TCP;
+	else
+		return EPROTONOSUPPORT;
+
+	return 0;
+}
+
+
+static const char *transp_lname(enum sip_transp tp)
+{
+	switch (tp) {
+
+	case SIP_TRANSP_UDP: return "udp";
+	case SIP_TRANSP_TCP: return "tcp";
+	case SIP_TRANSP_TLS: return "tls";
+	case SIP_TRANSP_WS:  return "ws";
+	case SIP_TRANSP_WSS: return "wss";
+	default:             return "?";
+	}
+}
+
+
+static int addr_decode(struct sa *sa, const struct pl *pl)
+{
+	struct pl host, port = PL_INIT;
+	uint32_t portn = SIP_PORT;
+	char buf[64];
+
+	if (pl->l && pl->p[0] == '[') {
+		if (re_regex(pl->p, pl->l, "\\[[^\\]]+\\][:]*[^]*",
+			     &host, NULL, &port))
+			return EINVAL;
+	}
+	else if (re_regex(pl->p, pl->l, "[^:]+[:]*[^]*", &host, NULL, &port))
+		return EINVAL;
+
+	if (pl_isset(&port)) {
+		if (re_regex(port.p, port.l, "[0-9]+", NULL) || port.l > 5)
+			return EINVAL;
+
+		portn = pl_u32(&port);
+		if (portn < 1 || portn > 65535)
+			return ERANGE;
+	}
+
+	if (pl_strcpy(&host, buf, sizeof(buf)))
+		return EINVAL;
+
+	return sa_set_str(sa, buf, (uint16_t)portn);
+}
+
+
+static int roles_decode(struct listen_spec *spec, const struct pl *val)
+{
+	const char *p = val->p, *end = val->p + val->l;
+
+	if (!val->l)
+		return EINVAL;
+
+	while (p <= end) {
+		const char *comma = memchr(p, ',', end - p);
+		struct role_ref *ref;
+		struct pl name;
+		size_t i;
+
+		name.p = p;
+		name.l = (comma ? comma : end) - p;
+
+		if (!name.l)
+			return EINVAL;
+
+		for (i = 0; i < name.l; i++) {
+			char c = name.p[i];
+			if (!(isalnum((unsigned char)c) || c == '-' ||
+			      c == '_'))
+				return EINVAL;
+		}
+
+		ref = mem_zalloc(sizeof(*ref), role_ref_destructor);
+		if (!ref)
+			return ENOMEM;
+
+		list_append(&spec->roles, &ref->le, ref);
+
+		if (pl_strdup(&ref->name, &name))
+			return ENOMEM;
+
+		if (!comma)
+			break;
+
+		p = comma + 1;
+	}
+
+	return 0;
+}
+
+
+static bool redirect_only(const struct listen_spec *spec)
+{
+	struct le *le;
+
+	for (le = spec->roles.head; le; le = le->next) {
+		const struct role_ref *ref = le->data;
+
+		if (str_casecmp(ref->name, "redirect"))
+			return false;
+	}
+
+	return true;
+}
+
+
+static int spec_params(struct listen_spec *spec, const struct pl *params,
+		       const struct config_line *line)
+{
+	struct pl rest = *params;
+	bool have_roles = false, have_auth = false;
+	int err;
+
+	while (rest.l) {
+		struct pl name, val = PL_INIT, more = PL_INIT;
+
+		if (rest.p[0] == ';') {
+			++rest.p;
+			--rest.l;
+			continue;
+		}
+
+		if (re_regex(rest.p, rest.l, "[^=;]+[=]*[^;]*[^]*",
+			     &name, NULL, &val, &more))
+			return config_fail(line, "bad parameters '%r'", &rest);
+
+		if (!pl_strcasecmp(&name, "roles")) {
+			err = roles_decode(spec, &val);
+			if (err == ENOMEM)
+				return err;
+			if (err)
+				return config_fail(line, "bad role list '%r'",
+						   &val);
+			have_roles = true;
+		}
+		else if (!pl_strcasecmp(&name, "auth")) {
+			char buf[8];
+
+			if (pl_strcpy(&val, buf, sizeof(buf)) ||
+			    config_parse_bool(&spec->auth, buf))
+				return config_fail(line, "auth must be on or"
+						   " off, not '%r'", &val);
+			have_auth = true;
+		}
+		else {
+			return config_fail(line, "unknown parameter '%r'",
+					   &name);
+		}
+
+		rest = more;
+	}
+
+	if (!have_roles)
+		return config_fail(line, "missing roles=ROLE[,ROLE...]");
+
+	if (!have_auth)
+		spec->auth = !redirect_only(spec);
+
+	return 0;
+}
+
+
+static bool spec_clash(const struct listen_spec *a,
+		       const struct listen_spec *b)
+{
+	return a->tp == b->tp && sa_cmp(&a->addr, &b->addr, SA_ALL);
+}
+
+
+static int listen_handler(const struct config_line *line, void *arg)
+{
+	struct listen_spec *spec;
+	struct pl val, tp, addr, params = PL_INIT;
+	struct le *le;
+	int err;
+	(void)arg;
+
+	pl_set_str(&val, line->val);
+
+	if (re_regex(val.p, val.l, "[^:]+:[^;]+[^]*", &tp, &addr, &params))
+		return config_fail(line, "expected TRANSPORT:IP:PORT;roles=..."
+				   ", got '%s'", line->val);
+
+	spec = mem_zalloc(sizeof(*spec), spec_destructor);
+	if (!spec)
+		return ENOMEM;
+
+	spec->line = line;
+
+	if (transp_decode(&spec->tp, &tp)) {
+		err = config_fail(line, "unknown transport '%r' (use udp or"
+				  " tcp)", &tp);
+		goto out;
+	}
+
+	err = addr_decode(&spec->addr, &addr);
+	if (err == ERANGE) {
+		err = config_fail(line, "port out of range in '%r'", &addr);
+		goto out;
+	}
+	else if (err) {
+		err = config_fail(line, "'%r' is not an IP address with an"
+				  " optional port (IPv6 as [::1]:5060)",
+				  &addr);
+		goto out;
+	}
+
+	err = spec_params(spec, &params, line);
+	if (err)
+		goto out;
+
+	for (le = lst.specs.head; le; le = le->next) {
+		const struct listen_spec *other = le->data;
+
+		if (spec_clash(spec, other)) {
+			err = config_fail(line, "%s %J is already used on"
+					  " line %u", transp_lname(spec->tp),
+					  &spec->addr, other->line->lineno);
+			goto out;
+		}
+	}
+
+	list_append(&lst.specs, &spec->le, spec);
+
+ out:
+	if (err)
+		mem_deref(spec);
+
+	return err;
+}
+
+
+/**
+ * Read the "listen" lines of the configuration
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int listen_config(void)
+{
+	int err;
+
+	err = config_apply("listen", listen_handler, NULL);
+	if (err)
+		return err;
+
+	if (list_isempty(&lst.specs)) {
+		return config_fail(NULL, "no 'listen' line: sipd needs at"
+				   " least one socket");
+	}
+
+	return 0;
+}
+
+
+/**
+ * Collect the module names that the roles of the listen lines need
+ *
+ * @param names List to append strings (struct role_ref) to
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int listen_modules(struct list *names)
+{
+	struct le *le, *re;
+
+	for (le = lst.specs.head; le; le = le->next) {
+		const struct listen_spec *spec = le->data;
+
+		for (re = spec->roles.head; re; re = re->next) {
+			const struct role_ref *ref = re->data;
+			struct role_ref *name;
+			struct le *ne;
+			bool dup = false;
+			char *p;
+
+			for (ne = names->head; ne; ne = ne->next) {
+				const struct role_ref *n = ne->data;
+				if (!str_casecmp(n->name, ref->name))
+					dup = true;
+			}
+
+			if (dup)
+				continue;
+
+			name = mem_zalloc(sizeof(*name), role_ref_destructor);
+			if (!name)
+				return ENOMEM;
+
+			if (str_dup(&name->name, ref->name)) {
+				mem_deref(name);
+				return ENOMEM;
+			}
+
+			name->line = spec->line;
+
+			for (p = name->name; *p; p++) {
+				if (*p == '-')
+					*p = '_';
+			}
+
+			list_append(names, &name->le, name);
+		}
+	}
+
+	return 0;
+}
+
+
+/**
+ * Resolve the role names of every listen line, after modules are loaded
+ *
+ * @return 0 if every role is known, otherwise errorcode (reported)
+ */
+int listen_resolve_roles(void)
+{
+	struct le *le, *re;
+	int err = 0;
+
+	for (le = lst.specs.head; le; le = le->next) {
+		struct listen_spec *spec = le->data;
+
+		for (re = spec->roles.head; re; re = re->next) {
+			struct role_ref *ref = re->data;
+
+			ref->role = role_find(ref->name);
+			if (!ref->role) {
+				err = config_fail(spec->line, "unknown role"
+						  " '%s'", ref->name);
+			}
+		}
+	}
+
+	return err;
+}
+
+
+static const char *service_module(const char *service)
+{
+	if (!str_casecmp(service, "account"))
+		return "location";
+
+	return service;
+}
+
+
+/**
+ * Check that every service a role needs has a backend
+ *
+ * @return 0 if all are available, otherwise EINVAL (reported)
+ */
+int listen_check_needs(void)
+{
+	struct le *le, *re;
+	int err = 0;
+
+	for (le = lst.specs.head; le; le = le->next) {
+		const struct listen_spec *spec = le->data;
+
+		for (re = spec->roles.head; re; re = re->next) {
+			const struct role_ref *ref = re->data;
+			const char *const *need;
+
+			if (!ref->role || !ref->role->needs)
+				continue;
+
+			for (need = ref->role->needs; *need; need++) {
+
+				if (!str_casecmp(*need, "auth") && !spec->auth)
+					continue;
+
+				if (service_available(*need))
+					continue;
+
+				err = config_fail(spec->line, "role %s needs"
+						  " the %s service: add"
+						  " 'module %s'", ref->name,
+						  *need,
+						  service_module(*need));
+			}
+		}
+	}
+
+	return err;
+}
+
+
+static struct sip_inst *inst_find(const struct sa *laddr)
+{
+	struct le *le;
+
+	for (le = lst.insts.head; le; le = le->next) {
+		struct sip_inst *inst = le->data;
+
+		if (sa_cmp(&inst->laddr, laddr, SA_ALL))
+			return inst;
+	}
+
+	return NULL;
+}
+
+
+static struct sipd_sock *inst_sock(const struct sip_inst *inst,
+				   enum sip_transp tp)
+{
+	struct le *le;
+
+	for (le = inst->socks.head; le; le = le->next) {
+		struct sipd_sock *sock = le->data;
+
+		if (sock->tp == tp)
+			return sock;
+	}
+
+	return NULL;
+}
+
+
+static bool request_handler(const struct sip_msg *msg, void *arg)
+{
+	struct sip_inst *inst = arg;
+	struct sipd_sock *sock = inst_sock(inst, msg->tp);
+
+	if (!sock)
+		return true;
+
+	return dispatch_request(sock, msg);
+}
+
+
+static bool response_handler(const struct sip_msg *msg, void *arg)
+{
+	struct sip_inst *inst = arg;
+	struct sipd_sock *sock;
+
+	/* the start-up probe that tells which udp_sock is ours */
+	if (msg->tp == SIP_TRANSP_UDP && inst->probe[0] &&
+	    0 == pl_strcmp(&msg->via.branch, inst->probe)) {
+
+		inst->probe[0] = '\0';
+		sock = inst_sock(inst, SIP_TRANSP_UDP);
+		if (sock && msg->sock) {
+			(void)udp_sockbuf_set(msg->sock, UDP_SOCKBUF_SIZE);
+			(void)wire_attach_udp(msg->sock, sock);
+		}
+		return true;
+	}
+
+	log_debug("dropped a response that matches no transaction:"
+		  " %u %r from %J\n", msg->scode, &msg->reason, &msg->src);
+
+	return true;
+}
+
+
+/*
+ * libre 1.1.0 gives no access to the UDP socket of a SIP transport, yet
+ * sipd must see datagrams that libre cannot parse (to answer them 400 or
+ * 505 instead of dropping them silently). The socket shows up as msg->sock
+ * on the first message it delivers, so sipd sends itself one response
+ * datagram at start and attaches its helper when that arrives.
+ */
+static int inst_probe(struct sip_inst *inst, const struct sa *laddr)
+{
+	struct mbuf *mb;
+	int err;
+
+	rand_str(inst->probe + 7, 24);
+	memcpy(inst->probe, "z9hG4bK", 7);
+
+	mb = mbuf_alloc(256);
+	if (!mb)
+		return ENOMEM;
+
+	err = mbuf_printf(mb,
+			  "SIP/2.0 200 OK\r\n"
+			  "Via: SIP/2.0/UDP %J;branch=%s\r\n"
+			  "From: <sip:probe@invalid>;tag=probe\r\n"
+			  "To: <sip:probe@invalid>;tag=probe\r\n"
+			  "Call-ID: %s\r\n"
+			  "CSeq: 1 OPTIONS\r\n"
+			  "Content-Length: 0\r\n\r\n",
+			  laddr, inst->probe, inst->probe);
+	if (!err) {
+		mb->pos = 0;
+		err = udp_send_anon(laddr, mb);
+	}
+
+	mem_deref(mb);
+
+	return err;
+}
+
+
+static int inst_alloc(struct sip_inst **instp, const struct sa *laddr)
+{
+	struct sip_inst *inst;
+	int err;
+
+	inst = mem_zalloc(sizeof(*inst), inst_destructor);
+	if (!inst)
+		return ENOMEM;
+
+	list_append(&lst.insts, &inst->le, inst);
+	inst->laddr = *laddr;
+
+	err = sip_alloc(&inst->sip, lst.dnsc, CTRANS_HASH_SIZE,
+			STRANS_HASH_SIZE, CONN_HASH_SIZE,
+			"sipd/" SIPD_VERSION, NULL, NULL);
+	if (err)
+		goto out;
+
+	err  = sip_listen(&inst->lsnr_req, inst->sip, true,
+			  request_handler, inst);
+	err |= sip_listen(&inst->lsnr_resp, inst->sip, false,
+			  response_handler, inst);
+
+ out:
+	if (err)
+		mem_deref(inst);
+	else
+		*instp = inst;
+
+	return err;
+}
+
+
+static int sock_allow_build(struct sipd_sock *sock)
+{
+	static const char *order[] = {
+		"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER",
+		"PRACK", "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER",
+		"MESSAGE", "UPDATE",
+	};
+	struct mbuf *mb;
+	size_t i;
+	int err = 0;
+
+	mb = mbuf_alloc(128);
+	if (!mb)
+		return ENOMEM;
+
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		bool taken = !strcmp(order[i], "OPTIONS");
+		struct le *le;
+
+		for (le = sock->roles.head; le && !taken; le = le->next) {
+			const struct role_ref *ref = le->data;
+
+			taken = role_takes(ref->role, order[i],
+					   strlen(order[i]));
+		}
+
+		if (!taken)
+			continue;
+
+		err |= mbuf_printf(mb, "%s%s", mb->end ? ", " : "", order[i]);
+	}
+
+	mb->pos = 0;
+	if (!err)
+		err = mbuf_strdup(mb, &sock->allow, mb->end);
+
+	mem_deref(mb);
+
+	return err;
+}
+
+
+static int sock_add(const struct listen_spec *spec, const struct sa *laddr)
+{
+	struct sip_inst *inst;
+	struct sipd_sock *sock;
+	struct le *le;
+	int err;
+
+	inst = inst_find(laddr);
+	if (!inst) {
+		err = inst_alloc(&inst, laddr);
+		if (err)
+			return err;
+	}
+
+	if (inst_sock(inst, spec->tp))
+		return config_fail(spec->line, "%s %J is already in use",
+				   transp_lname(spec->tp), laddr);
+
+	sock = mem_zalloc(sizeof(*sock), sock_destructor);
+	if (!sock)
+		return ENOMEM;
+
+	sock->inst  = inst;
+	sock->laddr = *laddr;
+	sock->tp    = spec->tp;
+	sock->auth  = spec->auth;
+	sock->line  = spec->line;
+
+	if (sa_af(laddr) == AF_INET6)
+		re_snprintf(sock->name, sizeof(sock->name), "%s:[%j]:%u",
+			    transp_lname(spec->tp), laddr, sa_port(laddr));
+	else
+		re_snprintf(sock->name, sizeof(sock->name), "%s:%J",
+			    transp_lname(spec->tp), laddr);
+
+	for (le = spec->roles.head; le; le = le->next) {
+		const struct role_ref *src = le->data;
+		struct role_ref *ref;
+
+		ref = mem_zalloc(sizeof(*ref), role_ref_destructor);
+		if (!ref) {
+			err = ENOMEM;
+			goto out;
+		}
+
+		list_append(&sock->roles, &ref->le, ref);
+		ref->role = src->role;
+		err = str_dup(&ref->name, src->name);
+		if (err)
+			goto out;
+	}
+
+	err = sock_allow_build(sock);
+	if (err)
+		goto out;
+
+	err = sip_transp_add(inst->sip, spec->tp, laddr);
+	if (err) {
+		err = config_fail(spec->line, "cannot listen on %s: %m",
+				  sock->name, err);
+		goto out;
+	}
+
+	list_append(&inst->socks, &sock->le, sock);
+
+	if (spec->tp == SIP_TRANSP_UDP) {
+		err = inst_probe(inst, laddr);
+		if (err)
+			goto out;
+	}
+
+	log_info("listening on %s: %s%s\n", sock->name, spec->line->val,
+		 sock->auth ? "" : " (digest auth off)");
+
+ out:
+	if (err)
+		mem_deref(sock);
+
+	return err;
+}
+
+
+struct expand {
+	const struct listen_spec *spec;
+	int err;
+	unsigned count;
+};
+
+
+static bool if_handler(const char *ifname, const struct sa *sa, void *arg)
+{
+	struct expand *ex = arg;
+	struct sip_inst *inst;
+	struct sa laddr;
+	(void)ifname;
+
+	if (sa_af(sa) != sa_af(&ex->spec->addr))
+		return false;
+
+	if (sa_is_linklocal(sa))
+		return false;
+
+	laddr = *sa;
+	sa_set_port(&laddr, sa_port(&ex->spec->addr));
+
+	/* an interface may list an address twice */
+	inst = inst_find(&laddr);
+	if (inst && inst_sock(inst, ex->spec->tp))
+		return false;
+
+	ex->err = sock_add(ex->spec, &laddr);
+	if (!ex->err)
+		++ex->count;
+
+	return ex->err != 0;
+}
+
+
+/**
+ * Open every socket of the listen lines
+ *
+ * @return 0 if success, otherwise errorcode (reported)
+ */
+int listen_start(void)
+{
+	struct le *le;
+	int err;
+
+	err = dnsc_alloc(&lst.dnsc, NULL, NULL, 0);
+	if (err)
+		return err;
+
+	for (le = lst.specs.head; le; le = le->next) {
+		const struct listen_spec *spec = le->data;
+
+		if (sa_is_any(&spec->addr)) {
+			struct expand ex = {spec, 0, 0};
+
+			err = net_if_apply(if_handler, &ex);
+			if (!err)
+				err = ex.err;
+			if (!err && !ex.count)
+				err = config_fail(spec->line, "no local"
+						  " address to listen on");
+		}
+		else {
+			err = sock_add(spec, &spec->addr);
+		}
+
+		if (err)
+			return err;
+	}
+
+	return 0;
+}
+
+
+void listen_close(void)
+{
+	wire_close();
+	list_flush(&lst.insts);
+	list_flush(&lst.specs);
+	lst.dnsc = mem_deref(lst.dnsc);
+}
+
+
+struct sip *sock_sip(const struct sipd_sock *sock)
+{
+	return sock ? sock->inst->sip : NULL;
+}
+
+
+bool sock_auth(const struct sipd_sock *sock)
+{
+	return sock ? sock->auth : true;
+}
+
+
+const char *sock_name(const struct sipd_sock *sock)
+{
+	return sock ? sock->name : "";
+}
+
+
+enum sip_transp sock_transp(const struct sipd_sock *sock)
+{
+	return sock ? sock->tp : SIP_TRANSP_NONE;
+}
+
+
+const struct sa *sock_laddr(const struct sipd_sock *sock)
+{
+	return sock ? &sock->laddr : NULL;
+}
+
+
+/**
+ * Find a socket by its name, such as "udp:127.0.0.1:5060"
+ *
+ * @param name Socket name
+ *
+ * @return Socket, or NULL if sipd does not listen there now
+ */
+struct sipd_sock *sock_find(const char *name)
+{
+	struct le *le, *sl;
+
+	if (!name)
+		return NULL;
+
+	for (le = lst.insts.head; le; le = le->next) {
+		struct sip_inst *inst = le->data;
+
+		for (sl = inst->socks.head; sl; sl = sl->next) {
+			struct sipd_sock *sock = sl->data;
+
+			if (!strcmp(sock->name, name))
+				return sock;
+		}
+	}
+
+	return NULL;
+}
+
+
+/**
+ * Print the Allow header value of a socket: the methods of its roles
+ *
+ * @param pf   Print handler
+ * @param arg  Socket (struct sipd_sock)
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int sock_allow(struct re_printf *pf, void *arg)
+{
+	const struct sipd_sock *sock = arg;
+
+	return re_hprintf(pf, "%s", sock && sock->allow ? sock->allow : "");
+}

@@ -1,0 +1,241 @@
+/**
+ * @file main.c  The sipd daemon: options, signals, daemon mode, main loop
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/stat.h>
+#include <re.h>
+#include "core.h"
+
+
+#ifndef SIPD_CONF_PATH
+#define SIPD_CONF_PATH "/etc/sipd/sipd.conf"
+#endif
+
+
+static void usage(void)
+{
+	(void)fprintf(stderr,
+		"usage: sipd [-f FILE] [-m DIR] [-p FILE] [-d] [-t] [-v] [-h]\n"
+		"\n"
+		"  -f FILE  configuration file (default $SIPD_CONF or "
+		SIPD_CONF_PATH ")\n"
+		"  -m DIR   module directory (overrides module_path)\n"
+		"  -p FILE  write the process id to FILE\n"
+		"  -d       run as a daemon, log to syslog\n"
+		"  -t       check the configuration and exit\n"
+		"  -v       print the version and exit\n"
+		"  -h       print this help and exit\n");
+}
+
+
+static void signal_handler(int sig)
+{
+	log_notice("caught signal %d, shutting down\n", sig);
+	re_cancel();
+}
+
+
+static int pidfile_write(const char *path)
+{
+	FILE *f;
+
+	f = fopen(path, "w");
+	if (!f)
+		return errno;
+
+	(void)fprintf(f, "%d\n", (int)getpid());
+
+	return fclose(f) ? errno : 0;
+}
+
+
+/*
+ * Daemon mode: the parent waits until the child has started (or failed)
+ * and exits with its status, so that "sipd -d" reports start errors.
+ */
+static int daemon_fork(int *notify_fd)
+{
+	int fds[2];
+	pid_t pid;
+	char status = 1;
+
+	if (pipe(fds))
+		return errno;
+
+	pid = fork();
+	if (pid < 0)
+		return errno;
+
+	if (pid > 0) {
+		(void)close(fds[1]);
+		if (read(fds[0], &status, 1) != 1)
+			status = 1;
+		exit(status);
+	}
+
+	(void)close(fds[0]);
+	(void)setsid();
+	*notify_fd = fds[1];
+
+	return 0;
+}
+
+
+static void daemon_ready(int notify_fd, int err)
+{
+	char status = err ? 1 : 0;
+	int fd;
+
+	if (notify_fd < 0)
+		return;
+
+	if (!err) {
+		log_use_syslog(true);
+
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			(void)dup2(fd, STDIN_FILENO);
+			(void)dup2(fd, STDOUT_FILENO);
+			(void)dup2(fd, STDERR_FILENO);
+			if (fd > STDERR_FILENO)
+				(void)close(fd);
+		}
+
+		(void)chdir("/");
+	}
+
+	(void)write(notify_fd, &status, 1);
+	(void)close(notify_fd);
+}
+
+
+int main(int argc, char *argv[])
+{
+	const char *conf = getenv("SIPD_CONF");
+	const char *pidfile = NULL;
+	bool daemonize = false, check = false, pid_written = false;
+	int notify_fd = -1;
+	int err, c;
+
+	if (!conf || !*conf)
+		conf = SIPD_CONF_PATH;
+
+	(void)sys_coredump_set(true);
+
+	err = libre_init();
+	if (err) {
+		(void)fprintf(stderr, "sipd: libre_init: %s\n",
+			      strerror(err));
+		return 1;
+	}
+
+	while ((c = getopt(argc, argv, "f:m:p:dtvh")) != -1) {
+
+		switch (c) {
+
+		case 'f':
+			conf = optarg;
+			break;
+
+		case 'm':
+			err = module_path_set(optarg);
+			break;
+
+		case 'p':
+			pidfile = optarg;
+			break;
+
+		case 'd':
+			daemonize = true;
+			break;
+
+		case 't':
+			check = true;
+			break;
+
+		case 'v':
+			(void)printf("sipd %s (libre %s)\n", SIPD_VERSION,
+				     sys_libre_version_get());
+			goto out;
+
+		case 'h':
+			usage();
+			goto out;
+
+		default:
+			usage();
+			err = EINVAL;
+			goto out;
+		}
+	}
+
+	if (optind < argc) {
+		usage();
+		err = EINVAL;
+		goto out;
+	}
+
+	if (daemonize && !check) {
+		err = daemon_fork(&notify_fd);
+		if (err) {
+			(void)fprintf(stderr, "sipd: fork: %s\n",
+				      strerror(err));
+			goto out;
+		}
+	}
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGHUP, SIG_IGN);
+
+	err = core_init(conf, check);
+	if (err)
+		goto out;
+
+	if (check) {
+		(void)printf("%s: configuration OK\n", conf);
+		goto out;
+	}
+
+	err = core_start();
+	if (err)
+		goto out;
+
+	if (pidfile) {
+		err = pidfile_write(pidfile);
+		if (err) {
+			log_error("cannot write %s: %m\n", pidfile, err);
+			goto out;
+		}
+		pid_written = true;
+	}
+
+	log_notice("sipd %s started with %s\n", SIPD_VERSION, conf);
+
+	daemon_ready(notify_fd, 0);
+	notify_fd = -1;
+
+	err = re_main(signal_handler);
+
+	log_notice("stopped\n");
+
+ out:
+	daemon_ready(notify_fd, err ? err : 0);
+
+	core_close();
+	mod_close();
+	libre_close();
+
+	if (pid_written)
+		(void)unlink(pidfile);
+
+	return err ? (err == EINVAL ? 2 : 1) : 0;
+}

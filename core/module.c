@@ -1,0 +1,239 @@
+/**
+ * @file module.c  Loading modules with libre's mod API
+ *
+ * Modules are shared objects in the module directory. A role named in a
+ * listen line loads its module by itself; "module NAME" lines load the
+ * others (the location and auth backends).
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <ctype.h>
+#include <re.h>
+#include "core.h"
+
+
+#ifndef SIPD_MODULE_PATH
+#define SIPD_MODULE_PATH "/usr/local/lib/sipd/modules"
+#endif
+
+
+struct module_ref {
+	struct le le;
+	char *name;
+	struct mod *mod;
+	const struct config_line *line;
+};
+
+
+static struct {
+	char *path;            /* from -m, overrides the config */
+	char *conf_path;       /* module_path of the config */
+	struct list refs;      /* struct module_ref, in load order */
+} mods;
+
+
+static void ref_destructor(void *arg)
+{
+	struct module_ref *ref = arg;
+
+	list_unlink(&ref->le);
+	mem_deref(ref->mod);
+	mem_deref(ref->name);
+}
+
+
+/**
+ * Set the module directory, overriding module_path of the config
+ *
+ * @param path Directory
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int module_path_set(const char *path)
+{
+	mods.path = mem_deref(mods.path);
+
+	return path ? str_dup(&mods.path, path) : 0;
+}
+
+
+static const char *module_dir(void)
+{
+	if (mods.path)
+		return mods.path;
+
+	return mods.conf_path ? mods.conf_path : SIPD_MODULE_PATH;
+}
+
+
+static bool valid_name(const char *name)
+{
+	const char *p;
+
+	if (!*name)
+		return false;
+
+	for (p = name; *p; p++) {
+		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-'))
+			return false;
+	}
+
+	return true;
+}
+
+
+static int ref_add(const char *name, const struct config_line *line)
+{
+	struct module_ref *ref;
+	struct le *le;
+	char *p;
+
+	for (le = mods.refs.head; le; le = le->next) {
+		ref = le->data;
+
+		if (!str_casecmp(ref->name, name))
+			return 0;
+	}
+
+	ref = mem_zalloc(sizeof(*ref), ref_destructor);
+	if (!ref)
+		return ENOMEM;
+
+	if (str_dup(&ref->name, name)) {
+		mem_deref(ref);
+		return ENOMEM;
+	}
+
+	for (p = ref->name; *p; p++) {
+		if (*p == '-')
+			*p = '_';
+	}
+
+	ref->line = line;
+	list_append(&mods.refs, &ref->le, ref);
+
+	return 0;
+}
+
+
+static int module_line_handler(const struct config_line *line, void *arg)
+{
+	(void)arg;
+
+	if (!valid_name(line->val))
+		return config_fail(line, "'%s' is not a module name",
+				   line->val);
+
+	return ref_add(line->val, line);
+}
+
+
+/**
+ * Read "module" and "module_path" lines and the modules roles need
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int module_config(void)
+{
+	struct list names = LIST_INIT;
+	struct le *le;
+	int err;
+
+	err = config_str("module_path", &mods.conf_path);
+	if (err)
+		return err;
+
+	/* backends first: roles need them when they start */
+	err = config_apply("module", module_line_handler, NULL);
+	if (err)
+		return err;
+
+	err = listen_modules(&names);
+	if (err)
+		goto out;
+
+	for (le = names.head; le; le = le->next) {
+		const struct role_ref *n = le->data;
+
+		err = ref_add(n->name, n->line);
+		if (err)
+			break;
+	}
+
+ out:
+	list_flush(&names);
+
+	return err;
+}
+
+
+/**
+ * Load every module in order
+ *
+ * @return 0 if success, otherwise errorcode (reported)
+ */
+int module_load_all(void)
+{
+	struct le *le;
+	int err = 0;
+
+	for (le = mods.refs.head; le; le = le->next) {
+		struct module_ref *ref = le->data;
+		char path[512];
+
+		re_snprintf(path, sizeof(path), "%s/%s.so", module_dir(),
+			    ref->name);
+
+		err = mod_load(&ref->mod, path);
+		if (err == ENOENT) {
+			return config_fail(ref->line, "no module %s.so in %s"
+					   " (unknown role or module '%s')",
+					   ref->name, module_dir(), ref->name);
+		}
+		else if (err) {
+			return config_fail(ref->line, "module %s failed to"
+					   " start: %m", ref->name, err);
+		}
+
+		log_debug("loaded module %s\n", ref->name);
+	}
+
+	return 0;
+}
+
+
+/**
+ * Unload the modules, last loaded first
+ */
+void module_unload_all(void)
+{
+	struct le *le;
+
+	while ((le = mods.refs.tail))
+		mem_deref(le->data);
+
+	mods.path = mem_deref(mods.path);
+	mods.conf_path = mem_deref(mods.conf_path);
+}
+
+
+/**
+ * Check whether a core service has a backend
+ *
+ * @param name location, account or auth
+ *
+ * @return True if available
+ */
+bool service_available(const char *name)
+{
+	if (!str_casecmp(name, "location"))
+		return location_available();
+	if (!str_casecmp(name, "account"))
+		return account_available();
+	if (!str_casecmp(name, "auth"))
+		return auth_available();
+
+	return false;
+}

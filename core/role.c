@@ -1,0 +1,109 @@
+/**
+ * @file role.c  Registry of roles and the SIP methods sipd knows
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include "core.h"
+
+
+static struct list roles;
+
+
+static const char *known_methods[] = {
+	"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK",
+	"SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE",
+	"UPDATE",
+};
+
+
+/**
+ * Register a role; called by a module's init
+ *
+ * @param role Static role description
+ */
+void role_register(struct role *role)
+{
+	if (!role)
+		return;
+
+	list_append(&roles, &role->le, role);
+}
+
+
+void role_unregister(struct role *role)
+{
+	if (!role)
+		return;
+
+	list_unlink(&role->le);
+}
+
+
+/**
+ * Find a registered role by name
+ *
+ * @param name Role name as in "roles="
+ *
+ * @return Role, or NULL if no loaded module registered it
+ */
+const struct role *role_find(const char *name)
+{
+	struct le *le;
+
+	for (le = roles.head; le; le = le->next) {
+		const struct role *role = le->data;
+
+		if (!str_casecmp(role->name, name))
+			return role;
+	}
+
+	return NULL;
+}
+
+
+/**
+ * Check whether a role may take a method
+ *
+ * @param role Role
+ * @param met  Method name
+ * @param len  Length of the method name
+ *
+ * @return True if the method is in the role's list
+ */
+bool role_takes(const struct role *role, const char *met, size_t len)
+{
+	const char *const *m;
+
+	if (!role->methods)
+		return false;
+
+	for (m = role->methods; *m; m++) {
+		if (strlen(*m) == len && !memcmp(*m, met, len))
+			return true;
+	}
+
+	return false;
+}
+
+
+/**
+ * Check whether a method is one that sipd knows (RFC 3261 and extensions)
+ *
+ * @param met Method
+ *
+ * @return True if known
+ */
+bool method_known(const struct pl *met)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(known_methods); i++) {
+		if (!pl_strcmp(met, known_methods[i]))
+			return true;
+	}
+
+	return false;
+}

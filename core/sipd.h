@@ -1,0 +1,335 @@
+/**
+ * @file sipd.h  The interface between the sipd core and its modules
+ *
+ * Modules include this header only. They register static structs (first
+ * member a struct le) into the core's registries and reach shared services
+ * through the core's facades; they never call each other.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#ifndef SIPD_H
+#define SIPD_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <re.h>
+
+#ifndef SIPD_VERSION
+#define SIPD_VERSION "0.1.0"
+#endif
+
+struct sipd_sock;
+struct sqlite3;
+struct sqlite3_stmt;
+
+
+/* --- Logging ----------------------------------------------------------- */
+
+enum log_level {
+	LOG_LEVEL_DEBUG = 0,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_NOTICE,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_ERROR,
+};
+
+void log_printf(enum log_level level, const char *fmt, ...);
+void log_vprintf(enum log_level level, const char *fmt, va_list ap);
+bool log_enabled(enum log_level level);
+
+typedef void (log_sink_h)(enum log_level level, const char *line,
+			  void *arg);
+
+/** A destination of log lines besides stderr and syslog */
+struct log_sink {
+	struct le le;
+	log_sink_h *h;
+	void *arg;
+};
+
+void log_sink_register(struct log_sink *sink);
+void log_sink_unregister(struct log_sink *sink);
+
+#define log_debug(...)   log_printf(LOG_LEVEL_DEBUG,   __VA_ARGS__)
+#define log_info(...)    log_printf(LOG_LEVEL_INFO,    __VA_ARGS__)
+#define log_notice(...)  log_printf(LOG_LEVEL_NOTICE,  __VA_ARGS__)
+#define log_warning(...) log_printf(LOG_LEVEL_WARNING, __VA_ARGS__)
+#define log_error(...)   log_printf(LOG_LEVEL_ERROR,   __VA_ARGS__)
+
+
+/* --- Configuration ----------------------------------------------------- */
+
+/** One "key value" line of the configuration file */
+struct config_line {
+	struct le le;
+	char *key;
+	char *val;
+	unsigned lineno;
+	bool used;
+};
+
+typedef int (config_line_h)(const struct config_line *line, void *arg);
+
+const struct config_line *config_find(const char *key);
+int  config_u32(const char *key, uint32_t *val, uint32_t min, uint32_t max);
+int  config_bool(const char *key, bool *val);
+int  config_str(const char *key, char **strp);
+int  config_apply(const char *key, config_line_h *h, void *arg);
+int  config_fail(const struct config_line *line, const char *fmt, ...);
+int  config_parse_bool(bool *val, const char *str);
+
+
+/* --- Served domains ---------------------------------------------------- */
+
+bool domain_is_served(const struct pl *host);
+const char *domain_default(void);
+
+
+/* --- Listening sockets ------------------------------------------------- */
+
+struct sip *sock_sip(const struct sipd_sock *sock);
+bool sock_auth(const struct sipd_sock *sock);
+const char *sock_name(const struct sipd_sock *sock);
+enum sip_transp sock_transp(const struct sipd_sock *sock);
+const struct sa *sock_laddr(const struct sipd_sock *sock);
+struct sipd_sock *sock_find(const char *name);
+
+
+/* --- Roles ------------------------------------------------------------- */
+
+/**
+ * Request handler of a role. Returns true when the role took the request
+ * (it has answered it or will), false to offer it to the next role.
+ */
+typedef bool (role_request_h)(struct sipd_sock *sock,
+			      const struct sip_msg *msg);
+
+/** A role: a request handler that listen lines enable per socket */
+struct role {
+	struct le le;
+	const char *name;              /**< Name used in "roles=" lists   */
+	const char *const *methods;    /**< Methods it may take, NULL end  */
+	const char *const *needs;      /**< Services it needs, NULL end    */
+	role_request_h *requesth;      /**< Request handler               */
+};
+
+void role_register(struct role *role);
+void role_unregister(struct role *role);
+
+
+/* --- Location service (bindings) --------------------------------------- */
+
+/** A registered contact of an address-of-record */
+struct binding {
+	struct le le;
+	int64_t id;            /**< Row id, 0 for a new binding          */
+	char *aor;             /**< user@domain                          */
+	char *contact;         /**< Contact URI                          */
+	char *params;          /**< Other contact params, ";a=b;c"       */
+	int64_t expires;       /**< Absolute expiry, epoch seconds       */
+	uint16_t q;            /**< q-value times 1000 (0..1000)         */
+	char *callid;          /**< Call-ID of the REGISTER              */
+	uint32_t cseq;         /**< CSeq of the REGISTER                 */
+	struct sa received;    /**< Source address of the REGISTER       */
+	enum sip_transp tp;    /**< Transport it arrived on              */
+	char *sock;            /**< Local socket name it arrived on      */
+	char *path;            /**< Path header values, comma separated  */
+	char *user_agent;      /**< User-Agent                           */
+	char *instance;        /**< +sip.instance, NULL if none          */
+	uint32_t reg_id;       /**< reg-id, 0 if none                    */
+	int64_t created;       /**< First registered, epoch seconds      */
+	int64_t updated;       /**< Last refreshed, epoch seconds        */
+};
+
+int  binding_alloc(struct binding **bp);
+int  binding_dup(struct binding **bp, const struct binding *src);
+
+/** Backend of the location service */
+struct location_backend {
+	struct le le;
+	const char *name;
+	int (*lookup)(struct list *bindings, const char *aor, int64_t now);
+	int (*save)(const char *aor, const struct list *upserts,
+		    const struct list *removes);
+};
+
+void location_register(struct location_backend *be);
+void location_unregister(struct location_backend *be);
+int  location_lookup(struct list *bindings, const char *aor);
+int  location_save(const char *aor, const struct list *upserts,
+		   const struct list *removes);
+void location_expired(const struct binding *b);
+
+
+/* --- Accounts (credential store) --------------------------------------- */
+
+enum digest_alg {
+	DIGEST_MD5 = 0,
+	DIGEST_SHA256,
+	DIGEST_ALGC
+};
+
+enum { DIGEST_MAX_SIZE = 32 };
+
+/** Backend of the account service */
+struct account_backend {
+	struct le le;
+	const char *name;
+	int (*exists)(const char *user, const char *domain, bool *exists);
+	int (*ha1)(const char *user, const char *domain, enum digest_alg alg,
+		   uint8_t *ha1, size_t *len);
+};
+
+void account_register(struct account_backend *be);
+void account_unregister(struct account_backend *be);
+int  account_exists(const char *user, const char *domain, bool *exists);
+int  account_ha1(const char *user, const char *domain, enum digest_alg alg,
+		 uint8_t *ha1, size_t *len);
+
+
+/* --- Digest (RFC 2617, RFC 7616, RFC 8760) ----------------------------- */
+
+/** Credentials of an Authorization or Proxy-Authorization header */
+struct digest_cred {
+	struct pl username;
+	struct pl realm;
+	struct pl nonce;
+	struct pl uri;
+	struct pl response;
+	struct pl algorithm;
+	struct pl cnonce;
+	struct pl opaque;
+	struct pl qop;
+	struct pl nc;
+	struct pl userhash;
+};
+
+size_t digest_size(enum digest_alg alg);
+const char *digest_alg_name(enum digest_alg alg);
+int  digest_alg_decode(enum digest_alg *alg, const struct pl *pl);
+int  digest_ha1(uint8_t *ha1, enum digest_alg alg, const char *user,
+		const char *realm, const char *password);
+int  digest_response(uint8_t *resp, enum digest_alg alg, const uint8_t *ha1,
+		     const struct digest_cred *cred, const struct pl *method);
+bool digest_verify(const struct digest_cred *cred, enum digest_alg alg,
+		   const uint8_t *ha1, const struct pl *method);
+int  digest_cred_decode(struct digest_cred *cred, const struct pl *hval);
+
+
+/* --- Authentication ---------------------------------------------------- */
+
+enum auth_kind {
+	AUTH_WWW = 0,      /**< 401 / WWW-Authenticate / Authorization   */
+	AUTH_PROXY,        /**< 407 / Proxy-Authenticate / Proxy-Auth... */
+};
+
+/** Who a request was authenticated as */
+struct auth_identity {
+	char user[128];
+	char domain[128];
+};
+
+/** Backend of the authentication service */
+struct auth_backend {
+	struct le le;
+	const char *name;
+	int (*check)(struct auth_identity *id, struct sipd_sock *sock,
+		     const struct sip_msg *msg, enum auth_kind kind,
+		     const char *realm);
+};
+
+void auth_register(struct auth_backend *be);
+void auth_unregister(struct auth_backend *be);
+int  auth_check(struct auth_identity *id, struct sipd_sock *sock,
+		const struct sip_msg *msg, enum auth_kind kind,
+		const char *realm);
+
+
+/* --- Source bans ------------------------------------------------------- */
+
+bool ban_check(const struct sa *src);
+void ban_add(const struct sa *src, uint32_t seconds, const char *reason);
+
+
+/* --- Events ------------------------------------------------------------ */
+
+enum sipd_event_type {
+	EVENT_BINDING_ADDED,
+	EVENT_BINDING_REFRESHED,
+	EVENT_BINDING_REMOVED,
+	EVENT_BINDING_EXPIRED,
+};
+
+struct sipd_event {
+	enum sipd_event_type type;
+	const struct binding *binding;
+};
+
+typedef void (event_h)(const struct sipd_event *ev, void *arg);
+
+/** A listener of core events */
+struct event_listener {
+	struct le le;
+	event_h *h;
+	void *arg;
+};
+
+void event_listen(struct event_listener *l);
+void event_unlisten(struct event_listener *l);
+void event_emit(const struct sipd_event *ev);
+const char *event_name(enum sipd_event_type type);
+
+
+/* --- Database ---------------------------------------------------------- */
+
+/** A prepared statement, prepared on first use, finalized at close */
+struct db_stmt {
+	struct le le;
+	const char *sql;
+	struct sqlite3_stmt *stmt;
+};
+
+struct sqlite3 *db_handle(void);
+struct sqlite3_stmt *db_stmt(struct db_stmt *st);
+int  db_exec(const char *sql);
+int  db_begin(void);
+int  db_commit(void);
+void db_rollback(void);
+int  db_error(void);
+
+
+/* --- Messages and URIs ------------------------------------------------- */
+
+int  msg_body(const struct sip_msg *msg, struct pl *body);
+int  msg_aor(char *buf, size_t size, const struct uri *uri);
+bool msg_method_is(const struct sip_msg *msg, const char *met);
+int  msg_require_check(const struct sip_msg *msg, enum sip_hdrid id,
+		       const char *const *supported, char *unsup,
+		       size_t size);
+bool uri_equal(const struct uri *a, const struct uri *b);
+bool uri_equal_str(const struct pl *a, const struct pl *b);
+int64_t time_now(void);
+
+/** One value of a Contact header */
+struct contact {
+	struct pl val;         /**< The whole value                      */
+	struct pl uri;         /**< The URI without < >                  */
+	struct pl params;      /**< Header params after the URI          */
+	bool star;             /**< The value is "*"                     */
+	bool angle;            /**< The URI was enclosed in < >          */
+};
+
+int contact_decode(struct contact *c, const struct pl *pl);
+
+
+/* --- Replies ----------------------------------------------------------- */
+
+int sipd_reply(struct sipd_sock *sock, const struct sip_msg *msg,
+	       uint16_t scode, const char *reason);
+int sipd_replyf(struct sipd_sock *sock, const struct sip_msg *msg,
+		uint16_t scode, const char *reason, const char *fmt, ...);
+int sock_allow(struct re_printf *pf, void *sock);
+
+#endif

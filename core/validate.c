@@ -1,0 +1,221 @@
+/**
+ * @file validate.c  Checks on a decoded request before any role sees it
+ *
+ * libre's parser is lenient; these checks give the answers RFC 3261 and
+ * the RFC 4475 torture tests expect for requests it accepts: missing or
+ * repeated mandatory headers, a CSeq that disagrees with the method,
+ * out-of-range numbers, a bad Content-Length, and malformed To and From.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include "core.h"
+
+
+enum {
+	MAX_FORWARDS_MAX = 255,
+};
+
+
+static bool digits(const struct pl *pl, size_t maxlen)
+{
+	size_t i;
+
+	if (!pl->l || pl->l > maxlen)
+		return false;
+
+	for (i = 0; i < pl->l; i++) {
+		if (pl->p[i] < '0' || pl->p[i] > '9')
+			return false;
+	}
+
+	return true;
+}
+
+
+static bool single(const struct sip_msg *msg, enum sip_hdrid id)
+{
+	return sip_msg_hdr_count(msg, id) <= 1;
+}
+
+
+/* name-addr: no white space inside <...>, quotes balanced */
+static bool addr_valid(const struct pl *val)
+{
+	bool quoted = false;
+	size_t i;
+
+	for (i = 0; i < val->l; i++) {
+		char c = val->p[i];
+
+		if (quoted) {
+			if (c == '\\')
+				++i;
+			else if (c == '"')
+				quoted = false;
+			continue;
+		}
+
+		if (c == '"') {
+			quoted = true;
+		}
+		else if (c == '<') {
+			const char *gt = memchr(val->p + i, '>', val->l - i);
+			size_t j;
+
+			if (!gt)
+				return false;
+
+			for (j = i + 1; val->p + j < gt; j++) {
+				char d = val->p[j];
+				if (d == ' ' || d == '\t' || d == '\r' ||
+				    d == '\n')
+					return false;
+			}
+
+			i = gt - val->p;
+		}
+	}
+
+	return !quoted;
+}
+
+
+static const struct sip_hdr *hdr(const struct sip_msg *msg,
+				 enum sip_hdrid id)
+{
+	return sip_msg_hdr(msg, id);
+}
+
+
+static int check_cseq(const struct sip_msg *msg, const char **reason)
+{
+	const struct sip_hdr *h = hdr(msg, SIP_HDR_CSEQ);
+	struct pl num;
+
+	if (!h || re_regex(h->val.p, h->val.l, "[0-9]+", &num) ||
+	    num.p != h->val.p || !digits(&num, 10) ||
+	    pl_u64(&num) > 0xffffffffULL) {
+		*reason = "Bad CSeq";
+		return 400;
+	}
+
+	if (pl_cmp(&msg->cseq.met, &msg->met)) {
+		*reason = "CSeq Method Does Not Match";
+		return 400;
+	}
+
+	return 0;
+}
+
+
+static int check_numbers(const struct sip_msg *msg, const char **reason)
+{
+	struct pl clen;
+
+	if (pl_isset(&msg->maxfwd) &&
+	    (!digits(&msg->maxfwd, 3) ||
+	     pl_u32(&msg->maxfwd) > MAX_FORWARDS_MAX)) {
+		*reason = "Bad Max-Forwards";
+		return 400;
+	}
+
+	if (pl_isset(&msg->expires) && !digits(&msg->expires, 20)) {
+		*reason = "Bad Expires";
+		return 400;
+	}
+
+	clen = msg->clen;
+	if (pl_isset(&clen)) {
+		if (!digits(&clen, 9)) {
+			*reason = "Bad Content-Length";
+			return 400;
+		}
+
+		if (msg->tp == SIP_TRANSP_UDP &&
+		    pl_u32(&clen) > mbuf_get_left(msg->mb)) {
+			*reason = "Content-Length Exceeds Message";
+			return 400;
+		}
+	}
+
+	return 0;
+}
+
+
+/**
+ * Check a request that libre decoded
+ *
+ * @param msg    The request
+ * @param reason Set to the reason phrase when the request is refused
+ *
+ * @return 0 if the request may go on, otherwise the status code to answer
+ */
+int validate_request(const struct sip_msg *msg, const char **reason)
+{
+	const struct sip_hdr *h;
+	int scode;
+
+	if (!pl_isset(&msg->via.sentby) || !pl_isset(&msg->callid) ||
+	    !pl_isset(&msg->cseq.met) || !pl_isset(&msg->from.auri) ||
+	    !pl_isset(&msg->to.auri)) {
+		*reason = "Missing Mandatory Header";
+		return 400;
+	}
+
+	if (!single(msg, SIP_HDR_TO) || !single(msg, SIP_HDR_FROM) ||
+	    !single(msg, SIP_HDR_CALL_ID) || !single(msg, SIP_HDR_CSEQ) ||
+	    !single(msg, SIP_HDR_MAX_FORWARDS) ||
+	    !single(msg, SIP_HDR_CONTENT_LENGTH) ||
+	    !single(msg, SIP_HDR_CONTENT_TYPE) ||
+	    !single(msg, SIP_HDR_EXPIRES)) {
+		*reason = "Repeated Single-Value Header";
+		return 400;
+	}
+
+	/* an unknown method gets 501 before anything else about it */
+	if (!method_known(&msg->met)) {
+		*reason = "Not Implemented";
+		return 501;
+	}
+
+	scode = check_cseq(msg, reason);
+	if (scode)
+		return scode;
+
+	scode = check_numbers(msg, reason);
+	if (scode)
+		return scode;
+
+	if (!pl_strcmp(&msg->via.branch, "z9hG4bK")) {
+		*reason = "Missing Transaction Identifier";
+		return 400;
+	}
+
+	h = hdr(msg, SIP_HDR_TO);
+	if (h && !addr_valid(&h->val)) {
+		*reason = "Malformed To";
+		return 400;
+	}
+
+	h = hdr(msg, SIP_HDR_FROM);
+	if (h && !addr_valid(&h->val)) {
+		*reason = "Malformed From";
+		return 400;
+	}
+
+	if (pl_isset(&msg->uri.headers)) {
+		*reason = "Headers Not Allowed In Request-URI";
+		return 400;
+	}
+
+	if (pl_strcasecmp(&msg->uri.scheme, "sip") &&
+	    pl_strcasecmp(&msg->uri.scheme, "sips")) {
+		*reason = "Unsupported URI Scheme";
+		return 416;
+	}
+
+	return 0;
+}

@@ -1,0 +1,387 @@
+/**
+ * @file wire.c  Datagrams that libre's SIP parser would drop in silence
+ *
+ * A UDP helper sits in front of libre's SIP transport. It lets every
+ * datagram that libre can decode through untouched. For the others it
+ *
+ *  - adds a branch to the top Via of an RFC 2543 request (no branch, so
+ *    libre refuses it), computed from the request's identity so that a
+ *    retransmission, its ACK and its CANCEL match the same transaction;
+ *  - answers 505 to a request of another SIP version;
+ *  - answers 400 to any other malformed request it can find a Via in;
+ *  - drops malformed responses and everything else, counting them.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <strings.h>
+#include <ctype.h>
+#include <re.h>
+#include "core.h"
+
+
+enum {
+	LAYER = 0,
+	MAX_DATAGRAM = 65535,
+};
+
+
+struct wire_helper {
+	struct le le;
+	struct udp_helper *uh;
+	struct udp_sock *us;
+	struct sipd_sock *sock;
+};
+
+
+static struct {
+	struct list helpers;
+	uint64_t dropped;
+	uint64_t rejected;
+	uint64_t rfc2543;
+} wire;
+
+
+/* A header line found by a tolerant scan of a raw message */
+struct raw_hdr {
+	struct pl name;
+	struct pl val;
+	struct pl line;      /* whole line without CRLF */
+};
+
+
+static bool is_hdr(const struct pl *name, const char *full, char compact)
+{
+	if (name->l == 1)
+		return tolower((unsigned char)name->p[0]) == compact;
+
+	return 0 == pl_strcasecmp(name, full);
+}
+
+
+/*
+ * Walk the header lines of a raw message (folded lines are joined by the
+ * reader's eye: a continuation line belongs to the line before it).
+ */
+static size_t raw_headers(struct raw_hdr *hv, size_t hc,
+			  const char *p, size_t l, size_t *hdrend)
+{
+	const char *end = p + l, *line = p;
+	size_t n = 0;
+
+	/* skip the start line */
+	while (line < end && *line != '\n')
+		++line;
+	if (line < end)
+		++line;
+
+	while (line < end) {
+		const char *eol = memchr(line, '\n', end - line);
+		const char *next = eol ? eol + 1 : end;
+		const char *stop = eol ? eol : end;
+		const char *colon;
+		struct raw_hdr *h;
+
+		if (stop > line && stop[-1] == '\r')
+			--stop;
+
+		if (stop == line) {        /* empty line: end of headers */
+			line = next;
+			break;
+		}
+
+		if (*line == ' ' || *line == '\t') {   /* folded */
+			if (n) {
+				h = &hv[n-1];
+				h->val.l = stop - h->val.p;
+				h->line.l = stop - h->line.p;
+			}
+			line = next;
+			continue;
+		}
+
+		colon = memchr(line, ':', stop - line);
+		if (colon && n < hc) {
+			const char *v = colon + 1, *ne = colon;
+
+			while (ne > line && (ne[-1] == ' ' || ne[-1] == '\t'))
+				--ne;
+			while (v < stop && (*v == ' ' || *v == '\t'))
+				++v;
+
+			h = &hv[n++];
+			h->name.p = line;
+			h->name.l = ne - line;
+			h->val.p  = v;
+			h->val.l  = stop - v;
+			h->line.p = line;
+			h->line.l = stop - line;
+		}
+
+		line = next;
+	}
+
+	*hdrend = line - p;
+
+	return n;
+}
+
+
+static const struct raw_hdr *raw_find(const struct raw_hdr *hv, size_t hc,
+				      const char *full, char compact)
+{
+	size_t i;
+
+	for (i = 0; i < hc; i++) {
+		if (is_hdr(&hv[i].name, full, compact))
+			return &hv[i];
+	}
+
+	return NULL;
+}
+
+
+static int reply_raw(struct udp_sock *us, const struct sa *dst,
+		     const struct raw_hdr *hv, size_t hc,
+		     uint16_t scode, const char *reason)
+{
+	struct mbuf *mb;
+	size_t i;
+	bool to_tag = false;
+	int err;
+
+	mb = mbuf_alloc(512);
+	if (!mb)
+		return ENOMEM;
+
+	err = mbuf_printf(mb, "SIP/2.0 %u %s\r\n", scode, reason);
+
+	for (i = 0; i < hc; i++) {
+		const struct raw_hdr *h = &hv[i];
+
+		if (is_hdr(&h->name, "Via", 'v')) {
+			err |= mbuf_printf(mb, "%r\r\n", &h->line);
+		}
+		else if (is_hdr(&h->name, "To", 't')) {
+			struct pl tag;
+
+			if (to_tag)
+				continue;
+			to_tag = true;
+			err |= mbuf_printf(mb, "%r", &h->line);
+			if (msg_param_decode(&h->val, "tag", &tag))
+				err |= mbuf_printf(mb, ";tag=%016llx",
+						   rand_u64());
+			err |= mbuf_write_str(mb, "\r\n");
+		}
+		else if (is_hdr(&h->name, "From", 'f') ||
+			 is_hdr(&h->name, "Call-ID", 'i') ||
+			 is_hdr(&h->name, "CSeq", '\0')) {
+			err |= mbuf_printf(mb, "%r\r\n", &h->line);
+		}
+	}
+
+	err |= mbuf_printf(mb, "Server: sipd/%s\r\n"
+			   "Content-Length: 0\r\n\r\n", SIPD_VERSION);
+	if (!err) {
+		mb->pos = 0;
+		err = udp_send(us, dst, mb);
+	}
+
+	mem_deref(mb);
+
+	return err;
+}
+
+
+/*
+ * An RFC 2543 request has no branch in its top Via. Give it one, built
+ * from what RFC 3261 section 17.2.3 says identifies its transaction
+ * (Request-URI, From tag, Call-ID, CSeq number, top Via), so that the
+ * INVITE, its retransmissions, its ACK and its CANCEL share it.
+ */
+static int add_branch(struct mbuf *mb, const struct raw_hdr *hv, size_t hc,
+		      const struct pl *ruri)
+{
+	const struct raw_hdr *via, *from, *callid, *cseq;
+	struct pl cseqnum = PL_INIT, ftag = PL_INIT, value, pend;
+	char branch[48];
+	const char *comma;
+	size_t off;
+	uint32_t h1, h2;
+	int err;
+
+	via    = raw_find(hv, hc, "Via", 'v');
+	from   = raw_find(hv, hc, "From", 'f');
+	callid = raw_find(hv, hc, "Call-ID", 'i');
+	cseq   = raw_find(hv, hc, "CSeq", '\0');
+
+	if (!via || !from || !callid || !cseq)
+		return EBADMSG;
+
+	/* only the first value of the top Via line */
+	value = via->val;
+	comma = pl_strchr(&value, ',');
+	if (comma)
+		value.l = comma - value.p;
+
+	while (value.l && (value.p[value.l-1] == ' ' ||
+			   value.p[value.l-1] == '\t'))
+		--value.l;
+
+	if (!msg_param_exists(&value, "branch", &pend))
+		return EBADMSG;
+
+	(void)re_regex(cseq->val.p, cseq->val.l, "[0-9]+", &cseqnum);
+	(void)msg_param_decode(&from->val, "tag", &ftag);
+
+	h1 = hash_joaat_pl(ruri) ^ hash_joaat_pl(&callid->val);
+	h2 = hash_joaat_pl(&ftag) ^ hash_joaat_pl(&cseqnum) ^
+		hash_joaat_pl(&value);
+
+	re_snprintf(branch, sizeof(branch), ";branch=z9hG4bK2543.%08x%08x",
+		    h1, h2);
+
+	off = value.p + value.l - (const char *)mb->buf;
+
+	/* insert at off: move the tail, then write */
+	err = mbuf_resize(mb, mb->end + strlen(branch));
+	if (err)
+		return err;
+
+	memmove(mb->buf + off + strlen(branch), mb->buf + off,
+		mb->end - off);
+	memcpy(mb->buf + off, branch, strlen(branch));
+	mb->end += strlen(branch);
+
+	return 0;
+}
+
+
+static bool decodes(struct mbuf *mb)
+{
+	struct sip_msg *msg;
+	size_t pos = mb->pos;
+	int err;
+
+	err = sip_msg_decode(&msg, mb);
+	mb->pos = pos;
+
+	if (err)
+		return false;
+
+	mem_deref(msg);
+
+	return true;
+}
+
+
+static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
+{
+	struct wire_helper *wh = arg;
+	struct raw_hdr hv[64];
+	struct pl met, ruri, ver;
+	const char *p;
+	size_t l, hc, hdrend;
+	int err;
+
+	if (ban_check(src))
+		return true;
+
+	if (decodes(mb))
+		return false;
+
+	p = (const char *)mbuf_buf(mb);
+	l = mbuf_get_left(mb);
+
+	if (l <= 4)   /* keep-alives, left to libre */
+		return false;
+
+	/* responses and things that are not SIP: nothing to answer */
+	if (re_regex(p, MIN(l, 8192), "[^ \t\r\n]+ [^ \t\r\n]+ [^\r\n]*",
+		     &met, &ruri, &ver) || met.p != p ||
+	    (met.l >= 4 && !strncasecmp(met.p, "SIP/", 4))) {
+		++wire.dropped;
+		return true;
+	}
+
+	hc = raw_headers(hv, ARRAY_SIZE(hv), p, l, &hdrend);
+
+	if (!raw_find(hv, hc, "Via", 'v')) {
+		++wire.dropped;
+		return true;
+	}
+
+	if (ver.l >= 4 && !strncasecmp(ver.p, "SIP/", 4) &&
+	    pl_strcmp(&ver, "SIP/2.0")) {
+		++wire.rejected;
+		(void)reply_raw(wh->us, src, hv, hc, 505,
+				"Version Not Supported");
+		return true;
+	}
+
+	err = add_branch(mb, hv, hc, &ruri);
+	if (!err && decodes(mb)) {
+		++wire.rfc2543;
+		return false;
+	}
+
+	/* the branch may have been added: read the headers again */
+	p = (const char *)mbuf_buf(mb);
+	l = mbuf_get_left(mb);
+	hc = raw_headers(hv, ARRAY_SIZE(hv), p, l, &hdrend);
+
+	++wire.rejected;
+	log_debug("malformed request from %J: answered 400\n", src);
+	(void)reply_raw(wh->us, src, hv, hc, 400, "Bad Request");
+
+	return true;
+}
+
+
+static void helper_destructor(void *arg)
+{
+	struct wire_helper *wh = arg;
+
+	list_unlink(&wh->le);
+	mem_deref(wh->uh);
+}
+
+
+/**
+ * Put the malformed-datagram helper in front of a UDP socket
+ *
+ * @param us   libre's UDP socket of a SIP transport
+ * @param sock The sipd socket it belongs to
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int wire_attach_udp(struct udp_sock *us, struct sipd_sock *sock)
+{
+	struct wire_helper *wh;
+	int err;
+
+	wh = mem_zalloc(sizeof(*wh), helper_destructor);
+	if (!wh)
+		return ENOMEM;
+
+	wh->us = us;
+	wh->sock = sock;
+
+	err = udp_register_helper(&wh->uh, us, LAYER, NULL, recv_helper, wh);
+	if (err) {
+		mem_deref(wh);
+		return err;
+	}
+
+	list_append(&wire.helpers, &wh->le, wh);
+
+	return 0;
+}
+
+
+void wire_close(void)
+{
+	list_flush(&wire.helpers);
+}

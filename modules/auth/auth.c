@@ -1,0 +1,455 @@
+/**
+ * @file auth.c  Digest auth module: challenges and checks credentials
+ *
+ * RFC 3261 digest with qop=auth, MD5 and SHA-256 (RFC 7616, RFC 8760):
+ * both challenges are offered, SHA-256 first. Nonces are checked without
+ * being stored, nonce counts are checked for replays, and a source that
+ * keeps failing is throttled, then banned. An unknown user and a wrong
+ * password get the same answer, so extensions cannot be enumerated.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include <sipd.h>
+#include "auth.h"
+
+
+enum {
+	MAX_ALGS = 2,
+};
+
+
+struct md5_agent {
+	struct le le;
+	char *substr;
+};
+
+
+static struct {
+	uint32_t nonce_expiry;
+	enum digest_alg algs[MAX_ALGS];
+	size_t algc;
+	struct list md5_agents;        /* struct md5_agent */
+	struct throttle_conf throttle;
+	uint64_t failures;
+} auth = {
+	.nonce_expiry = 300,
+	.algs = {DIGEST_SHA256, DIGEST_MD5},
+	.algc = 2,
+	.throttle = {5, 10, 300, 900},
+};
+
+
+/*
+ * User agents known to fail on a challenge whose algorithm they do not
+ * support instead of skipping it (RFC 8760 says skip): libre 1.1.0 and so
+ * baresip, and agents built on it. They get the MD5 challenge only.
+ */
+static const char *default_md5_agents[] = {
+	"baresip",
+	"libre",
+};
+
+
+enum outcome {
+	OUTCOME_CHALLENGE,     /* no usable credentials: challenge          */
+	OUTCOME_STALE,         /* right answer to an expired nonce           */
+	OUTCOME_FAILURE,       /* wrong: count it, then challenge or ban     */
+	OUTCOME_OK,
+};
+
+
+static bool md5_only(const struct sip_msg *msg)
+{
+	const struct sip_hdr *ua = sip_msg_hdr(msg, SIP_HDR_USER_AGENT);
+	struct le *le;
+
+	if (!ua)
+		return false;
+
+	for (le = auth.md5_agents.head; le; le = le->next) {
+		const struct md5_agent *a = le->data;
+		size_t n = strlen(a->substr), i;
+
+		for (i = 0; i + n <= ua->val.l; i++) {
+			if (!strncasecmp(ua->val.p + i, a->substr, n))
+				return true;
+		}
+	}
+
+	return false;
+}
+
+
+static int challenge(struct sipd_sock *sock, const struct sip_msg *msg,
+		     enum auth_kind kind, const char *realm, bool stale)
+{
+	const char *hname = kind == AUTH_PROXY ? "Proxy-Authenticate" :
+		"WWW-Authenticate";
+	char nonce[NONCE_SIZE + 1];
+	struct mbuf *mb;
+	bool only_md5 = md5_only(msg);
+	size_t i;
+	int err;
+
+	err = nonce_make(nonce, sizeof(nonce), time_now(), realm);
+	if (err) {
+		log_error("auth: cannot make a nonce: %m\n", err);
+		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
+		return err;
+	}
+
+	mb = mbuf_alloc(512);
+	if (!mb)
+		return ENOMEM;
+
+	for (i = 0; i < auth.algc; i++) {
+		if (only_md5 && auth.algs[i] != DIGEST_MD5)
+			continue;
+
+		err |= mbuf_printf(mb, "%s: Digest realm=\"%s\", nonce=\"%s\","
+				   " algorithm=%s, qop=\"auth\"%s\r\n",
+				   hname, realm, nonce,
+				   digest_alg_name(auth.algs[i]),
+				   stale ? ", stale=true" : "");
+	}
+
+	/* an md5-only agent when MD5 is not offered: offer MD5 anyway */
+	if (!mb->end)
+		err |= mbuf_printf(mb, "%s: Digest realm=\"%s\", nonce=\"%s\","
+				   " algorithm=MD5, qop=\"auth\"%s\r\n",
+				   hname, realm, nonce,
+				   stale ? ", stale=true" : "");
+
+	err |= mbuf_write_str(mb, "Content-Length: 0\r\n\r\n");
+	if (!err) {
+		err = sipd_replyf(sock, msg, kind == AUTH_PROXY ? 407 : 401,
+				  kind == AUTH_PROXY ?
+				  "Proxy Authentication Required" :
+				  "Unauthorized", "%b", mb->buf, mb->end);
+	}
+
+	mem_deref(mb);
+
+	return err;
+}
+
+
+struct find {
+	const char *realm;
+	struct digest_cred cred;
+	bool found;
+	bool malformed;
+};
+
+
+static bool cred_handler(const struct sip_hdr *hdr, const struct sip_msg *msg,
+			 void *arg)
+{
+	struct find *f = arg;
+	struct digest_cred cred;
+	int err;
+	(void)msg;
+
+	err = digest_cred_decode(&cred, &hdr->val);
+	if (err == ENOTSUP)
+		return false;          /* another scheme: ignore it */
+	if (err) {
+		f->malformed = true;
+		return false;
+	}
+
+	if (pl_strcasecmp(&cred.realm, f->realm))
+		return false;
+
+	f->cred = cred;
+	f->found = true;
+
+	return true;
+}
+
+
+static bool alg_offered(enum digest_alg alg)
+{
+	size_t i;
+
+	for (i = 0; i < auth.algc; i++) {
+		if (auth.algs[i] == alg)
+			return true;
+	}
+
+	/* MD5 is always accepted from agents that only do MD5 */
+	return alg == DIGEST_MD5;
+}
+
+
+static enum outcome verify(struct auth_identity *id,
+			   const struct sip_msg *msg,
+			   const struct digest_cred *cred,
+			   const char *realm)
+{
+	uint8_t ha1[DIGEST_MAX_SIZE];
+	enum digest_alg alg;
+	size_t len;
+	bool known, right;
+	char user[sizeof(id->user)];
+	int nerr, err;
+
+	if (digest_alg_decode(&alg, &cred->algorithm) || !alg_offered(alg))
+		return OUTCOME_CHALLENGE;
+
+	if (!pl_isset(&cred->qop) || pl_strcasecmp(&cred->qop, "auth"))
+		return OUTCOME_CHALLENGE;
+
+	if (pl_isset(&cred->userhash) &&
+	    !pl_strcasecmp(&cred->userhash, "true"))
+		return OUTCOME_CHALLENGE;
+
+	nerr = nonce_check(&cred->nonce, realm, time_now(),
+			   auth.nonce_expiry);
+	if (nerr == EINVAL)
+		return OUTCOME_FAILURE;    /* not a nonce we made */
+	else if (nerr && nerr != ETIMEDOUT)
+		return OUTCOME_CHALLENGE;
+
+	if (pl_strcpy(&cred->username, user, sizeof(user)))
+		return OUTCOME_FAILURE;
+
+	err = account_ha1(user, realm, alg, ha1, &len);
+	known = !err;
+	if (err && err != ENOENT) {
+		log_warning("auth: credentials of %s@%s: %m\n", user, realm,
+			    err);
+		return OUTCOME_CHALLENGE;
+	}
+
+	/* an unknown user costs the same work as a known one */
+	if (!known)
+		memset(ha1, 0, sizeof(ha1));
+
+	right = digest_verify(cred, alg, ha1, &msg->met) && known;
+	if (!right)
+		return OUTCOME_FAILURE;
+
+	if (nerr == ETIMEDOUT)
+		return OUTCOME_STALE;
+
+	err = replay_check(&cred->nonce, &cred->nc,
+			   hash_joaat_pl(&msg->via.branch),
+			   time_now() + auth.nonce_expiry);
+	if (err == EALREADY)
+		return OUTCOME_FAILURE;
+	else if (err)
+		return OUTCOME_CHALLENGE;
+
+	str_ncpy(id->user, user, sizeof(id->user));
+	str_ncpy(id->domain, realm, sizeof(id->domain));
+
+	return OUTCOME_OK;
+}
+
+
+static int auth_check_handler(struct auth_identity *id,
+			      struct sipd_sock *sock,
+			      const struct sip_msg *msg, enum auth_kind kind,
+			      const char *realm)
+{
+	struct find f;
+	enum outcome outcome;
+	uint64_t now = tmr_jiffies();
+
+	memset(&f, 0, sizeof(f));
+	f.realm = realm;
+
+	(void)sip_msg_hdr_apply(msg, true, kind == AUTH_PROXY ?
+				SIP_HDR_PROXY_AUTHORIZATION :
+				SIP_HDR_AUTHORIZATION, cred_handler, &f);
+
+	if (!f.found) {
+		if (f.malformed) {
+			(void)sipd_reply(sock, msg, 400,
+					 "Malformed Credentials");
+			return EAUTH;
+		}
+
+		(void)challenge(sock, msg, kind, realm, false);
+		return EAUTH;
+	}
+
+	if (throttle_blocked(&msg->src, now)) {
+		log_debug("auth: throttled %J\n", &msg->src);
+		return EAUTH;
+	}
+
+	outcome = verify(id, msg, &f.cred, realm);
+
+	switch (outcome) {
+
+	case OUTCOME_OK:
+		return 0;
+
+	case OUTCOME_STALE:
+		(void)challenge(sock, msg, kind, realm, true);
+		return EAUTH;
+
+	case OUTCOME_FAILURE:
+		++auth.failures;
+		log_info("auth: failed digest for '%r' at %s from %J\n",
+			 &f.cred.username, realm, &msg->src);
+		if (throttle_fail(&msg->src, now))
+			return EAUTH;   /* banned: no answer */
+		(void)challenge(sock, msg, kind, realm, false);
+		return EAUTH;
+
+	default:
+		(void)challenge(sock, msg, kind, realm, false);
+		return EAUTH;
+	}
+}
+
+
+static struct auth_backend backend = {
+	.name  = "digest",
+	.check = auth_check_handler,
+};
+
+
+static void agent_destructor(void *arg)
+{
+	struct md5_agent *a = arg;
+
+	list_unlink(&a->le);
+	mem_deref(a->substr);
+}
+
+
+static int agent_add(const char *substr)
+{
+	struct md5_agent *a;
+
+	a = mem_zalloc(sizeof(*a), agent_destructor);
+	if (!a)
+		return ENOMEM;
+
+	if (str_dup(&a->substr, substr)) {
+		mem_deref(a);
+		return ENOMEM;
+	}
+
+	list_append(&auth.md5_agents, &a->le, a);
+
+	return 0;
+}
+
+
+static int agent_handler(const struct config_line *line, void *arg)
+{
+	bool *cleared = arg;
+
+	if (!*cleared) {
+		list_flush(&auth.md5_agents);
+		*cleared = true;
+	}
+
+	if (!str_casecmp(line->val, "none"))
+		return 0;
+
+	return agent_add(line->val);
+}
+
+
+static int algorithms_config(void)
+{
+	const struct config_line *line = config_find("auth_algorithms");
+	struct pl rest, name;
+
+	if (!line)
+		return 0;
+
+	auth.algc = 0;
+	pl_set_str(&rest, line->val);
+
+	while (rest.l) {
+		enum digest_alg alg;
+		const char *comma = pl_strchr(&rest, ',');
+		size_t i;
+
+		name.p = rest.p;
+		name.l = comma ? (size_t)(comma - rest.p) : rest.l;
+
+		if (digest_alg_decode(&alg, &name) || !name.l)
+			return config_fail(line, "'%r' is not MD5 or SHA-256",
+					   &name);
+
+		for (i = 0; i < auth.algc; i++) {
+			if (auth.algs[i] == alg)
+				return config_fail(line, "%r is listed twice",
+						   &name);
+		}
+
+		auth.algs[auth.algc++] = alg;
+
+		if (!comma)
+			break;
+
+		rest.p = comma + 1;
+		rest.l -= name.l + 1;
+	}
+
+	if (!auth.algc)
+		return config_fail(line, "no algorithm");
+
+	return 0;
+}
+
+
+static int module_init(void)
+{
+	bool cleared = false;
+	size_t i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(default_md5_agents); i++) {
+		err = agent_add(default_md5_agents[i]);
+		if (err)
+			return err;
+	}
+
+	err  = config_u32("auth_nonce_expiry", &auth.nonce_expiry, 10, 86400);
+	err |= config_u32("auth_throttle", &auth.throttle.throttle, 0, 1000);
+	err |= config_u32("auth_fail_limit", &auth.throttle.limit, 1, 100000);
+	err |= config_u32("auth_fail_window", &auth.throttle.window, 1,
+			  86400);
+	err |= config_u32("auth_ban_time", &auth.throttle.ban_time, 0,
+			  604800);
+	err |= algorithms_config();
+	err |= config_apply("auth_md5_user_agent", agent_handler, &cleared);
+	if (err)
+		return EINVAL;
+
+	throttle_configure(&auth.throttle);
+	auth_register(&backend);
+
+	return 0;
+}
+
+
+static int module_close(void)
+{
+	auth_unregister(&backend);
+	list_flush(&auth.md5_agents);
+	replay_flush();
+	throttle_flush();
+
+	return 0;
+}
+
+
+EXPORT_SYM const struct mod_export exports = {
+	"auth",
+	"backend",
+	module_init,
+	module_close
+};

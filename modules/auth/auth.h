@@ -1,0 +1,35 @@
+/**
+ * @file auth.h  Internal interface of the digest auth module
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+enum {
+	NONCE_SIZE = 64,       /* hex characters */
+};
+
+/* nonce.c */
+int  nonce_set_key(const uint8_t *key, size_t len);
+int  nonce_load_key(void);
+int  nonce_make(char *nonce, size_t size, int64_t now, const char *realm);
+int  nonce_check(const struct pl *nonce, const char *realm, int64_t now,
+		 uint32_t expiry);
+
+/* replay.c */
+int  replay_check(const struct pl *nonce, const struct pl *nc,
+		  uint32_t branch_hash, int64_t expires);
+void replay_flush(void);
+uint32_t replay_count(void);
+
+/* throttle.c */
+struct throttle_conf {
+	uint32_t throttle;     /* failures before one try per second */
+	uint32_t limit;        /* failures before a ban                 */
+	uint32_t window;       /* seconds a failure counts              */
+	uint32_t ban_time;     /* seconds of a ban, 0 for none          */
+};
+
+void throttle_configure(const struct throttle_conf *conf);
+bool throttle_blocked(const struct sa *src, uint64_t now_ms);
+bool throttle_fail(const struct sa *src, uint64_t now_ms);
+void throttle_flush(void);

@@ -1,0 +1,262 @@
+/**
+ * @file nonce.c  Nonces the server checks without storing them
+ *
+ * A nonce is the time it was made, eight random bytes and an HMAC-SHA256
+ * over both and the realm, in hex. The HMAC key is kept in the database,
+ * so nonces stay valid across a restart.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <sqlite3.h>
+#include <openssl/hmac.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/crypto.h>
+#include <ctype.h>
+#include <re.h>
+#include <sipd.h>
+#include "auth.h"
+
+
+enum {
+	KEY_SIZE = 32,
+	MAC_SIZE = 16,
+};
+
+
+static struct {
+	uint8_t key[KEY_SIZE];
+	bool loaded;
+} nk;
+
+
+static struct db_stmt st_get = {
+	.sql = "SELECT value FROM secrets WHERE name = 'nonce_key'"
+};
+
+static struct db_stmt st_put = {
+	.sql = "INSERT OR IGNORE INTO secrets (name, value)"
+	       " VALUES ('nonce_key', ?1)"
+};
+
+
+/**
+ * Set the HMAC key (tests use it; sipd loads it from the database)
+ *
+ * @param key Key bytes
+ * @param len Length, at most 32
+ *
+ * @return 0 if success, EINVAL if too long
+ */
+int nonce_set_key(const uint8_t *key, size_t len)
+{
+	if (len > KEY_SIZE)
+		return EINVAL;
+
+	memset(nk.key, 0, sizeof(nk.key));
+	memcpy(nk.key, key, len);
+	nk.loaded = true;
+
+	return 0;
+}
+
+
+static int key_read(bool *found)
+{
+	sqlite3_stmt *stmt = db_stmt(&st_get);
+	int rc;
+
+	if (!stmt)
+		return db_error();
+
+	*found = false;
+
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == KEY_SIZE) {
+		memcpy(nk.key, sqlite3_column_blob(stmt, 0), KEY_SIZE);
+		*found = true;
+	}
+
+	sqlite3_reset(stmt);
+
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : EIO;
+}
+
+
+/**
+ * Load the HMAC key from the database, creating it the first time
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int nonce_load_key(void)
+{
+	uint8_t key[KEY_SIZE];
+	sqlite3_stmt *stmt;
+	bool found;
+	int err, rc;
+
+	if (nk.loaded)
+		return 0;
+
+	err = key_read(&found);
+	if (err || found)
+		goto out;
+
+	if (RAND_bytes(key, sizeof(key)) != 1)
+		return EIO;
+
+	stmt = db_stmt(&st_put);
+	if (!stmt)
+		return db_error();
+
+	sqlite3_bind_blob(stmt, 1, key, sizeof(key), SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE)
+		return EIO;
+
+	/* another process may have won the race: read what is stored */
+	err = key_read(&found);
+	if (!err && !found)
+		err = EIO;
+
+ out:
+	if (!err)
+		nk.loaded = true;
+
+	return err;
+}
+
+
+static int mac(uint8_t *out, const uint8_t *stamp, size_t stampl,
+	       const char *realm)
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned int mdl = 0;
+	uint8_t buf[16 + 256];
+	size_t rl = strlen(realm);
+
+	if (rl > 256)
+		rl = 256;
+
+	memcpy(buf, stamp, stampl);
+	memcpy(buf + stampl, realm, rl);
+
+	if (!HMAC(EVP_sha256(), nk.key, sizeof(nk.key), buf, stampl + rl,
+		  md, &mdl))
+		return EIO;
+
+	memcpy(out, md, MAC_SIZE);
+
+	return 0;
+}
+
+
+static void stamp_encode(uint8_t *stamp, int64_t now, const uint8_t *rnd)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		stamp[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
+
+	memcpy(stamp + 8, rnd, 8);
+}
+
+
+/**
+ * Make a nonce
+ *
+ * @param nonce Buffer of at least NONCE_SIZE + 1 characters
+ * @param size  Buffer size
+ * @param now   Current time, epoch seconds
+ * @param realm Realm it is for
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int nonce_make(char *nonce, size_t size, int64_t now, const char *realm)
+{
+	uint8_t stamp[16], rnd[8], m[MAC_SIZE];
+	int err;
+
+	if (size < NONCE_SIZE + 1)
+		return EINVAL;
+
+	err = nonce_load_key();
+	if (err)
+		return err;
+
+	rand_bytes(rnd, sizeof(rnd));
+	stamp_encode(stamp, now, rnd);
+
+	err = mac(m, stamp, sizeof(stamp), realm);
+	if (err)
+		return err;
+
+	(void)re_snprintf(nonce, size, "%w%w", stamp, sizeof(stamp),
+			  m, sizeof(m));
+
+	return 0;
+}
+
+
+static int hex_bytes(uint8_t *out, const char *hex, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!isxdigit((unsigned char)hex[2*i]) ||
+		    !isxdigit((unsigned char)hex[2*i+1]))
+			return EINVAL;
+
+		out[i] = (uint8_t)(ch_hex(hex[2*i]) << 4 | ch_hex(hex[2*i+1]));
+	}
+
+	return 0;
+}
+
+
+/**
+ * Check a nonce that a client returned
+ *
+ * @param nonce  The nonce
+ * @param realm  Realm of the credentials
+ * @param now    Current time
+ * @param expiry Seconds a nonce is valid
+ *
+ * @return 0 if valid, ETIMEDOUT if genuine but expired, EINVAL if forged
+ */
+int nonce_check(const struct pl *nonce, const char *realm, int64_t now,
+		uint32_t expiry)
+{
+	uint8_t stamp[16], m[MAC_SIZE], expect[MAC_SIZE];
+	int64_t made = 0;
+	int i, err;
+
+	if (!nonce || nonce->l != NONCE_SIZE)
+		return EINVAL;
+
+	err = nonce_load_key();
+	if (err)
+		return err;
+
+	if (hex_bytes(stamp, nonce->p, sizeof(stamp)) ||
+	    hex_bytes(m, nonce->p + 2 * sizeof(stamp), sizeof(m)))
+		return EINVAL;
+
+	err = mac(expect, stamp, sizeof(stamp), realm);
+	if (err)
+		return err;
+
+	if (CRYPTO_memcmp(m, expect, sizeof(m)))
+		return EINVAL;
+
+	for (i = 0; i < 8; i++)
+		made = (int64_t)((uint64_t)made << 8 | stamp[i]);
+
+	if (made > now + 5 || now - made > (int64_t)expiry)
+		return ETIMEDOUT;
+
+	return 0;
+}

@@ -1,0 +1,99 @@
+/**
+ * @file location.c  Location module: the SQLite backend of the location
+ *                   and account services
+ *
+ * Bindings and accounts live in the database the core opened. Every
+ * change is committed before the core hears it succeeded; a timer removes
+ * expired bindings a batch at a time so that the loop never stalls.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <sqlite3.h>
+#include <re.h>
+#include <sipd.h>
+#include "location.h"
+
+
+enum {
+	FAST_INTERVAL = 20,     /* ms, while a backlog of expired remains */
+};
+
+
+static struct {
+	struct tmr tmr;
+	uint32_t interval;      /* ms */
+	uint32_t batch;
+} loc = {
+	.interval = 1000,
+	.batch = 100,
+};
+
+
+static struct location_backend backend = {
+	.name   = "sqlite",
+	.lookup = store_lookup,
+	.save   = store_save,
+};
+
+
+static struct account_backend accounts = {
+	.name   = "sqlite",
+	.exists = accounts_exists,
+	.ha1    = accounts_ha1,
+};
+
+
+static void expire_timer(void *arg)
+{
+	uint32_t removed = 0;
+	int err;
+	(void)arg;
+
+	err = expire_run(time_now(), loc.batch, &removed);
+	if (err && err != EBUSY)
+		log_warning("location: removing expired bindings: %m\n", err);
+
+	if (removed)
+		log_debug("location: removed %u expired bindings\n", removed);
+
+	tmr_start(&loc.tmr, removed == loc.batch ? FAST_INTERVAL :
+		  loc.interval, expire_timer, NULL);
+}
+
+
+static int module_init(void)
+{
+	int err;
+
+	err  = config_u32("location_expire_interval", &loc.interval,
+			  10, 60000);
+	err |= config_u32("location_expire_batch", &loc.batch, 1, 10000);
+	if (err)
+		return EINVAL;
+
+	location_register(&backend);
+	account_register(&accounts);
+
+	tmr_start(&loc.tmr, loc.interval, expire_timer, NULL);
+
+	return 0;
+}
+
+
+static int module_close(void)
+{
+	tmr_cancel(&loc.tmr);
+	location_unregister(&backend);
+	account_unregister(&accounts);
+
+	return 0;
+}
+
+
+EXPORT_SYM const struct mod_export exports = {
+	"location",
+	"backend",
+	module_init,
+	module_close
+};

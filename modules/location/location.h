@@ -1,0 +1,20 @@
+/**
+ * @file location.h  Internal interface of the SQLite location module
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+/* store.c */
+int  store_lookup(struct list *bindings, const char *aor, int64_t now);
+int  store_save(const char *aor, const struct list *upserts,
+		const struct list *removes);
+int  store_binding_read(struct binding **bp, struct sqlite3_stmt *stmt);
+extern const char store_columns[];
+
+/* accounts.c */
+int  accounts_exists(const char *user, const char *domain, bool *exists);
+int  accounts_ha1(const char *user, const char *domain, enum digest_alg alg,
+		  uint8_t *ha1, size_t *len);
+
+/* expire.c */
+int  expire_run(int64_t now, uint32_t batch, uint32_t *removed);

@@ -1,0 +1,343 @@
+/**
+ * @file registrar.c  Registrar role (RFC 3261 section 10)
+ *
+ * Adds, refreshes and removes bindings of the address-of-record in To.
+ * The 200 is sent only after the change is committed to the database, and
+ * lists every current binding with its remaining time.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include <sipd.h>
+#include "registrar.h"
+
+
+static struct registrar_conf conf = {
+	.min_expires     = 60,
+	.max_expires     = 3600,
+	.default_expires = 3600,
+	.max_contacts    = 10,
+	.overflow        = OVERFLOW_REPLACE,
+};
+
+static const char *supported[] = {"path", "outbound", "gruu", NULL};
+
+
+struct ok_reply {
+	const struct list *bindings;
+	int64_t now;
+	bool path;
+};
+
+
+static int contacts_print(struct re_printf *pf, void *arg)
+{
+	const struct ok_reply *ok = arg;
+	struct le *le;
+	int err = 0;
+
+	for (le = ok->bindings->head; le; le = le->next) {
+		struct reg_contact rc;
+
+		rc.b = le->data;
+		rc.now = ok->now;
+		err |= re_hprintf(pf, "Contact: %H\r\n", reg_contact_print,
+				  &rc);
+	}
+
+	/* Path of the binding this request refreshed (RFC 3327) */
+	for (le = ok->bindings->head; ok->path && le; le = le->next) {
+		const struct binding *b = le->data;
+
+		if (b->path) {
+			err |= re_hprintf(pf, "Path: %s\r\n", b->path);
+			break;
+		}
+	}
+
+	return err;
+}
+
+
+static void reply_ok(struct sipd_sock *sock, const struct sip_msg *msg,
+		     const char *aor)
+{
+	struct list bindings = LIST_INIT;
+	struct ok_reply ok;
+	int64_t now = time_now();
+	int err;
+
+	err = location_lookup(&bindings, aor);
+	if (err) {
+		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
+		return;
+	}
+
+	ok.bindings = &bindings;
+	ok.now = now;
+	ok.path = sip_msg_hdr_has_value(msg, SIP_HDR_SUPPORTED, "path") &&
+		sip_msg_hdr(msg, SIP_HDR_PATH);
+
+	(void)sipd_replyf(sock, msg, 200, "OK",
+			  "%H"
+			  "Date: %H\r\n"
+			  "Supported: path, outbound\r\n"
+			  "Content-Length: 0\r\n\r\n",
+			  contacts_print, &ok, fmt_gmtime, NULL);
+
+	list_flush(&bindings);
+}
+
+
+static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg,
+		       const char *user, const char *domain)
+{
+	struct auth_identity id;
+	bool exists = false;
+	int err;
+
+	if (!sock_auth(sock)) {
+		err = account_exists(user, domain, &exists);
+		if (err) {
+			(void)sipd_reply(sock, msg, 500,
+					 "Server Internal Error");
+			return false;
+		}
+
+		if (!exists) {
+			(void)sipd_reply(sock, msg, 404, "Not Found");
+			return false;
+		}
+
+		return true;
+	}
+
+	err = auth_check(&id, sock, msg, AUTH_WWW, domain);
+	if (err == EAUTH)
+		return false;
+	else if (err) {
+		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
+		return false;
+	}
+
+	if (strcmp(id.user, user) || str_casecmp(id.domain, domain)) {
+		log_info("registrar: %s@%s may not register %s@%s\n",
+			 id.user, id.domain, user, domain);
+		(void)sipd_reply(sock, msg, 403, "Forbidden");
+		return false;
+	}
+
+	return true;
+}
+
+
+static void handle_register(struct sipd_sock *sock, const struct sip_msg *msg)
+{
+	struct list changes = LIST_INIT, current = LIST_INIT;
+	struct list upserts = LIST_INIT, removes = LIST_INIT;
+	char aor[256], user[128], unsup[256];
+	const char *reason = NULL, *at;
+	uint16_t scode = 0;
+	bool star = false;
+	int err;
+
+	if (msg_require_check(msg, SIP_HDR_REQUIRE, supported, unsup,
+			      sizeof(unsup))) {
+		(void)sipd_replyf(sock, msg, 420, "Bad Extension",
+				  "Unsupported: %s\r\n"
+				  "Content-Length: 0\r\n\r\n", unsup);
+		return;
+	}
+
+	if ((pl_strcasecmp(&msg->to.uri.scheme, "sip") &&
+	     pl_strcasecmp(&msg->to.uri.scheme, "sips")) ||
+	    msg_aor(aor, sizeof(aor), &msg->to.uri)) {
+		(void)sipd_reply(sock, msg, 400, "Bad To Address");
+		return;
+	}
+
+	if (!domain_is_served(&msg->to.uri.host)) {
+		(void)sipd_reply(sock, msg, 404, "Domain Not Served Here");
+		return;
+	}
+
+	at = strrchr(aor, '@');
+	str_ncpy(user, aor, MIN(sizeof(user), (size_t)(at - aor) + 1));
+
+	if (!authorized(sock, msg, user, at + 1))
+		return;
+
+	err = reg_changes_decode(&changes, msg, &conf, &star, &scode,
+				 &reason);
+	if (err) {
+		if (scode == 423)
+			(void)sipd_replyf(sock, msg, 423, reason,
+					  "Min-Expires: %u\r\n"
+					  "Content-Length: 0\r\n\r\n",
+					  conf.min_expires);
+		else
+			(void)sipd_reply(sock, msg, scode, reason);
+		goto out;
+	}
+
+	/* contacts never outlive the maximum */
+	{
+		struct le *le;
+		for (le = changes.head; le; le = le->next) {
+			struct reg_change *c = le->data;
+			if (c->expires > conf.max_expires)
+				c->expires = conf.max_expires;
+		}
+	}
+
+	if (!star && list_isempty(&changes)) {
+		reply_ok(sock, msg, aor);
+		goto out;
+	}
+
+	err = location_lookup(&current, aor);
+	if (err) {
+		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
+		goto out;
+	}
+
+	if (star) {
+		struct le *le;
+
+		/* RFC 3261 10.3 step 6: an older request removes nothing */
+		for (le = current.head; le; le = le->next) {
+			const struct binding *b = le->data;
+
+			if (b->callid && !pl_strcmp(&msg->callid, b->callid) &&
+			    msg->cseq.num < b->cseq) {
+				(void)sipd_reply(sock, msg, 400,
+						 "Out Of Order CSeq");
+				goto out;
+			}
+		}
+
+		while (current.head) {
+			struct le *le2 = current.head;
+			list_unlink(le2);
+			list_append(&removes, le2, le2->data);
+		}
+	}
+	else {
+		err = reg_apply(&upserts, &removes, &current, &changes, msg,
+				aor, sock_name(sock), &conf, time_now(),
+				&scode, &reason);
+		if (err) {
+			(void)sipd_reply(sock, msg, scode, reason);
+			goto out;
+		}
+	}
+
+	err = location_save(aor, &upserts, &removes);
+	if (err) {
+		log_warning("registrar: cannot save %s: %m\n", aor, err);
+		(void)sipd_replyf(sock, msg, 500, "Server Internal Error",
+				  "Retry-After: 5\r\n"
+				  "Content-Length: 0\r\n\r\n");
+		goto out;
+	}
+
+	log_debug("registrar: %s: %u saved, %u removed\n", aor,
+		  list_count(&upserts), list_count(&removes));
+
+	reply_ok(sock, msg, aor);
+
+ out:
+	list_flush(&changes);
+	list_flush(&current);
+	list_flush(&upserts);
+	list_flush(&removes);
+}
+
+
+static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
+{
+	/* a REGISTER for another domain is for a proxy role, if any */
+	if (!domain_is_served(&msg->uri.host))
+		return false;
+
+	handle_register(sock, msg);
+
+	return true;
+}
+
+
+static const char *methods[] = {"REGISTER", NULL};
+static const char *needs[] = {"location", "account", "auth", NULL};
+
+static struct role role = {
+	.name     = "registrar",
+	.methods  = methods,
+	.needs    = needs,
+	.requesth = request_handler,
+};
+
+
+static int module_init(void)
+{
+	const struct config_line *line;
+	int err;
+
+	err  = config_u32("registrar_min_expires", &conf.min_expires,
+			  1, 86400);
+	err |= config_u32("registrar_max_expires", &conf.max_expires,
+			  1, 604800);
+	err |= config_u32("registrar_default_expires", &conf.default_expires,
+			  1, 604800);
+	err |= config_u32("registrar_max_contacts", &conf.max_contacts,
+			  1, 1000);
+	if (err)
+		return EINVAL;
+
+	line = config_find("registrar_overflow");
+	if (line) {
+		if (!str_casecmp(line->val, "replace"))
+			conf.overflow = OVERFLOW_REPLACE;
+		else if (!str_casecmp(line->val, "reject"))
+			conf.overflow = OVERFLOW_REJECT;
+		else
+			return config_fail(line, "'%s' is not replace or"
+					   " reject", line->val);
+	}
+
+	if (conf.min_expires > conf.max_expires) {
+		return config_fail(config_find("registrar_min_expires"),
+				   "%u is above registrar_max_expires (%u)",
+				   conf.min_expires, conf.max_expires);
+	}
+
+	if (conf.default_expires < conf.min_expires ||
+	    conf.default_expires > conf.max_expires) {
+		line = config_find("registrar_default_expires");
+		return config_fail(line, "%u is outside registrar_min_expires"
+				   " .. registrar_max_expires (%u .. %u)",
+				   conf.default_expires, conf.min_expires,
+				   conf.max_expires);
+	}
+
+	role_register(&role);
+
+	return 0;
+}
+
+
+static int module_close(void)
+{
+	role_unregister(&role);
+
+	return 0;
+}
+
+
+EXPORT_SYM const struct mod_export exports = {
+	"registrar",
+	"role",
+	module_init,
+	module_close
+};

@@ -1,0 +1,47 @@
+/**
+ * @file registrar.h  Internal interface of the registrar module
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+enum overflow_policy {
+	OVERFLOW_REPLACE,      /* the oldest binding makes room */
+	OVERFLOW_REJECT,       /* 403 */
+};
+
+struct registrar_conf {
+	uint32_t min_expires;
+	uint32_t max_expires;
+	uint32_t default_expires;
+	uint32_t max_contacts;
+	enum overflow_policy overflow;
+};
+
+/** What one REGISTER asks for, after parsing */
+struct reg_change {
+	struct le le;
+	struct pl uri;          /* contact URI */
+	struct pl params;       /* contact params as received */
+	uint32_t expires;       /* delta seconds */
+	uint16_t q;
+	char *instance;
+	uint32_t reg_id;
+	struct binding *match;  /* existing binding it refreshes */
+};
+
+/* bindings.c */
+int  reg_changes_decode(struct list *changes, const struct sip_msg *msg,
+			const struct registrar_conf *conf, bool *star,
+			uint16_t *scode, const char **reason);
+int  reg_apply(struct list *upserts, struct list *removes,
+	       struct list *current, struct list *changes,
+	       const struct sip_msg *msg, const char *aor,
+	       const char *sockname, const struct registrar_conf *conf,
+	       int64_t now, uint16_t *scode, const char **reason);
+/** A binding as a Contact of a 200, with the time it is printed at */
+struct reg_contact {
+	const struct binding *b;
+	int64_t now;
+};
+
+int  reg_contact_print(struct re_printf *pf, void *arg);

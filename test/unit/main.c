@@ -1,0 +1,36 @@
+/**
+ * @file main.c  The sipd test runner: unit suites, then integration
+ *
+ * Set CK_RUN_SUITE or CK_RUN_CASE to run a part only (Check's own
+ * variables). The last line is Check's summary.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <stdlib.h>
+#include <re.h>
+#include "core.h"
+#include "test.h"
+
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	log_set_level(LOG_LEVEL_WARNING);
+
+	sr = srunner_create(suite_config());
+	srunner_add_suite(sr, suite_uri());
+	srunner_add_suite(sr, suite_digest());
+	srunner_add_suite(sr, suite_nonce());
+	srunner_add_suite(sr, suite_message());
+	srunner_add_suite(sr, suite_location());
+	srunner_add_suite(sr, suite_integration());
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

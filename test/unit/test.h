@@ -1,0 +1,21 @@
+/**
+ * @file test.h  The suites of the sipd test runner
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <check.h>
+
+Suite *suite_config(void);
+Suite *suite_uri(void);
+Suite *suite_digest(void);
+Suite *suite_nonce(void);
+Suite *suite_location(void);
+Suite *suite_message(void);
+Suite *suite_integration(void);
+
+/* helpers.c */
+const char *test_build_dir(void);
+const char *test_source_dir(void);
+int  test_tmpdir(char *buf, size_t size);
+int  test_config(const char *text);

@@ -1,0 +1,295 @@
+/**
+ * @file sipctl.c  sipctl: inspect and edit accounts and registrations
+ *
+ * sipctl reads the database path from the same configuration file as
+ * sipd and works on the SQLite file directly, with the daemon stopped or
+ * running beside it (SQLite's locking and a busy timeout keep both safe).
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sqlite3.h>
+#include <ctype.h>
+#include <re.h>
+#include "core.h"
+#include "sipctl.h"
+
+
+#ifndef SIPD_CONF_PATH
+#define SIPD_CONF_PATH "/etc/sipd/sipd.conf"
+#endif
+
+#ifndef SIPD_DB_PATH
+#define SIPD_DB_PATH "/var/lib/sipd/sipd.db"
+#endif
+
+
+enum {
+	BUSY_TIMEOUT_MS = 10000,
+};
+
+
+static struct {
+	const char *conf;
+	char db[512];
+} ctl;
+
+
+static void usage(void)
+{
+	(void)fprintf(stderr,
+		"usage: sipctl [-f CONF] COMMAND ...\n"
+		"\n"
+		"  user add USER@DOMAIN PASSWORD   add an account\n"
+		"  user passwd USER@DOMAIN PASSWORD  change its password\n"
+		"  user del USER@DOMAIN            remove an account and its"
+		" bindings\n"
+		"  user list                       list the accounts\n"
+		"  user import FILE|-              add or update accounts, one"
+		" 'user@domain password' a line\n"
+		"  reg list [AOR] [--json]         list current bindings\n"
+		"  reg add AOR CONTACT [--expires S] [--q Q]  add a binding\n"
+		"  reg del AOR [CONTACT]           remove bindings\n"
+		"  db init                         create the database if"
+		" missing\n"
+		"  db check                        check the database\n"
+		"\n"
+		"CONF defaults to $SIPD_CONF, else " SIPD_CONF_PATH ".\n");
+}
+
+
+/**
+ * Print an error on stderr
+ *
+ * @param fmt Formatted message
+ *
+ * @return 1, the exit status of a failed command
+ */
+int fail(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)re_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+
+	(void)fprintf(stderr, "sipctl: %s\n", buf);
+
+	return 1;
+}
+
+
+/**
+ * Split user@domain
+ *
+ * @param aor    Text to split
+ * @param user   User buffer
+ * @param usize  Its size
+ * @param domain Domain buffer (lower-cased)
+ * @param dsize  Its size
+ *
+ * @return True if aor is a valid user@domain
+ */
+bool aor_split(const char *aor, char *user, size_t usize, char *domain,
+	       size_t dsize)
+{
+	const char *at, *p;
+	size_t ul, i;
+
+	if (!strncasecmp(aor, "sip:", 4))
+		aor += 4;
+
+	at = strrchr(aor, '@');
+	if (!at || at == aor || !at[1])
+		return false;
+
+	ul = at - aor;
+	if (ul >= usize || strlen(at + 1) >= dsize)
+		return false;
+
+	for (p = aor; p < at; p++) {
+		if (!isalnum((unsigned char)*p) &&
+		    !strchr("-_.!~*'()&=+$,;?/%", *p))
+			return false;
+	}
+
+	memcpy(user, aor, ul);
+	user[ul] = '\0';
+
+	for (i = 0, p = at + 1; *p; p++, i++) {
+		if (!isalnum((unsigned char)*p) && !strchr("-.[]:", *p))
+			return false;
+		domain[i] = (char)tolower((unsigned char)*p);
+	}
+	domain[i] = '\0';
+
+	return true;
+}
+
+
+/**
+ * Check whether the configuration serves a domain
+ *
+ * @param domain Domain
+ *
+ * @return True if a "domain" line names it
+ */
+bool domain_configured(const char *domain)
+{
+	struct pl pl;
+
+	pl_set_str(&pl, domain);
+
+	return domain_is_served(&pl);
+}
+
+
+static int read_config(void)
+{
+	const struct config_line *line;
+	char cwd[256];
+	int err;
+
+	err = config_load(ctl.conf);
+	if (err)
+		return err;
+
+	if (config_errors())
+		return EINVAL;
+
+	(void)domain_config();
+
+	line = config_find("db");
+	if (!line) {
+		str_ncpy(ctl.db, SIPD_DB_PATH, sizeof(ctl.db));
+	}
+	else if (line->val[0] == '/') {
+		str_ncpy(ctl.db, line->val, sizeof(ctl.db));
+	}
+	else {
+		/* relative paths are relative to where sipd starts */
+		if (!getcwd(cwd, sizeof(cwd)))
+			return errno;
+		re_snprintf(ctl.db, sizeof(ctl.db), "%s/%s", cwd, line->val);
+	}
+
+	return config_errors() ? EINVAL : 0;
+}
+
+
+/**
+ * Open the database of the configuration
+ *
+ * @param create True to create it (and its directory) when missing
+ *
+ * @return 0 if success, otherwise errorcode (reported)
+ */
+int db_use(bool create)
+{
+	int err;
+
+	if (create) {
+		char dir[512], *slash;
+
+		str_ncpy(dir, ctl.db, sizeof(dir));
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			char *p;
+
+			*slash = '\0';
+			for (p = dir + 1; *p; p++) {
+				if (*p != '/')
+					continue;
+				*p = '\0';
+				(void)mkdir(dir, 0755);
+				*p = '/';
+			}
+			if (mkdir(dir, 0750) && errno != EEXIST)
+				return fail("cannot create %s: %m", dir, errno);
+		}
+	}
+	else if (access(ctl.db, F_OK)) {
+		return fail("%s: no database (set 'db' in %s, start sipd or"
+			    " run 'sipctl db init')", ctl.db, ctl.conf);
+	}
+
+	err = db_open(ctl.db, create);
+	if (err)
+		return 1;
+
+	sqlite3_busy_timeout(db_handle(), BUSY_TIMEOUT_MS);
+
+	return 0;
+}
+
+
+int main(int argc, char *argv[])
+{
+	int c, ret;
+
+	ctl.conf = getenv("SIPD_CONF");
+	if (!ctl.conf || !*ctl.conf)
+		ctl.conf = SIPD_CONF_PATH;
+
+	while ((c = getopt(argc, argv, "+f:h")) != -1) {
+		switch (c) {
+
+		case 'f':
+			ctl.conf = optarg;
+			break;
+
+		case 'h':
+			usage();
+			return 0;
+
+		default:
+			usage();
+			return EXIT_USAGE;
+		}
+	}
+
+	argc -= optind;
+	argv += optind;
+
+	if (argc < 1) {
+		usage();
+		return EXIT_USAGE;
+	}
+
+	if (libre_init())
+		return fail("libre_init failed");
+
+	log_set_level(LOG_LEVEL_WARNING);
+
+	if (read_config()) {
+		ret = 1;
+		goto out;
+	}
+
+	if (!strcmp(argv[0], "user"))
+		ret = cmd_user(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "reg"))
+		ret = cmd_reg(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "db"))
+		ret = cmd_db(argc - 1, argv + 1);
+	else {
+		(void)fail("unknown command '%s'", argv[0]);
+		usage();
+		ret = EXIT_USAGE;
+	}
+
+ out:
+	db_close();
+	domain_close();
+	config_unload();
+	libre_close();
+
+	return ret;
+}

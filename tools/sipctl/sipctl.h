@@ -1,0 +1,25 @@
+/**
+ * @file sipctl.h  Internal interface of sipctl
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+enum {
+	EXIT_USAGE = 2,
+};
+
+/* sipctl.c */
+int  fail(const char *fmt, ...);
+int  db_use(bool create);
+bool aor_split(const char *aor, char *user, size_t usize, char *domain,
+	       size_t dsize);
+bool domain_configured(const char *domain);
+
+/* user.c */
+int  cmd_user(int argc, char *argv[]);
+
+/* reg.c */
+int  cmd_reg(int argc, char *argv[]);
+
+/* dbcmd.c */
+int  cmd_db(int argc, char *argv[]);
