@@ -346,15 +346,13 @@ static int agent_add(const char *substr)
 
 static int agent_handler(const struct config_line *line, void *arg)
 {
-	bool *cleared = arg;
+	(void)arg;
 
-	if (!*cleared) {
+	/* "none" forgets the agents listed so far, built-in ones too */
+	if (!str_casecmp(line->val, "none")) {
 		list_flush(&auth.md5_agents);
-		*cleared = true;
-	}
-
-	if (!str_casecmp(line->val, "none"))
 		return 0;
+	}
 
 	return agent_add(line->val);
 }
@@ -407,7 +405,6 @@ static int algorithms_config(void)
 
 static int module_init(void)
 {
-	bool cleared = false;
 	size_t i;
 	int err;
 
@@ -425,7 +422,7 @@ static int module_init(void)
 	err |= config_u32("auth_ban_time", &auth.throttle.ban_time, 0,
 			  604800);
 	err |= algorithms_config();
-	err |= config_apply("auth_md5_user_agent", agent_handler, &cleared);
+	err |= config_apply("auth_md5_user_agent", agent_handler, NULL);
 	if (err)
 		return EINVAL;
 
