@@ -203,6 +203,9 @@ int core_start(void)
 void core_close(void)
 {
 	listen_close();
+
+	/* statements live in module memory: release them before dlclose */
+	db_stmts_release();
 	module_unload_all();
 	db_close();
 	ban_close();

@@ -322,7 +322,12 @@ int db_set_sync(bool full)
 }
 
 
-void db_close(void)
+/**
+ * Finalize every prepared statement; a module calls it from its close
+ * handler (its statements live in its memory) and the core before it
+ * closes the database. Statements are prepared again on their next use.
+ */
+void db_stmts_release(void)
 {
 	struct le *le;
 
@@ -333,6 +338,12 @@ void db_close(void)
 		sqlite3_finalize(st->stmt);
 		st->stmt = NULL;
 	}
+}
+
+
+void db_close(void)
+{
+	db_stmts_release();
 
 	if (dbs.db) {
 		sqlite3_close(dbs.db);

@@ -298,6 +298,7 @@ int  db_begin(void);
 int  db_commit(void);
 void db_rollback(void);
 int  db_error(void);
+void db_stmts_release(void);
 
 
 /* --- Messages and URIs ------------------------------------------------- */

@@ -156,6 +156,7 @@ static int check_numbers(const struct sip_msg *msg, const char **reason)
 int validate_request(const struct sip_msg *msg, const char **reason)
 {
 	const struct sip_hdr *h;
+	size_t i;
 	int scode;
 
 	if (!pl_isset(&msg->via.sentby) || !pl_isset(&msg->callid) ||
@@ -204,6 +205,13 @@ int validate_request(const struct sip_msg *msg, const char **reason)
 	if (h && !addr_valid(&h->val)) {
 		*reason = "Malformed From";
 		return 400;
+	}
+
+	for (i = 0; i < msg->ruri.l; i++) {
+		if (strchr("<>\" \t", msg->ruri.p[i])) {
+			*reason = "Malformed Request-URI";
+			return 400;
+		}
 	}
 
 	if (pl_isset(&msg->uri.headers)) {

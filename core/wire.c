@@ -259,6 +259,41 @@ static int add_branch(struct mbuf *mb, const struct raw_hdr *hv, size_t hc,
 }
 
 
+/*
+ * The three tokens of a start line, however many blanks separate them;
+ * libre wants exactly one space, this is only for an answer.
+ */
+static int start_line(struct pl *met, struct pl *ruri, struct pl *ver,
+		      const char *p, size_t l)
+{
+	const char *end = memchr(p, '\n', MIN(l, 8192));
+	struct pl *tok[3];
+	int i;
+
+	if (!end)
+		return EBADMSG;
+
+	tok[0] = met;
+	tok[1] = ruri;
+	tok[2] = ver;
+
+	for (i = 0; i < 3; i++) {
+		while (p < end && (*p == ' ' || *p == '\t'))
+			++p;
+
+		tok[i]->p = p;
+		while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+			++p;
+		tok[i]->l = p - tok[i]->p;
+
+		if (!tok[i]->l)
+			return EBADMSG;
+	}
+
+	return 0;
+}
+
+
 static bool decodes(struct mbuf *mb)
 {
 	struct sip_msg *msg;
@@ -299,8 +334,7 @@ static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
 		return false;
 
 	/* responses and things that are not SIP: nothing to answer */
-	if (re_regex(p, MIN(l, 8192), "[^ \t\r\n]+ [^ \t\r\n]+ [^\r\n]*",
-		     &met, &ruri, &ver) || met.p != p ||
+	if (start_line(&met, &ruri, &ver, p, l) ||
 	    (met.l >= 4 && !strncasecmp(met.p, "SIP/", 4))) {
 		++wire.dropped;
 		return true;
