@@ -115,8 +115,9 @@ static int check_numbers(const struct sip_msg *msg, const char **reason)
 {
 	struct pl clen;
 
+	/* leading zeros are allowed (RFC 4475 3.1.1.1) */
 	if (pl_isset(&msg->maxfwd) &&
-	    (!digits(&msg->maxfwd, 3) ||
+	    (!digits(&msg->maxfwd, 9) ||
 	     pl_u32(&msg->maxfwd) > MAX_FORWARDS_MAX)) {
 		*reason = "Bad Max-Forwards";
 		return 400;

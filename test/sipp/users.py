@@ -4,8 +4,10 @@
 Writes two files for N users PREFIX0 .. PREFIX{N-1} at DOMAIN:
 
   CSV      a SIPp injection file (-inf), first line SEQUENTIAL, then
-           "user;password" a line (fields [field0] and [field1] of
-           register_auth.xml and unregister.xml)
+           "user;password;[authentication username=user password=...]"
+           a line: fields [field0], [field1] and [field2] of
+           register_auth.xml and unregister.xml (SIPp 3.6 expands the
+           [authentication] keyword from a field, not [field0] inside it)
   IMPORT   the same accounts for the server, "user@domain password" a
            line (sipd: "sipctl user import IMPORT"; another server's
            loader can read the same file)
@@ -39,7 +41,8 @@ def write_users(csv_path, import_path, n, prefix="alice",
         csv.write("SEQUENTIAL\n")
         for u in users:
             pw = password_of(u, password_prefix)
-            csv.write("%s;%s\n" % (u, pw))
+            csv.write("%s;%s;[authentication username=%s password=%s]\n"
+                      % (u, pw, u, pw))
             imp.write("%s@%s %s\n" % (u, domain, pw))
     return ["%s@%s" % (u, domain) for u in users]
 
