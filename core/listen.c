@@ -592,8 +592,17 @@ static int inst_probe(struct sip_inst *inst, const struct sa *laddr)
 			  "Content-Length: 0\r\n\r\n",
 			  laddr, inst->probe, inst->probe);
 	if (!err) {
-		mb->pos = 0;
-		err = udp_send_anon(laddr, mb);
+		struct udp_sock *us = NULL;
+		struct sa any;
+
+		/* from a socket of the address's own family */
+		sa_init(&any, sa_af(laddr));
+		err = udp_listen(&us, &any, NULL, NULL);
+		if (!err) {
+			mb->pos = 0;
+			err = udp_send(us, laddr, mb);
+		}
+		mem_deref(us);
 	}
 
 	mem_deref(mb);
@@ -744,8 +753,11 @@ static int sock_add(const struct listen_spec *spec, const struct sa *laddr)
 
 	if (spec->tp == SIP_TRANSP_UDP) {
 		err = inst_probe(inst, laddr);
-		if (err)
+		if (err) {
+			err = config_fail(spec->line, "cannot probe %s: %m",
+					  sock->name, err);
 			goto out;
+		}
 	}
 
 	log_info("listening on %s: %s%s\n", sock->name, spec->line->val,

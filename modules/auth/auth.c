@@ -54,6 +54,7 @@ static const char *default_md5_agents[] = {
 
 
 enum outcome {
+	OUTCOME_BAD_URI,       /* credentials for another URI: 400          */
 	OUTCOME_CHALLENGE,     /* no usable credentials: challenge          */
 	OUTCOME_STALE,         /* right answer to an expired nonce           */
 	OUTCOME_FAILURE,       /* wrong: count it, then challenge or ban     */
@@ -207,6 +208,11 @@ static enum outcome verify(struct auth_identity *id,
 	    !pl_strcasecmp(&cred->userhash, "true"))
 		return OUTCOME_CHALLENGE;
 
+	/* the credentials must be for this request (RFC 7616 3.4.6) */
+	if (pl_cmp(&cred->uri, &msg->ruri) &&
+	    !uri_equal_str(&cred->uri, &msg->ruri))
+		return OUTCOME_BAD_URI;
+
 	nerr = nonce_check(&cred->nonce, realm, time_now(),
 			   auth.nonce_expiry);
 	if (nerr == EINVAL)
@@ -292,6 +298,10 @@ static int auth_check_handler(struct auth_identity *id,
 
 	case OUTCOME_STALE:
 		(void)challenge(sock, msg, kind, realm, true);
+		return EAUTH;
+
+	case OUTCOME_BAD_URI:
+		(void)sipd_reply(sock, msg, 400, "Credentials For Another URI");
 		return EAUTH;
 
 	case OUTCOME_FAILURE:

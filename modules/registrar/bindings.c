@@ -181,6 +181,34 @@ static int change_decode(struct reg_change **cp, const struct contact *ct,
 }
 
 
+static bool change_same(const struct reg_change *a,
+			const struct reg_change *b)
+{
+	if (a->instance || b->instance) {
+		return a->instance && b->instance &&
+			!strcmp(a->instance, b->instance) &&
+			a->reg_id == b->reg_id;
+	}
+
+	return uri_equal_str(&a->uri, &b->uri);
+}
+
+
+static void change_drop_same(struct list *changes, const struct reg_change *c)
+{
+	struct le *le = changes->head;
+
+	while (le) {
+		struct reg_change *old = le->data;
+
+		le = le->next;
+
+		if (change_same(old, c))
+			mem_deref(old);
+	}
+}
+
+
 /**
  * Decode the Contact headers of a REGISTER
  *
@@ -229,6 +257,8 @@ int reg_changes_decode(struct list *changes, const struct sip_msg *msg,
 		if (err)
 			return err;
 
+		/* the same contact twice: the later one wins */
+		change_drop_same(changes, c);
 		list_append(changes, &c->le, c);
 	}
 

@@ -26,6 +26,7 @@ static const char *supported[] = {"path", "outbound", "gruu", NULL};
 
 
 struct ok_reply {
+	const struct sip_msg *msg;
 	const struct list *bindings;
 	int64_t now;
 	bool path;
@@ -47,14 +48,12 @@ static int contacts_print(struct re_printf *pf, void *arg)
 				  &rc);
 	}
 
-	/* Path of the binding this request refreshed (RFC 3327) */
-	for (le = ok->bindings->head; ok->path && le; le = le->next) {
-		const struct binding *b = le->data;
+	/* the Path of this request, as it came (RFC 3327 section 5.3) */
+	for (le = ok->msg->hdrl.head; ok->path && le; le = le->next) {
+		const struct sip_hdr *hdr = le->data;
 
-		if (b->path) {
-			err |= re_hprintf(pf, "Path: %s\r\n", b->path);
-			break;
-		}
+		if (hdr->id == SIP_HDR_PATH)
+			err |= re_hprintf(pf, "Path: %r\r\n", &hdr->val);
 	}
 
 	return err;
@@ -75,6 +74,7 @@ static void reply_ok(struct sipd_sock *sock, const struct sip_msg *msg,
 		return;
 	}
 
+	ok.msg = msg;
 	ok.bindings = &bindings;
 	ok.now = now;
 	ok.path = sip_msg_hdr_has_value(msg, SIP_HDR_SUPPORTED, "path") &&

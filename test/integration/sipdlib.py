@@ -379,6 +379,7 @@ class Sipd:
         return ("127.0.0.1", self.port2)
 
     def start(self, timeout=5.0):
+        before = len(self.log())
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [SIPD, "-f", self.conf_path, "-m", MODULES, "-p", self.pidfile],
@@ -388,7 +389,7 @@ class Sipd:
             if self.proc.poll() is not None:
                 raise TestFailure("sipd exited with %d:\n%s" % (
                     self.proc.returncode, self.log()))
-            if "started with" in self.log():
+            if "started with" in self.log()[before:]:
                 return
             time.sleep(0.02)
         raise TestFailure("sipd did not start:\n" + self.log())

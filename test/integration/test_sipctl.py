@@ -1,0 +1,443 @@
+"""sipctl: accounts, imports, bindings, errors, and use beside a loaded
+daemon."""
+
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+
+from sipdlib import (Sipd, SIPCTL, DEFAULT_CONF, check, eq, contact_uri,
+                     param)
+from test_sipp import (SIPP_CONF, add_users, sipp_load, bindings,
+                       reg_list_json, sipp_ok)
+
+
+def bound_count(s):
+    return s.query("SELECT count(*) FROM bindings")[0][0]
+
+
+def accounts(s):
+    return [r[0] for r in s.query(
+        "SELECT username || '@' || domain FROM accounts ORDER BY id")]
+
+
+def listed_accounts(s):
+    r = s.sipctl("user", "list")
+    eq(r.returncode, 0, "user list (%s)" % r.stderr.strip())
+    lines = r.stdout.splitlines()
+    check(lines and lines[0].split()[:3] == ["ACCOUNT", "CREATED",
+                                            "BINDINGS"],
+          "user list header: %r" % r.stdout[:200])
+    return {l.split()[0]: int(l.split()[-1]) for l in lines[1:] if l}
+
+
+def invite_redirect(s, user):
+    """INVITE user@example.com on the redirect socket: the response."""
+    c = s.client(port=s.port2)
+    c.request("INVITE", "sip:%s@example.com" % user,
+              ["Contact: <sip:caller@127.0.0.1:%d>" % c.local[1]])
+    r = c.final()
+    c.close()
+    return r
+
+
+# --- accounts ----------------------------------------------------------------
+
+def test_user_add_passwd_del_list():
+    with Sipd() as s:
+        r = s.sipctl("user", "add", "carol@example.com", "c-pass")
+        eq(r.returncode, 0, "user add (%s)" % r.stderr.strip())
+        eq(r.stdout.strip(), "added carol@example.com", "user add output")
+        eq(listed_accounts(s), {"alice@example.com": 0, "bob@example.com": 0,
+                                "carol@example.com": 0}, "user list")
+
+        r = s.sipctl("user", "add", "carol@example.com", "other")
+        check(r.returncode != 0, "a second user add of carol succeeded")
+        check("carol@example.com" in r.stderr and "exists" in r.stderr,
+              "duplicate add error: %r" % r.stderr)
+
+        # the domain part is case-insensitive, the user part is not
+        r = s.sipctl("user", "add", "Carol@EXAMPLE.com", "x")
+        eq(r.returncode, 0, "user add Carol@EXAMPLE.com (%s)" % r.stderr)
+        check("Carol@example.com" in accounts(s), "domain lower-cased: %r"
+              % accounts(s))
+
+        r = s.sipctl("user", "passwd", "carol@example.com", "new-pass")
+        eq(r.returncode, 0, "user passwd (%s)" % r.stderr.strip())
+        r = s.sipctl("user", "passwd", "nobody@example.com", "x")
+        check(r.returncode != 0, "passwd of a missing account succeeded")
+        check("nobody@example.com" in r.stderr, "names the account: %r" %
+              r.stderr)
+
+        # HA1 only, never the password
+        for md5, sha in s.query("SELECT ha1_md5, ha1_sha256 FROM accounts"
+                                " WHERE username = 'carol'"):
+            eq((len(md5), len(sha)), (16, 32), "HA1 sizes")
+        with open(s.db, "rb") as f:
+            check(b"new-pass" not in f.read(), "password in the database")
+
+        r = s.sipctl("user", "del", "carol@example.com")
+        eq(r.returncode, 0, "user del (%s)" % r.stderr.strip())
+        eq(r.stdout.strip(), "removed carol@example.com", "user del output")
+        r = s.sipctl("user", "del", "carol@example.com")
+        check(r.returncode != 0, "a second user del succeeded")
+        check("no account" in r.stderr, "second del error: %r" % r.stderr)
+        eq(sorted(listed_accounts(s)), ["Carol@example.com",
+                                        "alice@example.com",
+                                        "bob@example.com"], "accounts left")
+
+
+def test_password_change_takes_effect_live():
+    with Sipd() as s:
+        r = s.client().register("alice@example.com", "secret")
+        eq(r.status, 200, "REGISTER with the first password")
+        r = s.sipctl("user", "passwd", "alice@example.com", "changed")
+        eq(r.returncode, 0, "user passwd (%s)" % r.stderr.strip())
+        for alg in ("SHA-256", "MD5"):
+            r = s.client().register("alice@example.com", "secret", alg=alg)
+            eq(r.status, 401, "%s REGISTER with the old password" % alg)
+            r = s.client().register("alice@example.com", "changed", alg=alg)
+            eq(r.status, 200, "%s REGISTER with the new password" % alg)
+
+
+def test_user_del_removes_bindings():
+    with Sipd() as s:
+        c = s.client()
+        r = c.register("alice@example.com", "secret", contacts=[
+            "<sip:alice@127.0.0.1:7001>", "<sip:alice@127.0.0.1:7002>"])
+        eq(r.status, 200, "REGISTER alice")
+        r = s.client().register("bob@example.com", "secret2")
+        eq(r.status, 200, "REGISTER bob")
+        eq(invite_redirect(s, "alice").status, 302, "redirect before del")
+        eq(listed_accounts(s)["alice@example.com"], 2, "alice's bindings")
+
+        r = s.sipctl("user", "del", "alice@example.com")
+        eq(r.returncode, 0, "user del (%s)" % r.stderr.strip())
+        eq(sorted(bindings(s)), ["bob@example.com"], "AORs bound after del")
+        eq([e["aor"] for e in reg_list_json(s)], ["bob@example.com"],
+           "reg list after del")
+        # the running daemon sees it
+        eq(invite_redirect(s, "alice").status, 404, "redirect after del")
+        r = s.client().register("alice@example.com", "secret")
+        eq(r.status, 401, "REGISTER of a deleted account")
+        eq(sorted(bindings(s)), ["bob@example.com"], "AORs bound at end")
+
+
+# --- import --------------------------------------------------------------------
+
+def _import_lines(n, prefix="imp"):
+    return ["%s%d@example.com pw%d" % (prefix, i, i) for i in range(n)]
+
+
+def test_import_5000_from_stdin():
+    with Sipd() as s:
+        lines = ["# accounts of the import test", ""] + _import_lines(5000)
+        lines.insert(1000, "  \t  ")                   # blank with spaces
+        lines.append("imp7@example.com   changed7  ")  # updates, trims
+        r = s.sipctl("user", "import", "-", stdin="\n".join(lines) + "\n")
+        eq(r.returncode, 0, "user import - (%s)" % r.stderr.strip())
+        eq(r.stdout.strip(), "imported 5001 accounts", "import output")
+        eq(s.query("SELECT count(*) FROM accounts"), [(5002,)],
+           "accounts after the import")
+        for user, pw, want in (("imp0", "pw0", 200), ("imp4999", "pw4999",
+                                                      200),
+                               ("imp7", "changed7", 200), ("imp7", "pw7",
+                                                           401)):
+            r = s.client().register(user + "@example.com", pw)
+            eq(r.status, want, "REGISTER %s with %s" % (user, pw))
+
+
+def test_import_malformed_line_imports_nothing():
+    with Sipd() as s:
+        before = accounts(s)
+        good = _import_lines(5000)
+        cases = [
+            (2500, "no-at-sign pw", "USER@DOMAIN"),
+            (4000, "lonely@example.com", "user@domain password"),
+            (4999, "spaced@example.com two words", "one word"),
+            (1, "@example.com pw", "USER@DOMAIN"),
+        ]
+        for lineno, bad, why in cases:
+            lines = list(good)
+            lines[lineno - 1] = bad
+            text = "\n".join(lines) + "\n"
+            path = os.path.join(s.dir, "users-%d.txt" % lineno)
+            with open(path, "w") as f:
+                f.write(text)
+            for src, name, stdin in ((path, path, None),
+                                     ("-", "(stdin)", text)):
+                r = s.sipctl("user", "import", src, stdin=stdin)
+                check(r.returncode != 0, "import with %r at line %d"
+                      " succeeded" % (bad, lineno))
+                check("%s:%d:" % (name, lineno) in r.stderr,
+                      "error names %s:%d: %r" % (name, lineno, r.stderr))
+                check(why in r.stderr, "error says %r: %r" % (why, r.stderr))
+                check("nothing imported" in r.stderr,
+                      "says nothing was imported: %r" % r.stderr)
+                eq(r.stdout, "", "stdout of a failed import")
+                eq(accounts(s), before, "accounts after a failed import")
+
+        r = s.sipctl("user", "import", os.path.join(s.dir, "missing.txt"))
+        check(r.returncode != 0, "import of a missing file succeeded")
+        check("missing.txt" in r.stderr, "names the file: %r" % r.stderr)
+
+
+# --- errors ---------------------------------------------------------------------
+
+def test_errors_name_the_problem():
+    with Sipd() as s:
+        for args, words in (
+                (("user", "add", "alice", "pw"), ["'alice'", "USER@DOMAIN"]),
+                (("user", "add", "a b@example.com", "pw"), ["USER@DOMAIN"]),
+                (("user", "add", "dave@example.com", ""), ["password"]),
+                (("user", "del", "@example.com"), ["USER@DOMAIN"]),
+                (("user", "passwd", "alice@", "x"), ["USER@DOMAIN"]),
+                (("reg", "list", "not-an-aor"), ["not-an-aor"]),
+                (("reg", "del", "alice"), ["USER@DOMAIN"]),
+                (("reg", "del", "alice@example.com"), ["no binding"]),
+                (("reg", "add", "alice@example.com", "not a uri"),
+                 ["SIP URI"]),
+                (("reg", "add", "ghost@example.com", "sip:g@127.0.0.1"),
+                 ["no account", "ghost@example.com"]),
+                (("reg", "add", "alice@example.com", "sip:a@127.0.0.1",
+                  "--expires", "0"), ["--expires"]),
+                (("reg", "add", "alice@example.com", "sip:a@127.0.0.1",
+                  "--q", "2"), ["--q"])):
+            r = s.sipctl(*args)
+            eq(r.returncode, 1, "exit status of sipctl %s (%s)" % (
+                " ".join(args), r.stderr.strip()))
+            for w in words:
+                check(w in r.stderr, "sipctl %s: %r not in %r" % (
+                    " ".join(args), w, r.stderr))
+            check(r.stderr.startswith("sipctl: "), "prefix: %r" % r.stderr)
+        eq(accounts(s), ["alice@example.com", "bob@example.com"],
+           "accounts after the errors")
+        eq(bindings(s), {}, "bindings after the errors")
+
+        # usage errors: exit 2 and the usage
+        for args in (("frobnicate",), ("user",), ("user", "add", "x@y"),
+                     ("reg", "list", "--yaml"), ("db",), ()):
+            r = s.sipctl(*args)
+            eq(r.returncode, 2, "exit status of sipctl %s" % " ".join(args))
+            check("usage" in r.stderr, "usage for sipctl %s: %r" % (
+                " ".join(args), r.stderr))
+
+
+def test_missing_database_and_config():
+    s = Sipd(accounts=(), start=False)
+    try:
+        r = s.sipctl("user", "list")
+        check(r.returncode != 0, "user list without a database succeeded")
+        check(s.db in r.stderr and "no database" in r.stderr,
+              "names the missing database: %r" % r.stderr)
+        check(not os.path.exists(s.db), "a read command created the db")
+        for args in (("reg", "list"), ("user", "add", "x@example.com", "y"),
+                     ("db", "check")):
+            r = s.sipctl(*args)
+            check(r.returncode != 0, "sipctl %s without a database" %
+                  " ".join(args))
+            check(s.db in r.stderr, "names %s: %r" % (s.db, r.stderr))
+
+        r = s.sipctl("db", "init")
+        eq(r.returncode, 0, "db init (%s)" % r.stderr.strip())
+        check(os.path.exists(s.db), "db init created the file")
+        r = s.sipctl("db", "check")
+        eq(r.returncode, 0, "db check")
+        check(re.match(r"database OK, schema version \d+", r.stdout),
+              "db check output: %r" % r.stdout)
+        eq(s.sipctl("reg", "list", "--json").stdout.strip(), "[]",
+           "reg list --json of an empty database")
+
+        missing = os.path.join(s.dir, "nope.conf")
+        r = subprocess.run([SIPCTL, "-f", missing, "user", "list"],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode != 0, "sipctl with a missing config succeeded")
+        check(missing in r.stderr, "names the config: %r" % r.stderr)
+
+        bad = os.path.join(s.dir, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("domain example.com\ndb %s\ndomain\n" % s.db)
+        r = subprocess.run([SIPCTL, "-f", bad, "user", "list"],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode != 0, "sipctl with a bad config succeeded")
+        check("%s:3" % bad in r.stderr, "names %s:3: %r" % (bad, r.stderr))
+
+        # $SIPD_CONF is the default configuration
+        env = dict(os.environ, SIPD_CONF=s.conf_path)
+        r = subprocess.run([SIPCTL, "user", "list"], capture_output=True,
+                           text=True, timeout=30, env=env)
+        eq(r.returncode, 0, "sipctl with $SIPD_CONF (%s)" % r.stderr)
+    finally:
+        s.close()
+
+
+# --- bindings -------------------------------------------------------------------
+
+def test_reg_add_del_seen_by_daemon():
+    with Sipd() as s:
+        r = s.sipctl("reg", "add", "alice@example.com",
+                     "sip:alice@127.0.0.1:7100", "--expires", "600", "--q",
+                     "0.5")
+        eq(r.returncode, 0, "reg add (%s)" % r.stderr.strip())
+        r = s.sipctl("reg", "add", "alice@example.com",
+                     "sip:alice@127.0.0.1:7200;transport=tcp")
+        eq(r.returncode, 0, "reg add, default expiry (%s)" % r.stderr)
+        listed = reg_list_json(s, "alice@example.com")
+        eq([(e["contact"], e["q"]) for e in listed],
+           [("sip:alice@127.0.0.1:7200;transport=tcp", 1.0),
+            ("sip:alice@127.0.0.1:7100", 0.5)], "listed, by q")
+        check(590 <= listed[1]["expires"] <= 600, "expires %r" %
+              listed[1]["expires"])
+        check(3590 <= listed[0]["expires"] <= 3600, "default expires %r" %
+              listed[0]["expires"])
+
+        # the daemon answers with what sipctl added
+        r = s.client().register("alice@example.com", "secret", contacts=[])
+        eq(r.status, 200, "query REGISTER")
+        eq(sorted(contact_uri(v) for v in r.all("contact")),
+           ["sip:alice@127.0.0.1:7100",
+            "sip:alice@127.0.0.1:7200;transport=tcp"], "contacts in the 200")
+        r = invite_redirect(s, "alice")
+        eq(r.status, 302, "redirect to sipctl's bindings")
+        eq([contact_uri(v) for v in r.all("contact")],
+           ["sip:alice@127.0.0.1:7200;transport=tcp",
+            "sip:alice@127.0.0.1:7100"], "302 contacts, by q")
+
+        # del one contact (URI comparison, not text), then the rest
+        r = s.sipctl("reg", "del", "alice@example.com",
+                     "sip:ALICE@127.0.0.1:7100")
+        check(r.returncode != 0, "user part compared case-insensitively")
+        r = s.sipctl("reg", "del", "alice@example.com",
+                     "sip:alice@127.0.0.1:7100;lr")
+        eq(r.returncode, 0, "reg del one contact (%s)" % r.stderr.strip())
+        eq(r.stdout.strip(), "removed 1 binding of alice@example.com",
+           "reg del output")
+        eq(list(bindings(s).values()),
+           [["sip:alice@127.0.0.1:7200;transport=tcp"]], "left")
+        r = s.sipctl("reg", "del", "alice@example.com")
+        eq(r.returncode, 0, "reg del all (%s)" % r.stderr.strip())
+        eq(bindings(s), {}, "bindings after reg del")
+        eq(invite_redirect(s, "alice").status, 480, "redirect with no"
+           " binding")
+
+
+def test_reg_add_same_contact_twice_updates():
+    with Sipd() as s:
+        for expires in ("600", "900"):
+            r = s.sipctl("reg", "add", "alice@example.com",
+                         "sip:alice@127.0.0.1:7300", "--expires", expires)
+            eq(r.returncode, 0, "reg add (%s)" % r.stderr.strip())
+        listed = reg_list_json(s)
+        eq([e["contact"] for e in listed], ["sip:alice@127.0.0.1:7300"],
+           "bindings after adding the same contact twice")
+        check(890 <= listed[0]["expires"] <= 900, "the second expiry won: %r"
+              % listed[0]["expires"])
+        r = s.client().register("alice@example.com", "secret", contacts=[])
+        eq([contact_uri(v) for v in r.all("contact")],
+           ["sip:alice@127.0.0.1:7300"], "contacts the registrar returns")
+
+
+def test_reg_list_json_fields():
+    with Sipd() as s:
+        agent = 'Test "UA" \\ 1.0 \u00e9'
+        c = s.client()
+        r = c.register("alice@example.com", "secret", expires=300,
+                       extra=["User-Agent: " + agent])
+        eq(r.status, 200, "REGISTER")
+        c2 = s.client("tcp")
+        r = c2.register("bob@example.com", "secret2", expires=200)
+        eq(r.status, 200, "REGISTER over TCP")
+
+        out = s.sipctl("reg", "list", "--json")
+        eq(out.returncode, 0, "reg list --json")
+        data = json.loads(out.stdout)
+        check(isinstance(data, list), "a JSON array: %r" % out.stdout)
+        eq(len(data), 2, "entries")
+        a, b = data                           # ordered by AOR
+        eq(a["aor"], "alice@example.com", "aor")
+        eq(a["contact"], "sip:alice@127.0.0.1:%d" % c.local[1], "contact")
+        check(isinstance(a["expires"], int) and 290 <= a["expires"] <= 300,
+              "expires: %r" % a["expires"])
+        eq(a["transport"], "udp", "transport")
+        eq(a["source"], "127.0.0.1:%d" % c.local[1], "source")
+        eq(a["user_agent"], agent, "user_agent round trip")
+        eq(a["q"], 1.0, "q")
+        eq(a["call_id"], c.callid, "call_id")
+        eq(a["cseq"], 2, "cseq of the authenticated REGISTER")
+        eq(a["socket"], "udp:127.0.0.1:%d" % s.port, "socket")
+        eq(b["aor"], "bob@example.com", "second aor")
+        eq(b["transport"], "tcp", "bob's transport")
+        eq(b["source"], "127.0.0.1:%d" % c2.local[1], "bob's source")
+        eq(b["socket"], "tcp:127.0.0.1:%d" % s.port, "bob's socket")
+
+        only = reg_list_json(s, "bob@example.com")
+        eq([e["aor"] for e in only], ["bob@example.com"], "filtered by AOR")
+        eq(reg_list_json(s, "nobody@example.com"), [], "unknown AOR")
+
+        # the text listing shows the same
+        r = s.sipctl("reg", "list")
+        eq(r.returncode, 0, "reg list")
+        lines = r.stdout.splitlines()
+        eq(lines[0].split(), ["AOR", "CONTACT", "EXPIRES", "TRANS",
+                              "SOURCE", "USER-AGENT"], "header")
+        eq(len(lines), 3, "lines of reg list")
+        check(lines[1].startswith("alice@example.com") and agent in lines[1],
+              "alice's line: %r" % lines[1])
+        c.close()
+        c2.close()
+
+
+# --- beside a loaded daemon --------------------------------------------------------
+
+def test_beside_daemon_under_sipp_load():
+    with Sipd(SIPP_CONF) as s:
+        n = 4000
+        csv, aors = add_users(s, n, prefix="busy")
+        run = sipp_load(s, csv, calls=n, rate=500)
+        run.start()
+        results = []
+        try:
+            while bound_count(s) < 50 and run.alive():
+                time.sleep(0.05)
+            check(run.alive(), "SIPp ended before sipctl ran")
+            # while SIPp registers: a big import, listings, single edits
+            lines = "\n".join(_import_lines(3000, "extra")) + "\n"
+            r = s.sipctl("user", "import", "-", stdin=lines)
+            results.append(("import", r))
+            for i in range(5):
+                r = s.sipctl("reg", "list", "--json")
+                results.append(("reg list --json", r))
+                if r.returncode == 0:
+                    json.loads(r.stdout)
+                r = s.sipctl("user", "add", "live%d@example.com" % i, "pw")
+                results.append(("user add", r))
+                r = s.sipctl("reg", "add", "live%d@example.com" % i,
+                             "sip:live%d@127.0.0.1:7400" % i)
+                results.append(("reg add", r))
+            r = s.sipctl("db", "check")
+            results.append(("db check", r))
+            check(run.alive(), "SIPp ended before sipctl was done: the"
+                  " load was too short to overlap")
+        finally:
+            res = run.wait(120)
+        for what, r in results:
+            eq(r.returncode, 0, "sipctl %s beside the loaded daemon (%s)" % (
+                what, r.stderr.strip()))
+        eq(results[0][1].stdout.strip(), "imported 3000 accounts",
+           "import output")
+        sipp_ok(res, "%d registrations while sipctl worked" % n)
+        check(s.alive(), "sipd alive after the load")
+        bound = bindings(s)
+        eq(sorted(a for a in bound if a.startswith("busy")), sorted(aors),
+           "AORs SIPp registered")
+        eq(sorted(a for a in bound if a.startswith("live")),
+           ["live%d@example.com" % i for i in range(5)], "sipctl's bindings")
+        eq(s.query("SELECT count(*) FROM accounts"), [(2 + n + 3000 + 5,)],
+           "accounts")
+        r = s.sipctl("db", "check")
+        eq(r.returncode, 0, "db check after the load (%s)" % r.stderr)
+        eq(s.query("PRAGMA integrity_check"), [("ok",)], "integrity")
+        r = s.client().register("extra2999@example.com", "pw2999")
+        eq(r.status, 200, "an imported user registers")
