@@ -44,6 +44,11 @@ CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS    += -fsanitize=address,undefined
 endif
 
+# the paths compiled in follow PREFIX: rebuild what uses them when it changes
+PREFIX_STAMP := $(B)/prefix.stamp
+$(shell mkdir -p $(B); echo "$(PREFIX)" | cmp -s - $(PREFIX_STAMP) || \
+	echo "$(PREFIX)" > $(PREFIX_STAMP))
+
 CORE_SRCS  := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS)) $(B)/core/schema.o
 CORE_LIB   := $(B)/libsipdcore.a
@@ -94,6 +99,8 @@ $(B)/core/schema.o: $(B)/core/schema.c
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/core/module.o $(B)/core/main.o $(B)/core/core.o: $(PREFIX_STAMP)
 
 $(CORE_LIB): $(CORE_OBJS)
 	@rm -f $@
@@ -161,8 +168,10 @@ install: all
 	install -m 644 $(MOD_SOS) $(DESTDIR)$(MODDIR)
 	install -m 644 man/sipd.8 man/sipctl.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 644 man/sipd.conf.5 $(DESTDIR)$(MANDIR)/man5
-	install -m 644 etc/sipd.conf etc/sipd-redirect.conf etc/sipd.service \
+	install -m 644 etc/sipd.conf etc/sipd-redirect.conf \
 		$(DESTDIR)$(EXAMPLEDIR)
+	sed 's|/usr/local/sbin|$(BINDIR)|g' etc/sipd.service \
+		> $(DESTDIR)$(EXAMPLEDIR)/sipd.service
 
 clean:
 	rm -rf $(B)

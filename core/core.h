@@ -24,6 +24,7 @@ int  log_level_parse(enum log_level *level, const char *str);
 void log_set_level(enum log_level level);
 void log_use_syslog(bool enable);
 void log_set_stderr(bool enable);
+void log_set_ident(const char *ident);
 
 
 /* domain.c */

@@ -17,9 +17,21 @@ static struct {
 	bool syslog;
 	bool quiet;
 	struct list sinks;     /* struct log_sink */
+	const char *ident;
 } lg = {
-	LOG_LEVEL_INFO, false, false, LIST_INIT
+	LOG_LEVEL_INFO, false, false, LIST_INIT, "sipd"
 };
+
+
+/**
+ * Set the program name that starts every line on stderr
+ *
+ * @param ident Program name, such as "sipctl"
+ */
+void log_set_ident(const char *ident)
+{
+	lg.ident = ident;
+}
 
 
 static const char *level_names[] = {
@@ -117,11 +129,11 @@ void log_vprintf(enum log_level level, const char *fmt, va_list ap)
 		return;
 
 	if (level >= LOG_LEVEL_WARNING || lg.level == LOG_LEVEL_DEBUG) {
-		(void)fprintf(stderr, "sipd: %s: %s\n", level_names[level],
-			      buf);
+		(void)fprintf(stderr, "%s: %s: %s\n", lg.ident,
+			      level_names[level], buf);
 	}
 	else {
-		(void)fprintf(stderr, "sipd: %s\n", buf);
+		(void)fprintf(stderr, "%s: %s\n", lg.ident, buf);
 	}
 }
 

@@ -37,6 +37,20 @@ static void usage(void)
 }
 
 
+static const char *realpath_new(const char *path)
+{
+	static char buf[1024];
+	char cwd[512];
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return path;
+
+	(void)re_snprintf(buf, sizeof(buf), "%s/%s", cwd, path);
+
+	return buf;
+}
+
+
 static void signal_handler(int sig)
 {
 	log_notice("caught signal %d, shutting down\n", sig);
@@ -90,9 +104,18 @@ static int daemon_fork(int *notify_fd)
 }
 
 
+static int exit_status(int err)
+{
+	if (!err)
+		return 0;
+
+	return err == EINVAL ? 2 : 1;
+}
+
+
 static void daemon_ready(int notify_fd, int err)
 {
-	char status = err ? 1 : 0;
+	char status = (char)exit_status(err);
 	int fd;
 
 	if (notify_fd < 0)
@@ -151,7 +174,8 @@ int main(int argc, char *argv[])
 			break;
 
 		case 'p':
-			pidfile = optarg;
+			/* absolute: a daemon changes to / */
+			pidfile = realpath_new(optarg);
 			break;
 
 		case 'd':
@@ -237,5 +261,5 @@ int main(int argc, char *argv[])
 	if (pid_written)
 		(void)unlink(pidfile);
 
-	return err ? (err == EINVAL ? 2 : 1) : 0;
+	return exit_status(err);
 }

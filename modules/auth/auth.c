@@ -84,6 +84,19 @@ static bool md5_only(const struct sip_msg *msg)
 }
 
 
+static bool alg_offered(enum digest_alg alg)
+{
+	size_t i;
+
+	for (i = 0; i < auth.algc; i++) {
+		if (auth.algs[i] == alg)
+			return true;
+	}
+
+	return false;
+}
+
+
 static int challenge(struct sipd_sock *sock, const struct sip_msg *msg,
 		     enum auth_kind kind, const char *realm, bool stale)
 {
@@ -106,6 +119,9 @@ static int challenge(struct sipd_sock *sock, const struct sip_msg *msg,
 	if (!mb)
 		return ENOMEM;
 
+	/* an MD5-only agent gets MD5 alone, when MD5 is offered at all */
+	only_md5 = only_md5 && alg_offered(DIGEST_MD5);
+
 	for (i = 0; i < auth.algc; i++) {
 		if (only_md5 && auth.algs[i] != DIGEST_MD5)
 			continue;
@@ -116,13 +132,6 @@ static int challenge(struct sipd_sock *sock, const struct sip_msg *msg,
 				   digest_alg_name(auth.algs[i]),
 				   stale ? ", stale=true" : "");
 	}
-
-	/* an md5-only agent when MD5 is not offered: offer MD5 anyway */
-	if (!mb->end)
-		err |= mbuf_printf(mb, "%s: Digest realm=\"%s\", nonce=\"%s\","
-				   " algorithm=MD5, qop=\"auth\"%s\r\n",
-				   hname, realm, nonce,
-				   stale ? ", stale=true" : "");
 
 	err |= mbuf_write_str(mb, "Content-Length: 0\r\n\r\n");
 	if (!err) {
@@ -169,20 +178,6 @@ static bool cred_handler(const struct sip_hdr *hdr, const struct sip_msg *msg,
 	f->found = true;
 
 	return true;
-}
-
-
-static bool alg_offered(enum digest_alg alg)
-{
-	size_t i;
-
-	for (i = 0; i < auth.algc; i++) {
-		if (auth.algs[i] == alg)
-			return true;
-	}
-
-	/* MD5 is always accepted from agents that only do MD5 */
-	return alg == DIGEST_MD5;
 }
 
 

@@ -312,9 +312,15 @@ static int module_init(void)
 				   conf.min_expires, conf.max_expires);
 	}
 
-	if (conf.default_expires < conf.min_expires ||
-	    conf.default_expires > conf.max_expires) {
-		line = config_find("registrar_default_expires");
+	line = config_find("registrar_default_expires");
+	if (!line) {
+		/* the built-in default follows the limits it must respect */
+		conf.default_expires = MAX(conf.min_expires,
+					   MIN(conf.default_expires,
+					       conf.max_expires));
+	}
+	else if (conf.default_expires < conf.min_expires ||
+		 conf.default_expires > conf.max_expires) {
 		return config_fail(line, "%u is outside registrar_min_expires"
 				   " .. registrar_max_expires (%u .. %u)",
 				   conf.default_expires, conf.min_expires,

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <time.h>
 #include <sqlite3.h>
@@ -240,16 +241,23 @@ static int reg_add(const char *aor, const char *contact, int argc,
 		return fail("reg add: '%s' is not a SIP URI", contact);
 
 	for (i = 0; i < argc; i++) {
+		char *end;
+
 		if (!strcmp(argv[i], "--expires") && i + 1 < argc) {
-			expires = (uint32_t)strtoul(argv[++i], NULL, 10);
-			if (!expires || expires > 315360000)
+			unsigned long v = strtoul(argv[++i], &end, 10);
+			if (*end || !isdigit((unsigned char)argv[i][0]) ||
+			    !v || v > 315360000)
 				return fail("reg add: --expires must be 1 to"
-					    " 315360000 seconds");
+					    " 315360000 seconds, not '%s'",
+					    argv[i]);
+			expires = (uint32_t)v;
 		}
 		else if (!strcmp(argv[i], "--q") && i + 1 < argc) {
-			double d = strtod(argv[++i], NULL);
-			if (d < 0 || d > 1)
-				return fail("reg add: --q must be 0 to 1");
+			double d = strtod(argv[++i], &end);
+			if (*end || !isdigit((unsigned char)argv[i][0]) ||
+			    !(d >= 0 && d <= 1))
+				return fail("reg add: --q must be a number"
+					    " from 0 to 1, not '%s'", argv[i]);
 			q = (uint32_t)(d * 1000 + 0.5);
 		}
 		else {

@@ -266,6 +266,7 @@ int main(int argc, char *argv[])
 	if (libre_init())
 		return fail("libre_init failed");
 
+	log_set_ident("sipctl");
 	log_set_level(LOG_LEVEL_WARNING);
 
 	if (read_config()) {
