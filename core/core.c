@@ -141,6 +141,7 @@ int core_init(const char *conf_path, bool check_only)
 	(void)listen_config();
 	(void)module_config();
 	(void)db_config();
+	(void)routes_config();
 
 	if (config_errors())
 		return EINVAL;
@@ -209,6 +210,7 @@ void core_close(void)
 	module_unload_all();
 	db_close();
 	ban_close();
+	routes_close();
 	domain_close();
 	config_unload();
 	core.db_path = mem_deref(core.db_path);

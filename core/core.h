@@ -43,6 +43,7 @@ struct role_ref {
 struct sipd_sock {
 	struct le le;
 	struct sip_inst *inst;
+	uint32_t index;
 	struct sa laddr;
 	enum sip_transp tp;
 	char name[80];
@@ -78,6 +79,7 @@ void wire_close(void);
 const struct role *role_find(const char *name);
 bool role_takes(const struct role *role, const char *met, size_t len);
 bool method_known(const struct pl *met);
+bool role_response(struct sipd_sock *sock, const struct sip_msg *msg);
 
 
 /* module.c */
@@ -95,6 +97,18 @@ int  db_schema_version(void);
 int  db_set_sync(bool full);
 extern const char db_schema_sql[];
 extern const int db_schema_ver;
+
+
+/* routes.c */
+struct static_route;
+int  routes_config(void);
+void routes_close(void);
+const struct static_route *routes_domain(const struct pl *domain);
+const struct static_route *routes_number(const struct pl *user);
+const char *routes_did(const struct pl *number);
+const char *routes_uri(const struct static_route *r);
+int  routes_ruri(char *buf, size_t size, const struct static_route *r,
+		 const struct uri *uri);
 
 
 /* ban.c */

@@ -214,51 +214,15 @@ bool digest_verify(const struct digest_cred *cred, enum digest_alg alg,
 }
 
 
-static void param_set(struct digest_cred *cred, const struct pl *name,
-		      const struct pl *val)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} fields[] = {
-		{"username",  offsetof(struct digest_cred, username)},
-		{"realm",     offsetof(struct digest_cred, realm)},
-		{"nonce",     offsetof(struct digest_cred, nonce)},
-		{"uri",       offsetof(struct digest_cred, uri)},
-		{"response",  offsetof(struct digest_cred, response)},
-		{"algorithm", offsetof(struct digest_cred, algorithm)},
-		{"cnonce",    offsetof(struct digest_cred, cnonce)},
-		{"opaque",    offsetof(struct digest_cred, opaque)},
-		{"qop",       offsetof(struct digest_cred, qop)},
-		{"nc",        offsetof(struct digest_cred, nc)},
-		{"userhash",  offsetof(struct digest_cred, userhash)},
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(fields); i++) {
-		if (!pl_strcasecmp(name, fields[i].name)) {
-			*(struct pl *)((char *)cred + fields[i].off) = *val;
-			return;
-		}
-	}
-}
+typedef void (param_h)(const struct pl *name, const struct pl *val,
+		      void *arg);
 
 
-/**
- * Decode the credentials of an Authorization or Proxy-Authorization
- * header value: Digest name=value, name="quoted value", ...
- *
- * @param cred Result; unset fields stay unset
- * @param hval Header value
- *
- * @return 0 if success, EBADMSG if malformed, ENOTSUP if not Digest
- */
-int digest_cred_decode(struct digest_cred *cred, const struct pl *hval)
+/* Walk the name=value and name="quoted" parameters after "Digest" */
+static int params_apply(const struct pl *hval, param_h *h, void *arg)
 {
 	const char *p, *end;
 	struct pl scheme;
-
-	memset(cred, 0, sizeof(*cred));
 
 	if (re_regex(hval->p, hval->l, "[ \t\r\n]*[^ \t\r\n]+", NULL,
 		     &scheme))
@@ -311,8 +275,61 @@ int digest_cred_decode(struct digest_cred *cred, const struct pl *hval)
 			val.l = p - val.p;
 		}
 
-		param_set(cred, &name, &val);
+		h(&name, &val, arg);
 	}
+
+	return 0;
+}
+
+
+static void cred_param(const struct pl *name, const struct pl *val,
+		       void *arg)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{"username",  offsetof(struct digest_cred, username)},
+		{"realm",     offsetof(struct digest_cred, realm)},
+		{"nonce",     offsetof(struct digest_cred, nonce)},
+		{"uri",       offsetof(struct digest_cred, uri)},
+		{"response",  offsetof(struct digest_cred, response)},
+		{"algorithm", offsetof(struct digest_cred, algorithm)},
+		{"cnonce",    offsetof(struct digest_cred, cnonce)},
+		{"opaque",    offsetof(struct digest_cred, opaque)},
+		{"qop",       offsetof(struct digest_cred, qop)},
+		{"nc",        offsetof(struct digest_cred, nc)},
+		{"userhash",  offsetof(struct digest_cred, userhash)},
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fields); i++) {
+		if (!pl_strcasecmp(name, fields[i].name)) {
+			*(struct pl *)((char *)arg + fields[i].off) = *val;
+			return;
+		}
+	}
+}
+
+
+/**
+ * Decode the credentials of an Authorization or Proxy-Authorization
+ * header value: Digest name=value, name="quoted value", ...
+ *
+ * @param cred Result; unset fields stay unset
+ * @param hval Header value
+ *
+ * @return 0 if success, EBADMSG if malformed, ENOTSUP if not Digest
+ */
+int digest_cred_decode(struct digest_cred *cred, const struct pl *hval)
+{
+	int err;
+
+	memset(cred, 0, sizeof(*cred));
+
+	err = params_apply(hval, cred_param, cred);
+	if (err)
+		return err;
 
 	if (!pl_isset(&cred->username) || !pl_isset(&cred->realm) ||
 	    !pl_isset(&cred->nonce) || !pl_isset(&cred->uri) ||
@@ -324,4 +341,135 @@ int digest_cred_decode(struct digest_cred *cred, const struct pl *hval)
 		return EBADMSG;
 
 	return 0;
+}
+
+
+static void chall_param(const struct pl *name, const struct pl *val,
+			void *arg)
+{
+	struct digest_chall *ch = arg;
+
+	if (!pl_strcasecmp(name, "realm"))
+		ch->realm = *val;
+	else if (!pl_strcasecmp(name, "nonce"))
+		ch->nonce = *val;
+	else if (!pl_strcasecmp(name, "opaque"))
+		ch->opaque = *val;
+	else if (!pl_strcasecmp(name, "algorithm"))
+		ch->algorithm = *val;
+	else if (!pl_strcasecmp(name, "qop"))
+		ch->qop = *val;
+	else if (!pl_strcasecmp(name, "stale"))
+		ch->stale = *val;
+}
+
+
+/**
+ * Decode a WWW-Authenticate or Proxy-Authenticate header value
+ *
+ * @param ch   Result
+ * @param hval Header value
+ *
+ * @return 0 if success, EBADMSG if malformed, ENOTSUP if not Digest
+ */
+int digest_chall_decode(struct digest_chall *ch, const struct pl *hval)
+{
+	int err;
+
+	memset(ch, 0, sizeof(*ch));
+
+	err = params_apply(hval, chall_param, ch);
+	if (err)
+		return err;
+
+	if (!pl_isset(&ch->realm) || !pl_isset(&ch->nonce))
+		return EBADMSG;
+
+	return 0;
+}
+
+
+/**
+ * Answer a challenge: print credentials as a client (a trunk's
+ * challenge, answered by sipd for its users)
+ *
+ * @param mb       Buffer to write the header value to
+ * @param ch       Decoded challenge
+ * @param user     User name
+ * @param password Password
+ * @param method   Request method
+ * @param uri      Request-URI
+ *
+ * @return 0 if success, ENOTSUP for an unknown algorithm
+ */
+int digest_cred_write(struct mbuf *mb, const struct digest_chall *ch,
+		      const char *user, const char *password,
+		      const struct pl *method, const struct pl *uri)
+{
+	uint8_t ha1[DIGEST_MAX_SIZE], resp[DIGEST_MAX_SIZE];
+	struct digest_cred cred;
+	enum digest_alg alg;
+	char realm[128], cnonce[17];
+	bool qop = false;
+	int err;
+
+	err = digest_alg_decode(&alg, &ch->algorithm);
+	if (err)
+		return err;
+
+	/* qop "auth" when offered, alone or in a list such as "auth,auth-int" */
+	if (pl_isset(&ch->qop)) {
+		const char *p = ch->qop.p, *end = p + ch->qop.l;
+
+		while (p < end && !qop) {
+			const char *comma = memchr(p, ',', end - p);
+			struct pl tok;
+
+			tok.p = p;
+			tok.l = (comma ? comma : end) - p;
+			while (tok.l && tok.p[0] == ' ')
+				++tok.p, --tok.l;
+			while (tok.l && tok.p[tok.l-1] == ' ')
+				--tok.l;
+
+			qop = !pl_strcasecmp(&tok, "auth");
+			p = comma ? comma + 1 : end;
+		}
+
+		if (!qop)
+			return ENOTSUP;
+	}
+
+	if (pl_strcpy(&ch->realm, realm, sizeof(realm)))
+		return EINVAL;
+
+	rand_str(cnonce, sizeof(cnonce));
+
+	memset(&cred, 0, sizeof(cred));
+	cred.nonce = ch->nonce;
+	cred.uri = *uri;
+	pl_set_str(&cred.cnonce, cnonce);
+	if (qop) {
+		pl_set_str(&cred.qop, "auth");
+		pl_set_str(&cred.nc, "00000001");
+	}
+
+	err  = digest_ha1(ha1, alg, user, realm, password);
+	err |= digest_response(resp, alg, ha1, &cred, method);
+	if (err)
+		return err;
+
+	err = mbuf_printf(mb, "Digest username=\"%s\", realm=\"%r\","
+			 " nonce=\"%r\", uri=\"%r\", response=\"%w\","
+			 " algorithm=%s", user, &ch->realm, &ch->nonce, uri,
+			 resp, digest_size(alg), digest_alg_name(alg));
+
+	if (pl_isset(&ch->opaque))
+		err |= mbuf_printf(mb, ", opaque=\"%r\"", &ch->opaque);
+
+	if (qop)
+		err |= mbuf_printf(mb, ", qop=auth, nc=00000001,"
+				  " cnonce=\"%s\"", cnonce);
+
+	return err;
 }

@@ -51,6 +51,20 @@ const char *event_name(enum sipd_event_type type)
 	case EVENT_BINDING_REFRESHED: return "binding-refreshed";
 	case EVENT_BINDING_REMOVED:   return "binding-removed";
 	case EVENT_BINDING_EXPIRED:   return "binding-expired";
+	case EVENT_CALL:              return "call";
 	default:                      return "?";
+	}
+}
+
+
+const char *call_state_name(enum call_state state)
+{
+	switch (state) {
+
+	case CALL_TRYING:     return "trying";
+	case CALL_EARLY:      return "early";
+	case CALL_CONFIRMED:  return "confirmed";
+	case CALL_TERMINATED: return "terminated";
+	default:              return "?";
 	}
 }

@@ -50,6 +50,7 @@ static struct {
 	struct list specs;            /* struct listen_spec */
 	struct list insts;            /* struct sip_inst */
 	struct dnsc *dnsc;
+	uint32_t sock_count;
 } lst;
 
 
@@ -556,6 +557,10 @@ static bool response_handler(const struct sip_msg *msg, void *arg)
 		return true;
 	}
 
+	sock = inst_sock(inst, msg->tp);
+	if (role_response(sock, msg))
+		return true;
+
 	log_debug("dropped a response that matches no transaction:"
 		  " %u %r from %J\n", msg->scode, &msg->reason, &msg->src);
 
@@ -709,6 +714,7 @@ static int sock_add(const struct listen_spec *spec, const struct sa *laddr)
 		return ENOMEM;
 
 	sock->inst  = inst;
+	sock->index = ++lst.sock_count;
 	sock->laddr = *laddr;
 	sock->tp    = spec->tp;
 	sock->auth  = spec->auth;
@@ -852,6 +858,88 @@ void listen_close(void)
 	list_flush(&lst.insts);
 	list_flush(&lst.specs);
 	lst.dnsc = mem_deref(lst.dnsc);
+	lst.sock_count = 0;
+}
+
+
+/**
+ * Find the socket of a transport and local address
+ *
+ * @param tp    Transport
+ * @param laddr Local address and port
+ *
+ * @return Socket, or NULL if sipd does not listen there
+ */
+struct sipd_sock *sock_for_laddr(enum sip_transp tp, const struct sa *laddr)
+{
+	struct sip_inst *inst = inst_find(laddr);
+
+	return inst ? inst_sock(inst, tp) : NULL;
+}
+
+
+uint32_t sock_index(const struct sipd_sock *sock)
+{
+	return sock ? sock->index : 0;
+}
+
+
+/**
+ * Find a socket by its index (the "si" parameter of sipd's Via)
+ *
+ * @param index Index, from 1
+ *
+ * @return Socket, or NULL
+ */
+struct sipd_sock *sock_by_index(uint32_t index)
+{
+	struct le *le, *sl;
+
+	for (le = lst.insts.head; le; le = le->next) {
+		struct sip_inst *inst = le->data;
+
+		for (sl = inst->socks.head; sl; sl = sl->next) {
+			struct sipd_sock *sock = sl->data;
+
+			if (sock->index == index)
+				return sock;
+		}
+	}
+
+	return NULL;
+}
+
+
+/**
+ * Choose a socket to send from
+ *
+ * @param tp     Transport needed
+ * @param af     Address family needed (AF_UNSPEC: any)
+ * @param prefer Socket to prefer, or one of its address, or NULL
+ *
+ * @return Socket, or NULL if no socket has that transport and family
+ */
+struct sipd_sock *sock_choose(enum sip_transp tp, int af,
+			      struct sipd_sock *prefer)
+{
+	struct le *le;
+
+	if (prefer) {
+		struct sipd_sock *s = inst_sock(prefer->inst, tp);
+
+		if (s && (af == AF_UNSPEC || sa_af(&s->laddr) == af))
+			return s;
+	}
+
+	for (le = lst.insts.head; le; le = le->next) {
+		struct sip_inst *inst = le->data;
+		struct sipd_sock *s = inst_sock(inst, tp);
+
+		if (s && (af == AF_UNSPEC || sa_af(&s->laddr) == af))
+			return s;
+	}
+
+	return NULL;
 }
 
 

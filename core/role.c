@@ -107,3 +107,27 @@ bool method_known(const struct pl *met)
 
 	return false;
 }
+
+
+/**
+ * Offer a response that matched no client transaction to every role
+ * with a response handler
+ *
+ * @param sock Socket it arrived on
+ * @param msg  The response
+ *
+ * @return True if a role took it
+ */
+bool role_response(struct sipd_sock *sock, const struct sip_msg *msg)
+{
+	struct le *le;
+
+	for (le = roles.head; le; le = le->next) {
+		const struct role *role = le->data;
+
+		if (role->responseh && role->responseh(sock, msg))
+			return true;
+	}
+
+	return false;
+}

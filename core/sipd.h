@@ -95,6 +95,8 @@ const char *sock_name(const struct sipd_sock *sock);
 enum sip_transp sock_transp(const struct sipd_sock *sock);
 const struct sa *sock_laddr(const struct sipd_sock *sock);
 struct sipd_sock *sock_find(const char *name);
+struct sipd_sock *sock_by_index(uint32_t index);
+uint32_t sock_index(const struct sipd_sock *sock);
 
 
 /* --- Roles ------------------------------------------------------------- */
@@ -106,6 +108,14 @@ struct sipd_sock *sock_find(const char *name);
 typedef bool (role_request_h)(struct sipd_sock *sock,
 			      const struct sip_msg *msg);
 
+/**
+ * Response handler of a role: responses that match no client transaction
+ * (stateless forwarding, late 2xx of other forks). Returns true when
+ * taken. Offered to every loaded role, whatever socket it came on.
+ */
+typedef bool (role_response_h)(struct sipd_sock *sock,
+			       const struct sip_msg *msg);
+
 /** A role: a request handler that listen lines enable per socket */
 struct role {
 	struct le le;
@@ -113,6 +123,7 @@ struct role {
 	const char *const *methods;    /**< Methods it may take, NULL end  */
 	const char *const *needs;      /**< Services it needs, NULL end    */
 	role_request_h *requesth;      /**< Request handler               */
+	role_response_h *responseh;    /**< Stray responses (optional)    */
 };
 
 void role_register(struct role *role);
@@ -206,6 +217,16 @@ struct digest_cred {
 	struct pl userhash;
 };
 
+/** A challenge of a WWW-Authenticate or Proxy-Authenticate header */
+struct digest_chall {
+	struct pl realm;
+	struct pl nonce;
+	struct pl opaque;
+	struct pl algorithm;
+	struct pl qop;
+	struct pl stale;
+};
+
 size_t digest_size(enum digest_alg alg);
 const char *digest_alg_name(enum digest_alg alg);
 int  digest_alg_decode(enum digest_alg *alg, const struct pl *pl);
@@ -216,6 +237,10 @@ int  digest_response(uint8_t *resp, enum digest_alg alg, const uint8_t *ha1,
 bool digest_verify(const struct digest_cred *cred, enum digest_alg alg,
 		   const uint8_t *ha1, const struct pl *method);
 int  digest_cred_decode(struct digest_cred *cred, const struct pl *hval);
+int  digest_chall_decode(struct digest_chall *ch, const struct pl *hval);
+int  digest_cred_write(struct mbuf *mb, const struct digest_chall *ch,
+		       const char *user, const char *password,
+		       const struct pl *method, const struct pl *uri);
 
 
 /* --- Authentication ---------------------------------------------------- */
@@ -260,11 +285,34 @@ enum sipd_event_type {
 	EVENT_BINDING_REFRESHED,
 	EVENT_BINDING_REMOVED,
 	EVENT_BINDING_EXPIRED,
+	EVENT_CALL,
+};
+
+/** Call states, as RFC 4235 names dialog states */
+enum call_state {
+	CALL_TRYING,
+	CALL_EARLY,        /* proceeding or ringing */
+	CALL_CONFIRMED,
+	CALL_TERMINATED,
+};
+
+/** A call state change of one party (an address-of-record) */
+struct call_event {
+	const char *aor;           /**< The party, user@domain          */
+	enum call_state state;
+	bool initiator;            /**< True for the caller's side      */
+	const char *call_id;
+	const char *local_tag;     /**< The party's own tag, may be ""  */
+	const char *remote_tag;    /**< The peer's tag, may be ""       */
+	const char *peer;          /**< The other party's URI           */
+	const char *local_uri;     /**< The party's URI in the dialog   */
+	uint16_t code;             /**< Final status, when terminated   */
 };
 
 struct sipd_event {
 	enum sipd_event_type type;
-	const struct binding *binding;
+	const struct binding *binding;     /**< Binding events        */
+	const struct call_event *call;     /**< EVENT_CALL            */
 };
 
 typedef void (event_h)(const struct sipd_event *ev, void *arg);
@@ -280,6 +328,85 @@ void event_listen(struct event_listener *l);
 void event_unlisten(struct event_listener *l);
 void event_emit(const struct sipd_event *ev);
 const char *event_name(enum sipd_event_type type);
+
+
+const char *call_state_name(enum call_state state);
+
+
+/* --- Proxying: shared by the stateful and the stateless proxy ---------- */
+
+/** Where one branch of a forwarded request goes */
+struct route_target {
+	struct le le;
+	char *ruri;                /**< Request-URI of the branch          */
+	char *nexthop;             /**< SIP URI to send to (host, port,
+					transport), NULL: the Request-URI */
+	char *routes;              /**< Route values to add first, or NULL */
+	struct sipd_sock *sock;    /**< Socket to send from, NULL: choose  */
+	uint16_t q;                /**< q-value times 1000                 */
+	char *aor;                 /**< Local callee, or NULL              */
+	const struct static_route *route;  /**< Static route used, or NULL */
+};
+
+/** The routing decision for a request */
+struct route_result {
+	uint16_t scode;            /**< Nonzero: answer with this          */
+	const char *reason;
+	char unsupported[128];     /**< For 420: the option tags           */
+	bool answered;             /**< Already answered (a challenge)     */
+	struct list targets;       /**< struct route_target, best q first  */
+	uint32_t routes_popped;    /**< Our Route values at the top        */
+	bool strict;               /**< Strict-router Request-URI rewrite  */
+	char *ruri;                /**< Rewritten Request-URI, or NULL     */
+	struct sipd_sock *out;     /**< Socket named by a popped Route     */
+	bool in_dialog;            /**< To tag present                     */
+	bool by_route;             /**< Forwarded by a Route header        */
+	bool authenticated;
+	struct auth_identity id;
+	char caller[256];          /**< Local caller AOR, or ""            */
+	char callee[256];          /**< Local callee AOR, or ""            */
+};
+
+/** What a proxy changes in the headers it forwards */
+struct fwd_opts {
+	uint32_t routes_popped;        /**< Route values to drop           */
+	bool drop_last_route;          /**< Strict routing                 */
+	const char *routes;            /**< Route values to add first      */
+	const char *record_route;      /**< Record-Route values to add     */
+	const char *extra;             /**< More header lines ("X: y\r\n") */
+	bool keep_proxy_auth;          /**< Keep Proxy-Authorization       */
+};
+
+void route_result_init(struct route_result *rr);
+void route_result_reset(struct route_result *rr);
+int  route_request(struct route_result *rr, struct sipd_sock *sock,
+		   const struct sip_msg *msg);
+int  route_reply(struct sipd_sock *sock, const struct sip_msg *msg,
+		 const struct route_result *rr);
+bool route_uri_is_ours(const struct uri *uri);
+int  route_credentials(const struct static_route *route, char *user,
+		       size_t usize, char *password, size_t psize);
+
+int  fwd_headers(struct mbuf *mb, const struct sip_msg *msg,
+		 const struct fwd_opts *opts);
+int  fwd_response(struct mbuf **mbp, const struct sip_msg *msg,
+		  bool drop_challenges, const char *extra);
+int  fwd_record_route(char *buf, size_t size, const struct sipd_sock *in,
+		      enum sip_transp tp, const struct sa *laddr);
+uint32_t fwd_loop_hash(const struct sip_msg *msg, const struct pl *ruri);
+bool fwd_is_loop(const struct sip_msg *msg);
+int  fwd_relay_response(const struct sip_msg *msg);
+int  fwd_via_update(struct mbuf *mb, const char *branch, uint32_t lh,
+		    uint32_t si, char *out);
+void fwd_stateless_branch(char *buf, size_t size, const struct sip_msg *msg,
+			  const struct pl *ruri);
+int  fwd_stateless(struct sipd_sock *in, const struct sip_msg *msg,
+		   const struct route_result *rr,
+		   const struct route_target *t);
+bool via_is_ours(const struct sip_via *via);
+struct sipd_sock *sock_for_laddr(enum sip_transp tp, const struct sa *laddr);
+struct sipd_sock *sock_choose(enum sip_transp tp, int af,
+			      struct sipd_sock *prefer);
 
 
 /* --- Database ---------------------------------------------------------- */

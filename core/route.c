@@ -1,0 +1,567 @@
+/**
+ * @file route.c  Where a proxied request goes, and whether it may go
+ *
+ * The routing and relay policy shared by the stateful and the stateless
+ * proxy (RFC 3261 16.3 to 16.5):
+ *
+ *  - Max-Forwards 0: 483; unknown Proxy-Require options: 420; a loop: 482;
+ *  - Route values naming sipd are removed (loose routing); a Request-URI
+ *    naming sipd with a Route set is a strict router's: the last Route
+ *    value becomes the Request-URI;
+ *  - users of served domains authenticate (407) unless the socket has
+ *    auth=off, and must send as themselves (403);
+ *  - a request for a served domain goes to the bindings of the user (404
+ *    for an unknown user, 480 without a binding), a number to its static
+ *    route; a request for elsewhere is relayed only for a local user or a
+ *    trusted socket (403 otherwise), by static route, else by RFC 3263.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include "core.h"
+
+
+static const char *proxy_supported[] = {NULL};
+
+
+static void target_destructor(void *arg)
+{
+	struct route_target *t = arg;
+
+	list_unlink(&t->le);
+	mem_deref(t->ruri);
+	mem_deref(t->nexthop);
+	mem_deref(t->routes);
+	mem_deref(t->aor);
+}
+
+
+void route_result_init(struct route_result *rr)
+{
+	memset(rr, 0, sizeof(*rr));
+	list_init(&rr->targets);
+}
+
+
+void route_result_reset(struct route_result *rr)
+{
+	list_flush(&rr->targets);
+	mem_deref(rr->ruri);
+	route_result_init(rr);
+}
+
+
+static int fail(struct route_result *rr, uint16_t scode, const char *reason)
+{
+	rr->scode = scode;
+	rr->reason = reason;
+
+	return 0;
+}
+
+
+/**
+ * Check whether a URI names sipd itself: one of its socket addresses (the
+ * port defaults to the transport's), or a served domain without a user
+ *
+ * @param uri URI
+ *
+ * @return True if it is sipd
+ */
+bool route_uri_is_ours(const struct uri *uri)
+{
+	enum sip_transp tp = SIP_TRANSP_UDP;
+	struct sa addr;
+	struct pl val;
+
+	if (!pl_isset(&uri->user) && domain_is_served(&uri->host))
+		return true;
+
+	if (sa_set(&addr, &uri->host, 0))
+		return false;
+
+	if (!msg_param_decode(&uri->params, "transport", &val)) {
+		if (!pl_strcasecmp(&val, "tcp"))
+			tp = SIP_TRANSP_TCP;
+		else if (!pl_strcasecmp(&val, "tls"))
+			tp = SIP_TRANSP_TLS;
+	}
+
+	sa_set_port(&addr, sip_transp_port(tp, uri->port));
+
+	if (sock_for_laddr(tp, &addr))
+		return true;
+
+	/* the other transport on the same address and port */
+	return sock_for_laddr(tp == SIP_TRANSP_UDP ? SIP_TRANSP_TCP :
+			      SIP_TRANSP_UDP, &addr) != NULL;
+}
+
+
+static struct sipd_sock *uri_sock(const struct uri *uri)
+{
+	enum sip_transp tp = SIP_TRANSP_UDP;
+	struct sa addr;
+	struct pl val;
+
+	if (sa_set(&addr, &uri->host, 0))
+		return NULL;
+
+	if (!msg_param_decode(&uri->params, "transport", &val) &&
+	    !pl_strcasecmp(&val, "tcp"))
+		tp = SIP_TRANSP_TCP;
+
+	sa_set_port(&addr, sip_transp_port(tp, uri->port));
+
+	return sock_for_laddr(tp, &addr);
+}
+
+
+static int route_uri(struct uri *uri, const struct sip_hdr *hdr)
+{
+	struct sip_addr addr;
+
+	if (sip_addr_decode(&addr, &hdr->val))
+		return EBADMSG;
+
+	*uri = addr.uri;
+
+	return 0;
+}
+
+
+/* Pop the Route values that name sipd; note a strict router's request */
+static int routes_process(struct route_result *rr, const struct sip_msg *msg)
+{
+	uint32_t count = 0, ours = 0;
+	const struct sip_hdr *last = NULL;
+	bool leading = true;
+	struct le *le;
+
+	for (le = msg->hdrl.head; le; le = le->next) {
+		const struct sip_hdr *hdr = le->data;
+		struct uri uri;
+
+		if (hdr->id != SIP_HDR_ROUTE)
+			continue;
+
+		++count;
+		last = hdr;
+
+		if (!leading)
+			continue;
+
+		if (route_uri(&uri, hdr))
+			return fail(rr, 400, "Malformed Route");
+
+		if (route_uri_is_ours(&uri)) {
+			struct sipd_sock *s = uri_sock(&uri);
+			++ours;
+			if (s)
+				rr->out = s;
+		}
+		else {
+			leading = false;
+		}
+	}
+
+	rr->routes_popped = ours;
+
+	/* a strict router sent it: the Request-URI is our old Route */
+	if (!ours && count && route_uri_is_ours(&msg->uri) &&
+	    !pl_isset(&msg->uri.user)) {
+		struct sip_addr addr;
+
+		if (sip_addr_decode(&addr, &last->val))
+			return fail(rr, 400, "Malformed Route");
+
+		rr->strict = true;
+		if (pl_strdup(&rr->ruri, &addr.auri))
+			return ENOMEM;
+	}
+
+	rr->by_route = count > ours + (rr->strict ? 1 : 0);
+
+	return 0;
+}
+
+
+/* The URI of the first Route value after those sipd removes */
+static int next_route(char **dst, const struct sip_msg *msg, uint32_t skip)
+{
+	struct le *le;
+	uint32_t n = 0;
+
+	for (le = msg->hdrl.head; le; le = le->next) {
+		const struct sip_hdr *hdr = le->data;
+		struct sip_addr addr;
+
+		if (hdr->id != SIP_HDR_ROUTE || n++ < skip)
+			continue;
+
+		if (sip_addr_decode(&addr, &hdr->val))
+			return EBADMSG;
+
+		return pl_strdup(dst, &addr.auri);
+	}
+
+	return ENOENT;
+}
+
+
+static int target_add(struct route_result *rr, struct route_target **tp)
+{
+	struct route_target *t;
+
+	t = mem_zalloc(sizeof(*t), target_destructor);
+	if (!t)
+		return ENOMEM;
+
+	t->q = 1000;
+	list_append(&rr->targets, &t->le, t);
+	*tp = t;
+
+	return 0;
+}
+
+
+static const char *tp_param(enum sip_transp tp)
+{
+	switch (tp) {
+
+	case SIP_TRANSP_TCP: return ";transport=tcp";
+	case SIP_TRANSP_TLS: return ";transport=tls";
+	default:             return ";transport=udp";
+	}
+}
+
+
+/* The first URI of a comma-separated list of name-addrs */
+static int first_uri(char **dst, const char *list)
+{
+	struct pl pl, uri;
+
+	pl_set_str(&pl, list);
+	if (re_regex(pl.p, pl.l, "<[^>]+>", &uri))
+		return EBADMSG;
+
+	return pl_strdup(dst, &uri);
+}
+
+
+static int targets_from_bindings(struct route_result *rr, const char *aor)
+{
+	struct list bindings = LIST_INIT;
+	struct le *le;
+	int err;
+
+	err = location_lookup(&bindings, aor);
+	if (err)
+		return err;
+
+	for (le = bindings.head; le; le = le->next) {
+		const struct binding *b = le->data;
+		struct route_target *t;
+
+		err = target_add(rr, &t);
+		if (err)
+			break;
+
+		t->q = b->q;
+		err  = str_dup(&t->ruri, b->contact);
+		err |= str_dup(&t->aor, aor);
+		if (err)
+			break;
+
+		if (b->path && *b->path) {
+			/* the edge proxies of the Path come first */
+			err  = str_dup(&t->routes, b->path);
+			err |= first_uri(&t->nexthop, b->path);
+		}
+		else if (b->sock && *b->sock &&
+			 sa_isset(&b->received, SA_ALL)) {
+			/* where the REGISTER came from: through its NAT */
+			t->sock = sock_find(b->sock);
+			err = re_sdprintf(&t->nexthop, "sip:%J%s",
+					  &b->received, tp_param(b->tp));
+		}
+
+		if (err)
+			break;
+	}
+
+	list_flush(&bindings);
+
+	return err;
+}
+
+
+static int split_aor(const char *aor, char *user, size_t usize,
+		     char *domain, size_t dsize)
+{
+	const char *at = strrchr(aor, '@');
+
+	if (!at)
+		return EINVAL;
+
+	str_ncpy(user, aor, MIN(usize, (size_t)(at - aor) + 1));
+	str_ncpy(domain, at + 1, dsize);
+
+	return 0;
+}
+
+
+/* A request for a domain sipd serves: the callee's bindings */
+static int route_local(struct route_result *rr, const struct uri *ruri,
+		       bool trusted)
+{
+	const struct static_route *r;
+	char aor[256], user[128], domain[128], buf[512];
+	const char *mapped;
+	struct route_target *t;
+	bool exists = false;
+	int err;
+
+	if (!pl_isset(&ruri->user))
+		return fail(rr, 404, "Not Found");
+
+	mapped = routes_did(&ruri->user);
+	if (mapped)
+		str_ncpy(aor, mapped, sizeof(aor));
+	else if (msg_aor(aor, sizeof(aor), ruri))
+		return fail(rr, 404, "Not Found");
+
+	err = split_aor(aor, user, sizeof(user), domain, sizeof(domain));
+	if (!err)
+		err = account_exists(user, domain, &exists);
+	if (err)
+		return err;
+
+	if (!exists) {
+		/* a number that is not an account: its route, if any */
+		r = routes_number(&ruri->user);
+		if (!r)
+			return fail(rr, 404, "Not Found");
+
+		if (!trusted)
+			return fail(rr, 403, "Forbidden");
+
+		err = routes_ruri(buf, sizeof(buf), r, ruri);
+		if (err)
+			return fail(rr, 484, "Address Incomplete");
+
+		err = target_add(rr, &t);
+		if (err)
+			return err;
+
+		t->route = r;
+		err  = str_dup(&t->ruri, buf);
+		err |= str_dup(&t->nexthop, routes_uri(r));
+		return err;
+	}
+
+	str_ncpy(rr->callee, aor, sizeof(rr->callee));
+
+	err = targets_from_bindings(rr, aor);
+	if (err)
+		return err;
+
+	if (list_isempty(&rr->targets))
+		return fail(rr, 480, "Temporarily Unavailable");
+
+	return 0;
+}
+
+
+/* A request for elsewhere: static route, else RFC 3263 */
+static int route_remote(struct route_result *rr, const struct uri *ruri,
+			const struct pl *ruri_str)
+{
+	const struct static_route *r = NULL;
+	struct route_target *t;
+	char buf[512];
+	int err;
+
+	if (pl_isset(&ruri->user))
+		r = routes_number(&ruri->user);
+	if (!r)
+		r = routes_domain(&ruri->host);
+
+	err = target_add(rr, &t);
+	if (err)
+		return err;
+
+	if (r) {
+		t->route = r;
+		err = routes_ruri(buf, sizeof(buf), r, ruri);
+		if (err)
+			return fail(rr, 484, "Address Incomplete");
+		err  = str_dup(&t->ruri, buf);
+		err |= str_dup(&t->nexthop, routes_uri(r));
+	}
+	else {
+		err = pl_strdup(&t->ruri, ruri_str);
+	}
+
+	return err;
+}
+
+
+static int authenticate(struct route_result *rr, struct sipd_sock *sock,
+			const struct sip_msg *msg)
+{
+	char realm[128], from_user[128];
+	int err;
+
+	if (pl_strcpy(&msg->from.uri.host, realm, sizeof(realm)))
+		return fail(rr, 403, "Forbidden");
+
+	err = auth_check(&rr->id, sock, msg, AUTH_PROXY, realm);
+	if (err == EAUTH) {
+		rr->answered = true;
+		return 0;
+	}
+	else if (err) {
+		return err;
+	}
+
+	rr->authenticated = true;
+
+	/* a user sends as itself */
+	if (msg_aor(rr->caller, sizeof(rr->caller), &msg->from.uri) ||
+	    split_aor(rr->caller, from_user, sizeof(from_user), realm,
+		      sizeof(realm)) ||
+	    strcmp(from_user, rr->id.user) ||
+	    str_casecmp(realm, rr->id.domain)) {
+		log_info("proxy: %s@%s may not send as %r\n", rr->id.user,
+			 rr->id.domain, &msg->from.auri);
+		return fail(rr, 403, "Forbidden");
+	}
+
+	return 0;
+}
+
+
+/**
+ * Decide where a request goes. On return either rr->scode is set (answer
+ * it), rr->answered (a challenge went out), or rr->targets holds the
+ * branches, best q first.
+ *
+ * @param rr   Result, initialized with route_result_init()
+ * @param sock Socket the request came on
+ * @param msg  The request
+ *
+ * @return 0 if a decision was made, otherwise errorcode (answer 500)
+ */
+int route_request(struct route_result *rr, struct sipd_sock *sock,
+		  const struct sip_msg *msg)
+{
+	struct route_target *t;
+	struct uri ruri;
+	struct pl ruri_str;
+	bool local_from, trusted;
+	int err;
+
+	if (pl_isset(&msg->maxfwd) && pl_u32(&msg->maxfwd) == 0)
+		return fail(rr, 483, "Too Many Hops");
+
+	if (msg_require_check(msg, SIP_HDR_PROXY_REQUIRE, proxy_supported,
+			      rr->unsupported, sizeof(rr->unsupported)))
+		return fail(rr, 420, "Bad Extension");
+
+	if (fwd_is_loop(msg))
+		return fail(rr, 482, "Loop Detected");
+
+	rr->in_dialog = pl_isset(&msg->to.tag);
+
+	err = routes_process(rr, msg);
+	if (err || rr->scode)
+		return err;
+
+	/* in a dialog sipd record-routed: follow the route set */
+	if (rr->in_dialog && (rr->routes_popped || rr->strict)) {
+		rr->authenticated = !sock->auth;
+		goto forward;
+	}
+
+	local_from = domain_is_served(&msg->from.uri.host);
+
+	if (sock->auth && local_from) {
+		err = authenticate(rr, sock, msg);
+		if (err || rr->answered || rr->scode)
+			return err;
+	}
+	else if (local_from) {
+		(void)msg_aor(rr->caller, sizeof(rr->caller), &msg->from.uri);
+	}
+
+	trusted = !sock->auth || rr->authenticated;
+
+	/* a pre-loaded Route to elsewhere: a relay */
+	if (rr->by_route) {
+		if (!trusted)
+			return fail(rr, 403, "Relaying Denied");
+		goto forward;
+	}
+
+	if (rr->ruri) {
+		pl_set_str(&ruri_str, rr->ruri);
+		if (uri_decode(&ruri, &ruri_str))
+			return fail(rr, 400, "Bad Request-URI");
+	}
+	else {
+		ruri_str = msg->ruri;
+		ruri = msg->uri;
+	}
+
+	if (domain_is_served(&ruri.host) ||
+	    (route_uri_is_ours(&ruri) && pl_isset(&ruri.user)))
+		return route_local(rr, &ruri, trusted);
+
+	if (!trusted)
+		return fail(rr, 403, "Relaying Denied");
+
+	return route_remote(rr, &ruri, &ruri_str);
+
+ forward:
+	/* by the Route left, or by the Request-URI */
+	err = target_add(rr, &t);
+	if (err)
+		return err;
+
+	t->sock = rr->out;
+
+	if (rr->ruri)
+		err = str_dup(&t->ruri, rr->ruri);
+	else
+		err = pl_strdup(&t->ruri, &msg->ruri);
+
+	if (!err && rr->by_route)
+		err = next_route(&t->nexthop, msg, rr->routes_popped);
+
+	return err;
+}
+
+
+/**
+ * Answer a request the routing refused
+ *
+ * @param sock Socket it came on
+ * @param msg  The request
+ * @param rr   The decision, with scode set
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int route_reply(struct sipd_sock *sock, const struct sip_msg *msg,
+		const struct route_result *rr)
+{
+	if (rr->scode == 420)
+		return sipd_replyf(sock, msg, 420, rr->reason,
+				   "Unsupported: %s\r\n"
+				   "Content-Length: 0\r\n\r\n",
+				   rr->unsupported);
+
+	return sipd_reply(sock, msg, rr->scode, rr->reason);
+}

@@ -1,0 +1,436 @@
+/**
+ * @file routes.c  Static routes and inbound numbers of the configuration
+ *
+ *   route PATTERN>HOST[:PORT][;transport=udp|tcp][;user=U;password=P]
+ *                [;strip=N][;prefix=DIGITS]
+ *   did NUMBER>USER@DOMAIN
+ *
+ * PATTERN is a domain (example.org), a user-part prefix ending in '*'
+ * (0*), or '*' alone for every other domain. A route with credentials is
+ * a SIP trunk: sipd answers its 401/407 challenges with them. A did line
+ * maps a number that a trunk calls to a local user.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+#include <re.h>
+#include "core.h"
+
+
+enum match_kind {
+	MATCH_DOMAIN,
+	MATCH_PREFIX,
+	MATCH_ANY,
+};
+
+struct static_route {
+	struct le le;
+	enum match_kind kind;
+	char *match;           /* domain or user prefix */
+	char *host;            /* host[:port] */
+	enum sip_transp tp;
+	char *user;
+	char *password;
+	uint32_t strip;
+	char *prefix;
+	char *uri;             /* sip:host[:port][;transport=x] */
+	const struct config_line *line;
+};
+
+struct did {
+	struct le le;
+	char *number;
+	char *aor;
+};
+
+
+static struct {
+	struct list routes;    /* struct static_route, in file order */
+	struct list dids;      /* struct did */
+} rt;
+
+
+static void route_destructor(void *arg)
+{
+	struct static_route *r = arg;
+
+	list_unlink(&r->le);
+	mem_deref(r->match);
+	mem_deref(r->host);
+	mem_deref(r->user);
+	mem_deref(r->password);
+	mem_deref(r->prefix);
+	mem_deref(r->uri);
+}
+
+
+static void did_destructor(void *arg)
+{
+	struct did *d = arg;
+
+	list_unlink(&d->le);
+	mem_deref(d->number);
+	mem_deref(d->aor);
+}
+
+
+static bool all_digits(const struct pl *pl, bool plus)
+{
+	size_t i;
+
+	for (i = 0; i < pl->l; i++) {
+		if (i == 0 && plus && pl->p[0] == '+')
+			continue;
+		if (!isdigit((unsigned char)pl->p[i]))
+			return false;
+	}
+
+	return pl->l > 0;
+}
+
+
+static int route_param(struct static_route *r, const struct pl *name,
+		       const struct pl *val, const struct config_line *line)
+{
+	char buf[16];
+
+	if (!pl_strcasecmp(name, "transport")) {
+		if (!pl_strcasecmp(val, "udp"))
+			r->tp = SIP_TRANSP_UDP;
+		else if (!pl_strcasecmp(val, "tcp"))
+			r->tp = SIP_TRANSP_TCP;
+		else
+			return config_fail(line, "transport must be udp or"
+					   " tcp, not '%r'", val);
+	}
+	else if (!pl_strcasecmp(name, "user")) {
+		return pl_strdup(&r->user, val);
+	}
+	else if (!pl_strcasecmp(name, "password")) {
+		return pl_strdup(&r->password, val);
+	}
+	else if (!pl_strcasecmp(name, "strip")) {
+		if (!all_digits(val, false) || val->l > 2)
+			return config_fail(line, "strip must be 0 to 99");
+		(void)pl_strcpy(val, buf, sizeof(buf));
+		r->strip = (uint32_t)atoi(buf);
+	}
+	else if (!pl_strcasecmp(name, "prefix")) {
+		if (!all_digits(val, true))
+			return config_fail(line, "prefix must be digits,"
+					   " optionally after '+'");
+		return pl_strdup(&r->prefix, val);
+	}
+	else {
+		return config_fail(line, "unknown parameter '%r'", name);
+	}
+
+	return 0;
+}
+
+
+static int route_handler(const struct config_line *line, void *arg)
+{
+	struct static_route *r;
+	struct pl val, pat, host, params, rest;
+	struct pl h, port;
+	int err;
+	(void)arg;
+
+	pl_set_str(&val, line->val);
+	if (re_regex(val.p, val.l, "[^>]+>[^;]+[^]*", &pat, &host, &params))
+		return config_fail(line, "expected PATTERN>HOST[:PORT][;...],"
+				   " got '%s'", line->val);
+
+	r = mem_zalloc(sizeof(*r), route_destructor);
+	if (!r)
+		return ENOMEM;
+
+	r->line = line;
+	r->tp = SIP_TRANSP_NONE;
+
+	if (pat.l == 1 && pat.p[0] == '*') {
+		r->kind = MATCH_ANY;
+	}
+	else if (pat.p[pat.l-1] == '*') {
+		struct pl digits = pat;
+
+		--digits.l;
+		if (!all_digits(&digits, true)) {
+			err = config_fail(line, "'%r' is not a number prefix"
+					  " such as 0*", &pat);
+			goto out;
+		}
+		r->kind = MATCH_PREFIX;
+		pat = digits;
+	}
+	else {
+		r->kind = MATCH_DOMAIN;
+	}
+
+	err = pl_strdup(&r->match, &pat);
+	if (err)
+		goto out;
+
+	if (uri_decode_hostport(&host, &h, &port) || !h.l ||
+	    (pl_isset(&port) && (!all_digits(&port, false) ||
+				 pl_u32(&port) > 65535 || !pl_u32(&port)))) {
+		err = config_fail(line, "'%r' is not HOST[:PORT]", &host);
+		goto out;
+	}
+
+	err = pl_strdup(&r->host, &host);
+	if (err)
+		goto out;
+
+	rest = params;
+	while (rest.l) {
+		struct pl name, pv = PL_INIT, more = PL_INIT;
+
+		if (rest.p[0] == ';') {
+			++rest.p;
+			--rest.l;
+			continue;
+		}
+
+		if (re_regex(rest.p, rest.l, "[^=;]+[=]*[^;]*[^]*", &name,
+			     NULL, &pv, &more)) {
+			err = config_fail(line, "bad parameters '%r'", &rest);
+			goto out;
+		}
+
+		err = route_param(r, &name, &pv, line);
+		if (err)
+			goto out;
+
+		rest = more;
+	}
+
+	if (!r->user != !r->password) {
+		err = config_fail(line, "user and password go together");
+		goto out;
+	}
+
+	err = re_sdprintf(&r->uri, "sip:%r%s", &host,
+			  r->tp == SIP_TRANSP_TCP ? ";transport=tcp" :
+			  r->tp == SIP_TRANSP_UDP ? ";transport=udp" : "");
+	if (err)
+		goto out;
+
+	list_append(&rt.routes, &r->le, r);
+
+ out:
+	if (err)
+		mem_deref(r);
+
+	return err;
+}
+
+
+static int did_handler(const struct config_line *line, void *arg)
+{
+	struct pl val, number, aor, user, domain;
+	struct did *d;
+	(void)arg;
+
+	pl_set_str(&val, line->val);
+	if (re_regex(val.p, val.l, "[^>]+>[^@]+@[^]+", &number, &user,
+		     &domain) || !all_digits(&number, true))
+		return config_fail(line, "expected NUMBER>USER@DOMAIN, got"
+				   " '%s'", line->val);
+
+	if (!domain_is_served(&domain))
+		return config_fail(line, "%r is not a served domain",
+				   &domain);
+
+	d = mem_zalloc(sizeof(*d), did_destructor);
+	if (!d)
+		return ENOMEM;
+
+	aor.p = user.p;
+	aor.l = domain.p + domain.l - user.p;
+
+	if (pl_strdup(&d->number, &number) || pl_strdup(&d->aor, &aor)) {
+		mem_deref(d);
+		return ENOMEM;
+	}
+
+	list_append(&rt.dids, &d->le, d);
+
+	return 0;
+}
+
+
+/**
+ * Read the "route" and "did" lines of the configuration
+ *
+ * @return 0 if success, otherwise errorcode (reported)
+ */
+int routes_config(void)
+{
+	int err;
+
+	err  = config_apply("route", route_handler, NULL);
+	err |= config_apply("did", did_handler, NULL);
+
+	return err ? EINVAL : 0;
+}
+
+
+void routes_close(void)
+{
+	list_flush(&rt.routes);
+	list_flush(&rt.dids);
+}
+
+
+/**
+ * Find the static route for a domain
+ *
+ * @param domain Host part of the Request-URI
+ *
+ * @return Route, or NULL (then RFC 3263 DNS decides)
+ */
+const struct static_route *routes_domain(const struct pl *domain)
+{
+	const struct static_route *any = NULL;
+	struct le *le;
+
+	for (le = rt.routes.head; le; le = le->next) {
+		const struct static_route *r = le->data;
+
+		if (r->kind == MATCH_DOMAIN && !pl_strcasecmp(domain, r->match))
+			return r;
+		if (r->kind == MATCH_ANY && !any)
+			any = r;
+	}
+
+	return any;
+}
+
+
+/**
+ * Find the static route for a number (the longest matching prefix)
+ *
+ * @param user User part of the Request-URI
+ *
+ * @return Route, or NULL
+ */
+const struct static_route *routes_number(const struct pl *user)
+{
+	const struct static_route *best = NULL;
+	struct le *le;
+
+	for (le = rt.routes.head; le; le = le->next) {
+		const struct static_route *r = le->data;
+		size_t n;
+
+		if (r->kind != MATCH_PREFIX)
+			continue;
+
+		n = strlen(r->match);
+		if (user->l < n || memcmp(user->p, r->match, n))
+			continue;
+
+		if (!best || n > strlen(best->match))
+			best = r;
+	}
+
+	return best;
+}
+
+
+/**
+ * Map an inbound number to a local address-of-record
+ *
+ * @param number User part of the Request-URI
+ *
+ * @return user@domain, or NULL if no did line names the number
+ */
+const char *routes_did(const struct pl *number)
+{
+	struct le *le;
+
+	for (le = rt.dids.head; le; le = le->next) {
+		const struct did *d = le->data;
+
+		if (!pl_strcmp(number, d->number))
+			return d->aor;
+	}
+
+	return NULL;
+}
+
+
+/**
+ * The next-hop URI of a static route
+ *
+ * @param r Route
+ *
+ * @return sip:host[:port][;transport=x]
+ */
+const char *routes_uri(const struct static_route *r)
+{
+	return r ? r->uri : NULL;
+}
+
+
+/**
+ * The Request-URI for a number sent through a route: strip, then prefix
+ *
+ * @param buf  Buffer
+ * @param size Buffer size
+ * @param r    Route
+ * @param uri  Request-URI as received
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int routes_ruri(char *buf, size_t size, const struct static_route *r,
+		const struct uri *uri)
+{
+	struct pl user = uri->user;
+
+	if (r->kind != MATCH_PREFIX) {
+		(void)re_snprintf(buf, size, "%H", uri_encode, uri);
+		return 0;
+	}
+
+	if (r->strip >= user.l)
+		return EINVAL;
+
+	user.p += r->strip;
+	user.l -= r->strip;
+
+	if (re_snprintf(buf, size, "sip:%s%r@%s", r->prefix ? r->prefix : "",
+			&user, r->host) < 0)
+		return ENOMEM;
+
+	return 0;
+}
+
+
+/**
+ * The credentials of a route, for a trunk that challenges
+ *
+ * @param route    Route
+ * @param user     Buffer for the user name
+ * @param usize    Its size
+ * @param password Buffer for the password
+ * @param psize    Its size
+ *
+ * @return 0 if the route has credentials, ENOENT if not
+ */
+int route_credentials(const struct static_route *route, char *user,
+		      size_t usize, char *password, size_t psize)
+{
+	if (!route || !route->user)
+		return ENOENT;
+
+	str_ncpy(user, route->user, usize);
+	str_ncpy(password, route->password, psize);
+
+	return 0;
+}

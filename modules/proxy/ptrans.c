@@ -1,0 +1,460 @@
+/**
+ * @file ptrans.c  A proxied request: server transaction, branches and the
+ *                 choice of the response (RFC 3261 16.6 to 16.10)
+ *
+ * Targets of equal q are tried in parallel, higher q first. Provisional
+ * responses go upstream as they come (100 is hop-by-hop: sipd sends its
+ * own), every 2xx at once (the other INVITE branches are cancelled with
+ * "Call completed elsewhere"), a 6xx cancels the others; otherwise the
+ * best final response goes upstream once every branch has answered, with
+ * the challenges of all 401/407 responses combined.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include <sipd.h>
+#include "proxy.h"
+
+
+struct proxy_conf proxy_conf = {
+	.timer_c = 180000,
+};
+
+static struct list ptranss;
+
+
+static const char *reason_elsewhere =
+	"SIP;cause=200;text=\"Call completed elsewhere\"";
+
+
+static void ptrans_destructor(void *arg)
+{
+	struct ptrans *pt = arg;
+
+	list_unlink(&pt->le);
+	list_flush(&pt->branches);
+	pt->st = mem_deref(pt->st);
+	mem_deref(pt->msg);
+	mem_deref(pt->best);
+	mem_deref(pt->challenges);
+	route_result_reset(&pt->rr);
+}
+
+
+static bool branches_pending(const struct ptrans *pt)
+{
+	struct le *le;
+
+	for (le = pt->branches.head; le; le = le->next) {
+		const struct branch *b = le->data;
+
+		if (!b->scode)
+			return true;
+	}
+
+	return false;
+}
+
+
+static void cancel_others(struct ptrans *pt, const struct branch *keep,
+			  const char *reason)
+{
+	struct le *le;
+
+	for (le = pt->branches.head; le; le = le->next) {
+		struct branch *b = le->data;
+
+		if (b != keep && !b->scode)
+			branch_cancel(b, reason);
+	}
+}
+
+
+/* Start the branches of the next q group; 0 if any started */
+static int next_group(struct ptrans *pt)
+{
+	struct le *le = pt->next_target;
+	uint16_t q;
+	int started = 0;
+
+	if (!le)
+		return ENOENT;
+
+	q = ((struct route_target *)le->data)->q;
+
+	for (; le; le = le->next) {
+		const struct route_target *t = le->data;
+
+		if (t->q != q)
+			break;
+
+		if (!branch_start(NULL, pt, t, NULL))
+			++started;
+	}
+
+	pt->next_target = le;
+
+	return started ? 0 : (le ? next_group(pt) : EIO);
+}
+
+
+static int reply_upstream_ex(struct ptrans *pt, const struct sip_msg *msg,
+			     bool drop_challenges, const char *extra)
+{
+	struct mbuf *mb;
+	int err;
+
+	err = fwd_response(&mb, msg, drop_challenges, extra);
+	if (err)
+		return err;
+
+	if (pt->st) {
+		err = sip_strans_reply(&pt->st, sock_sip(pt->sock), pt->msg,
+				       &pt->reply_dst, msg->scode, mb);
+	}
+	else {
+		/* a later 2xx of another fork: no transaction any more */
+		err = sip_send(sock_sip(pt->sock), pt->msg->sock, pt->msg->tp,
+			       &pt->reply_dst, mb);
+	}
+
+	mem_deref(mb);
+
+	return err;
+}
+
+
+static int reply_upstream(struct ptrans *pt, const struct sip_msg *msg)
+{
+	return reply_upstream_ex(pt, msg, false, NULL);
+}
+
+
+/* Rank of a final response for 16.7 step 6: lower is better */
+static int rank(uint16_t scode)
+{
+	if (scode >= 600)
+		return 0;
+
+	/* timeouts and server errors say least about the callee */
+	if (scode == 408)
+		return 1000 + 498;
+	if (scode == 503)
+		return 1000 + 599;
+
+	return scode;
+}
+
+
+static void collect_challenges(struct ptrans *pt, const struct sip_msg *msg)
+{
+	struct le *le;
+
+	if (!pt->challenges) {
+		pt->challenges = mbuf_alloc(256);
+		if (!pt->challenges)
+			return;
+	}
+
+	for (le = msg->hdrl.head; le; le = le->next) {
+		const struct sip_hdr *hdr = le->data;
+
+		if (hdr->id == SIP_HDR_WWW_AUTHENTICATE ||
+		    hdr->id == SIP_HDR_PROXY_AUTHENTICATE)
+			(void)mbuf_printf(pt->challenges, "%r: %r\r\n",
+					  &hdr->name, &hdr->val);
+	}
+}
+
+
+static void send_best(struct ptrans *pt)
+{
+	const struct sip_msg *best = pt->best;
+	char *extra = NULL;
+
+	if (pt->final_sent)
+		return;
+
+	pt->final_sent = true;
+
+	if (!best) {
+		uint16_t scode = pt->canceled ? 487 : pt->local_scode;
+		const char *reason;
+
+		switch (scode) {
+
+		case 487: reason = "Request Terminated"; break;
+		case 408: reason = "Request Timeout"; break;
+		case 480: reason = "Temporarily Unavailable"; break;
+		default:
+			scode = 500;
+			reason = "Server Internal Error";
+			break;
+		}
+
+		(void)sip_treply(&pt->st, sock_sip(pt->sock), pt->msg, scode,
+				 reason);
+		calls_final(pt, scode);
+		return;
+	}
+
+	/* a 503 is not passed on (16.7 step 6): 500 instead */
+	if (best->scode == 503) {
+		(void)sip_treply(&pt->st, sock_sip(pt->sock), pt->msg, 500,
+				 "Server Internal Error");
+		calls_final(pt, 500);
+		return;
+	}
+
+	/* the challenges of all branches (16.7 step 7) */
+	if ((best->scode == 401 || best->scode == 407) && pt->challenges) {
+		pt->challenges->pos = 0;
+		if (!mbuf_strdup(pt->challenges, &extra,
+				 pt->challenges->end)) {
+			(void)reply_upstream_ex(pt, best, true, extra);
+			mem_deref(extra);
+			calls_final(pt, best->scode);
+			return;
+		}
+	}
+
+	(void)reply_upstream(pt, best);
+	calls_final(pt, best->scode);
+}
+
+
+static void ptrans_done_check(struct ptrans *pt)
+{
+	if (branches_pending(pt))
+		return;
+
+	/* sequential forking: the next q group, unless it is settled */
+	if (!pt->final_sent && !pt->canceled && !pt->got_6xx &&
+	    !pt->got_2xx && pt->next_target) {
+		if (!next_group(pt))
+			return;
+	}
+
+	send_best(pt);
+
+	/* libre keeps the server transaction; sipd is done */
+	mem_deref(pt);
+}
+
+
+/* A trunk challenged: answer with the route's credentials, once */
+static bool trunk_retry(struct branch *b, const struct sip_msg *msg)
+{
+	const struct route_target *t = b->target;
+	char user[128], password[128];
+	const struct sip_hdr *hdr;
+	struct digest_chall ch;
+	struct mbuf *mb;
+	struct pl ruri;
+	char *extra = NULL;
+	int err;
+
+	if (b->auth_tries >= 1 || !t->route)
+		return false;
+
+	if (route_credentials(t->route, user, sizeof(user), password,
+			      sizeof(password)))
+		return false;
+
+	hdr = sip_msg_hdr(msg, msg->scode == 401 ?
+			  SIP_HDR_WWW_AUTHENTICATE :
+			  SIP_HDR_PROXY_AUTHENTICATE);
+	if (!hdr || digest_chall_decode(&ch, &hdr->val))
+		return false;
+
+	mb = mbuf_alloc(512);
+	if (!mb)
+		return false;
+
+	pl_set_str(&ruri, t->ruri);
+
+	err  = mbuf_printf(mb, "%s: ", msg->scode == 401 ?
+			   "Authorization" : "Proxy-Authorization");
+	err |= digest_cred_write(mb, &ch, user, password, &b->pt->msg->met,
+				 &ruri);
+	err |= mbuf_write_str(mb, "\r\n");
+	if (!err) {
+		mb->pos = 0;
+		err = mbuf_strdup(mb, &extra, mb->end);
+	}
+	mem_deref(mb);
+	if (err)
+		return false;
+
+	err = branch_start(NULL, b->pt, t, extra);
+	mem_deref(extra);
+	if (err)
+		return false;
+
+	/* the new branch does not try again */
+	((struct branch *)b->pt->branches.tail->data)->auth_tries =
+		b->auth_tries + 1;
+
+	return true;
+}
+
+
+/**
+ * A branch got a response, or failed (err set, msg NULL)
+ *
+ * @param b   Branch
+ * @param err Transport error or timeout, 0 with a response
+ * @param msg Response, or NULL
+ */
+void ptrans_branch_response(struct branch *b, int err,
+			    const struct sip_msg *msg)
+{
+	struct ptrans *pt = b->pt;
+	uint16_t scode;
+
+	if (err || !msg) {
+		b->scode = err == ETIMEDOUT ? 408 : 503;
+		if (rank(b->scode) < rank(pt->local_scode) ||
+		    !pt->local_scode)
+			pt->local_scode = b->scode;
+		ptrans_done_check(pt);
+		return;
+	}
+
+	scode = msg->scode;
+
+	if (scode < 200) {
+		if (scode == 100 || pt->final_sent)
+			return;
+
+		(void)reply_upstream(pt, msg);
+		calls_response(pt, msg);
+		return;
+	}
+
+	b->scode = scode;
+
+	if (scode < 300) {
+		/* every 2xx goes upstream, the first ends the others */
+		pt->got_2xx = true;
+		(void)reply_upstream(pt, msg);
+		pt->final_sent = true;
+		calls_response(pt, msg);
+
+		if (pt->invite)
+			cancel_others(pt, b, reason_elsewhere);
+
+		ptrans_done_check(pt);
+		return;
+	}
+
+	if ((scode == 401 || scode == 407) && trunk_retry(b, msg)) {
+		ptrans_done_check(pt);
+		return;
+	}
+
+	if (scode == 401 || scode == 407)
+		collect_challenges(pt, msg);
+
+	if (scode >= 600) {
+		pt->got_6xx = true;
+		cancel_others(pt, b, NULL);
+	}
+
+	if (!pt->best || rank(scode) < rank(pt->best->scode)) {
+		mem_deref(pt->best);
+		pt->best = mem_ref((void *)msg);
+	}
+
+	ptrans_done_check(pt);
+}
+
+
+static void cancel_handler(void *arg)
+{
+	struct ptrans *pt = arg;
+
+	pt->canceled = true;
+	cancel_others(pt, NULL, NULL);
+}
+
+
+/**
+ * Proxy a request statefully
+ *
+ * @param sock Socket it came on
+ * @param msg  The request
+ * @param rr   Its routing decision, with targets (taken over)
+ *
+ * @return 0 if under way, otherwise errorcode (the caller answers 500)
+ */
+int ptrans_start(struct sipd_sock *sock, const struct sip_msg *msg,
+		 struct route_result *rr)
+{
+	struct ptrans *pt;
+	struct pl rport;
+	int err;
+
+	pt = mem_zalloc(sizeof(*pt), ptrans_destructor);
+	if (!pt)
+		return ENOMEM;
+
+	list_append(&ptranss, &pt->le, pt);
+
+	pt->sock = sock;
+	pt->msg = mem_ref((void *)msg);
+	pt->invite = msg_method_is(msg, "INVITE");
+	pt->rr = *rr;
+	list_init(&pt->rr.targets);
+	while (rr->targets.head) {
+		struct le *le = rr->targets.head;
+		list_unlink(le);
+		list_append(&pt->rr.targets, le, le->data);
+	}
+	rr->ruri = NULL;
+	pt->next_target = pt->rr.targets.head;
+
+	sip_reply_addr(&pt->reply_dst, msg,
+		       !msg_param_exists(&msg->via.params, "rport", &rport));
+
+	err = sip_strans_alloc(&pt->st, sock_sip(sock), msg, cancel_handler,
+			       pt);
+	if (err)
+		goto out;
+
+	if (pt->invite) {
+		err = sip_treply(&pt->st, sock_sip(sock), msg, 100, "Trying");
+		if (err)
+			goto out;
+	}
+
+	calls_request(pt);
+
+	err = next_group(pt);
+	if (err) {
+		pt->local_scode = 503;
+		ptrans_done_check(pt);
+		return 0;
+	}
+
+	return 0;
+
+ out:
+	mem_deref(pt);
+
+	return err;
+}
+
+
+uint32_t ptrans_count(void)
+{
+	return list_count(&ptranss);
+}
+
+
+void ptrans_close(void)
+{
+	list_flush(&ptranss);
+}
