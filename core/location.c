@@ -226,3 +226,48 @@ void location_expired(const struct binding *b)
 {
 	emit(EVENT_BINDING_EXPIRED, b);
 }
+
+
+/**
+ * Walk every unexpired binding, a batch at a time, in id order
+ *
+ * @param bindings List to append the batch to
+ * @param after_id Last id of the previous batch, 0 to start
+ * @param limit    Most bindings in the batch
+ *
+ * @return 0 if success, ENOSYS without a backend, otherwise errorcode
+ */
+int location_scan(struct list *bindings, int64_t after_id, uint32_t limit)
+{
+	const struct location_backend *be = list_ledata(backends.head);
+
+	if (!be || !be->scan)
+		return ENOSYS;
+
+	return be->scan(bindings, after_id, limit, time_now());
+}
+
+
+/**
+ * Remove one binding (it became unreachable)
+ *
+ * @param b The binding, with its id and aor
+ *
+ * @return 0 if removed, otherwise errorcode
+ */
+int location_remove(const struct binding *b)
+{
+	struct list removes = LIST_INIT;
+	struct binding *copy;
+	int err;
+
+	err = binding_dup(&copy, b);
+	if (err)
+		return err;
+
+	list_append(&removes, &copy->le, copy);
+	err = location_save(b->aor, NULL, &removes);
+	list_flush(&removes);
+
+	return err;
+}

@@ -164,6 +164,8 @@ struct location_backend {
 	int (*lookup)(struct list *bindings, const char *aor, int64_t now);
 	int (*save)(const char *aor, const struct list *upserts,
 		    const struct list *removes);
+	int (*scan)(struct list *bindings, int64_t after_id, uint32_t limit,
+		    int64_t now);
 };
 
 void location_register(struct location_backend *be);
@@ -172,6 +174,8 @@ int  location_lookup(struct list *bindings, const char *aor);
 int  location_save(const char *aor, const struct list *upserts,
 		   const struct list *removes);
 void location_expired(const struct binding *b);
+int  location_scan(struct list *bindings, int64_t after_id, uint32_t limit);
+int  location_remove(const struct binding *b);
 
 
 /* --- Accounts (credential store) --------------------------------------- */

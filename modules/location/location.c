@@ -34,6 +34,7 @@ static struct location_backend backend = {
 	.name   = "sqlite",
 	.lookup = store_lookup,
 	.save   = store_save,
+	.scan   = store_scan,
 };
 
 

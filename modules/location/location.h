@@ -8,6 +8,8 @@
 int  store_lookup(struct list *bindings, const char *aor, int64_t now);
 int  store_save(const char *aor, const struct list *upserts,
 		const struct list *removes);
+int  store_scan(struct list *bindings, int64_t after_id, uint32_t limit,
+		int64_t now);
 int  store_binding_read(struct binding **bp, struct sqlite3_stmt *stmt);
 extern const char store_columns[];
 

@@ -24,6 +24,11 @@ static struct db_stmt st_lookup = {
 	       " ORDER BY q DESC, updated DESC, id"
 };
 
+static struct db_stmt st_scan = {
+	.sql = "SELECT " COLUMNS " FROM bindings"
+	       " WHERE id > ?1 AND expires > ?2 ORDER BY id LIMIT ?3"
+};
+
 static struct db_stmt st_insert = {
 	.sql = "INSERT INTO bindings (aor, contact, params, expires, q,"
 	       " callid, cseq, received, transport, socket, path,"
@@ -156,6 +161,48 @@ int store_lookup(struct list *bindings, const char *aor, int64_t now)
 
 	sqlite3_bind_text(stmt, 1, aor, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, now);
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct binding *b;
+
+		err = store_binding_read(&b, stmt);
+		if (err)
+			break;
+
+		list_append(bindings, &b->le, b);
+	}
+
+	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = EIO;
+
+	sqlite3_reset(stmt);
+
+	return err;
+}
+
+
+/**
+ * Get a batch of unexpired bindings in id order
+ *
+ * @param bindings List to append to
+ * @param after_id Only bindings with a larger id
+ * @param limit    Most bindings
+ * @param now      Current time
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int store_scan(struct list *bindings, int64_t after_id, uint32_t limit,
+	       int64_t now)
+{
+	sqlite3_stmt *stmt = db_stmt(&st_scan);
+	int rc, err = 0;
+
+	if (!stmt)
+		return db_error();
+
+	sqlite3_bind_int64(stmt, 1, after_id);
+	sqlite3_bind_int64(stmt, 2, now);
+	sqlite3_bind_int64(stmt, 3, limit);
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct binding *b;

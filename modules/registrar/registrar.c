@@ -246,6 +246,9 @@ static void handle_register(struct sipd_sock *sock, const struct sip_msg *msg)
 	log_debug("registrar: %s: %u saved, %u removed\n", aor,
 		  list_count(&upserts), list_count(&removes));
 
+	if (!list_isempty(&upserts))
+		keepalive_register(sock, msg);
+
 	reply_ok(sock, msg, aor);
 
  out:
@@ -327,6 +330,10 @@ static int module_init(void)
 				   conf.max_expires);
 	}
 
+	err = keepalive_init();
+	if (err)
+		return err;
+
 	role_register(&role);
 
 	return 0;
@@ -336,6 +343,7 @@ static int module_init(void)
 static int module_close(void)
 {
 	role_unregister(&role);
+	keepalive_close();
 
 	return 0;
 }

@@ -1,0 +1,412 @@
+/**
+ * @file keepalive.c  Keep NATed bindings reachable, and drop dead ones
+ *
+ * UDP: a binding whose source address differs from its Contact is behind
+ * a NAT; it gets an OPTIONS request through the socket it registered on,
+ * at the received address, every interval. Any answer counts; a binding
+ * that misses several in a row is removed.
+ *
+ * TCP: the connection a REGISTER came on gets RFC 5626 CRLF keepalives
+ * (libre's, with a pong deadline). When the connection dies, the bindings
+ * registered through it are removed: nothing can reach them any more.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include <sipd.h>
+#include "registrar.h"
+
+
+enum {
+	PING_WAIT = 4000,      /* ms an answer may take */
+	TICK = 100,            /* ms between batches of a pass */
+	BATCH = 50,
+	HASH_SIZE = 256,
+};
+
+
+/** Missed pings of a binding */
+struct miss {
+	struct le he;
+	int64_t id;
+	uint32_t count;
+};
+
+/** An OPTIONS ping under way */
+struct ping {
+	struct le le;
+	struct tmr tmr;
+	struct sip_request *req;
+	struct binding *b;
+};
+
+/** The keepalive of one TCP connection */
+struct tcp_ka {
+	struct le he;
+	struct sip_keepalive *ka;
+	struct tcp_conn *tc;
+	struct sa peer;
+};
+
+
+static struct {
+	uint32_t interval;     /* s, 0 = off */
+	uint32_t failures;
+	struct tmr tmr;
+	int64_t last_id;
+	uint64_t pass_start;
+	struct hash *misses;
+	struct hash *tcp;
+	struct list pings;
+} kal = {
+	.interval = 30,
+	.failures = 3,
+};
+
+
+static void miss_destructor(void *arg)
+{
+	struct miss *m = arg;
+
+	hash_unlink(&m->he);
+}
+
+
+static void ping_destructor(void *arg)
+{
+	struct ping *p = arg;
+
+	list_unlink(&p->le);
+	tmr_cancel(&p->tmr);
+	mem_deref(p->req);
+	mem_deref(p->b);
+}
+
+
+static void tcp_ka_destructor(void *arg)
+{
+	struct tcp_ka *t = arg;
+
+	hash_unlink(&t->he);
+	mem_deref(t->ka);
+}
+
+
+static bool miss_cmp(struct le *le, void *arg)
+{
+	const struct miss *m = le->data;
+
+	return m->id == *(int64_t *)arg;
+}
+
+
+static struct miss *miss_find(int64_t id)
+{
+	return list_ledata(hash_lookup(kal.misses, (uint32_t)id, miss_cmp,
+				       &id));
+}
+
+
+static void ping_timeout(void *arg);
+
+
+static void ping_resp(int err, const struct sip_msg *msg, void *arg)
+{
+	struct ping *p = arg;
+	struct miss *m = miss_find(p->b->id);
+
+	if (msg && msg->scode < 200)
+		return;
+
+	p->req = mem_deref(p->req);
+
+	if (!err) {
+		mem_deref(m);   /* alive */
+		goto out;
+	}
+
+	if (!m) {
+		m = mem_zalloc(sizeof(*m), miss_destructor);
+		if (!m)
+			goto out;
+		m->id = p->b->id;
+		hash_append(kal.misses, (uint32_t)m->id, &m->he, m);
+	}
+
+	if (++m->count < kal.failures) {
+		log_debug("registrar: %s at %J missed %u pings\n",
+			  p->b->contact, &p->b->received, m->count);
+		goto out;
+	}
+
+	log_info("registrar: %s of %s does not answer at %J: removed\n",
+		 p->b->contact, p->b->aor, &p->b->received);
+	mem_deref(m);
+	(void)location_remove(p->b);
+
+ out:
+	mem_deref(p);
+}
+
+
+/* libre's transaction waits 32 s; a ping does not */
+static void ping_timeout(void *arg)
+{
+	ping_resp(ETIMEDOUT, NULL, arg);
+}
+
+
+static bool nated(const struct binding *b)
+{
+	struct pl pl;
+	struct uri uri;
+	struct sa addr;
+
+	if (b->tp != SIP_TRANSP_UDP || !b->sock || !*b->sock ||
+	    !sa_isset(&b->received, SA_ALL))
+		return false;
+
+	pl_set_str(&pl, b->contact);
+	if (uri_decode(&uri, &pl) || sa_set(&addr, &uri.host,
+					    sip_transp_port(b->tp,
+							    uri.port)))
+		return true;   /* a name: reachable only where it came from */
+
+	return !sa_cmp(&addr, &b->received, SA_ALL);
+}
+
+
+static void ping_send(const struct binding *b)
+{
+	struct sipd_sock *sock = sock_find(b->sock);
+	char route_str[96], tag[16], callid[24];
+	struct uri route;
+	struct ping *p;
+	struct mbuf *mb;
+	struct pl pl;
+	int err;
+
+	if (!sock)
+		return;
+
+	p = mem_zalloc(sizeof(*p), ping_destructor);
+	mb = mbuf_alloc(256);
+	if (!p || !mb)
+		goto fail;
+
+	if (binding_dup(&p->b, b))
+		goto fail;
+
+	rand_str(tag, sizeof(tag));
+	rand_str(callid, sizeof(callid));
+
+	err = mbuf_printf(mb, "From: <sip:keepalive@%s>;tag=%s\r\n"
+			  "To: <%s>\r\n"
+			  "Call-ID: %s\r\n"
+			  "CSeq: 1 OPTIONS\r\n"
+			  "Max-Forwards: 70\r\n"
+			  "Content-Length: 0\r\n\r\n",
+			  domain_default() ? domain_default() : "invalid",
+			  tag, b->contact, callid);
+	if (err)
+		goto fail;
+
+	mb->pos = 0;
+
+	re_snprintf(route_str, sizeof(route_str), "sip:%J;transport=udp",
+		    &b->received);
+	pl_set_str(&pl, route_str);
+	if (uri_decode(&route, &pl))
+		goto fail;
+
+	err = sip_request(&p->req, sock_sip(sock), true, "OPTIONS", -1,
+			  b->contact, -1, &route, mb, 0, NULL, ping_resp, p);
+	if (err)
+		goto fail;
+
+	list_append(&kal.pings, &p->le, p);
+	tmr_start(&p->tmr, PING_WAIT, ping_timeout, p);
+	mem_deref(mb);
+
+	return;
+
+ fail:
+	mem_deref(mb);
+	mem_deref(p);
+}
+
+
+static void tick(void *arg)
+{
+	struct list batch = LIST_INIT;
+	uint32_t n;
+	struct le *le;
+	int err;
+	(void)arg;
+
+	if (!kal.last_id)
+		kal.pass_start = tmr_jiffies();
+
+	err = location_scan(&batch, kal.last_id, BATCH);
+	if (err) {
+		tmr_start(&kal.tmr, kal.interval * 1000, tick, NULL);
+		return;
+	}
+
+	n = list_count(&batch);
+
+	for (le = batch.head; le; le = le->next) {
+		const struct binding *b = le->data;
+
+		kal.last_id = b->id;
+		if (nated(b))
+			ping_send(b);
+	}
+
+	list_flush(&batch);
+
+	if (n == BATCH) {
+		tmr_start(&kal.tmr, TICK, tick, NULL);
+		return;
+	}
+
+	/* the pass is over: the next one an interval after this began */
+	kal.last_id = 0;
+	{
+		uint64_t spent = tmr_jiffies() - kal.pass_start;
+		uint64_t wait = (uint64_t)kal.interval * 1000;
+
+		tmr_start(&kal.tmr, spent < wait ? wait - spent : TICK, tick,
+			  NULL);
+	}
+}
+
+
+static bool tcp_cmp(struct le *le, void *arg)
+{
+	const struct tcp_ka *t = le->data;
+
+	return t->tc == arg;
+}
+
+
+static void tcp_ka_handler(int err, void *arg)
+{
+	struct tcp_ka *t = arg;
+	struct list batch = LIST_INIT;
+	int64_t after = 0;
+	uint32_t removed = 0;
+
+	t->ka = NULL;   /* libre freed it */
+
+	/* remove what was registered over that connection */
+	for (;;) {
+		struct le *le;
+		uint32_t n;
+
+		if (location_scan(&batch, after, BATCH))
+			break;
+
+		n = list_count(&batch);
+		for (le = batch.head; le; le = le->next) {
+			const struct binding *b = le->data;
+
+			after = b->id;
+			if (b->tp == SIP_TRANSP_TCP &&
+			    sa_cmp(&b->received, &t->peer, SA_ALL) &&
+			    !location_remove(b))
+				++removed;
+		}
+		list_flush(&batch);
+
+		if (n < BATCH)
+			break;
+	}
+
+	log_info("registrar: connection from %J closed (%m): %u bindings"
+		 " removed\n", &t->peer, err, removed);
+
+	mem_deref(t);
+}
+
+
+/**
+ * Watch the connection a REGISTER came on, once per connection
+ *
+ * @param sock Socket it came on
+ * @param msg  The REGISTER
+ */
+void keepalive_register(struct sipd_sock *sock, const struct sip_msg *msg)
+{
+	struct tcp_conn *tc = sip_msg_tcpconn(msg);
+	struct tcp_ka *t;
+	int err;
+
+	if (!tc || !kal.interval || !kal.tcp)
+		return;
+
+	if (hash_lookup(kal.tcp, hash_fast((const char *)&tc, sizeof(tc)),
+			tcp_cmp, tc))
+		return;
+
+	t = mem_zalloc(sizeof(*t), tcp_ka_destructor);
+	if (!t)
+		return;
+
+	t->tc = tc;
+	t->peer = msg->src;
+
+	err = sip_keepalive_start(&t->ka, sock_sip(sock), msg, kal.interval,
+				  tcp_ka_handler, t);
+	if (err) {
+		mem_deref(t);
+		return;
+	}
+
+	hash_append(kal.tcp, hash_fast((const char *)&tc, sizeof(tc)),
+		    &t->he, t);
+}
+
+
+/**
+ * Read the settings and start the pings
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int keepalive_init(void)
+{
+	int err;
+
+	err  = config_u32("registrar_nat_ping_interval", &kal.interval, 0,
+			  3600);
+	err |= config_u32("registrar_nat_ping_failures", &kal.failures, 1,
+			  100);
+	if (err)
+		return EINVAL;
+
+	if (!kal.interval)
+		return 0;
+
+	err  = hash_alloc(&kal.misses, HASH_SIZE);
+	err |= hash_alloc(&kal.tcp, HASH_SIZE);
+	if (err)
+		return ENOMEM;
+
+	tmr_start(&kal.tmr, kal.interval * 1000, tick, NULL);
+
+	return 0;
+}
+
+
+void keepalive_close(void)
+{
+	tmr_cancel(&kal.tmr);
+	list_flush(&kal.pings);
+	hash_flush(kal.misses);
+	kal.misses = mem_deref(kal.misses);
+	hash_flush(kal.tcp);
+	kal.tcp = mem_deref(kal.tcp);
+	kal.last_id = 0;
+}
