@@ -150,6 +150,19 @@ int core_init(const char *conf_path, bool check_only)
 		log_warning("%s: no 'domain' line: no request is for a domain"
 			    " this server serves\n", config_path());
 
+	/* modules first: a missing service stops sipd before the database
+	   file is created; modules touch the database only once running */
+	err = module_load_all();
+	if (err)
+		return err;
+
+	(void)listen_resolve_roles();
+	(void)listen_check_needs();
+	(void)config_check_unused();
+
+	if (config_errors())
+		return EINVAL;
+
 	if (!check_only) {
 		err = db_open(core.db_path, true);
 		if (err)
@@ -159,14 +172,6 @@ int core_init(const char *conf_path, bool check_only)
 		if (err)
 			return err;
 	}
-
-	err = module_load_all();
-	if (err)
-		return err;
-
-	(void)listen_resolve_roles();
-	(void)listen_check_needs();
-	(void)config_check_unused();
 
 	return config_errors() ? EINVAL : 0;
 }

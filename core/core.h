@@ -67,11 +67,17 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg);
 
 /* validate.c */
 int validate_request(const struct sip_msg *msg, const char **reason);
+bool validate_framing_broken(const struct sip_msg *msg);
 
 
 /* wire.c */
 struct udp_sock;
 int  wire_attach_udp(struct udp_sock *us, struct sipd_sock *sock);
+int  wire_decode(struct sip_msg **msgp, struct mbuf *mb, size_t start,
+		 int err);
+int  wire_decode_real(struct sip_msg **msgp, struct mbuf *mb);
+void wire_interposed(void);
+uint64_t decode_count(void);
 void wire_close(void);
 
 

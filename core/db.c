@@ -16,6 +16,11 @@
 #include "core.h"
 
 
+enum {
+	DB_BUSY_TIMEOUT = 50,   /* ms */
+};
+
+
 static struct {
 	sqlite3 *db;
 	struct list stmts;     /* struct db_stmt */
@@ -271,7 +276,8 @@ int db_open(const char *path, bool create)
 		goto out;
 	}
 
-	sqlite3_busy_timeout(dbs.db, 2000);
+	/* short: a module that cannot wait on the loop retries later */
+	sqlite3_busy_timeout(dbs.db, DB_BUSY_TIMEOUT);
 
 	err = db_exec("PRAGMA journal_mode = WAL");
 	if (err) {

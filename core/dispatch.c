@@ -10,8 +10,24 @@
  */
 
 #include <string.h>
+#include <sys/socket.h>
 #include <re.h>
 #include "core.h"
+
+
+/*
+ * RFC 4475 3.1.2.3: after a framing error on a stream the connection
+ * cannot be trusted; close it once the answer is written. libre has no
+ * call to close one of its connections, but it closes a connection whose
+ * socket reads end of file.
+ */
+static void stream_abort(const struct sip_msg *msg)
+{
+	struct tcp_conn *tc = sip_msg_tcpconn(msg);
+
+	if (tc)
+		(void)shutdown(tcp_conn_fd(tc), SHUT_RDWR);
+}
 
 
 static bool addressed_to_server(const struct sipd_sock *sock,
@@ -61,6 +77,16 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 	if (ban_check(&msg->src))
 		return true;
 
+	/*
+	 * The To tag of a reply comes from msg->tag, random for each decode.
+	 * Derived from the transaction instead, a retransmission answered
+	 * again without state gets the same tag.
+	 */
+	((struct sip_msg *)msg)->tag =
+		(uint64_t)hash_joaat_pl(&msg->via.branch) << 32 |
+		(hash_joaat_pl(&msg->callid) ^ hash_joaat_pl(&msg->from.tag) ^
+		 msg->cseq.num);
+
 	scode = validate_request(msg, &reason);
 	if (scode) {
 		log_debug("%r from %J refused: %d %s\n", &msg->met,
@@ -76,6 +102,9 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 					 sock_allow, sock);
 		else
 			(void)sip_reply(sock_sip(sock), msg, scode, reason);
+
+		if (validate_framing_broken(msg))
+			stream_abort(msg);
 
 		return true;
 	}
@@ -109,6 +138,12 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 	if (declined) {
 		(void)sip_reply(sock_sip(sock), msg, 404,
 				"Domain Not Served Here");
+		return true;
+	}
+
+	/* OPTIONS is in every Allow: the server answers it for itself */
+	if (msg_method_is(msg, "OPTIONS")) {
+		reply_options(sock, msg);
 		return true;
 	}
 

@@ -446,6 +446,32 @@ int listen_resolve_roles(void)
 }
 
 
+/* Does a role of some listen line need a service? */
+static bool listen_needs(const char *service)
+{
+	struct le *le, *re;
+
+	for (le = lst.specs.head; le; le = le->next) {
+		const struct listen_spec *spec = le->data;
+
+		for (re = spec->roles.head; re; re = re->next) {
+			const struct role_ref *ref = re->data;
+			const char *const *need;
+
+			if (!ref->role || !ref->role->needs)
+				continue;
+
+			for (need = ref->role->needs; *need; need++) {
+				if (!str_casecmp(*need, service))
+					return true;
+			}
+		}
+	}
+
+	return false;
+}
+
+
 static const char *service_module(const char *service)
 {
 	if (!str_casecmp(service, "account"))
@@ -478,6 +504,10 @@ int listen_check_needs(void)
 			for (need = ref->role->needs; *need; need++) {
 
 				if (!str_casecmp(*need, "auth") && !spec->auth)
+					continue;
+
+				/* the core provides it */
+				if (!str_casecmp(*need, "dns"))
 					continue;
 
 				if (service_available(*need))
@@ -554,6 +584,13 @@ static bool response_handler(const struct sip_msg *msg, void *arg)
 			(void)udp_sockbuf_set(msg->sock, UDP_SOCKBUF_SIZE);
 			(void)wire_attach_udp(msg->sock, sock);
 		}
+
+		/* did libre decode the probe through sipd's decoder? */
+		if (decode_count())
+			wire_interposed();
+		else
+			log_notice("libre does not call sipd's decoder: UDP"
+				   " messages are decoded twice\n");
 		return true;
 	}
 
@@ -823,9 +860,12 @@ int listen_start(void)
 	struct le *le;
 	int err;
 
-	err = dnsc_alloc(&lst.dnsc, NULL, NULL, 0);
-	if (err)
-		return err;
+	/* a DNS client (its sockets) only for roles that send requests */
+	if (listen_needs("dns")) {
+		err = dnsc_alloc(&lst.dnsc, NULL, NULL, 0);
+		if (err)
+			return err;
+	}
 
 	for (le = lst.specs.head; le; le = le->next) {
 		const struct listen_spec *spec = le->data;

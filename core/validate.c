@@ -83,6 +83,70 @@ static bool addr_valid(const struct pl *val)
 }
 
 
+/* Via parameters: each one a token after a ';', none empty */
+static bool via_params_valid(const struct pl *params)
+{
+	bool need = false, any = false, quoted = false;
+	size_t i;
+
+	for (i = 0; i < params->l; i++) {
+		char c = params->p[i];
+
+		if (quoted) {
+			if (c == '\\')
+				++i;
+			else if (c == '"')
+				quoted = false;
+			continue;
+		}
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+
+		if (c == ';') {
+			if (need)
+				return false;
+			need = true;
+			continue;
+		}
+
+		if (!need && !any)
+			return false;
+
+		if (c == '"')
+			quoted = true;
+
+		need = false;
+		any = true;
+	}
+
+	return !need && !quoted;
+}
+
+
+/* every Via value "SIP/2.0/TRANSPORT sent-by;params", none empty */
+static bool via_bad(const struct sip_hdr *h, const struct sip_msg *msg,
+		    void *arg)
+{
+	struct sip_via via;
+	int err;
+	(void)msg;
+	(void)arg;
+
+	memset(&via, 0, sizeof(via));
+	err = sip_via_decode(&via, &h->val);
+	if (err && err != ENOENT)     /* a lower Via may lack a branch */
+		return true;
+
+	/* sip_via_decode() does not anchor its pattern */
+	if (h->val.l < 3 || memcmp(h->val.p, "SIP", 3) ||
+	    !pl_isset(&via.sentby))
+		return true;
+
+	return !via_params_valid(&via.params);
+}
+
+
 static const struct sip_hdr *hdr(const struct sip_msg *msg,
 				 enum sip_hdrid id)
 {
@@ -196,6 +260,11 @@ int validate_request(const struct sip_msg *msg, const char **reason)
 		return 400;
 	}
 
+	if (sip_msg_hdr_apply(msg, true, SIP_HDR_VIA, via_bad, NULL)) {
+		*reason = "Malformed Via";
+		return 400;
+	}
+
 	h = hdr(msg, SIP_HDR_TO);
 	if (h && !addr_valid(&h->val)) {
 		*reason = "Malformed To";
@@ -227,4 +296,21 @@ int validate_request(const struct sip_msg *msg, const char **reason)
 	}
 
 	return 0;
+}
+
+
+/**
+ * Check whether a request leaves its stream without a usable framing:
+ * a Content-Length that is not a number, or more than one of them
+ *
+ * @param msg The request
+ *
+ * @return True if the bytes after it cannot be trusted
+ */
+bool validate_framing_broken(const struct sip_msg *msg)
+{
+	if (!single(msg, SIP_HDR_CONTENT_LENGTH))
+		return true;
+
+	return pl_isset(&msg->clen) && !digits(&msg->clen, 9);
 }

@@ -1,8 +1,9 @@
 /**
  * @file wire.c  Datagrams that libre's SIP parser would drop in silence
  *
- * A UDP helper sits in front of libre's SIP transport. It lets every
- * datagram that libre can decode through untouched. For the others it
+ * libre decodes a message once, through sipd's decoder (decode.c), which
+ * calls wire_decode(); a UDP helper in front of libre's socket tells it
+ * which datagram and sender it is. For a message libre cannot decode it
  *
  *  - adds a branch to the top Via of an RFC 2543 request (no branch, so
  *    libre refuses it), computed from the request's identity so that a
@@ -40,7 +41,18 @@ static struct {
 	uint64_t dropped;
 	uint64_t rejected;
 	uint64_t rfc2543;
+	bool interposed;
+	struct mbuf *cur_mb;       /* the datagram libre is decoding */
+	struct udp_sock *cur_us;
+	struct sa cur_src;
 } wire;
+
+
+static bool cseq_mismatch(const struct sip_msg *msg)
+{
+	return msg->req && method_known(&msg->met) &&
+		pl_cmp(&msg->cseq.met, &msg->met);
+}
 
 
 /* A header line found by a tolerant scan of a raw message */
@@ -294,19 +306,138 @@ static int start_line(struct pl *met, struct pl *ruri, struct pl *ver,
 }
 
 
-static bool decodes(struct mbuf *mb)
+/*
+ * Whether libre can decode the message. *mismatch tells a request whose
+ * CSeq method is not its method: libre matches server transactions by
+ * the CSeq method, RFC 3261 section 17.2.3 by the request method, so such
+ * a request could be taken for a retransmission of another transaction.
+ */
+static bool decodes(struct mbuf *mb, bool *mismatch)
 {
 	struct sip_msg *msg;
 	size_t pos = mb->pos;
 	int err;
 
-	err = sip_msg_decode(&msg, mb);
+	err = wire_decode_real(&msg, mb);
 	mb->pos = pos;
 
 	if (err)
 		return false;
 
+	if (mismatch)
+		*mismatch = cseq_mismatch(msg);
+
 	mem_deref(msg);
+
+	return true;
+}
+
+
+/* A Request-URI of a scheme other than sip and sips (RFC 3986 3.1) */
+static bool other_scheme(const struct pl *ruri)
+{
+	size_t i;
+
+	for (i = 0; i < ruri->l && ruri->p[i] != ':'; i++) {
+		char c = ruri->p[i];
+
+		if (!(isalpha((unsigned char)c) ||
+		      (i && (isdigit((unsigned char)c) || c == '+' ||
+			     c == '-' || c == '.'))))
+			return false;
+	}
+
+	if (!i || i == ruri->l)
+		return false;
+
+	return !(i == 3 && !strncasecmp(ruri->p, "sip", 3)) &&
+		!(i == 4 && !strncasecmp(ruri->p, "sips", 4));
+}
+
+
+/*
+ * A datagram libre cannot decode. With a UDP socket to answer from:
+ * 505, 416 or 400 (or nothing for what is not a request). Returns 0 when
+ * an RFC 2543 request got a branch and decodes now.
+ */
+static int rescue(struct mbuf *mb, struct udp_sock *us, const struct sa *src)
+{
+	struct raw_hdr hv[64];
+	struct pl met, ruri, ver;
+	const char *p = (const char *)mbuf_buf(mb);
+	size_t l = mbuf_get_left(mb), hc, hdrend;
+	int err;
+
+	if (l <= 4)   /* keep-alives */
+		return EBADMSG;
+
+	/* responses and things that are not SIP: nothing to answer */
+	if (start_line(&met, &ruri, &ver, p, l) ||
+	    (met.l >= 4 && !strncasecmp(met.p, "SIP/", 4))) {
+		++wire.dropped;
+		return EBADMSG;
+	}
+
+	hc = raw_headers(hv, ARRAY_SIZE(hv), p, l, &hdrend);
+
+	if (!raw_find(hv, hc, "Via", 'v')) {
+		++wire.dropped;
+		return EBADMSG;
+	}
+
+	if (ver.l >= 4 && !strncasecmp(ver.p, "SIP/", 4) &&
+	    pl_strcmp(&ver, "SIP/2.0")) {
+		++wire.rejected;
+		if (us)
+			(void)reply_raw(us, src, hv, hc, 505,
+					"Version Not Supported");
+		return EBADMSG;
+	}
+
+	err = add_branch(mb, hv, hc, &ruri);
+	if (!err && decodes(mb, NULL)) {
+		++wire.rfc2543;
+		return 0;
+	}
+
+	++wire.rejected;
+
+	if (!us)
+		return EBADMSG;
+
+	/* the branch may have been added: read the headers again */
+	p = (const char *)mbuf_buf(mb);
+	l = mbuf_get_left(mb);
+	hc = raw_headers(hv, ARRAY_SIZE(hv), p, l, &hdrend);
+
+	/* an absoluteURI libre cannot decode (RFC 3261 8.2.2.1) */
+	if (!pl_strcmp(&ver, "SIP/2.0") && other_scheme(&ruri)) {
+		(void)reply_raw(us, src, hv, hc, 416,
+				"Unsupported URI Scheme");
+		return EBADMSG;
+	}
+
+	log_debug("malformed request from %J: answered 400\n", src);
+	(void)reply_raw(us, src, hv, hc, 400, "Bad Request");
+
+	return EBADMSG;
+}
+
+
+static bool mismatch_reply(struct mbuf *mb, struct udp_sock *us,
+			   const struct sa *src)
+{
+	struct raw_hdr hv[64];
+	struct pl met, ruri, ver;
+	const char *p = (const char *)mbuf_buf(mb);
+	size_t l = mbuf_get_left(mb), hc, hdrend;
+
+	hc = raw_headers(hv, ARRAY_SIZE(hv), p, l, &hdrend);
+
+	++wire.rejected;
+	if (start_line(&met, &ruri, &ver, p, l) || pl_strcmp(&met, "ACK"))
+		(void)reply_raw(us, src, hv, hc, 400,
+				"CSeq Method Does Not Match");
 
 	return true;
 }
@@ -315,62 +446,82 @@ static bool decodes(struct mbuf *mb)
 static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
 {
 	struct wire_helper *wh = arg;
-	struct raw_hdr hv[64];
-	struct pl met, ruri, ver;
-	const char *p;
-	size_t l, hc, hdrend;
-	int err;
+	bool mismatch = false;
 
 	if (ban_check(src))
 		return true;
 
-	if (decodes(mb))
-		return false;
-
-	p = (const char *)mbuf_buf(mb);
-	l = mbuf_get_left(mb);
-
-	if (l <= 4)   /* keep-alives, left to libre */
-		return false;
-
-	/* responses and things that are not SIP: nothing to answer */
-	if (start_line(&met, &ruri, &ver, p, l) ||
-	    (met.l >= 4 && !strncasecmp(met.p, "SIP/", 4))) {
-		++wire.dropped;
-		return true;
-	}
-
-	hc = raw_headers(hv, ARRAY_SIZE(hv), p, l, &hdrend);
-
-	if (!raw_find(hv, hc, "Via", 'v')) {
-		++wire.dropped;
-		return true;
-	}
-
-	if (ver.l >= 4 && !strncasecmp(ver.p, "SIP/", 4) &&
-	    pl_strcmp(&ver, "SIP/2.0")) {
-		++wire.rejected;
-		(void)reply_raw(wh->us, src, hv, hc, 505,
-				"Version Not Supported");
-		return true;
-	}
-
-	err = add_branch(mb, hv, hc, &ruri);
-	if (!err && decodes(mb)) {
-		++wire.rfc2543;
+	/* decoded once, by libre, through wire_decode() */
+	if (wire.interposed) {
+		wire.cur_mb  = mb;
+		wire.cur_us  = wh->us;
+		wire.cur_src = *src;
 		return false;
 	}
 
-	/* the branch may have been added: read the headers again */
-	p = (const char *)mbuf_buf(mb);
-	l = mbuf_get_left(mb);
-	hc = raw_headers(hv, ARRAY_SIZE(hv), p, l, &hdrend);
+	/* without the interposition: decode here as well */
+	if (decodes(mb, &mismatch))
+		return mismatch ? mismatch_reply(mb, wh->us, src) : false;
 
-	++wire.rejected;
-	log_debug("malformed request from %J: answered 400\n", src);
-	(void)reply_raw(wh->us, src, hv, hc, 400, "Bad Request");
+	return rescue(mb, wh->us, src) != 0;
+}
 
-	return true;
+
+/**
+ * What sipd does around libre's decoder (see decode.c): a request whose
+ * CSeq method differs from its method is refused (libre would match it
+ * to another transaction, RFC 3261 17.2.3), and what libre cannot decode
+ * is answered or repaired. Called for every message libre decodes.
+ *
+ * @param msgp  Pointer to the decoded message
+ * @param mb    The buffer
+ * @param start Where the message starts in it
+ * @param err   What libre's decoder returned
+ *
+ * @return The result for libre: 0 with *msgp set, or an error
+ */
+int wire_decode(struct sip_msg **msgp, struct mbuf *mb, size_t start,
+		int err)
+{
+	bool datagram = mb && mb == wire.cur_mb;
+	struct udp_sock *us = datagram ? wire.cur_us : NULL;
+	struct sa src = wire.cur_src;
+
+	/* one decode for each datagram */
+	if (datagram)
+		wire.cur_mb = NULL;
+
+	if (!err) {
+		if (datagram && cseq_mismatch(*msgp)) {
+			*msgp = mem_deref(*msgp);
+			mb->pos = start;
+			(void)mismatch_reply(mb, us, &src);
+			return EBADMSG;
+		}
+		return 0;
+	}
+
+	/* a stream waits for the rest of the message */
+	if (!mb || (err == ENODATA && !datagram))
+		return err;
+
+	mb->pos = start;
+	if (rescue(mb, us, datagram ? &src : NULL))
+		return err;
+
+	mb->pos = start;
+
+	return wire_decode_real(msgp, mb);
+}
+
+
+/**
+ * The interposition works: libre decoded the start-up probe through
+ * sipd's decoder. From now on the UDP helper does not decode.
+ */
+void wire_interposed(void)
+{
+	wire.interposed = true;
 }
 
 

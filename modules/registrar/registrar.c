@@ -133,7 +133,15 @@ static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg,
 }
 
 
-static void handle_register(struct sipd_sock *sock, const struct sip_msg *msg)
+/**
+ * Handle a REGISTER, or handle it again after it waited for the database
+ *
+ * @param sock Socket it came on
+ * @param msg  The REGISTER
+ * @param w    Its waiting entry when it waited, else NULL
+ */
+static void registrar_handle(struct sipd_sock *sock,
+			     const struct sip_msg *msg, struct waiting *w)
 {
 	struct list changes = LIST_INIT, current = LIST_INIT;
 	struct list upserts = LIST_INIT, removes = LIST_INIT;
@@ -148,26 +156,26 @@ static void handle_register(struct sipd_sock *sock, const struct sip_msg *msg)
 		(void)sipd_replyf(sock, msg, 420, "Bad Extension",
 				  "Unsupported: %s\r\n"
 				  "Content-Length: 0\r\n\r\n", unsup);
-		return;
+		goto out;
 	}
 
 	if ((pl_strcasecmp(&msg->to.uri.scheme, "sip") &&
 	     pl_strcasecmp(&msg->to.uri.scheme, "sips")) ||
 	    msg_aor(aor, sizeof(aor), &msg->to.uri)) {
 		(void)sipd_reply(sock, msg, 400, "Bad To Address");
-		return;
+		goto out;
 	}
 
 	if (!domain_is_served(&msg->to.uri.host)) {
 		(void)sipd_reply(sock, msg, 404, "Domain Not Served Here");
-		return;
+		goto out;
 	}
 
 	at = strrchr(aor, '@');
 	str_ncpy(user, aor, MIN(sizeof(user), (size_t)(at - aor) + 1));
 
 	if (!authorized(sock, msg, user, at + 1))
-		return;
+		goto out;
 
 	err = reg_changes_decode(&changes, msg, &conf, &star, &scode,
 				 &reason);
@@ -235,9 +243,14 @@ static void handle_register(struct sipd_sock *sock, const struct sip_msg *msg)
 	}
 
 	err = location_save(aor, &upserts, &removes);
-	if (err) {
+	if (err == EBUSY && !retry_later(sock, msg, w, registrar_handle)) {
+		w = NULL;   /* it waits again */
+		goto out;
+	}
+	else if (err) {
 		log_warning("registrar: cannot save %s: %m\n", aor, err);
-		(void)sipd_replyf(sock, msg, 500, "Server Internal Error",
+		(void)sip_treplyf(NULL, NULL, sock_sip(sock), msg, false, 500,
+				  "Server Internal Error",
 				  "Retry-After: 5\r\n"
 				  "Content-Length: 0\r\n\r\n");
 		goto out;
@@ -256,6 +269,7 @@ static void handle_register(struct sipd_sock *sock, const struct sip_msg *msg)
 	list_flush(&current);
 	list_flush(&upserts);
 	list_flush(&removes);
+	retry_done(w);
 }
 
 
@@ -265,7 +279,11 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 	if (!domain_is_served(&msg->uri.host))
 		return false;
 
-	handle_register(sock, msg);
+	/* the first copy waits for the database: it will be answered */
+	if (retry_waiting(msg))
+		return true;
+
+	registrar_handle(sock, msg, NULL);
 
 	return true;
 }
@@ -344,6 +362,7 @@ static int module_close(void)
 {
 	role_unregister(&role);
 	keepalive_close();
+	retry_close();
 
 	return 0;
 }

@@ -50,3 +50,14 @@ int  reg_contact_print(struct re_printf *pf, void *arg);
 int  keepalive_init(void);
 void keepalive_close(void);
 void keepalive_register(struct sipd_sock *sock, const struct sip_msg *msg);
+
+/* retry.c */
+struct waiting;
+typedef void (retry_h)(struct sipd_sock *sock, const struct sip_msg *msg,
+		       struct waiting *w);
+
+int  retry_later(struct sipd_sock *sock, const struct sip_msg *msg,
+		 struct waiting *w, retry_h *h);
+void retry_done(struct waiting *w);
+bool retry_waiting(const struct sip_msg *msg);
+void retry_close(void);

@@ -8,10 +8,10 @@ import sqlite3
 import subprocess
 import time
 
-from sipdlib import (Sipd, SIPD, MODULES, ROOT, DEFAULT_CONF, check, eq,
+from sipdlib import (Sipd, SIPD, MODULES, ROOT, check, eq,
                      contact_uri)
 from test_sipp import (SIPP_CONF, add_users, sipp_load, bindings,
-                       reg_list_json, start_again)
+                       reg_list_json)
 from sipprun import logged_aors, socket_addresses
 
 
@@ -169,6 +169,32 @@ def test_daemonize():
         s.close()
 
 
+def test_daemon_relative_pidfile_removed():
+    # "sipd -d -p sipd.pid" started in the directory of the files
+    s = Sipd(start=False)
+    pid = None
+    try:
+        r = subprocess.run([SIPD, "-d", "-f", "sipd.conf", "-m", MODULES,
+                            "-p", "sipd.pid"], capture_output=True,
+                           text=True, timeout=20, cwd=s.dir,
+                           stdin=subprocess.DEVNULL)
+        eq(r.returncode, 0, "sipd -d exit status (%s)" % r.stderr)
+        pid = read_pidfile(s.pidfile)
+        check(pid_running(pid), "daemon running")
+        r = s.client().register("alice@example.com", "secret")
+        eq(r.status if r else None, 200, "REGISTER to the daemon")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 5
+        while pid_running(pid) and time.time() < deadline:
+            time.sleep(0.05)
+        check(not pid_running(pid), "daemon still running after TERM")
+        check(not os.path.exists(s.pidfile), "relative pid file %s left"
+              " behind after the daemon stopped" % s.pidfile)
+    finally:
+        kill_by_pid(pid)
+        s.close()
+
+
 def test_daemon_start_failure_reports():
     s = Sipd(start=False)
     k = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -232,6 +258,41 @@ def test_sigint_exits_cleanly():
     _stop_with(signal.SIGINT)
 
 
+def test_sigterm_under_load_keeps_acknowledged():
+    with Sipd(SIPP_CONF) as s:
+        n = 3000
+        csv, aors = add_users(s, n, prefix="term")
+        run = sipp_load(s, csv, calls=n, rate=500, max_retrans=2)
+        run.start()
+        deadline = time.time() + 30
+        while s.query("SELECT count(*) FROM bindings")[0][0] < 300 and \
+                time.time() < deadline and run.alive():
+            time.sleep(0.05)
+        check(run.alive(), "SIPp ended before the TERM")
+        t = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = s.proc.wait(2.0)
+        except subprocess.TimeoutExpired:
+            rc = None
+        took = time.time() - t
+        s.stop()
+        eq(rc, 0, "exit status of TERM under load")
+        check(took < 2.0, "TERM under load took %.2fs" % took)
+        run.kill(signal.SIGINT)
+        res = run.wait(60)
+        acked = set(logged_aors(res.logged(), "registered"))
+        check(0 < len(acked) < n, "TERM came mid-load: %d of %d" % (
+            len(acked), n))
+        r = s.sipctl("db", "check")
+        eq(r.returncode, 0, "db check after TERM (%s)" % r.stderr)
+        bound = set(bindings(s))
+        eq(sorted(acked - bound), [], "acknowledged AORs missing after"
+           " TERM")
+        s.start()
+        eq(sorted(acked - set(bindings(s))), [], "missing after restart")
+
+
 def test_binds_only_listen_addresses():
     with Sipd() as s:
         addrs = socket_addresses(s.proc.pid)
@@ -258,7 +319,7 @@ def test_kill9_keeps_acknowledged_bindings():
                 acked[aor] = contact
         eq(len(acked), n, "200s received")
         s.kill9()                      # right after the last 200
-        start_again(s)
+        s.start()
 
         listed = {e["aor"]: e["contact"] for e in reg_list_json(s)}
         eq(listed, acked, "sipctl reg list --json after kill -9 + restart")
@@ -295,7 +356,7 @@ def test_kill9_under_sipp_load_keeps_acknowledged():
                   len(acked), n, res.summary()))
         check(acked <= set(aors), "acknowledged AORs are ours")
 
-        start_again(s)
+        s.start()
         bound = set(bindings(s))
         lost = sorted(acked - bound)
         eq(lost, [], "acknowledged AORs missing after kill -9 (%d acked,"

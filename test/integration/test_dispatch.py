@@ -7,6 +7,7 @@ on port and a redirect-only UDP socket on port2.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -91,6 +92,43 @@ def test_405_lists_the_methods_of_the_socket():
         finally:
             c.close()
 
+
+BOTH_CONF = """\
+domain example.com
+db {db}
+module location
+module auth
+listen udp:127.0.0.1:{port};roles=registrar,redirect;auth=off
+listen udp:127.0.0.1:{port2};roles=redirect,registrar;auth=off
+"""
+
+
+def test_405_allow_is_the_union_of_the_roles():
+    with Sipd(BOTH_CONF) as s:
+        for port in (s.port, s.port2):
+            c = s.client(port=port)
+            try:
+                for m in ("BYE", "PUBLISH", "INFO", "UPDATE"):
+                    r = ask(c, m, "sip:alice@example.com")
+                    check(r is not None, "no answer to %s" % m)
+                    eq(r.status, 405, "%s on port %d" % (m, port))
+                    eq(allow_set(r), REGISTRAR_ALLOW | REDIRECT_ALLOW,
+                       "Allow of a socket with both roles")
+                r = ask(c, "OPTIONS", "sip:example.com")
+                eq(r and r.status, 200, "OPTIONS to the server")
+                eq(allow_set(r), REGISTRAR_ALLOW | REDIRECT_ALLOW,
+                   "Allow of the 200 to OPTIONS")
+                # each method still reaches its role
+                r = ask(c, "INVITE", "sip:bob@example.com")
+                eq(r and r.status, 480, "INVITE (bob has no binding)")
+                r = c.register("bob@example.com", expires=60)
+                eq(r and r.status, 200, "REGISTER with auth off")
+                r = ask(c, "INVITE", "sip:bob@example.com")
+                eq(r and r.status, 302, "INVITE after the REGISTER")
+                r = s.sipctl("reg", "del", "bob@example.com")
+                eq(r.returncode, 0, "sipctl reg del: %s" % r.stderr)
+            finally:
+                c.close()
 
 def test_501_for_unknown_methods():
     with Sipd() as s:
@@ -232,7 +270,7 @@ def test_ack_matching_nothing_gets_no_response():
                 c.close()
 
 
-# --- malformed requests -------------------------------------------------------
+# --- malformed requests ---------------------------------------------------
 
 def bad_cases():
     """(description, keyword arguments of raw_request[, libre rejects])."""
@@ -400,7 +438,8 @@ def test_sipd_survives_garbage():
                 u.sendto(data, s.addr2)
         finally:
             u.close()
-        for data in (b"\x00\xff" * 100 + b"\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n",
+        for data in (b"\x00\xff" * 100 + b"\r\n\r\n",
+                     b"GET / HTTP/1.0\r\n\r\n",
                      b"OPTIONS sip:x SIP/2.0\r\n" + b"X: y\r\n" * 5000):
             t = socket.create_connection(s.addr, timeout=2)
             try:
@@ -445,6 +484,8 @@ def config_run(body, check_only=True, timeout=10):
         p.kill()
         out, err = p.communicate()
         raise AssertionError("sipd did not exit on %s:\n%s" % (path, text))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
     return p.returncode, out + err, path, text
 
 
@@ -538,9 +579,8 @@ def test_good_config_passes_check():
     rc, err, path, text = config_run(
         GOOD_HEAD + "listen udp:127.0.0.1:{port};roles=registrar\n"
         "listen tcp:127.0.0.1:{port};roles=registrar\n"
-        "listen udp:127.0.0.1:{port};roles=redirect\n".replace(
-            "udp:127.0.0.1:{port};roles=redirect",
-            "udp:[::1]:{port};roles=redirect"))
+        "listen udp:[::1]:{port};roles=redirect\n"
+        "registrar_max_contacts 1000\n")
     eq(rc, 0, "sipd -t on a good config:\n%s\n%s" % (text, err))
 
 

@@ -4,12 +4,12 @@ daemon."""
 import json
 import os
 import re
+import sqlite3
 import subprocess
-import threading
 import time
 
-from sipdlib import (Sipd, SIPCTL, DEFAULT_CONF, check, eq, contact_uri,
-                     param)
+from sipdlib import (Sipd, SIPCTL, check, eq, contact_uri, param,
+                     parse_challenge, digest_header)
 from test_sipp import (SIPP_CONF, add_users, sipp_load, bindings,
                        reg_list_json, sipp_ok)
 
@@ -372,6 +372,34 @@ def test_reg_list_json_fields():
         eq(b["source"], "127.0.0.1:%d" % c2.local[1], "bob's source")
         eq(b["socket"], "tcp:127.0.0.1:%d" % s.port, "bob's socket")
 
+        # outbound and Path fields, and a binding without User-Agent
+        r = s.sipctl("user", "add", "carol@example.com", "c-pw")
+        eq(r.returncode, 0, "user add carol")
+        c3 = s.client()
+        uuid = "urn:uuid:00000000-0000-1000-8000-000a95a0e128"
+        r = c3.register("carol@example.com", "c-pw", contacts=[
+            '<sip:carol@127.0.0.1:%d>;+sip.instance="<%s>";reg-id=1'
+            % (c3.local[1], uuid)], extra=[
+                "Supported: path, outbound",
+                "Path: <sip:edge.example.com;lr;ob>"])
+        eq(r.status, 200, "REGISTER carol with instance, reg-id, Path")
+        (e,) = reg_list_json(s, "carol@example.com")
+        eq(e["path"], "<sip:edge.example.com;lr;ob>", "path")
+        eq(e["instance"], "<%s>" % uuid, "instance")
+        eq(e["reg_id"], 1, "reg_id")
+        check("reg-id=1" in e["params"] and "expires" not in e["params"],
+              "params: %r" % e["params"])
+        eq(e["contact"], "sip:carol@127.0.0.1:%d" % c3.local[1],
+           "contact without header parameters")
+        eq(e["user_agent"], "", "user_agent of a REGISTER without one")
+        eq(sorted(e), sorted(["aor", "contact", "expires", "transport",
+                              "source", "user_agent", "q", "call_id", "cseq",
+                              "socket", "path", "instance", "reg_id",
+                              "params"]), "keys of an entry")
+        for k in e:
+            check(e[k] is not None, "%s is null" % k)
+        c3.close()
+
         only = reg_list_json(s, "bob@example.com")
         eq([e["aor"] for e in only], ["bob@example.com"], "filtered by AOR")
         eq(reg_list_json(s, "nobody@example.com"), [], "unknown AOR")
@@ -382,7 +410,7 @@ def test_reg_list_json_fields():
         lines = r.stdout.splitlines()
         eq(lines[0].split(), ["AOR", "CONTACT", "EXPIRES", "TRANS",
                               "SOURCE", "USER-AGENT"], "header")
-        eq(len(lines), 3, "lines of reg list")
+        eq(len(lines), 4, "lines of reg list")
         check(lines[1].startswith("alice@example.com") and agent in lines[1],
               "alice's line: %r" % lines[1])
         c.close()
@@ -441,3 +469,70 @@ def test_beside_daemon_under_sipp_load():
         eq(s.query("PRAGMA integrity_check"), [("ok",)], "integrity")
         r = s.client().register("extra2999@example.com", "pw2999")
         eq(r.status, 200, "an imported user registers")
+
+
+def test_big_import_beside_loaded_daemon():
+    # an operator's bulk import (200,000 accounts in one transaction)
+    # while phones register: no REGISTER may fail because of it
+    with Sipd(SIPP_CONF) as s:
+        n = 3000
+        csv, aors = add_users(s, n, prefix="bulk")
+        big = "".join("big%d@example.com pw%d\n" % (i, i)
+                      for i in range(200000))
+        run = sipp_load(s, csv, calls=n, rate=500)
+        run.start()
+        try:
+            while bound_count(s) < 50 and run.alive():
+                time.sleep(0.05)
+            check(run.alive(), "SIPp ended before the import")
+            t = time.time()
+            r = s.sipctl("user", "import", "-", stdin=big)
+            took = time.time() - t
+            still = run.alive()
+        finally:
+            res = run.wait(120)
+        eq(r.returncode, 0, "bulk import (%s)" % r.stderr.strip())
+        check(still, "the import (%.1fs) outlasted the load" % took)
+        sipp_ok(res, "%d registrations during a %.1fs import of 200000"
+                " accounts" % (n, took))
+        eq(sorted(a for a in bindings(s)), sorted(aors), "AORs bound")
+
+
+def test_register_during_long_write_lock_one_answer():
+    # a REGISTER that arrives while another process holds the write lock
+    # longer than sipd waits; then the phone retransmits the same request
+    # (same branch). One transaction must get one final answer: the
+    # retransmission gets the same status and To tag, not a second try.
+    with Sipd() as s:
+        c = s.client()
+        r = c.register("alice@example.com")            # the challenge
+        eq(r.status, 401, "challenge")
+        chall = [x for x in map(parse_challenge, r.all("www-authenticate"))
+                 if x.get("algorithm") == "SHA-256"][0]
+        auth = digest_header(chall, "REGISTER", "sip:example.com", "alice",
+                             "secret")
+        lock = sqlite3.connect(s.db, timeout=10, isolation_level=None)
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+            lock.execute("UPDATE accounts SET created = created")
+            text = c.request("REGISTER", "sip:example.com",
+                             ["Contact: <sip:alice@127.0.0.1:%d>" %
+                              c.local[1], "Authorization: " + auth],
+                             to="<sip:alice@example.com>",
+                             frm="<sip:alice@example.com>;tag=%s" % c.ftag)
+            first = c.final(timeout=8)
+        finally:
+            lock.execute("COMMIT")
+            lock.close()
+        check(first is not None, "no answer while the database was locked")
+        c.send_raw(text)                               # retransmission
+        again = c.final(timeout=5)
+        check(again is not None, "no answer to the retransmission")
+        eq((again.status, param(again.get("to"), "tag")),
+           (first.status, param(first.get("to"), "tag")),
+           "final response to the retransmission (status, To tag) after"
+           " %d %s" % (first.status, first.reason))
+        bound = bindings(s)
+        if first.status != 200:
+            eq(bound, {}, "a binding exists although the phone was told"
+               " %d" % first.status)

@@ -478,9 +478,9 @@ CASES = [
          auth_socket=True),
     Case("multi01.dat", "application-layer", (400,)),
     Case("mcl01.dat", "application-layer", (400,), tcp_close_ok=True),
-    # Max-Forwards 0: the redirect server answers as a UAS (or 483)
-    Case("zeromf.dat", "application-layer", (302, 483, 200),
-         check=REDIRECT_USER),
+    # Max-Forwards 0: only a proxy stops it (483); an endpoint processes
+    # it as if Max-Forwards were positive, so the redirect server redirects
+    Case("zeromf.dat", "application-layer", (302,), check=REDIRECT_USER),
     Case("cparam01.dat", "application-layer", (200,)),
     Case("cparam02.dat", "application-layer", (200,)),
     Case("regescrt.dat", "application-layer", (200,), check=chk_regescrt),
@@ -841,7 +841,9 @@ def test_cseq_method_mismatch_after_invite_udp():
             sock.sendto(data, s.addr)
             got = udp_collect(sock, [("cseq", "1392934 INVITE"),
                                      ("cseq", "8 INVITE")], REPLY_WAIT)
-            check(got, "mismatch01.dat after baddate.dat: no response")
+            check(got, "mismatch01.dat after baddate.dat: no response"
+                  " (taken for a retransmission of baddate's INVITE"
+                  " transaction: same branch and sent-by, CSeq INVITE)")
             r = got[-1]
             check(r.get("call-id") == "mismatch01.dj0234sxdfl3",
                   "mismatch01.dat after baddate.dat was answered with"
@@ -851,3 +853,64 @@ def test_cseq_method_mismatch_after_invite_udp():
         finally:
             sender.close()
         assert_healthy(s, "baddate.dat then mismatch01.dat")
+
+
+def test_rfc2543_transaction_udp():
+    """inv2543.dat (RFC 4475 3.4.1) has no branch: its retransmission and
+    an RFC 2543 ACK (no branch either) must match its transaction by the
+    RFC 2543 rules, so the INVITE gets the same 302 again and the ACK
+    stops the retransmissions of the 302."""
+    with start_sipd() as s:
+        sender = UdpSender()
+        try:
+            data = load("inv2543.dat")
+            ids = identity(data)
+            sock = sender.sock(top_via_port(data))
+            sock.sendto(data, s.addr)
+            got = udp_collect(sock, ids, REPLY_WAIT)
+            check(got and got[-1].status == 302,
+                  "inv2543.dat: expected 302, got %s" % describe(got))
+            first = got[-1]
+            tag = param(first.get("to"), "tag")
+            check(tag, "302 without To tag")
+
+            sock.sendto(data, s.addr)
+            got = udp_collect(sock, ids, REPLY_WAIT)
+            check(got and got[-1].status == 302,
+                  "retransmitted inv2543.dat: expected 302, got %s" %
+                  describe(got))
+            eq(param(got[-1].get("to"), "tag"), tag,
+               "To tag of the 302 to the retransmission (same transaction)")
+
+            ack = ("ACK sip:UserB@example.com SIP/2.0\r\n"
+                   "Via: SIP/2.0/UDP iftgw.example.com\r\n"
+                   "From: <sip:+13035551111@ift.client.example.net"
+                   ";user=phone>\r\n"
+                   "To: sip:+16505552222@ss1.example.net;user=phone"
+                   ";tag=%s\r\n"
+                   "Call-ID: inv2543.1717@ift.client.example.com\r\n"
+                   "CSeq: 56 ACK\r\n"
+                   "\r\n" % tag)
+            sock.sendto(ack.encode(), s.addr)
+            late = udp_collect(sock, ids, 2.5, False)
+            check(not late, "the 302 is still retransmitted after the RFC"
+                  " 2543 ACK: %s" % describe(late))
+        finally:
+            sender.close()
+        assert_healthy(s, "inv2543.dat and its ACK")
+
+
+def test_negative_content_length_closes_tcp():
+    """ncl.dat over TCP (RFC 4475 3.1.2.3): the framing error cannot be
+    recovered from on a stream, so after answering 400 (or without
+    answering) sipd closes the connection."""
+    with start_sipd() as s:
+        data = load("ncl.dat")
+        res = tcp_exchange(s.addr, data, identity(data), 3.0, False)
+        finals = [m for m in res.responses if m.status >= 200]
+        check(all(m.status == 400 for m in finals),
+              "ncl.dat over TCP: %s" % describe(res.responses))
+        check(res.closed, "ncl.dat over TCP: answered %s but the"
+              " connection stays open after the framing error" %
+              describe(res.responses))
+        assert_healthy(s, "ncl.dat over TCP")

@@ -14,9 +14,14 @@ socket listens on another address.
     run = SippRun("register_auth.xml", ("127.0.0.1", 5060), workdir,
                   inf="users.csv", calls=200, rate=100,
                   keys={"domain": "example.com", "expires": "3600"},
-                  auth_uri="sip:example.com")
+                  auth_uri="example.com")
     res = run.run(timeout=60)
     res.ok, res.successful, res.failed, res.logged("registered")
+
+auth_uri is SIPp's -auth_uri: the digest uri without its scheme (SIPp
+writes "sip:" in front of it). Without it SIPp signs the server's
+address instead of the Request-URI, which a server that checks the digest
+uri (RFC 3261 22.4, RFC 7616 3.4.6) rejects.
 
 Python 3, standard library only.
 """

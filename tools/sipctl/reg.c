@@ -222,11 +222,40 @@ static int reg_del(const char *aor, const char *contact)
 }
 
 
+/* The id of the binding of an AOR whose contact equals a URI, or 0 */
+static int64_t binding_of(const char *aor, const char *contact)
+{
+	sqlite3_stmt *stmt;
+	struct pl want;
+	int64_t id = 0;
+
+	if (sqlite3_prepare_v2(db_handle(), "SELECT id, contact FROM bindings"
+			       " WHERE aor = ?1", -1, &stmt, NULL))
+		return 0;
+
+	pl_set_str(&want, contact);
+	sqlite3_bind_text(stmt, 1, aor, -1, SQLITE_STATIC);
+
+	while (!id && sqlite3_step(stmt) == SQLITE_ROW) {
+		struct pl have;
+
+		pl_set_str(&have, col(stmt, 1));
+		if (uri_equal_str(&want, &have))
+			id = sqlite3_column_int64(stmt, 0);
+	}
+
+	sqlite3_finalize(stmt);
+
+	return id;
+}
+
+
 static int reg_add(const char *aor, const char *contact, int argc,
 		   char *argv[])
 {
 	char user[128], domain[128], key[300], callid[40];
 	uint32_t expires = 3600, q = 1000;
+	int64_t existing;
 	sqlite3_stmt *stmt;
 	struct pl pl;
 	struct uri u;
@@ -283,15 +312,25 @@ static int reg_add(const char *aor, const char *contact, int argc,
 		return fail("reg add: no account %s (add it with 'sipctl user"
 			    " add')", key);
 
+	if (db_begin())
+		return fail("database is busy");
+
+	/* the same contact again (RFC 3261 19.1.4) updates its binding */
+	existing = binding_of(key, contact);
+
 	rand_str(callid, 24);
 
-	rc = sqlite3_prepare_v2(db_handle(),
+	rc = sqlite3_prepare_v2(db_handle(), existing ?
+		"UPDATE bindings SET expires = ?3, q = ?4, updated = ?6"
+		" WHERE id = ?7" :
 		"INSERT INTO bindings (aor, contact, params, expires, q, callid,"
 		" cseq, received, transport, socket, user_agent, created,"
 		" updated) VALUES (?1, ?2, '', ?3, ?4, ?5, 1, '', 'udp', '',"
 		" 'sipctl', ?6, ?6)", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
+		db_rollback();
 		return fail("database: %s", sqlite3_errmsg(db_handle()));
+	}
 
 	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, contact, -1, SQLITE_STATIC);
@@ -299,13 +338,21 @@ static int reg_add(const char *aor, const char *contact, int argc,
 	sqlite3_bind_int(stmt, 4, (int)q);
 	sqlite3_bind_text(stmt, 5, callid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, (int64_t)time(NULL));
+	if (existing)
+		sqlite3_bind_int64(stmt, 7, existing);
 
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
+		db_rollback();
 		return fail("database: %s", sqlite3_errmsg(db_handle()));
+	}
 
-	(void)printf("added %s -> %s for %u seconds\n", key, contact, expires);
+	if (db_commit())
+		return fail("database: commit failed");
+
+	(void)printf("%s %s -> %s for %u seconds\n",
+		     existing ? "updated" : "added", key, contact, expires);
 
 	return 0;
 }

@@ -239,9 +239,19 @@ static int user_list(void)
 }
 
 
-static int import_line(char *line, const char *name, unsigned lineno)
+/** One account read from an import file, ready to insert */
+struct import_row {
+	struct le le;
+	char user[128];
+	char domain[128];
+	struct ha1s h;
+};
+
+
+static int import_line(struct list *rows, char *line, const char *name,
+		       unsigned lineno)
 {
-	char user[128], domain[128];
+	struct import_row *row;
 	char *aor, *password, *end;
 
 	end = line + strlen(line);
@@ -265,7 +275,14 @@ static int import_line(char *line, const char *name, unsigned lineno)
 	while (*password == ' ' || *password == '\t')
 		++password;
 
-	if (!aor_split(aor, user, sizeof(user), domain, sizeof(domain)))
+	row = mem_zalloc(sizeof(*row), NULL);
+	if (!row)
+		return fail("out of memory");
+
+	list_append(rows, &row->le, row);
+
+	if (!aor_split(aor, row->user, sizeof(row->user), row->domain,
+		       sizeof(row->domain)))
 		return fail("%s:%u: '%s' is not USER@DOMAIN", name, lineno,
 			    aor);
 
@@ -273,14 +290,72 @@ static int import_line(char *line, const char *name, unsigned lineno)
 		return fail("%s:%u: the password must be one word of 1 to %d"
 			    " characters", name, lineno, PASSWORD_MAX);
 
-	return write_user(user, domain, password, "import") ? 1 : 0;
+	if (ha1s_make(&row->h, row->user, row->domain, password))
+		return fail("cannot compute HA1");
+
+	return 0;
+}
+
+
+/* Insert every row in one transaction, the write lock held briefly */
+static int import_rows(const struct list *rows)
+{
+	static const char *sql =
+		"INSERT INTO accounts (username, domain, ha1_md5, ha1_sha256,"
+		" created) VALUES (?1, ?2, ?3, ?4, ?5)"
+		" ON CONFLICT (username, domain) DO UPDATE SET"
+		" ha1_md5 = excluded.ha1_md5,"
+		" ha1_sha256 = excluded.ha1_sha256";
+	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+	sqlite3_stmt *stmt;
+	struct le *le;
+	int ret = 0;
+
+	if (sqlite3_prepare_v2(db_handle(), sql, -1, &stmt, NULL))
+		return fail("database: %s", sqlite3_errmsg(db_handle()));
+
+	if (db_begin()) {
+		sqlite3_finalize(stmt);
+		return fail("database is busy");
+	}
+
+	for (le = rows->head; le && !ret; le = le->next) {
+		const struct import_row *row = le->data;
+
+		sqlite3_reset(stmt);
+		sqlite3_bind_text(stmt, 1, row->user, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, row->domain, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(stmt, 3, row->h.md5,
+				  (int)digest_size(DIGEST_MD5), SQLITE_STATIC);
+		sqlite3_bind_blob(stmt, 4, row->h.sha256,
+				  (int)digest_size(DIGEST_SHA256),
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 5, now);
+
+		if (sqlite3_step(stmt) != SQLITE_DONE)
+			ret = fail("database: %s",
+				   sqlite3_errmsg(db_handle()));
+	}
+
+	sqlite3_finalize(stmt);
+
+	if (ret) {
+		db_rollback();
+		return ret;
+	}
+
+	if (db_commit())
+		return fail("database: commit failed");
+
+	return 0;
 }
 
 
 static int user_import(const char *file)
 {
 	const char *name = strcmp(file, "-") ? file : "(stdin)";
-	unsigned lineno = 0, count = 0;
+	struct list rows = LIST_INIT;
+	unsigned lineno = 0;
 	char line[1024];
 	FILE *f;
 	int ret = 0;
@@ -289,19 +364,8 @@ static int user_import(const char *file)
 	if (!f)
 		return fail("user import: cannot open %s: %m", file, errno);
 
-	if (db_use(false)) {
-		if (f != stdin)
-			fclose(f);
-		return 1;
-	}
-
-	if (db_begin()) {
-		ret = fail("database is busy");
-		goto out;
-	}
-
+	/* read, check and hash everything before touching the database */
 	while (fgets(line, sizeof(line), f)) {
-		char *p = line;
 
 		++lineno;
 
@@ -310,12 +374,7 @@ static int user_import(const char *file)
 			break;
 		}
 
-		while (*p == ' ' || *p == '\t')
-			++p;
-		if (*p && *p != '#' && *p != '\n' && *p != '\r')
-			++count;
-
-		ret = import_line(line, name, lineno);
+		ret = import_line(&rows, line, name, lineno);
 		if (ret)
 			break;
 	}
@@ -323,20 +382,21 @@ static int user_import(const char *file)
 	if (!ret && ferror(f))
 		ret = fail("%s: read error", name);
 
-	if (ret) {
-		db_rollback();
-		(void)fprintf(stderr, "sipctl: nothing imported\n");
-	}
-	else if (db_commit()) {
-		ret = fail("database: commit failed");
-	}
-	else {
-		(void)printf("imported %u accounts\n", count);
-	}
-
- out:
 	if (f != stdin)
 		fclose(f);
+
+	if (!ret)
+		ret = db_use(false);
+
+	if (!ret)
+		ret = import_rows(&rows);
+
+	if (ret)
+		(void)fprintf(stderr, "sipctl: nothing imported\n");
+	else
+		(void)printf("imported %u accounts\n", list_count(&rows));
+
+	list_flush(&rows);
 
 	return ret;
 }
