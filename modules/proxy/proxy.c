@@ -101,7 +101,7 @@ static const char *methods[] = {
 	"SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE",
 	"UPDATE", NULL
 };
-static const char *needs[] = {"location", "account", "auth", NULL};
+static const char *needs[] = {"location", "account", "auth", "dns", NULL};
 
 static struct role role = {
 	.name      = "proxy",

@@ -9,7 +9,8 @@
  *   sipc [options] request METHOD SERVER REQUEST-URI
  *
  * Options: -u USER -p PASSWORD (credentials), -e EXPIRES, -t udp|tcp,
- *          -a USER-AGENT, -i CALL-ID, -n CSEQ, -H "Header: value".
+ *          -a USER-AGENT, -i CALL-ID, -n CSEQ, -H "Header: value",
+ *          -F FROM-URI (default: the To URI).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -39,6 +40,7 @@ static struct {
 	const char *method;
 	const char *ruri;
 	const char *to;
+	const char *from;
 	const char *contact;
 	const char *extra;
 	char callid[64];
@@ -142,7 +144,8 @@ static int send_request(void)
 			    "%s"
 			    "%s%s"
 			    "Content-Length: 0\r\n\r\n",
-			    c.to, c.to, c.ftag, c.callid, c.cseq, c.method,
+			    c.to, c.from ? c.from : c.to, c.ftag, c.callid,
+			    c.cseq, c.method,
 			    c.agent,
 			    c.contact ? "Contact: " : "",
 			    c.contact ? c.contact : "",
@@ -166,7 +169,7 @@ static void usage(void)
 {
 	(void)fprintf(stderr,
 		"usage: sipc [-u USER -p PASSWORD] [-e EXPIRES] [-t udp|tcp]"
-		" [-a AGENT] [-i CALLID] [-n CSEQ] [-H HEADER]\n"
+		" [-a AGENT] [-i CALLID] [-n CSEQ] [-H HEADER] [-F FROM]\n"
 		"            register SERVER AOR [CONTACT]\n"
 		"            request METHOD SERVER REQUEST-URI\n");
 }
@@ -180,7 +183,7 @@ int main(int argc, char *argv[])
 	const char *server;
 	int ch, err;
 
-	while ((ch = getopt(argc, argv, "u:p:e:t:a:i:n:H:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:p:e:t:a:i:n:H:F:")) != -1) {
 		switch (ch) {
 
 		case 'u': c.user = optarg; break;
@@ -190,6 +193,7 @@ int main(int argc, char *argv[])
 		case 'i': str_ncpy(c.callid, optarg, sizeof(c.callid)); break;
 		case 'n': c.cseq = (uint32_t)atoi(optarg); break;
 		case 'H': c.extra = optarg; break;
+		case 'F': c.from = optarg; break;
 		case 't':
 			c.tp = !strcmp(optarg, "tcp") ? SIP_TRANSP_TCP :
 				SIP_TRANSP_UDP;

@@ -1,0 +1,141 @@
+/**
+ * @file eventlog.c  Event log module: core events as JSON lines in a file
+ *
+ * Listens to the core's event registry and appends one JSON object a line
+ * to eventlog_file: bindings added, refreshed, removed and expired, and
+ * the call states the proxy reports. Operators read it for call and
+ * registration history; the tests read it to check the events.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <re.h>
+#include <sipd.h>
+
+
+static struct {
+	char *path;
+	FILE *f;
+} elog;
+
+
+static void json_str(FILE *f, const char *s)
+{
+	(void)fputc('"', f);
+
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			(void)fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			(void)fprintf(f, "\\u%04x", c);
+		else
+			(void)fputc(c, f);
+	}
+
+	(void)fputc('"', f);
+}
+
+
+static void field(FILE *f, const char *name, const char *val)
+{
+	(void)fprintf(f, ", \"%s\": ", name);
+	json_str(f, val);
+}
+
+
+static void event_handler(const struct sipd_event *ev, void *arg)
+{
+	FILE *f = elog.f;
+	(void)arg;
+
+	if (!f)
+		return;
+
+	(void)fprintf(f, "{\"time\": %lld, \"event\": ",
+		      (long long)time_now());
+	json_str(f, event_name(ev->type));
+
+	if (ev->binding) {
+		const struct binding *b = ev->binding;
+
+		field(f, "aor", b->aor);
+		field(f, "contact", b->contact);
+		(void)fprintf(f, ", \"expires\": %lld", (long long)b->expires);
+	}
+
+	if (ev->call) {
+		const struct call_event *c = ev->call;
+
+		field(f, "aor", c->aor);
+		field(f, "state", call_state_name(c->state));
+		field(f, "direction", c->initiator ? "initiator" :
+		      "recipient");
+		field(f, "call_id", c->call_id);
+		field(f, "local_tag", c->local_tag);
+		field(f, "remote_tag", c->remote_tag);
+		field(f, "peer", c->peer);
+		field(f, "local_uri", c->local_uri);
+		(void)fprintf(f, ", \"code\": %u", c->code);
+	}
+
+	(void)fputs("}\n", f);
+	(void)fflush(f);
+}
+
+
+static struct event_listener listener = {
+	.h = event_handler,
+};
+
+
+static int module_init(void)
+{
+	int err;
+
+	err = config_str("eventlog_file", &elog.path);
+	if (err)
+		return err;
+
+	if (!elog.path) {
+		log_warning("eventlog: no eventlog_file: events are not"
+			    " written\n");
+	}
+	else {
+		elog.f = fopen(elog.path, "a");
+		if (!elog.f) {
+			err = errno;
+			return config_fail(config_find("eventlog_file"),
+					   "cannot open %s: %m", elog.path,
+					   err);
+		}
+	}
+
+	event_listen(&listener);
+
+	return 0;
+}
+
+
+static int module_close(void)
+{
+	event_unlisten(&listener);
+
+	if (elog.f)
+		(void)fclose(elog.f);
+	elog.f = NULL;
+	elog.path = mem_deref(elog.path);
+
+	return 0;
+}
+
+
+EXPORT_SYM const struct mod_export exports = {
+	"eventlog",
+	"backend",
+	module_init,
+	module_close
+};
