@@ -164,7 +164,12 @@ static void ping_timeout(void *arg)
 }
 
 
-/* Is a contact elsewhere than where its REGISTER came from? */
+/*
+ * Is a contact behind a NAT: an address other than the one its REGISTER
+ * came from (over UDP a phone sends from its SIP port, so another port
+ * counts too; over TCP the port is the connection's)? A name is not: it
+ * is reached by DNS, as a third party registered it.
+ */
 static bool behind_nat(const struct pl *contact, enum sip_transp tp,
 		       const struct sa *received)
 {
@@ -173,9 +178,12 @@ static bool behind_nat(const struct pl *contact, enum sip_transp tp,
 
 	if (uri_decode(&uri, contact) ||
 	    sa_set(&addr, &uri.host, sip_transp_port(tp, uri.port)))
-		return true;   /* a name: reachable only where it came from */
+		return false;
 
-	return !sa_cmp(&addr, received, SA_ALL);
+	if (!sa_cmp(&addr, received, SA_ADDR))
+		return true;
+
+	return tp == SIP_TRANSP_UDP && !sa_cmp(&addr, received, SA_ALL);
 }
 
 
