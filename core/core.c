@@ -209,6 +209,7 @@ int core_start(void)
 void core_close(void)
 {
 	listen_close();
+	tls_close();
 
 	/* statements live in module memory: release them before dlclose */
 	db_stmts_release();

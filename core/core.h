@@ -105,6 +105,13 @@ extern const char db_schema_sql[];
 extern const int db_schema_ver;
 
 
+/* tls.c */
+int  tls_files_check(const struct config_line *line, const char *cert,
+		     const char *key);
+int  tls_keyfile(const char **pathp, const char *cert, const char *key);
+void tls_close(void);
+
+
 /* routes.c */
 struct static_route;
 int  routes_config(void);

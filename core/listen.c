@@ -11,6 +11,7 @@
  */
 
 #include <string.h>
+#include <unistd.h>
 #include <ctype.h>
 #include <re.h>
 #include "core.h"
@@ -31,6 +32,11 @@ struct listen_spec {
 	struct sa addr;
 	struct list roles;            /* struct role_ref */
 	bool auth;
+	char *cert;                   /* tls, wss: certificate (chain)  */
+	char *key;                    /* its key, if not in cert        */
+	char *ca;                     /* CAs to verify clients          */
+	bool verify;                  /* require client certificates    */
+	struct tls *tls;
 	const struct config_line *line;
 };
 
@@ -69,6 +75,10 @@ static void spec_destructor(void *arg)
 
 	list_unlink(&spec->le);
 	list_flush(&spec->roles);
+	mem_deref(spec->cert);
+	mem_deref(spec->key);
+	mem_deref(spec->ca);
+	mem_deref(spec->tls);
 }
 
 
@@ -105,10 +115,22 @@ static int transp_decode(enum sip_transp *tp, const struct pl *pl)
 		*tp = SIP_TRANSP_UDP;
 	else if (!pl_strcasecmp(pl, "tcp"))
 		*tp = SIP_TRANSP_TCP;
+	else if (!pl_strcasecmp(pl, "tls"))
+		*tp = SIP_TRANSP_TLS;
+	else if (!pl_strcasecmp(pl, "ws"))
+		*tp = SIP_TRANSP_WS;
+	else if (!pl_strcasecmp(pl, "wss"))
+		*tp = SIP_TRANSP_WSS;
 	else
 		return EPROTONOSUPPORT;
 
 	return 0;
+}
+
+
+static bool transp_secure(enum sip_transp tp)
+{
+	return tp == SIP_TRANSP_TLS || tp == SIP_TRANSP_WSS;
 }
 
 
@@ -216,6 +238,33 @@ static bool redirect_only(const struct listen_spec *spec)
 }
 
 
+/* tls and wss need a certificate; the others take no TLS parameters */
+static int tls_params_check(const struct listen_spec *spec,
+			    const struct config_line *line)
+{
+	if (!transp_secure(spec->tp)) {
+		if (spec->cert || spec->key || spec->ca || spec->verify)
+			return config_fail(line, "cert, key, ca and verify are"
+					   " for tls and wss only");
+		return 0;
+	}
+
+	if (!spec->cert)
+		return config_fail(line, "%s needs cert=FILE (and key=FILE"
+				   " unless the key is in it)",
+				   spec->tp == SIP_TRANSP_TLS ? "tls" : "wss");
+
+	if (spec->verify && !spec->ca)
+		return config_fail(line, "verify=on needs ca=FILE");
+
+	if (spec->ca && access(spec->ca, R_OK))
+		return config_fail(line, "cannot read ca %s: %m", spec->ca,
+				   errno);
+
+	return tls_files_check(line, spec->cert, spec->key);
+}
+
+
 static int spec_params(struct listen_spec *spec, const struct pl *params,
 		       const struct config_line *line)
 {
@@ -254,6 +303,30 @@ static int spec_params(struct listen_spec *spec, const struct pl *params,
 						   " off, not '%r'", &val);
 			have_auth = true;
 		}
+		else if (!pl_strcasecmp(&name, "verify")) {
+			char buf[8];
+
+			if (pl_strcpy(&val, buf, sizeof(buf)) ||
+			    config_parse_bool(&spec->verify, buf))
+				return config_fail(line, "verify must be on or"
+						   " off, not '%r'", &val);
+		}
+		else if (!pl_strcasecmp(&name, "cert") ||
+			 !pl_strcasecmp(&name, "key") ||
+			 !pl_strcasecmp(&name, "ca")) {
+			char **dst = !pl_strcasecmp(&name, "cert") ?
+				&spec->cert : !pl_strcasecmp(&name, "key") ?
+				&spec->key : &spec->ca;
+
+			if (!val.l)
+				return config_fail(line, "%r needs a file",
+						   &name);
+			mem_deref(*dst);
+			*dst = NULL;
+			err = pl_strdup(dst, &val);
+			if (err)
+				return err;
+		}
 		else {
 			return config_fail(line, "unknown parameter '%r'",
 					   &name);
@@ -268,7 +341,7 @@ static int spec_params(struct listen_spec *spec, const struct pl *params,
 	if (!have_auth)
 		spec->auth = !redirect_only(spec);
 
-	return 0;
+	return tls_params_check(spec, line);
 }
 
 
@@ -300,8 +373,8 @@ static int listen_handler(const struct config_line *line, void *arg)
 	spec->line = line;
 
 	if (transp_decode(&spec->tp, &tp)) {
-		err = config_fail(line, "unknown transport '%r' (use udp or"
-				  " tcp)", &tp);
+		err = config_fail(line, "unknown transport '%r' (use udp,"
+				  " tcp, tls, ws or wss)", &tp);
 		goto out;
 	}
 
@@ -728,7 +801,67 @@ static int sock_allow_build(struct sipd_sock *sock)
 }
 
 
-static int sock_add(const struct listen_spec *spec, const struct sa *laddr)
+static int tls_make(struct listen_spec *spec)
+{
+	const char *keyfile;
+	int err;
+
+	if (spec->tls)
+		return 0;
+
+	err = tls_keyfile(&keyfile, spec->cert, spec->key);
+	if (err)
+		return err;
+
+	err = tls_alloc(&spec->tls, TLS_METHOD_SSLV23, keyfile, NULL);
+	if (err)
+		return err;
+
+	if (spec->ca) {
+		err = tls_add_ca(spec->tls, spec->ca);
+		if (err)
+			return err;
+	}
+
+	if (spec->verify)
+		tls_set_verify_client(spec->tls);
+
+	return 0;
+}
+
+
+static int transp_add(struct sip_inst *inst, struct listen_spec *spec,
+		      const struct sa *laddr)
+{
+	const char *keyfile;
+	int err;
+
+	switch (spec->tp) {
+
+	case SIP_TRANSP_TLS:
+		err = tls_make(spec);
+		if (err)
+			return err;
+		return sip_transp_add(inst->sip, spec->tp, laddr, spec->tls);
+
+	case SIP_TRANSP_WS:
+		return sip_transp_add_websock(inst->sip, spec->tp, laddr, true,
+					      NULL);
+
+	case SIP_TRANSP_WSS:
+		err = tls_keyfile(&keyfile, spec->cert, spec->key);
+		if (err)
+			return err;
+		return sip_transp_add_websock(inst->sip, spec->tp, laddr, true,
+					      keyfile);
+
+	default:
+		return sip_transp_add(inst->sip, spec->tp, laddr);
+	}
+}
+
+
+static int sock_add(struct listen_spec *spec, const struct sa *laddr)
 {
 	struct sip_inst *inst;
 	struct sipd_sock *sock;
@@ -785,7 +918,7 @@ static int sock_add(const struct listen_spec *spec, const struct sa *laddr)
 	if (err)
 		goto out;
 
-	err = sip_transp_add(inst->sip, spec->tp, laddr);
+	err = transp_add(inst, spec, laddr);
 	if (err) {
 		err = config_fail(spec->line, "cannot listen on %s: %m",
 				  sock->name, err);
@@ -815,7 +948,7 @@ static int sock_add(const struct listen_spec *spec, const struct sa *laddr)
 
 
 struct expand {
-	const struct listen_spec *spec;
+	struct listen_spec *spec;
 	int err;
 	unsigned count;
 };
@@ -868,7 +1001,7 @@ int listen_start(void)
 	}
 
 	for (le = lst.specs.head; le; le = le->next) {
-		const struct listen_spec *spec = le->data;
+		struct listen_spec *spec = le->data;
 
 		if (sa_is_any(&spec->addr)) {
 			struct expand ex = {spec, 0, 0};

@@ -1,0 +1,271 @@
+/**
+ * @file tls.c  TLS for the tls and wss listeners: certificates, policy
+ *
+ * The certificate and key of a listen line are checked at start (they
+ * must load and match), then given to libre as one PEM file: libre 1.1.0
+ * loads the certificate chain and the key from a single file, so sipd
+ * joins them in an anonymous in-memory file (memfd), never on disk.
+ *
+ * libre makes its OpenSSL contexts itself and offers no call to set their
+ * protocol versions or ciphers. It calls SSL_CTX_new() through the
+ * dynamic linker, so the sipd executable defines it: every context gets
+ * TLS 1.2 as the lowest version, forward-secret AEAD ciphers, no
+ * compression and no renegotiation.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <re.h>
+#include "core.h"
+
+
+#define CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:" \
+	"!aNULL:!eNULL:!MD5:!DSS:!SHA1"
+
+
+typedef SSL_CTX *(ssl_ctx_new_h)(const SSL_METHOD *method);
+
+
+static struct list keyfiles;    /* struct keyfile */
+
+
+struct keyfile {
+	struct le le;
+	int fd;
+	char path[64];
+};
+
+
+static void keyfile_destructor(void *arg)
+{
+	struct keyfile *kf = arg;
+
+	list_unlink(&kf->le);
+	if (kf->fd >= 0)
+		(void)close(kf->fd);
+}
+
+
+/**
+ * OpenSSL's SSL_CTX_new() with sipd's TLS policy applied
+ *
+ * @param method TLS method
+ *
+ * @return New context, or NULL
+ */
+SSL_CTX *SSL_CTX_new(const SSL_METHOD *method)
+{
+	static ssl_ctx_new_h *real;
+	SSL_CTX *ctx;
+
+	if (!real) {
+		real = (ssl_ctx_new_h *)dlsym(RTLD_NEXT, "SSL_CTX_new");
+		if (!real)
+			return NULL;
+	}
+
+	ctx = real(method);
+	if (!ctx)
+		return NULL;
+
+	/* stream TLS only: leave DTLS contexts alone */
+	if (SSL_CTX_get_ssl_method(ctx) != TLS_method() &&
+	    SSL_CTX_get_ssl_method(ctx) != TLS_server_method() &&
+	    SSL_CTX_get_ssl_method(ctx) != TLS_client_method())
+		return ctx;
+
+	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	(void)SSL_CTX_set_cipher_list(ctx, CIPHERS);
+	(void)SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+				  SSL_OP_NO_RENEGOTIATION |
+				  SSL_OP_CIPHER_SERVER_PREFERENCE);
+
+	return ctx;
+}
+
+
+static const char *ssl_error(void)
+{
+	static char buf[256];
+	unsigned long e = ERR_get_error();
+
+	if (!e)
+		return "unknown error";
+
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+
+	return buf;
+}
+
+
+static int read_file(struct mbuf **mbp, const char *path)
+{
+	struct mbuf *mb;
+	FILE *f;
+	int err = 0;
+
+	f = fopen(path, "r");
+	if (!f)
+		return errno;
+
+	mb = mbuf_alloc(4096);
+	if (!mb) {
+		fclose(f);
+		return ENOMEM;
+	}
+
+	for (;;) {
+		uint8_t buf[4096];
+		size_t n = fread(buf, 1, sizeof(buf), f);
+
+		if (!n)
+			break;
+		err = mbuf_write_mem(mb, buf, n);
+		if (err)
+			break;
+	}
+
+	if (!err && ferror(f))
+		err = EIO;
+
+	fclose(f);
+
+	if (err)
+		mem_deref(mb);
+	else
+		*mbp = mb;
+
+	return err;
+}
+
+
+/**
+ * Check a certificate and its key, for a listen line
+ *
+ * @param line The line (for the error messages)
+ * @param cert PEM file with the certificate (and its chain)
+ * @param key  PEM file with the private key, or NULL if in cert
+ *
+ * @return 0 if usable, otherwise EINVAL (reported)
+ */
+int tls_files_check(const struct config_line *line, const char *cert,
+		    const char *key)
+{
+	X509 *x509 = NULL;
+	EVP_PKEY *pkey = NULL;
+	FILE *f;
+	int err = 0;
+
+	f = fopen(cert, "r");
+	if (!f)
+		return config_fail(line, "cannot read certificate %s: %m",
+				   cert, errno);
+
+	x509 = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!x509)
+		return config_fail(line, "%s is not a PEM certificate (%s)",
+				   cert, ssl_error());
+
+	f = fopen(key ? key : cert, "r");
+	if (!f) {
+		err = config_fail(line, "cannot read key %s: %m", key, errno);
+		goto out;
+	}
+
+	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!pkey) {
+		err = config_fail(line, "no PEM private key in %s (%s)",
+				  key ? key : cert, ssl_error());
+		goto out;
+	}
+
+	if (X509_check_private_key(x509, pkey) != 1) {
+		err = config_fail(line, "the key %s does not match the"
+				  " certificate %s", key ? key : cert, cert);
+		goto out;
+	}
+
+	if (X509_cmp_current_time(X509_get0_notAfter(x509)) < 0)
+		log_warning("%s:%u: the certificate %s has expired\n",
+			    config_path(), line->lineno, cert);
+
+ out:
+	EVP_PKEY_free(pkey);
+	X509_free(x509);
+
+	return err;
+}
+
+
+/**
+ * One PEM file with a certificate (chain) and its key, for libre: an
+ * anonymous in-memory file, alive until tls_close()
+ *
+ * @param pathp Set to its path (/proc/self/fd/N), valid until tls_close()
+ * @param cert  Certificate file
+ * @param key   Key file, or NULL if the key is in the certificate file
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int tls_keyfile(const char **pathp, const char *cert, const char *key)
+{
+	struct mbuf *c = NULL, *k = NULL;
+	struct keyfile *kf;
+	int err;
+
+	kf = mem_zalloc(sizeof(*kf), keyfile_destructor);
+	if (!kf)
+		return ENOMEM;
+
+	kf->fd = -1;
+	list_append(&keyfiles, &kf->le, kf);
+
+	err = read_file(&c, cert);
+	if (!err && key)
+		err = read_file(&k, key);
+	if (err)
+		goto out;
+
+	kf->fd = memfd_create("sipd-tls", MFD_CLOEXEC);
+	if (kf->fd < 0) {
+		err = errno;
+		goto out;
+	}
+
+	if (write(kf->fd, c->buf, c->end) != (ssize_t)c->end ||
+	    write(kf->fd, "\n", 1) != 1 ||
+	    (k && write(kf->fd, k->buf, k->end) != (ssize_t)k->end)) {
+		err = EIO;
+		goto out;
+	}
+
+	re_snprintf(kf->path, sizeof(kf->path), "/proc/self/fd/%d", kf->fd);
+	*pathp = kf->path;
+
+ out:
+	if (err)
+		mem_deref(kf);
+
+	mem_deref(c);
+	mem_deref(k);
+
+	return err;
+}
+
+
+void tls_close(void)
+{
+	list_flush(&keyfiles);
+}
