@@ -138,6 +138,10 @@ void ban_close(void);
 void conn_close_all(void);
 
 
+/* quiet.c */
+void quiet_libre(void);
+
+
 /* location.c / account.c / auth.c */
 bool location_available(void);
 bool account_available(void);

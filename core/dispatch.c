@@ -77,6 +77,8 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 	if (ban_check(&msg->src))
 		return true;
 
+	conn_seen(msg);
+
 	/*
 	 * The To tag of a reply comes from msg->tag, random for each decode.
 	 * Derived from the transaction instead, a retransmission answered

@@ -318,12 +318,7 @@ int fwd_response(struct mbuf **mbp, const struct sip_msg *msg,
 static int rr_uri(char *buf, size_t size, enum sip_transp tp,
 		  const struct sa *laddr, const char *token)
 {
-	const char *param = "";
-
-	if (tp == SIP_TRANSP_TCP)
-		param = ";transport=tcp";
-	else if (tp == SIP_TRANSP_TLS)
-		param = ";transport=tls";
+	const char *param = sip_transp_param(tp);
 
 	return re_snprintf(buf, size, "<sip:%s%s%J%s;lr>", token,
 			   *token ? "@" : "", laddr, param) < 0 ?

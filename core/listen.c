@@ -109,43 +109,13 @@ static void inst_destructor(void *arg)
 }
 
 
-static int transp_decode(enum sip_transp *tp, const struct pl *pl)
-{
-	if (!pl_strcasecmp(pl, "udp"))
-		*tp = SIP_TRANSP_UDP;
-	else if (!pl_strcasecmp(pl, "tcp"))
-		*tp = SIP_TRANSP_TCP;
-	else if (!pl_strcasecmp(pl, "tls"))
-		*tp = SIP_TRANSP_TLS;
-	else if (!pl_strcasecmp(pl, "ws"))
-		*tp = SIP_TRANSP_WS;
-	else if (!pl_strcasecmp(pl, "wss"))
-		*tp = SIP_TRANSP_WSS;
-	else
-		return EPROTONOSUPPORT;
-
-	return 0;
-}
-
-
 static bool transp_secure(enum sip_transp tp)
 {
 	return tp == SIP_TRANSP_TLS || tp == SIP_TRANSP_WSS;
 }
 
 
-static const char *transp_lname(enum sip_transp tp)
-{
-	switch (tp) {
 
-	case SIP_TRANSP_UDP: return "udp";
-	case SIP_TRANSP_TCP: return "tcp";
-	case SIP_TRANSP_TLS: return "tls";
-	case SIP_TRANSP_WS:  return "ws";
-	case SIP_TRANSP_WSS: return "wss";
-	default:             return "?";
-	}
-}
 
 
 static int addr_decode(struct sa *sa, const struct pl *pl)
@@ -399,7 +369,7 @@ static int listen_handler(const struct config_line *line, void *arg)
 
 		if (spec_clash(spec, other)) {
 			err = config_fail(line, "%s %J is already used on"
-					  " line %u", transp_lname(spec->tp),
+					  " line %u", transp_name(spec->tp),
 					  &spec->addr, other->line->lineno);
 			goto out;
 		}
@@ -877,7 +847,7 @@ static int sock_add(struct listen_spec *spec, const struct sa *laddr)
 
 	if (inst_sock(inst, spec->tp))
 		return config_fail(spec->line, "%s %J is already in use",
-				   transp_lname(spec->tp), laddr);
+				   transp_name(spec->tp), laddr);
 
 	sock = mem_zalloc(sizeof(*sock), sock_destructor);
 	if (!sock)
@@ -892,10 +862,10 @@ static int sock_add(struct listen_spec *spec, const struct sa *laddr)
 
 	if (sa_af(laddr) == AF_INET6)
 		re_snprintf(sock->name, sizeof(sock->name), "%s:[%j]:%u",
-			    transp_lname(spec->tp), laddr, sa_port(laddr));
+			    transp_name(spec->tp), laddr, sa_port(laddr));
 	else
 		re_snprintf(sock->name, sizeof(sock->name), "%s:%J",
-			    transp_lname(spec->tp), laddr);
+			    transp_name(spec->tp), laddr);
 
 	for (le = spec->roles.head; le; le = le->next) {
 		const struct role_ref *src = le->data;

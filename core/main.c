@@ -229,6 +229,8 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	quiet_libre();
+
 	err = core_start();
 	if (err)
 		goto out;

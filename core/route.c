@@ -72,9 +72,9 @@ static int fail(struct route_result *rr, uint16_t scode, const char *reason)
  */
 bool route_uri_is_ours(const struct uri *uri)
 {
-	enum sip_transp tp = SIP_TRANSP_UDP;
+	enum sip_transp tp = uri_transp(uri);
 	struct sa addr;
-	struct pl val;
+	int i;
 
 	if (!pl_isset(&uri->user) && domain_is_served(&uri->host))
 		return true;
@@ -82,36 +82,28 @@ bool route_uri_is_ours(const struct uri *uri)
 	if (sa_set(&addr, &uri->host, 0))
 		return false;
 
-	if (!msg_param_decode(&uri->params, "transport", &val)) {
-		if (!pl_strcasecmp(&val, "tcp"))
-			tp = SIP_TRANSP_TCP;
-		else if (!pl_strcasecmp(&val, "tls"))
-			tp = SIP_TRANSP_TLS;
-	}
-
 	sa_set_port(&addr, sip_transp_port(tp, uri->port));
 
 	if (sock_for_laddr(tp, &addr))
 		return true;
 
-	/* the other transport on the same address and port */
-	return sock_for_laddr(tp == SIP_TRANSP_UDP ? SIP_TRANSP_TCP :
-			      SIP_TRANSP_UDP, &addr) != NULL;
+	/* another transport on the same address and port */
+	for (i = 0; i < SIP_TRANSPC; i++) {
+		if (sock_for_laddr((enum sip_transp)i, &addr))
+			return true;
+	}
+
+	return false;
 }
 
 
 static struct sipd_sock *uri_sock(const struct uri *uri)
 {
-	enum sip_transp tp = SIP_TRANSP_UDP;
+	enum sip_transp tp = uri_transp(uri);
 	struct sa addr;
-	struct pl val;
 
 	if (sa_set(&addr, &uri->host, 0))
 		return NULL;
-
-	if (!msg_param_decode(&uri->params, "transport", &val) &&
-	    !pl_strcasecmp(&val, "tcp"))
-		tp = SIP_TRANSP_TCP;
 
 	sa_set_port(&addr, sip_transp_port(tp, uri->port));
 
@@ -249,17 +241,6 @@ static int target_add(struct route_result *rr, struct route_target **tp)
 }
 
 
-static const char *tp_param(enum sip_transp tp)
-{
-	switch (tp) {
-
-	case SIP_TRANSP_TCP: return ";transport=tcp";
-	case SIP_TRANSP_TLS: return ";transport=tls";
-	default:             return ";transport=udp";
-	}
-}
-
-
 /* The first URI of a comma-separated list of name-addrs */
 static int first_uri(char **dst, const char *list)
 {
@@ -287,6 +268,10 @@ static bool by_received(const struct binding *b)
 	if (contact_behind_nat(&contact, b->tp, &b->received))
 		return true;
 
+	/* a browser accepts no connection */
+	if (b->tp == SIP_TRANSP_WS || b->tp == SIP_TRANSP_WSS)
+		return true;
+
 	return b->tp != SIP_TRANSP_UDP && conn_is_open(b->tp, &b->received);
 }
 
@@ -301,7 +286,8 @@ static bool flow_usable(const struct flow *to, const struct pl *ruri)
 	struct uri uri;
 	struct sa addr;
 
-	if (to->tp == SIP_TRANSP_UDP || conn_is_open(to->tp, &to->addr))
+	if (to->tp == SIP_TRANSP_UDP || to->tp == SIP_TRANSP_WS ||
+	    to->tp == SIP_TRANSP_WSS || conn_is_open(to->tp, &to->addr))
 		return true;
 
 	if (uri_decode(&uri, ruri) || sa_set(&addr, &uri.host, 0))
@@ -344,9 +330,10 @@ static int targets_from_bindings(struct route_result *rr, const char *aor)
 			 sa_isset(&b->received, SA_ALL)) {
 			t->sock = sock_find(b->sock);
 			if (by_received(b))
-				err = re_sdprintf(&t->nexthop, "sip:%J%s",
+				err = re_sdprintf(&t->nexthop,
+						  "sip:%J;transport=%s",
 						  &b->received,
-						  tp_param(b->tp));
+						  transp_name(b->tp));
 		}
 
 		if (err)
@@ -630,8 +617,7 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 		    flow_usable(to, &target)) {
 			t->sock = sock_by_index(to->sock);
 			err = re_sdprintf(&t->nexthop, "sip:%J;transport=%s",
-					  &to->addr, to->tp == SIP_TRANSP_TCP ?
-					  "tcp" : "udp");
+					  &to->addr, transp_name(to->tp));
 			if (err)
 				return err;
 		}

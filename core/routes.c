@@ -98,13 +98,10 @@ static int route_param(struct static_route *r, const struct pl *name,
 	char buf[16];
 
 	if (!pl_strcasecmp(name, "transport")) {
-		if (!pl_strcasecmp(val, "udp"))
-			r->tp = SIP_TRANSP_UDP;
-		else if (!pl_strcasecmp(val, "tcp"))
-			r->tp = SIP_TRANSP_TCP;
-		else
-			return config_fail(line, "transport must be udp or"
-					   " tcp, not '%r'", val);
+		if (transp_decode(&r->tp, val) || r->tp == SIP_TRANSP_WS ||
+		    r->tp == SIP_TRANSP_WSS)
+			return config_fail(line, "transport must be udp, tcp"
+					   " or tls, not '%r'", val);
 	}
 	else if (!pl_strcasecmp(name, "user")) {
 		return pl_strdup(&r->user, val);
@@ -214,9 +211,9 @@ static int route_handler(const struct config_line *line, void *arg)
 		goto out;
 	}
 
-	err = re_sdprintf(&r->uri, "sip:%r%s", &host,
-			  r->tp == SIP_TRANSP_TCP ? ";transport=tcp" :
-			  r->tp == SIP_TRANSP_UDP ? ";transport=udp" : "");
+	err = re_sdprintf(&r->uri, "sip:%r%s%s", &host,
+			  r->tp == SIP_TRANSP_NONE ? "" : ";transport=",
+			  r->tp == SIP_TRANSP_NONE ? "" : transp_name(r->tp));
 	if (err)
 		goto out;
 

@@ -474,15 +474,30 @@ struct contact {
 };
 
 int  contact_decode(struct contact *c, const struct pl *pl);
+int  transp_decode(enum sip_transp *tp, const struct pl *name);
+const char *transp_name(enum sip_transp tp);
+enum sip_transp uri_transp(const struct uri *uri);
 bool contact_behind_nat(const struct pl *contact, enum sip_transp tp,
 			const struct sa *received);
 
 
-/* --- Connections phones opened (conn.c) -------------------------------- */
+/* --- Connections peers opened (conn.c) -------------------------------- */
 
-void conn_opened(enum sip_transp tp, const struct sa *peer);
-void conn_closed(enum sip_transp tp, const struct sa *peer);
+typedef void (conn_close_h)(enum sip_transp tp, const struct sa *peer,
+			    int err, void *arg);
+
+/** A listener of closing connections */
+struct conn_listener {
+	struct le le;
+	conn_close_h *h;
+	void *arg;
+};
+
+void conn_seen(const struct sip_msg *msg);
+void conn_hold(const struct sip_msg *msg, uint32_t seconds);
 bool conn_is_open(enum sip_transp tp, const struct sa *peer);
+void conn_listen(struct conn_listener *l);
+void conn_unlisten(struct conn_listener *l);
 
 
 /* --- Replies ----------------------------------------------------------- */

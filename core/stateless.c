@@ -158,12 +158,7 @@ int fwd_stateless(struct sipd_sock *in, const struct sip_msg *msg,
 		goto out;
 
 	if (!out) {
-		enum sip_transp tp = SIP_TRANSP_UDP;
-		struct pl tpl;
-
-		if (!msg_param_decode(&route.params, "transport", &tpl) &&
-		    !pl_strcasecmp(&tpl, "tcp"))
-			tp = SIP_TRANSP_TCP;
+		enum sip_transp tp = uri_transp(&route);
 
 		out = sock_choose(tp, route.af, in);
 		if (!out)

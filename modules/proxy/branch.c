@@ -152,16 +152,11 @@ static struct sipd_sock *out_socket(const struct ptrans *pt,
 				    const struct route_target *t,
 				    const struct uri *route)
 {
-	enum sip_transp tp = SIP_TRANSP_UDP;
+	enum sip_transp tp = uri_transp(route);
 	struct sipd_sock *s;
-	struct pl val;
 
 	if (t->sock)
 		return t->sock;
-
-	if (!msg_param_decode(&route->params, "transport", &val) &&
-	    !pl_strcasecmp(&val, "tcp"))
-		tp = SIP_TRANSP_TCP;
 
 	s = sock_choose(tp, route->af, pt->sock);
 	if (!s)

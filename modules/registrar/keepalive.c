@@ -6,15 +6,9 @@
  * at the received address, every interval. Any answer counts; a binding
  * that misses several in a row is removed.
  *
- * TCP: a phone that registers with SIP outbound (RFC 5626: Supported:
- * outbound, or +sip.instance and reg-id on its Contact) answers CRLF
- * keepalives: its connection gets them (libre's, with a pong deadline).
- * A plain RFC 3261 phone does not answer them: behind a NAT it is pinged
- * with OPTIONS like a UDP one instead. Every connection a REGISTER came
- * on is watched: while it is open the core knows (conn.c) and the proxy
- * reaches the phone through it. When it closes, the bindings of a phone
- * sipd cannot reach otherwise (outbound, or behind a NAT) are removed;
- * the others are reached at their Contact again.
+ * Over TCP, TLS and WebSocket a phone is reached through its connection
+ * (conns.c); one behind a NAT that does not do SIP outbound is pinged
+ * with OPTIONS like a UDP one.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -26,8 +20,6 @@
 
 
 enum {
-	WATCH_ONLY = 3000000,  /* s: a keepalive that never pings, only
-				  tells when the connection closes */
 	PING_WAIT = 4000,      /* ms an answer may take */
 	TICK = 100,            /* ms between batches of a pass */
 	BATCH = 50,
@@ -51,17 +43,6 @@ struct ping {
 	struct binding *b;
 };
 
-/** The keepalive of one TCP connection */
-struct tcp_ka {
-	struct le he;
-	struct sip_keepalive *ka;
-	struct tcp_conn *tc;
-	enum sip_transp tp;
-	struct sa peer;
-	bool remove_on_close;
-};
-
-
 static struct {
 	uint32_t interval;     /* s, 0 = off */
 	uint32_t failures;
@@ -70,7 +51,6 @@ static struct {
 	uint64_t pass_start;
 	uint32_t pass;
 	struct hash *misses;
-	struct hash *tcp;
 	struct hash *pings;
 } kal = {
 	.interval = 30,
@@ -94,15 +74,6 @@ static void ping_destructor(void *arg)
 	tmr_cancel(&p->tmr);
 	mem_deref(p->req);
 	mem_deref(p->b);
-}
-
-
-static void tcp_ka_destructor(void *arg)
-{
-	struct tcp_ka *t = arg;
-
-	hash_unlink(&t->he);
-	mem_deref(t->ka);
 }
 
 
@@ -202,25 +173,6 @@ static bool nated(const struct binding *b)
 }
 
 
-static bool contact_nated_h(const struct sip_hdr *hdr,
-			    const struct sip_msg *msg, void *arg)
-{
-	struct contact c;
-	(void)arg;
-
-	return !contact_decode(&c, &hdr->val) && !c.star &&
-		contact_behind_nat(&c.uri, msg->tp, &msg->src);
-}
-
-
-/* Does a REGISTER name a contact behind a NAT? */
-static bool contact_nated(const struct sip_msg *msg)
-{
-	return sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_nated_h,
-				 NULL) != NULL;
-}
-
-
 static void ping_send(const struct binding *b)
 {
 	struct sipd_sock *sock = sock_find(b->sock);
@@ -259,7 +211,7 @@ static void ping_send(const struct binding *b)
 	mb->pos = 0;
 
 	re_snprintf(route_str, sizeof(route_str), "sip:%J;transport=%s",
-		    &b->received, b->tp == SIP_TRANSP_TCP ? "tcp" : "udp");
+		    &b->received, transp_name(b->tp));
 	pl_set_str(&pl, route_str);
 	if (uri_decode(&route, &pl))
 		goto fail;
@@ -350,139 +302,6 @@ static void tick(void *arg)
 }
 
 
-static bool tcp_cmp(struct le *le, void *arg)
-{
-	const struct tcp_ka *t = le->data;
-
-	return t->tc == arg;
-}
-
-
-static void tcp_ka_handler(int err, void *arg)
-{
-	struct tcp_ka *t = arg;
-	struct list batch = LIST_INIT;
-	int64_t after = 0;
-	uint32_t removed = 0;
-
-	t->ka = NULL;   /* libre freed it */
-
-	conn_closed(t->tp, &t->peer);
-
-	if (!t->remove_on_close) {
-		log_debug("registrar: connection from %J closed (%m)\n",
-			  &t->peer, err);
-		mem_deref(t);
-		return;
-	}
-
-	/* remove what was registered over that connection */
-	for (;;) {
-		struct le *le;
-		uint32_t n;
-
-		if (location_scan(&batch, after, BATCH))
-			break;
-
-		n = list_count(&batch);
-		for (le = batch.head; le; le = le->next) {
-			const struct binding *b = le->data;
-
-			after = b->id;
-			if (b->tp == t->tp &&
-			    sa_cmp(&b->received, &t->peer, SA_ALL) &&
-			    !location_remove(b))
-				++removed;
-		}
-		list_flush(&batch);
-
-		if (n < BATCH)
-			break;
-	}
-
-	log_info("registrar: connection from %J closed (%m): %u bindings"
-		 " removed\n", &t->peer, err, removed);
-
-	mem_deref(t);
-}
-
-
-static bool has_param(const struct sip_hdr *hdr, const struct sip_msg *msg,
-		      void *arg)
-{
-	struct contact c;
-	struct pl val;
-	(void)msg;
-	(void)arg;
-
-	return !contact_decode(&c, &hdr->val) &&
-		!msg_param_decode(&c.params, "reg-id", &val) &&
-		!msg_param_decode(&c.params, "+sip.instance", &val);
-}
-
-
-/* Does the phone do SIP outbound (RFC 5626), and so answer CRLF pings? */
-static bool outbound(const struct sip_msg *msg)
-{
-	if (sip_msg_hdr_has_value(msg, SIP_HDR_SUPPORTED, "outbound"))
-		return true;
-
-	return sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, has_param,
-				 NULL) != NULL;
-}
-
-
-/**
- * Watch the connection a REGISTER came on, once per connection
- *
- * @param sock Socket it came on
- * @param msg  The REGISTER
- */
-void keepalive_register(struct sipd_sock *sock, const struct sip_msg *msg)
-{
-	struct tcp_conn *tc = sip_msg_tcpconn(msg);
-	bool ob, nat;
-	struct tcp_ka *t;
-	int err;
-
-	if (!tc || !kal.tcp)
-		return;
-
-	ob  = outbound(msg);
-	nat = contact_nated(msg);
-
-	t = list_ledata(hash_lookup(kal.tcp, hash_fast((const char *)&tc,
-						       sizeof(tc)),
-				    tcp_cmp, tc));
-	if (t) {
-		t->remove_on_close |= ob || nat;
-		return;
-	}
-
-	t = mem_zalloc(sizeof(*t), tcp_ka_destructor);
-	if (!t)
-		return;
-
-	t->tc = tc;
-	t->tp = msg->tp;
-	t->peer = msg->src;
-	t->remove_on_close = ob || nat;
-
-	/* the first keepalive of a connection sets its interval */
-	err = sip_keepalive_start(&t->ka, sock_sip(sock), msg,
-				  ob && kal.interval ? kal.interval :
-				  WATCH_ONLY, tcp_ka_handler, t);
-	if (err) {
-		mem_deref(t);
-		return;
-	}
-
-	hash_append(kal.tcp, hash_fast((const char *)&tc, sizeof(tc)),
-		    &t->he, t);
-	conn_opened(t->tp, &t->peer);
-}
-
-
 /**
  * Read the settings and start the pings
  *
@@ -501,14 +320,15 @@ int keepalive_init(void)
 
 	err  = hash_alloc(&kal.misses, HASH_SIZE);
 	err |= hash_alloc(&kal.pings, HASH_SIZE);
-	err |= hash_alloc(&kal.tcp, HASH_SIZE);
 	if (err)
 		return ENOMEM;
 
-	if (!kal.interval)
-		return 0;
+	err = conns_init(kal.interval);
+	if (err)
+		return err;
 
-	tmr_start(&kal.tmr, kal.interval * 1000, tick, NULL);
+	if (kal.interval)
+		tmr_start(&kal.tmr, kal.interval * 1000, tick, NULL);
 
 	return 0;
 }
@@ -516,12 +336,11 @@ int keepalive_init(void)
 
 void keepalive_close(void)
 {
+	conns_close();
 	tmr_cancel(&kal.tmr);
 	hash_flush(kal.pings);
 	kal.pings = mem_deref(kal.pings);
 	hash_flush(kal.misses);
 	kal.misses = mem_deref(kal.misses);
-	hash_flush(kal.tcp);
-	kal.tcp = mem_deref(kal.tcp);
 	kal.last_id = 0;
 }

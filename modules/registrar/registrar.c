@@ -140,6 +140,22 @@ static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg,
  * @param msg  The REGISTER
  * @param w    Its waiting entry when it waited, else NULL
  */
+/* Seconds until the last of the bindings expires */
+static uint32_t last_expiry(const struct list *bindings)
+{
+	int64_t now = time_now(), last = now;
+	struct le *le;
+
+	for (le = bindings->head; le; le = le->next) {
+		const struct binding *b = le->data;
+
+		last = MAX(last, b->expires);
+	}
+
+	return (uint32_t)(last - now);
+}
+
+
 static void registrar_handle(struct sipd_sock *sock,
 			     const struct sip_msg *msg, struct waiting *w)
 {
@@ -260,7 +276,7 @@ static void registrar_handle(struct sipd_sock *sock,
 		  list_count(&upserts), list_count(&removes));
 
 	if (!list_isempty(&upserts))
-		keepalive_register(sock, msg);
+		conns_register(sock, msg, last_expiry(&upserts));
 
 	reply_ok(sock, msg, aor);
 

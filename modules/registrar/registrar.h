@@ -49,7 +49,13 @@ int  reg_contact_print(struct re_printf *pf, void *arg);
 /* keepalive.c */
 int  keepalive_init(void);
 void keepalive_close(void);
-void keepalive_register(struct sipd_sock *sock, const struct sip_msg *msg);
+
+
+/* conns.c */
+int  conns_init(uint32_t interval);
+void conns_close(void);
+void conns_register(struct sipd_sock *sock, const struct sip_msg *msg,
+		    uint32_t expires);
 
 /* retry.c */
 struct waiting;
