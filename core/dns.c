@@ -9,6 +9,7 @@
  */
 
 #include <string.h>
+#include <ctype.h>
 #include <re.h>
 #include "core.h"
 
@@ -24,6 +25,52 @@ static struct {
 } dns;
 
 
+/* IP, IPv4:PORT or [IPv6]:PORT, the port 1 to 65535 */
+static int server_decode(struct sa *sa, const char *val)
+{
+	struct pl host, port = {NULL, 0};
+	const char *colon = strchr(val, ':');
+	uint32_t n = 53;
+	size_t i;
+
+	if (val[0] == '[') {
+		const char *rb = strchr(val, ']');
+
+		if (!rb || (rb[1] && rb[1] != ':'))
+			return EINVAL;
+
+		host.p = val + 1;
+		host.l = rb - host.p;
+		if (rb[1])
+			pl_set_str(&port, rb + 2);
+	}
+	else if (colon && !strchr(colon + 1, ':')) {
+		host.p = val;
+		host.l = colon - val;
+		pl_set_str(&port, colon + 1);
+	}
+	else {
+		pl_set_str(&host, val);   /* IPv4, or IPv6 without a port */
+	}
+
+	if (port.p) {
+		if (!port.l || port.l > 5)
+			return EINVAL;
+
+		for (i = 0; i < port.l; i++) {
+			if (!isdigit((unsigned char)port.p[i]))
+				return EINVAL;
+		}
+
+		n = pl_u32(&port);
+		if (!n || n > 65535)
+			return EINVAL;
+	}
+
+	return sa_set(sa, &host, (uint16_t)n);
+}
+
+
 static int server_handler(const struct config_line *line, void *arg)
 {
 	struct sa sa;
@@ -33,10 +80,10 @@ static int server_handler(const struct config_line *line, void *arg)
 		return config_fail(line, "at most %u dns_server lines",
 				   DNS_SERVERS_MAX);
 
-	if (sa_decode(&sa, line->val, strlen(line->val)) &&
-	    sa_set_str(&sa, line->val, 53))
-		return config_fail(line, "'%s' is not IP or IP:PORT"
-				   " (IPv6 as [ADDR]:PORT)", line->val);
+	if (server_decode(&sa, line->val))
+		return config_fail(line, "'%s' is not IP or IP:PORT with a"
+				   " port 1 to 65535 (IPv6 as [ADDR]:PORT)",
+				   line->val);
 
 	dns.srvv[dns.srvc++] = sa;
 
