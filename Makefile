@@ -89,7 +89,8 @@ deps-bench:
 
 # --- core and daemon --------------------------------------------------------
 
-$(B)/core/schema.c: db/schema.sql tools/embed-schema
+$(B)/core/schema.c: db/schema.sql $(wildcard db/migrations/*.sql) \
+		tools/embed-schema
 	@mkdir -p $(dir $@)
 	tools/embed-schema $< > $@
 

@@ -57,7 +57,8 @@ static void usage(void)
 		"  reg add AOR CONTACT [--expires S] [--q Q]  add a binding\n"
 		"  reg del AOR [CONTACT]           remove bindings\n"
 		"  db init                         create the database if"
-		" missing\n"
+		" missing, or upgrade it\n"
+		"  db upgrade                      upgrade an older database\n"
 		"  db check                        check the database\n"
 		"\n"
 		"CONF defaults to $SIPD_CONF, else " SIPD_CONF_PATH ".\n");
@@ -193,6 +194,20 @@ static int read_config(void)
  */
 int db_use(bool create)
 {
+	return db_use_upgrade(create, false);
+}
+
+
+/**
+ * Open the database, accepting an older schema to upgrade it
+ *
+ * @param create  True to create it (and its directory) when missing
+ * @param upgrade True to accept an older schema
+ *
+ * @return 0 if success, otherwise errorcode (reported)
+ */
+int db_use_upgrade(bool create, bool upgrade)
+{
 	int err;
 
 	if (create) {
@@ -220,7 +235,7 @@ int db_use(bool create)
 			    " run 'sipctl db init')", ctl.db, ctl.conf);
 	}
 
-	err = db_open(ctl.db, create);
+	err = db_open(ctl.db, create, upgrade);
 	if (err)
 		return 1;
 

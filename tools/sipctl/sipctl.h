@@ -11,6 +11,7 @@ enum {
 /* sipctl.c */
 int  fail(const char *fmt, ...);
 int  db_use(bool create);
+int  db_use_upgrade(bool create, bool upgrade);
 bool aor_split(const char *aor, char *user, size_t usize, char *domain,
 	       size_t dsize);
 bool domain_configured(const char *domain);
