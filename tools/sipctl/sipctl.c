@@ -56,6 +56,12 @@ static void usage(void)
 		"  reg list [AOR] [--json]         list current bindings\n"
 		"  reg add AOR CONTACT [--expires S] [--q Q]  add a binding\n"
 		"  reg del AOR [CONTACT]           remove bindings\n"
+		"  presence show AOR               composed presence and sources\n"
+		"  presence allow|block|unset PRESENTITY WATCHER\n"
+		"                                  rules of presence_policy\n"
+		"  presence rules [PRESENTITY]     list those rules\n"
+		"  sub list [AOR] [--json]         subscriptions (watchers)\n"
+		"  pub list [AOR]                  publications\n"
 		"  db init                         create the database if"
 		" missing, or upgrade it\n"
 		"  db upgrade                      upgrade an older database\n"
@@ -293,6 +299,10 @@ int main(int argc, char *argv[])
 		ret = cmd_user(argc - 1, argv + 1);
 	else if (!strcmp(argv[0], "reg"))
 		ret = cmd_reg(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "presence"))
+		ret = cmd_presence(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "sub") || !strcmp(argv[0], "pub"))
+		ret = cmd_subpub(argv[0], argc - 1, argv + 1);
 	else if (!strcmp(argv[0], "db"))
 		ret = cmd_db(argc - 1, argv + 1);
 	else {

@@ -22,5 +22,9 @@ int  cmd_user(int argc, char *argv[]);
 /* reg.c */
 int  cmd_reg(int argc, char *argv[]);
 
+/* presence.c */
+int  cmd_presence(int argc, char *argv[]);
+int  cmd_subpub(const char *what, int argc, char *argv[]);
+
 /* dbcmd.c */
 int  cmd_db(int argc, char *argv[]);
