@@ -16,6 +16,7 @@
  */
 
 #include <string.h>
+#include <strings.h>
 #include <re.h>
 #include "core.h"
 
@@ -86,6 +87,53 @@ static int print_values(struct mbuf *mb, const char *name, const char *vals)
 }
 
 
+/*
+ * The top Via as the server transport leaves it (RFC 3261 18.2.1, RFC
+ * 3581 4): an "rport" without a value gets the source port, and
+ * "received" the source address when rport is there or the sent-by
+ * host is not that address. Responses relayed without state go back by
+ * these.
+ */
+static int print_top_via(struct mbuf *mb, const struct sip_msg *msg,
+			 const struct sip_hdr *hdr)
+{
+	const char *p = hdr->val.p, *end = hdr->val.p + hdr->val.l;
+	const char *rport = NULL, *q;
+	struct pl val;
+	bool received;
+	int err;
+
+	for (q = p; q + 6 <= end; q++) {
+		if (!strncasecmp(q, ";rport", 6) &&
+		    (q + 6 == end || q[6] == ';' || q[6] == ' ' ||
+		     q[6] == '\t')) {
+			rport = q + 6;
+			break;
+		}
+	}
+
+	if (!sa_isset(&msg->src, SA_ALL))   /* not from the network */
+		return mbuf_printf(mb, "Via: %r\r\n", &hdr->val);
+
+	received = msg_param_decode(&msg->via.params, "received", &val) &&
+		(rport || !sa_isset(&msg->via.addr, SA_ADDR) ||
+		 !sa_cmp(&msg->via.addr, &msg->src, SA_ADDR));
+
+	if (rport)
+		err = mbuf_printf(mb, "Via: %b=%u%b", p, (size_t)(rport - p),
+				  sa_port(&msg->src), rport,
+				  (size_t)(end - rport));
+	else
+		err = mbuf_printf(mb, "Via: %r", &hdr->val);
+
+	if (received)
+		err |= mbuf_printf(mb, ";received=%j", &msg->src);
+	err |= mbuf_write_str(mb, "\r\n");
+
+	return err;
+}
+
+
 /**
  * Write the header block and body of a request to forward, everything
  * after the Via that sip_request() writes
@@ -100,7 +148,8 @@ int fwd_headers(struct mbuf *mb, const struct sip_msg *msg,
 		const struct fwd_opts *opts)
 {
 	uint32_t routes = sip_msg_hdr_count(msg, SIP_HDR_ROUTE);
-	uint32_t route_idx = 0, maxfwd = 70;
+	uint32_t route_idx = 0, maxfwd = 71;   /* none: 70 (16.6 step 3) */
+	bool top = true;
 	struct pl body;
 	struct le *le;
 	int err = 0;
@@ -112,8 +161,14 @@ int fwd_headers(struct mbuf *mb, const struct sip_msg *msg,
 	for (le = msg->hdrl.head; le; le = le->next) {
 		const struct sip_hdr *hdr = le->data;
 
-		if (hdr->id == SIP_HDR_VIA)
+		if (hdr->id != SIP_HDR_VIA)
+			continue;
+
+		if (top)
+			err |= print_top_via(mb, msg, hdr);
+		else
 			err |= mbuf_printf(mb, "Via: %r\r\n", &hdr->val);
+		top = false;
 	}
 
 	err |= mbuf_printf(mb, "Max-Forwards: %u\r\n",
@@ -151,6 +206,14 @@ int fwd_headers(struct mbuf *mb, const struct sip_msg *msg,
 		case SIP_HDR_CONTENT_LENGTH:
 			continue;
 
+		case SIP_HDR_CSEQ:
+			if (!opts->cseq_delta)
+				break;
+			err |= mbuf_printf(mb, "CSeq: %u %r\r\n",
+					   msg->cseq.num + opts->cseq_delta,
+					   &msg->cseq.met);
+			continue;
+
 		case SIP_HDR_PROXY_AUTHORIZATION:
 			if (!opts->keep_proxy_auth &&
 			    proxy_auth_is_ours(hdr))
@@ -185,12 +248,13 @@ int fwd_headers(struct mbuf *mb, const struct sip_msg *msg,
  * @param mbp             Pointer to allocated buffer, at its start
  * @param msg             The response as received
  * @param drop_challenges Leave out its WWW-/Proxy-Authenticate headers
+ * @param cseq_delta      Added to the CSeq number (a trunk's dialog)
  * @param extra           More header lines, or NULL
  *
  * @return 0 if success, otherwise errorcode
  */
 int fwd_response(struct mbuf **mbp, const struct sip_msg *msg,
-		 bool drop_challenges, const char *extra)
+		 bool drop_challenges, int32_t cseq_delta, const char *extra)
 {
 	struct mbuf *mb;
 	struct pl body;
@@ -219,6 +283,13 @@ int fwd_response(struct mbuf **mbp, const struct sip_msg *msg,
 					hdr->id == SIP_HDR_PROXY_AUTHENTICATE))
 			continue;
 
+		if (hdr->id == SIP_HDR_CSEQ && cseq_delta) {
+			err |= mbuf_printf(mb, "CSeq: %u %r\r\n",
+					   msg->cseq.num + cseq_delta,
+					   &msg->cseq.met);
+			continue;
+		}
+
 		err |= mbuf_printf(mb, "%r: %r\r\n", &hdr->name, &hdr->val);
 	}
 
@@ -245,7 +316,7 @@ int fwd_response(struct mbuf **mbp, const struct sip_msg *msg,
 
 
 static int rr_uri(char *buf, size_t size, enum sip_transp tp,
-		  const struct sa *laddr)
+		  const struct sa *laddr, const char *token)
 {
 	const char *param = "";
 
@@ -254,7 +325,8 @@ static int rr_uri(char *buf, size_t size, enum sip_transp tp,
 	else if (tp == SIP_TRANSP_TLS)
 		param = ";transport=tls";
 
-	return re_snprintf(buf, size, "<sip:%J%s;lr>", laddr, param) < 0 ?
+	return re_snprintf(buf, size, "<sip:%s%s%J%s;lr>", token,
+			   *token ? "@" : "", laddr, param) < 0 ?
 		ENOMEM : 0;
 }
 
@@ -269,16 +341,23 @@ static int rr_uri(char *buf, size_t size, enum sip_transp tp,
  * @param in    Socket the request came on
  * @param tp    Transport it leaves on
  * @param laddr Local address it leaves from
+ * @param a     The flow it came on, for the token, or NULL
+ * @param b     The flow it leaves on, for the token, or NULL
  *
  * @return 0 if success, otherwise errorcode
  */
 int fwd_record_route(char *buf, size_t size, const struct sipd_sock *in,
-		     enum sip_transp tp, const struct sa *laddr)
+		     enum sip_transp tp, const struct sa *laddr,
+		     const struct flow *a, const struct flow *b)
 {
-	char out_rr[128], in_rr[128];
+	char out_rr[256], in_rr[256], token[128] = "";
 	int err;
 
-	err = rr_uri(out_rr, sizeof(out_rr), tp, laddr);
+	/* without a token, in-dialog requests follow the Contacts */
+	if (a && b && flow_token(token, sizeof(token), a, b))
+		token[0] = '\0';
+
+	err = rr_uri(out_rr, sizeof(out_rr), tp, laddr, token);
 	if (err)
 		return err;
 
@@ -287,7 +366,7 @@ int fwd_record_route(char *buf, size_t size, const struct sipd_sock *in,
 		return 0;
 	}
 
-	err = rr_uri(in_rr, sizeof(in_rr), in->tp, &in->laddr);
+	err = rr_uri(in_rr, sizeof(in_rr), in->tp, &in->laddr, token);
 	if (err)
 		return err;
 
@@ -411,11 +490,12 @@ static int next_hop(struct sa *dst, const struct sip_via *via)
  * it to the next one (received, rport, maddr), from the socket the
  * request came on
  *
- * @param msg The response
+ * @param msg        The response
+ * @param cseq_delta Added to its CSeq number (a trunk's dialog)
  *
  * @return 0 if sent, ENOENT if the top Via is not ours, otherwise error
  */
-int fwd_relay_response(const struct sip_msg *msg)
+int fwd_relay_response(const struct sip_msg *msg, int32_t cseq_delta)
 {
 	const struct sip_hdr *second = NULL;
 	struct sipd_sock *sock = NULL;
@@ -462,7 +542,7 @@ int fwd_relay_response(const struct sip_msg *msg)
 	if (!sock)
 		return EPROTONOSUPPORT;
 
-	err = fwd_response(&mb, msg, false, NULL);
+	err = fwd_response(&mb, msg, false, cseq_delta, NULL);
 	if (err)
 		return err;
 

@@ -159,6 +159,7 @@ static void emit(enum sipd_event_type type, const struct binding *b)
 {
 	struct sipd_event ev;
 
+	memset(&ev, 0, sizeof(ev));
 	ev.type = type;
 	ev.binding = b;
 

@@ -161,6 +161,12 @@ static int routes_process(struct route_result *rr, const struct sip_msg *msg)
 			++ours;
 			if (s)
 				rr->out = s;
+
+			/* where both sides of the dialog are (flow.c) */
+			if (!rr->flows && pl_isset(&uri.user) &&
+			    !flow_decode(&rr->flow_a, &rr->flow_b,
+					 &uri.user))
+				rr->flows = true;
 		}
 		else {
 			leading = false;
@@ -208,6 +214,22 @@ static int next_route(char **dst, const struct sip_msg *msg, uint32_t skip)
 	}
 
 	return ENOENT;
+}
+
+
+/* The flow of the side a request did not come from */
+static const struct flow *flow_other(const struct route_result *rr,
+				     const struct sip_msg *msg)
+{
+	if (rr->flow_a.tp == msg->tp &&
+	    sa_cmp(&rr->flow_a.addr, &msg->src, SA_ALL))
+		return &rr->flow_b;
+
+	if (rr->flow_b.tp == msg->tp &&
+	    sa_cmp(&rr->flow_b.addr, &msg->src, SA_ALL))
+		return &rr->flow_a;
+
+	return NULL;
 }
 
 
@@ -464,6 +486,21 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 	bool local_from, trusted;
 	int err;
 
+	/*
+	 * The ACK of a final response sipd gave itself without state (407,
+	 * 403, 420, ...) ends here: its To tag is the one dispatch derives
+	 * from the transaction for sipd's replies.
+	 */
+	if (msg_method_is(msg, "ACK") && pl_isset(&msg->to.tag)) {
+		char own[24];
+
+		(void)re_snprintf(own, sizeof(own), "%016llx", msg->tag);
+		if (!pl_strcmp(&msg->to.tag, own)) {
+			rr->answered = true;
+			return 0;
+		}
+	}
+
 	if (pl_isset(&msg->maxfwd) && pl_u32(&msg->maxfwd) == 0)
 		return fail(rr, 483, "Too Many Hops");
 
@@ -488,7 +525,16 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 
 	local_from = domain_is_served(&msg->from.uri.host);
 
-	if (sock->auth && local_from) {
+	/*
+	 * CANCEL and ACK cannot be resubmitted, hence not challenged (9.2,
+	 * 22.1): they follow their INVITE, whose sender authenticated.
+	 */
+	if (sock->auth && local_from &&
+	    (msg_method_is(msg, "CANCEL") || msg_method_is(msg, "ACK"))) {
+		(void)msg_aor(rr->caller, sizeof(rr->caller), &msg->from.uri);
+		rr->authenticated = true;
+	}
+	else if (sock->auth && local_from) {
 		err = authenticate(rr, sock, msg);
 		if (err || rr->answered || rr->scode)
 			return err;
@@ -532,6 +578,20 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 		return err;
 
 	t->sock = rr->out;
+
+	/* in a dialog: to the other side's flow, through its NAT */
+	if (rr->flows && !rr->by_route) {
+		const struct flow *to = flow_other(rr, msg);
+
+		if (to && sock_by_index(to->sock)) {
+			t->sock = sock_by_index(to->sock);
+			err = re_sdprintf(&t->nexthop, "sip:%J;transport=%s",
+					  &to->addr, to->tp == SIP_TRANSP_TCP ?
+					  "tcp" : "udp");
+			if (err)
+				return err;
+		}
+	}
 
 	if (rr->ruri)
 		err = str_dup(&t->ruri, rr->ruri);

@@ -339,6 +339,19 @@ const char *call_state_name(enum call_state state);
 
 /* --- Proxying: shared by the stateful and the stateless proxy ---------- */
 
+/** One side of a dialog: the socket, transport and address it uses */
+struct flow {
+	uint32_t sock;             /**< Socket index                       */
+	enum sip_transp tp;
+	struct sa addr;
+};
+
+int  flow_token(char *buf, size_t size, const struct flow *a,
+		const struct flow *b);
+int  flow_decode(struct flow *a, struct flow *b, const struct pl *token);
+void flow_set_key(const uint8_t *key);
+
+
 /** Where one branch of a forwarded request goes */
 struct route_target {
 	struct le le;
@@ -366,6 +379,10 @@ struct route_result {
 	bool in_dialog;            /**< To tag present                     */
 	bool by_route;             /**< Forwarded by a Route header        */
 	bool authenticated;
+	bool flows;                /**< A popped Route held flow tokens    */
+	int32_t cseq_delta;        /**< CSeq shift of the dialog (trunk)   */
+	struct flow flow_a;        /**< Where the dialog began             */
+	struct flow flow_b;        /**< Where it was sent                  */
 	struct auth_identity id;
 	char caller[256];          /**< Local caller AOR, or ""            */
 	char callee[256];          /**< Local callee AOR, or ""            */
@@ -379,6 +396,7 @@ struct fwd_opts {
 	const char *record_route;      /**< Record-Route values to add     */
 	const char *extra;             /**< More header lines ("X: y\r\n") */
 	bool keep_proxy_auth;          /**< Keep Proxy-Authorization       */
+	int32_t cseq_delta;            /**< Added to the CSeq number       */
 };
 
 void route_result_init(struct route_result *rr);
@@ -394,12 +412,13 @@ int  route_credentials(const struct static_route *route, char *user,
 int  fwd_headers(struct mbuf *mb, const struct sip_msg *msg,
 		 const struct fwd_opts *opts);
 int  fwd_response(struct mbuf **mbp, const struct sip_msg *msg,
-		  bool drop_challenges, const char *extra);
+		  bool drop_challenges, int32_t cseq_delta, const char *extra);
 int  fwd_record_route(char *buf, size_t size, const struct sipd_sock *in,
-		      enum sip_transp tp, const struct sa *laddr);
+		      enum sip_transp tp, const struct sa *laddr,
+		      const struct flow *a, const struct flow *b);
 uint32_t fwd_loop_hash(const struct sip_msg *msg, const struct pl *ruri);
 bool fwd_is_loop(const struct sip_msg *msg);
-int  fwd_relay_response(const struct sip_msg *msg);
+int  fwd_relay_response(const struct sip_msg *msg, int32_t cseq_delta);
 int  fwd_via_update(struct mbuf *mb, const char *branch, uint32_t lh,
 		    uint32_t si, char *out);
 void fwd_stateless_branch(char *buf, size_t size, const struct sip_msg *msg,
@@ -430,6 +449,7 @@ int  db_commit(void);
 void db_rollback(void);
 int  db_error(void);
 void db_stmts_release(void);
+int  db_secret(const char *name, uint8_t *key, size_t len);
 
 
 /* --- Messages and URIs ------------------------------------------------- */

@@ -25,11 +25,12 @@ struct sl_ctx {
 	struct tmr tmr;
 	struct sip_msg *msg;
 	struct sipd_sock *in;
+	struct sipd_sock *out;
 	struct mbuf *hdrs;
 	struct fwd_opts opts;
 	char *routes;
 	char *ruri;
-	char rrbuf[300];
+	char rrbuf[600];
 	bool record_route;
 	bool sent;
 };
@@ -60,7 +61,6 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 	char branch[48];
 	struct pl ruri;
 	int err;
-	(void)dst;
 
 	pl_set_str(&ruri, ctx->ruri);
 	fwd_stateless_branch(branch, sizeof(branch), ctx->msg, &ruri);
@@ -71,8 +71,17 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 		return err;
 
 	if (ctx->record_route) {
+		struct flow fa, fb;
+
+		fa.sock = ctx->in->index;
+		fa.tp = ctx->msg->tp;
+		fa.addr = ctx->msg->src;
+		fb.sock = ctx->out->index;
+		fb.tp = tp;
+		fb.addr = *dst;
+
 		err = fwd_record_route(ctx->rrbuf, sizeof(ctx->rrbuf),
-				       ctx->in, tp, src);
+				       ctx->in, tp, src, &fa, &fb);
 		if (err)
 			return err;
 		ctx->opts.record_route = ctx->rrbuf;
@@ -135,6 +144,7 @@ int fwd_stateless(struct sipd_sock *in, const struct sip_msg *msg,
 	ctx->opts.routes_popped = rr->routes_popped;
 	ctx->opts.drop_last_route = rr->strict;
 	ctx->opts.routes = ctx->routes;
+	ctx->opts.cseq_delta = rr->cseq_delta;
 
 	ctx->hdrs = mbuf_alloc(1024);
 	if (!ctx->hdrs) {
@@ -164,6 +174,8 @@ int fwd_stateless(struct sipd_sock *in, const struct sip_msg *msg,
 		err = EPROTONOSUPPORT;
 		goto out;
 	}
+
+	ctx->out = out;
 
 	/* header block for now; the send handler rebuilds it */
 	err = fwd_headers(ctx->hdrs, msg, &ctx->opts);

@@ -9,10 +9,8 @@
  */
 
 #include <string.h>
-#include <sqlite3.h>
 #include <openssl/hmac.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/crypto.h>
 #include <ctype.h>
 #include <re.h>
@@ -30,16 +28,6 @@ static struct {
 	uint8_t key[KEY_SIZE];
 	bool loaded;
 } nk;
-
-
-static struct db_stmt st_get = {
-	.sql = "SELECT value FROM secrets WHERE name = 'nonce_key'"
-};
-
-static struct db_stmt st_put = {
-	.sql = "INSERT OR IGNORE INTO secrets (name, value)"
-	       " VALUES ('nonce_key', ?1)"
-};
 
 
 /**
@@ -63,28 +51,6 @@ int nonce_set_key(const uint8_t *key, size_t len)
 }
 
 
-static int key_read(bool *found)
-{
-	sqlite3_stmt *stmt = db_stmt(&st_get);
-	int rc;
-
-	if (!stmt)
-		return db_error();
-
-	*found = false;
-
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == KEY_SIZE) {
-		memcpy(nk.key, sqlite3_column_blob(stmt, 0), KEY_SIZE);
-		*found = true;
-	}
-
-	sqlite3_reset(stmt);
-
-	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : EIO;
-}
-
-
 /**
  * Load the HMAC key from the database, creating it the first time
  *
@@ -92,37 +58,12 @@ static int key_read(bool *found)
  */
 int nonce_load_key(void)
 {
-	uint8_t key[KEY_SIZE];
-	sqlite3_stmt *stmt;
-	bool found;
-	int err, rc;
+	int err;
 
 	if (nk.loaded)
 		return 0;
 
-	err = key_read(&found);
-	if (err || found)
-		goto out;
-
-	if (RAND_bytes(key, sizeof(key)) != 1)
-		return EIO;
-
-	stmt = db_stmt(&st_put);
-	if (!stmt)
-		return db_error();
-
-	sqlite3_bind_blob(stmt, 1, key, sizeof(key), SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE)
-		return EIO;
-
-	/* another process may have won the race: read what is stored */
-	err = key_read(&found);
-	if (!err && !found)
-		err = EIO;
-
- out:
+	err = db_secret("nonce_key", nk.key, sizeof(nk.key));
 	if (!err)
 		nk.loaded = true;
 

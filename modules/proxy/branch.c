@@ -78,8 +78,17 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 	b->sent = true;
 
 	if (creates_dialog(pt->msg)) {
+		struct flow fa, fb;
+
+		fa.sock = sock_index(pt->sock);
+		fa.tp = pt->msg->tp;
+		fa.addr = pt->msg->src;
+		fb.sock = sock_index(b->out);
+		fb.tp = tp;
+		fb.addr = *dst;
+
 		err = fwd_record_route(b->rrbuf, sizeof(b->rrbuf), pt->sock,
-				       tp, src);
+				       tp, src, &fa, &fb);
 		if (err)
 			return err;
 		b->opts.record_route = b->rrbuf;
@@ -116,14 +125,15 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 	struct branch *b = arg;
 
 	if (msg && msg->scode < 200) {
-		if (msg->scode > 100) {
-			b->provisional = true;
-			if (pl_strcmp(&msg->cseq.met, "INVITE") == 0)
-				tmr_start(&b->tmr_c, proxy_conf.timer_c,
-					  timer_c_handler, b);
-		}
+		/* any provisional response, 100 too, allows a CANCEL (9.1,
+		   16.8); those after 100 restart Timer C (16.7 step 2) */
+		b->provisional = true;
+		if (msg->scode > 100 &&
+		    pl_strcmp(&msg->cseq.met, "INVITE") == 0)
+			tmr_start(&b->tmr_c, proxy_conf.timer_c,
+				  timer_c_handler, b);
 
-		if (b->cancel_pending && msg->scode > 100) {
+		if (b->cancel_pending) {
 			b->cancel_pending = false;
 			branch_cancel(b, b->cancel_reason);
 		}
@@ -168,11 +178,13 @@ static struct sipd_sock *out_socket(const struct ptrans *pt,
  * @param pt    The proxy transaction
  * @param t     Target
  * @param extra Header lines to add (trunk credentials), or NULL
+ * @param cseq_delta How much higher the target sees the CSeq
  *
  * @return 0 if it started, otherwise errorcode
  */
 int branch_start(struct branch **bp, struct ptrans *pt,
-		 const struct route_target *t, const char *extra)
+		 const struct route_target *t, const char *extra,
+		 int32_t cseq_delta)
 {
 	struct branch *b;
 	struct uri route;
@@ -197,6 +209,8 @@ int branch_start(struct branch **bp, struct ptrans *pt,
 	b->opts.drop_last_route = pt->rr.strict;
 	b->opts.routes = t->routes;
 	b->opts.extra = b->extra;
+	b->opts.cseq_delta = cseq_delta;
+	b->cseq_delta = cseq_delta;
 
 	b->hdrs = mbuf_alloc(1024);
 	if (!b->hdrs) {
@@ -312,7 +326,8 @@ static int cancel_build(struct branch *b, const char *reason)
 	err |= mbuf_printf(mb, "To: %r\r\n", &msg->to.val);
 	err |= mbuf_printf(mb, "From: %r\r\n", &msg->from.val);
 	err |= mbuf_printf(mb, "Call-ID: %r\r\n", &msg->callid);
-	err |= mbuf_printf(mb, "CSeq: %u CANCEL\r\n", msg->cseq.num);
+	err |= mbuf_printf(mb, "CSeq: %u CANCEL\r\n",
+			   msg->cseq.num + b->cseq_delta);
 	if (reason)
 		err |= mbuf_printf(mb, "Reason: %s\r\n", reason);
 	err |= mbuf_write_str(mb, "Content-Length: 0\r\n\r\n");

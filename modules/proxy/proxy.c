@@ -58,8 +58,10 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 		goto out;
 	}
 
-	if (rr.in_dialog)
+	if (rr.in_dialog) {
 		calls_in_dialog(msg);
+		rr.cseq_delta = shift_of(msg);
+	}
 
 	/* ACK of a 2xx, and a CANCEL libre matched to no transaction */
 	if (ack || msg_method_is(msg, "CANCEL")) {
@@ -89,7 +91,7 @@ static bool response_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 
 	/* a 2xx of another fork, or a retransmission of one */
 	if (!pl_strcmp(&msg->cseq.met, "INVITE") && msg->scode >= 200 &&
-	    msg->scode < 300 && !fwd_relay_response(msg))
+	    msg->scode < 300 && !fwd_relay_response(msg, shift_of(msg)))
 		return true;
 
 	return false;
@@ -135,6 +137,7 @@ static int module_close(void)
 	role_unregister(&role);
 	ptrans_close();
 	calls_close();
+	shift_close();
 	branch_close();
 
 	return 0;

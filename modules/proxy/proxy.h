@@ -27,6 +27,7 @@ struct ptrans {
 	struct list branches;          /* struct branch                */
 	struct le *next_target;        /* next q group to try          */
 	struct sip_msg *best;          /* best final response so far   */
+	int32_t best_delta;            /* its CSeq shift               */
 	struct mbuf *challenges;       /* 401/407 challenges collected */
 	uint16_t local_scode;          /* best when no response came   */
 	bool invite;
@@ -46,7 +47,7 @@ struct branch {
 	struct sip_request *req;
 	struct mbuf *hdrs;             /* header block, rebuilt on send */
 	struct fwd_opts opts;
-	char rrbuf[300];
+	char rrbuf[600];
 	char *extra;                   /* credentials for a trunk      */
 	char id[48];                   /* the Via branch               */
 	enum sip_transp tp;
@@ -59,6 +60,7 @@ struct branch {
 	const char *cancel_reason;
 	uint16_t scode;                /* final status, 0 while pending */
 	uint32_t auth_tries;
+	int32_t cseq_delta;            /* CSeq shift towards the target */
 	bool provisional;
 	bool cancel_pending;
 	bool cancel_sent;
@@ -76,7 +78,8 @@ uint32_t ptrans_count(void);
 
 /* branch.c */
 int  branch_start(struct branch **bp, struct ptrans *pt,
-		  const struct route_target *t, const char *extra);
+		  const struct route_target *t, const char *extra,
+		  int32_t cseq_delta);
 void branch_cancel(struct branch *b, const char *reason);
 bool branch_cancel_response(const struct sip_msg *msg);
 void branch_init(void);
@@ -88,3 +91,9 @@ void calls_response(const struct ptrans *pt, const struct sip_msg *msg);
 void calls_final(const struct ptrans *pt, uint16_t scode);
 void calls_in_dialog(const struct sip_msg *msg);
 void calls_close(void);
+
+/* shift.c */
+void shift_add(const struct pl *call_id, const struct pl *from_tag,
+	       int32_t delta);
+int32_t shift_of(const struct sip_msg *msg);
+void shift_close(void);

@@ -90,7 +90,7 @@ static int next_group(struct ptrans *pt)
 		if (t->q != q)
 			break;
 
-		if (!branch_start(NULL, pt, t, NULL))
+		if (!branch_start(NULL, pt, t, NULL, pt->rr.cseq_delta))
 			++started;
 	}
 
@@ -101,12 +101,13 @@ static int next_group(struct ptrans *pt)
 
 
 static int reply_upstream_ex(struct ptrans *pt, const struct sip_msg *msg,
-			     bool drop_challenges, const char *extra)
+			     int32_t cseq_delta, bool drop_challenges,
+			     const char *extra)
 {
 	struct mbuf *mb;
 	int err;
 
-	err = fwd_response(&mb, msg, drop_challenges, extra);
+	err = fwd_response(&mb, msg, drop_challenges, cseq_delta, extra);
 	if (err)
 		return err;
 
@@ -126,9 +127,12 @@ static int reply_upstream_ex(struct ptrans *pt, const struct sip_msg *msg,
 }
 
 
-static int reply_upstream(struct ptrans *pt, const struct sip_msg *msg)
+/* A response of a branch, with its CSeq as the caller knows it */
+static int reply_upstream(struct ptrans *pt, const struct sip_msg *msg,
+			  const struct branch *b)
 {
-	return reply_upstream_ex(pt, msg, false, NULL);
+	return reply_upstream_ex(pt, msg, b ? -b->cseq_delta : 0, false,
+				 NULL);
 }
 
 
@@ -213,14 +217,15 @@ static void send_best(struct ptrans *pt)
 		pt->challenges->pos = 0;
 		if (!mbuf_strdup(pt->challenges, &extra,
 				 pt->challenges->end)) {
-			(void)reply_upstream_ex(pt, best, true, extra);
+			(void)reply_upstream_ex(pt, best, -pt->best_delta,
+						true, extra);
 			mem_deref(extra);
 			calls_final(pt, best->scode);
 			return;
 		}
 	}
 
-	(void)reply_upstream(pt, best);
+	(void)reply_upstream_ex(pt, best, -pt->best_delta, false, NULL);
 	calls_final(pt, best->scode);
 }
 
@@ -288,7 +293,8 @@ static bool trunk_retry(struct branch *b, const struct sip_msg *msg)
 	if (err)
 		return false;
 
-	err = branch_start(NULL, b->pt, t, extra);
+	/* a new CSeq for the request with credentials (22.2) */
+	err = branch_start(NULL, b->pt, t, extra, b->cseq_delta + 1);
 	mem_deref(extra);
 	if (err)
 		return false;
@@ -329,7 +335,7 @@ void ptrans_branch_response(struct branch *b, int err,
 		if (scode == 100 || pt->final_sent)
 			return;
 
-		(void)reply_upstream(pt, msg);
+		(void)reply_upstream(pt, msg, b);
 		calls_response(pt, msg);
 		return;
 	}
@@ -339,7 +345,13 @@ void ptrans_branch_response(struct branch *b, int err,
 	if (scode < 300) {
 		/* every 2xx goes upstream, the first ends the others */
 		pt->got_2xx = true;
-		(void)reply_upstream(pt, msg);
+		(void)reply_upstream(pt, msg, b);
+
+		/* a trunk's dialog keeps its shifted CSeq */
+		if (pt->invite && !pt->rr.in_dialog &&
+		    b->cseq_delta != pt->rr.cseq_delta)
+			shift_add(&pt->msg->callid, &pt->msg->from.tag,
+				  b->cseq_delta);
 		pt->final_sent = true;
 		calls_response(pt, msg);
 
@@ -366,6 +378,7 @@ void ptrans_branch_response(struct branch *b, int err,
 	if (!pt->best || rank(scode) < rank(pt->best->scode)) {
 		mem_deref(pt->best);
 		pt->best = mem_ref((void *)msg);
+		pt->best_delta = b->cseq_delta;
 	}
 
 	ptrans_done_check(pt);

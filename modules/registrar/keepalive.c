@@ -6,9 +6,13 @@
  * at the received address, every interval. Any answer counts; a binding
  * that misses several in a row is removed.
  *
- * TCP: the connection a REGISTER came on gets RFC 5626 CRLF keepalives
- * (libre's, with a pong deadline). When the connection dies, the bindings
- * registered through it are removed: nothing can reach them any more.
+ * TCP: a phone that registers with SIP outbound (RFC 5626: Supported:
+ * outbound, or +sip.instance and reg-id on its Contact) answers CRLF
+ * keepalives: its connection gets them (libre's, with a pong deadline).
+ * A plain RFC 3261 phone does not answer them: behind a NAT it is pinged
+ * with OPTIONS like a UDP one instead. Either way, when the connection of
+ * a phone sipd cannot reach otherwise dies, the bindings registered
+ * through it are removed.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -20,6 +24,8 @@
 
 
 enum {
+	WATCH_ONLY = 3000000,  /* s: a keepalive that never pings, only
+				  tells when the connection closes */
 	PING_WAIT = 4000,      /* ms an answer may take */
 	TICK = 100,            /* ms between batches of a pass */
 	BATCH = 50,
@@ -158,23 +164,62 @@ static void ping_timeout(void *arg)
 }
 
 
-static bool nated(const struct binding *b)
+/*
+ * Is a contact behind a NAT: an address other than the one its REGISTER
+ * came from (over UDP a phone sends from its SIP port, so another port
+ * counts too; over TCP the port is the connection's)? A name is not: it
+ * is reached by DNS, as a third party registered it.
+ */
+static bool behind_nat(const struct pl *contact, enum sip_transp tp,
+		       const struct sa *received)
 {
-	struct pl pl;
 	struct uri uri;
 	struct sa addr;
 
-	if (b->tp != SIP_TRANSP_UDP || !b->sock || !*b->sock ||
-	    !sa_isset(&b->received, SA_ALL))
+	if (uri_decode(&uri, contact) ||
+	    sa_set(&addr, &uri.host, sip_transp_port(tp, uri.port)))
+		return false;
+
+	if (!sa_cmp(&addr, received, SA_ADDR))
+		return true;
+
+	return tp == SIP_TRANSP_UDP && !sa_cmp(&addr, received, SA_ALL);
+}
+
+
+static bool nated(const struct binding *b)
+{
+	struct pl pl;
+
+	if (!b->sock || !*b->sock || !sa_isset(&b->received, SA_ALL))
+		return false;
+
+	/* an outbound flow over TCP has its CRLF keepalive */
+	if (b->tp != SIP_TRANSP_UDP && b->instance && b->reg_id)
 		return false;
 
 	pl_set_str(&pl, b->contact);
-	if (uri_decode(&uri, &pl) || sa_set(&addr, &uri.host,
-					    sip_transp_port(b->tp,
-							    uri.port)))
-		return true;   /* a name: reachable only where it came from */
 
-	return !sa_cmp(&addr, &b->received, SA_ALL);
+	return behind_nat(&pl, b->tp, &b->received);
+}
+
+
+static bool contact_nated_h(const struct sip_hdr *hdr,
+			    const struct sip_msg *msg, void *arg)
+{
+	struct contact c;
+	(void)arg;
+
+	return !contact_decode(&c, &hdr->val) && !c.star &&
+		behind_nat(&c.uri, msg->tp, &msg->src);
+}
+
+
+/* Does a REGISTER name a contact behind a NAT? */
+static bool contact_nated(const struct sip_msg *msg)
+{
+	return sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_nated_h,
+				 NULL) != NULL;
 }
 
 
@@ -215,8 +260,8 @@ static void ping_send(const struct binding *b)
 
 	mb->pos = 0;
 
-	re_snprintf(route_str, sizeof(route_str), "sip:%J;transport=udp",
-		    &b->received);
+	re_snprintf(route_str, sizeof(route_str), "sip:%J;transport=%s",
+		    &b->received, b->tp == SIP_TRANSP_TCP ? "tcp" : "udp");
 	pl_set_str(&pl, route_str);
 	if (uri_decode(&route, &pl))
 		goto fail;
@@ -332,6 +377,31 @@ static void tcp_ka_handler(int err, void *arg)
 }
 
 
+static bool has_param(const struct sip_hdr *hdr, const struct sip_msg *msg,
+		      void *arg)
+{
+	struct contact c;
+	struct pl val;
+	(void)msg;
+	(void)arg;
+
+	return !contact_decode(&c, &hdr->val) &&
+		!msg_param_decode(&c.params, "reg-id", &val) &&
+		!msg_param_decode(&c.params, "+sip.instance", &val);
+}
+
+
+/* Does the phone do SIP outbound (RFC 5626), and so answer CRLF pings? */
+static bool outbound(const struct sip_msg *msg)
+{
+	if (sip_msg_hdr_has_value(msg, SIP_HDR_SUPPORTED, "outbound"))
+		return true;
+
+	return sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, has_param,
+				 NULL) != NULL;
+}
+
+
 /**
  * Watch the connection a REGISTER came on, once per connection
  *
@@ -341,11 +411,19 @@ static void tcp_ka_handler(int err, void *arg)
 void keepalive_register(struct sipd_sock *sock, const struct sip_msg *msg)
 {
 	struct tcp_conn *tc = sip_msg_tcpconn(msg);
+	uint32_t interval;
 	struct tcp_ka *t;
 	int err;
 
 	if (!tc || !kal.interval || !kal.tcp)
 		return;
+
+	if (outbound(msg))
+		interval = kal.interval;
+	else if (contact_nated(msg))
+		interval = WATCH_ONLY;
+	else
+		return;    /* sipd can open a connection to it itself */
 
 	if (hash_lookup(kal.tcp, hash_fast((const char *)&tc, sizeof(tc)),
 			tcp_cmp, tc))
@@ -358,7 +436,7 @@ void keepalive_register(struct sipd_sock *sock, const struct sip_msg *msg)
 	t->tc = tc;
 	t->peer = msg->src;
 
-	err = sip_keepalive_start(&t->ka, sock_sip(sock), msg, kal.interval,
+	err = sip_keepalive_start(&t->ka, sock_sip(sock), msg, interval,
 				  tcp_ka_handler, t);
 	if (err) {
 		mem_deref(t);

@@ -68,7 +68,7 @@ static bool response_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 {
 	(void)sock;
 
-	return 0 == fwd_relay_response(msg);
+	return 0 == fwd_relay_response(msg, 0);
 }
 
 

@@ -172,7 +172,7 @@ START_TEST(test_fwd_response)
 	struct mbuf *mb;
 	char *s;
 
-	ck_assert_int_eq(0, fwd_response(&mb, msg, false, NULL));
+	ck_assert_int_eq(0, fwd_response(&mb, msg, false, 0, NULL));
 	ck_assert_int_eq(0, mbuf_strdup(mb, &s, mb->end));
 
 	ck_assert_ptr_eq(s, strstr(s, "SIP/2.0 180 Ringing\r\n"));
@@ -357,6 +357,46 @@ START_TEST(test_route_errors)
 END_TEST
 
 
+START_TEST(test_flow_token)
+{
+	static const uint8_t key[32] = "flow-token-test-key-0123456789ab";
+	struct flow a, b, a2, b2;
+	char tok[200];
+	struct pl pl;
+
+	flow_set_key(key);
+
+	a.sock = 3;
+	a.tp = SIP_TRANSP_UDP;
+	sa_set_str(&a.addr, "203.0.113.7", 41234);
+	b.sock = 258;
+	b.tp = SIP_TRANSP_TCP;
+	sa_set_str(&b.addr, "2001:db8::5", 5060);
+
+	ck_assert_int_eq(0, flow_token(tok, sizeof(tok), &a, &b));
+	ck_assert(tok[0] == 'f');
+
+	pl_set_str(&pl, tok);
+	ck_assert_int_eq(0, flow_decode(&a2, &b2, &pl));
+	ck_assert_uint_eq(3, a2.sock);
+	ck_assert_int_eq(SIP_TRANSP_UDP, a2.tp);
+	ck_assert(sa_cmp(&a.addr, &a2.addr, SA_ALL));
+	ck_assert_uint_eq(258, b2.sock);
+	ck_assert_int_eq(SIP_TRANSP_TCP, b2.tp);
+	ck_assert(sa_cmp(&b.addr, &b2.addr, SA_ALL));
+
+	/* one changed digit: forged */
+	tok[5] = tok[5] == '0' ? '1' : '0';
+	ck_assert_int_eq(EBADMSG, flow_decode(&a2, &b2, &pl));
+
+	pl_set_str(&pl, "alice");
+	ck_assert_int_eq(EBADMSG, flow_decode(&a2, &b2, &pl));
+	pl_set_str(&pl, "f00");
+	ck_assert_int_eq(EBADMSG, flow_decode(&a2, &b2, &pl));
+}
+END_TEST
+
+
 Suite *suite_proxy(void)
 {
 	Suite *s = suite_create("proxy");
@@ -371,6 +411,7 @@ Suite *suite_proxy(void)
 	tcase_add_test(tc, test_challenge_answered);
 	tcase_add_test(tc, test_routes);
 	tcase_add_test(tc, test_route_errors);
+	tcase_add_test(tc, test_flow_token);
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -1,0 +1,394 @@
+"""NAT traversal of the proxy: phones whose Contact is not where their
+packets come from, keepalive pings, and TCP phones reached over their
+own connection.
+
+A phone "behind a NAT" here sends from 127.0.0.1:P but writes a private
+address in its Contact and Via: 127.0.0.99:T, where a trap socket
+listens. Whatever sipd sends to the trap went to the private address
+instead of through the NAT binding (a real 10.x address is not used so
+that no packet can leave the loopback network).
+"""
+
+import socket
+import time
+
+from sipdlib import Sipd, TestFailure, check, eq
+from test_proxy import (PROXY_CONF, EVENTLOG, ACCOUNTS, UA, proxy_conf,
+                        phone, caller, closing, alive, sdp, sipd_rr,
+                        rr_uris, tag_of, wait_events, free_port)
+
+PRIVATE = "127.0.0.99"
+
+
+class Trap:
+    """UDP and TCP sockets on the private address of a NATed phone."""
+
+    def __init__(self):
+        self.port = free_port(PRIVATE)
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((PRIVATE, self.port))
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((PRIVATE, self.port))
+        self.tcp.listen(4)
+
+    def check_empty(self, timeout=0.3):
+        """Nothing reached the private address."""
+        self.udp.settimeout(timeout)
+        try:
+            data = self.udp.recv(65535)
+            raise TestFailure("sipd sent to the private address %s:%d"
+                              " instead of through the NAT:\n%s" % (
+                                  PRIVATE, self.port,
+                                  data.decode(errors="replace")))
+        except socket.timeout:
+            pass
+        self.tcp.settimeout(0.01)
+        try:
+            conn, _ = self.tcp.accept()
+            conn.settimeout(0.5)
+            try:
+                data = conn.recv(65535)
+            except socket.timeout:
+                data = b""
+            conn.close()
+            raise TestFailure("sipd connected to the private address"
+                              " %s:%d:\n%s" % (PRIVATE, self.port,
+                                              data.decode(errors="replace")))
+        except socket.timeout:
+            pass
+
+    def close(self):
+        self.udp.close()
+        self.tcp.close()
+
+
+def nated_phone(s, trap, user="bob", transport="udp", register=True,
+                password=None):
+    pw = password or dict((a.split("@")[0], p) for a, p in ACCOUNTS)[user]
+    ua = UA(s, user, pw, transport=transport, contact_host=PRIVATE,
+            contact_port=trap.port, via_host=PRIVATE, via_port=trap.port)
+    if register:
+        ua.register()
+    return ua
+
+
+def binding_rows(s, aor="bob@example.com"):
+    return s.query("SELECT contact, received, transport, socket FROM"
+                   " bindings WHERE aor = ? AND expires >"
+                   " strftime('%s','now') ORDER BY id", (aor,))
+
+
+def wait_no_binding(s, contact, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not [r for r in binding_rows(s) if r[0] == contact]:
+            return time.time()
+        time.sleep(0.1)
+    raise TestFailure("binding %s still there after %.1f s: %s" % (
+        contact, timeout, binding_rows(s)))
+
+
+# --- UDP ---------------------------------------------------------------------
+
+def test_nated_callee_invite_reaches_received_address():
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob = nated_phone(s, trap)
+        alice = caller(s)
+        try:
+            eq(binding_rows(s), [(bob.contact_uri, "127.0.0.1:%d" %
+                                  bob.local[1], "udp",
+                                  "udp:127.0.0.1:%d" % s.port)],
+               "the binding: private Contact, public source, socket")
+            d = alice.invite("sip:bob@example.com")
+            inc = bob.expect_invite()
+            eq(inc.invite_req.start.split()[1], bob.contact_uri,
+               "Request-URI: the registered Contact")
+            eq(inc.invite_req.src, s.addr, "sent from the socket the"
+               " REGISTER came on")
+            inc.reply(486, "Busy Here")
+            inc.expect_ack()
+            eq(d.final().status, 486, "the NATed phone's answer")
+            trap.check_empty()
+            alive(s)
+        finally:
+            closing(alice, bob)
+            trap.close()
+
+
+def test_nated_callee_in_dialog_requests():
+    """The ACK, a re-INVITE and the BYE of a call to a NATed phone reach
+    it through the NAT too (its 200 names its private address, as such
+    phones do)."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob = nated_phone(s, trap)
+        alice = caller(s)
+        try:
+            d = alice.invite("sip:bob@example.com")
+            inc = bob.expect_invite()
+            inc.answer()
+            eq(d.final().status, 200, "answered")
+            got = bob.wait(lambda m: m.method == "ACK", "ACK", 2.0,
+                           fail=False)
+            trap.check_empty()
+            check(got is not None, "the ACK did not reach the NATed"
+                  " callee")
+            d.request("BYE", wait=False)
+            inc.expect_and_reply("BYE")
+            eq(alice.expect_response(d.callid, "BYE", final=True).status,
+               200, "BYE")
+            trap.check_empty()
+        finally:
+            closing(alice, bob)
+            trap.close()
+
+
+def test_nated_caller_gets_responses_and_requests():
+    """A caller behind a NAT (private Via and Contact) gets its
+    responses at its public address, and so does the callee's BYE."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob = phone(s, "bob")
+        alice = nated_phone(s, trap, "alice", register=False)
+        try:
+            d = alice.invite("sip:bob@example.com")
+            inc = bob.expect_invite()
+            inc.answer()
+            eq(d.final().status, 200, "the NATed caller's 200")
+            inc.expect_ack()
+            trap.check_empty()
+            inc.request("BYE", wait=False)
+            bye = alice.wait(lambda m: m.method == "BYE", "BYE", 2.0,
+                             fail=False)
+            trap.check_empty()
+            check(bye is not None, "the callee's BYE did not reach the"
+                  " NATed caller")
+        finally:
+            closing(alice, bob)
+            trap.close()
+
+
+def test_nated_caller_gets_second_2xx_of_fork():
+    """A 2xx of another fork after the first is relayed upstream by the
+    caller's Via (received, rport), not to its private sent-by."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob1 = phone(s, "bob")
+        bob2 = phone(s, "bob")
+        alice = nated_phone(s, trap, "alice", register=False)
+        try:
+            d = alice.invite("sip:bob@example.com")
+            inc1 = bob1.expect_invite()
+            inc2 = bob2.expect_invite()
+            inc1.reply(200, "OK", body=sdp(41000))
+            first = d.response(final=True)
+            eq(first.status, 200, "the first 200")
+            inc2.reply(200, "OK", body=sdp(42000))
+            second = alice.wait(
+                lambda m: m.is_response and m.status == 200 and
+                tag_of(m.get("to")) == inc2.local_tag, "the second 200",
+                2.0, fail=False)
+            trap.check_empty()
+            check(second is not None, "the second fork's 200 did not reach"
+                  " the NATed caller")
+        finally:
+            closing(alice, bob1, bob2)
+            trap.close()
+
+
+def test_nated_caller_gets_2xx_retransmission():
+    """The callee's retransmission of its 200 (relayed without
+    transaction state, by the caller's Via) reaches a NATed caller at
+    its public address."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob = phone(s, "bob")
+        alice = nated_phone(s, trap, "alice", register=False)
+        try:
+            d = alice.invite("sip:bob@example.com")
+            inc = bob.expect_invite()
+            inc.reply(200, "OK", body=sdp(41000))
+            eq(d.response(final=True).status, 200, "the 200")
+            bob.send(bob.answers[UA.key(inc.invite_req)],
+                     inc.invite_req.src)
+            time.sleep(0.3)
+            alice.wait(lambda m: False, "", 0.3, fail=False)
+            trap.check_empty()
+            oks = [m for m in alice.received if m.is_response and
+                   m.status == 200]
+            eq(len(oks), 2, "200s at the NATed caller")
+        finally:
+            closing(alice, bob)
+            trap.close()
+
+
+# --- keepalive ---------------------------------------------------------------
+
+PING_CONF = proxy_conf("registrar_nat_ping_interval 2\n"
+                       "registrar_nat_ping_failures 2\n")
+
+
+def expect_ping(ua, timeout):
+    m = ua.expect_request("OPTIONS", timeout)
+    eq(m.start.split()[1], ua.contact_uri, "Request-URI of the ping")
+    check("keepalive@example.com" in m.get("from", ""),
+          "From of the ping: %s" % m.get("from"))
+    eq(m.src, ua.s.addr, "the ping comes from the socket the REGISTER"
+       " came on")
+    return m
+
+
+def test_nat_ping_then_binding_removed():
+    with Sipd(PING_CONF, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob = nated_phone(s, trap)
+        carol = phone(s, "carol")          # not NATed: no pings
+        try:
+            for _ in range(2):
+                m = expect_ping(bob, 4.0)
+                bob.reply(m, 200, "OK")
+            eq(len(binding_rows(s)), 1, "bob's binding while it answers")
+            # the phone is gone: pings go unanswered
+            started = time.time()
+            gone = wait_no_binding(s, bob.contact_uri, 16.0)
+            check(gone - started >= 3, "removed after only %.1f s" % (
+                gone - started))
+            carol.no_request("OPTIONS", 0.1)
+            check([m for m in carol.received if m.method == "OPTIONS"] == [],
+                  "a binding whose Contact is its source was pinged")
+            eq(len(binding_rows(s, "carol@example.com")), 1,
+               "carol's binding stays")
+            trap.check_empty()
+            alive(s)
+        finally:
+            closing(bob, carol)
+            trap.close()
+
+
+def test_nat_ping_removal_event():
+    with Sipd(PING_CONF + EVENTLOG, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob = nated_phone(s, trap)
+        try:
+            m = expect_ping(bob, 4.0)
+            bob.reply(m, 200, "OK")
+            wait_no_binding(s, bob.contact_uri, 16.0)
+            ev = wait_events(s, lambda e: e.get("event") ==
+                             "binding-removed", "binding-removed", 2.0)
+            eq((ev[0]["aor"], ev[0]["contact"]),
+               ("bob@example.com", bob.contact_uri), "the removed binding")
+            alive(s)
+        finally:
+            closing(bob)
+            trap.close()
+
+
+# --- TCP ---------------------------------------------------------------------
+
+def test_tcp_phone_reached_over_its_connection():
+    """A phone registered over TCP gets its calls over that connection;
+    in-dialog requests of both sides follow (UDP caller, two
+    Record-Route values)."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        bob = phone(s, "bob", transport="tcp")
+        alice = caller(s)
+        try:
+            d = alice.invite("sip:bob@example.com")
+            inc = bob.expect_invite()
+            eq(inc.invite_req.start.split()[1], bob.contact_uri,
+               "Request-URI")
+            eq(rr_uris(inc.invite_req), [sipd_rr(s, "tcp"),
+                                         sipd_rr(s, "udp")],
+               "Record-Route of a UDP to TCP call")
+            inc.answer()
+            eq(d.final().status, 200, "answered over TCP")
+            inc.expect_ack()
+            inc.request("INFO", wait=False)
+            info = alice.expect_request("INFO", callid=d.callid)
+            alice.reply(info, 200, "OK")
+            eq(bob.expect_response(d.callid, "INFO", final=True).status,
+               200, "the callee's INFO over TCP and back")
+            d.request("BYE", wait=False)
+            inc.expect_and_reply("BYE")
+            eq(alice.expect_response(d.callid, "BYE", final=True).status,
+               200, "BYE")
+            alive(s)
+        finally:
+            closing(alice, bob)
+
+
+def test_tcp_nated_phone_invite_over_its_connection():
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob = nated_phone(s, trap, transport="tcp")
+        alice = caller(s)
+        try:
+            eq(binding_rows(s)[0][2], "tcp", "transport of the binding")
+            d = alice.invite("sip:bob@example.com")
+            inc = bob.expect_invite()
+            eq(inc.invite_req.start.split()[1], bob.contact_uri,
+               "Request-URI")
+            inc.reply(486, "Busy Here")
+            inc.expect_ack()
+            eq(d.final().status, 486, "the answer over the connection")
+            trap.check_empty()
+            alive(s)
+        finally:
+            closing(alice, bob)
+            trap.close()
+
+
+def test_tcp_connection_close_removes_binding():
+    """A TCP phone behind a NAT is reachable only over its connection:
+    when that closes, its binding goes."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob = nated_phone(s, trap, transport="tcp")
+        carol = phone(s, "carol")
+        contact = bob.contact_uri
+        eq([r[0] for r in binding_rows(s)], [contact], "the TCP binding")
+        bob.close()
+        wait_no_binding(s, contact, 5.0)
+        eq(len(binding_rows(s, "carol@example.com")), 1,
+           "the UDP binding of another user stays")
+        alice = caller(s)
+        try:
+            d = alice.invite("sip:bob@example.com")
+            eq(d.final().status, 480, "bob after his connection closed")
+            trap.check_empty()
+            alive(s)
+        finally:
+            closing(alice, carol)
+            trap.close()
+
+
+def test_tcp_phone_without_pong_stays_registered():
+    """A TCP phone that does not do RFC 5626 (no "ob", no reg-id) and
+    stays quiet on its connection: sipd's keepalive must not close the
+    connection and drop the binding because no CRLF "pong" came back
+    (RFC 5626 3.5.1: pings are the client's; a server only answers
+    them). Slow: libre pings after 16 to 20 s and gives up 10 s later."""
+    with Sipd(proxy_conf("registrar_nat_ping_interval 2\n"),
+              accounts=ACCOUNTS) as s:
+        bob = phone(s, "bob", transport="tcp")
+        try:
+            bob.sock.settimeout(0.5)
+            started = time.time()
+            closed = None
+            while time.time() - started < 32:
+                try:
+                    data = bob.sock.recv(4096)
+                except socket.timeout:
+                    continue
+                if not data:
+                    closed = time.time() - started
+                    break
+            rows = binding_rows(s)
+            check(closed is None, "sipd closed the phone's connection %s"
+                  " s after its REGISTER; bindings left: %s" % (
+                      closed, rows))
+            eq(len(rows), 1, "bob's binding")
+        finally:
+            closing(bob)
