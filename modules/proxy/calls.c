@@ -95,6 +95,21 @@ static void emit(const char *aor, enum call_state state, bool initiator,
 }
 
 
+/* A party as sip:user@host: a local one by its AOR, without parameters */
+static void party_uri(char *buf, size_t size, const char *aor,
+		      const struct uri *uri)
+{
+	if (aor && *aor)
+		(void)re_snprintf(buf, size, "sip:%s", aor);
+	else if (pl_isset(&uri->user))
+		(void)re_snprintf(buf, size, "%r:%r@%r", &uri->scheme,
+				  &uri->user, &uri->host);
+	else
+		(void)re_snprintf(buf, size, "%r:%r", &uri->scheme,
+				  &uri->host);
+}
+
+
 /* Report a state for both local parties of an INVITE */
 static void both(const struct ptrans *pt, enum call_state state,
 		 const struct pl *to_tag, uint16_t code)
@@ -109,8 +124,8 @@ static void both(const struct ptrans *pt, enum call_state state,
 	ttag[0] = '\0';
 	if (to_tag)
 		(void)pl_strcpy(to_tag, ttag, sizeof(ttag));
-	(void)pl_strcpy(&msg->from.auri, furi, sizeof(furi));
-	(void)pl_strcpy(&msg->to.auri, turi, sizeof(turi));
+	party_uri(furi, sizeof(furi), pt->rr.caller, &msg->from.uri);
+	party_uri(turi, sizeof(turi), pt->rr.callee, &msg->to.uri);
 
 	emit(pt->rr.caller, state, true, call_id, ftag, ttag, turi, furi,
 	     code);
