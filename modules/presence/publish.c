@@ -384,6 +384,22 @@ bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg)
 }
 
 
+/** An expired publication, read before it is removed */
+struct expired {
+	struct le le;
+	int64_t id;
+	char *presentity;
+};
+
+
+static void expired_destructor(void *arg)
+{
+	struct expired *e = arg;
+
+	mem_deref(e->presentity);
+}
+
+
 static void expire_handler(void *arg)
 {
 	struct list gone = LIST_INIT;
@@ -398,36 +414,37 @@ static void expire_handler(void *arg)
 		sqlite3_bind_int64(stmt, 2, EXPIRE_BATCH);
 
 		while (sqlite3_step(stmt) == SQLITE_ROW) {
-			struct pub_body *pb = mem_zalloc(sizeof(*pb),
-							 body_destructor);
-			if (!pb)
+			struct expired *e;
+
+			e = mem_zalloc(sizeof(*e), expired_destructor);
+			if (!e)
 				break;
 
-			/* the row id in pl.l, the presentity in text */
-			pb->pl.l = (size_t)sqlite3_column_int64(stmt, 0);
-			if (str_dup(&pb->text, (const char *)
-				    sqlite3_column_text(stmt, 1))) {
-				mem_deref(pb);
+			list_append(&gone, &e->le, e);
+			e->id = sqlite3_column_int64(stmt, 0);
+			if (str_dup(&e->presentity, (const char *)
+				    sqlite3_column_text(stmt, 1)))
 				break;
-			}
-			list_append(&gone, &pb->le, pb);
 		}
 
 		sqlite3_reset(stmt);
 	}
 
 	for (le = gone.head; le; le = le->next) {
-		struct pub_body *pb = le->data;
+		const struct expired *e = le->data;
+
+		if (!e->presentity)
+			break;
 
 		stmt = db_stmt(&st_remove);
 		if (!stmt)
 			break;
-		sqlite3_bind_int64(stmt, 1, (int64_t)pb->pl.l);
+		sqlite3_bind_int64(stmt, 1, e->id);
 		if (step_done(stmt))
 			break;
 
 		++n;
-		changed(pb->text);
+		changed(e->presentity);
 	}
 
 	list_flush(&gone);
