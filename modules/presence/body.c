@@ -121,6 +121,104 @@ int presence_compose(char **docp, const char *presentity)
 }
 
 
+/** The composed PIDF of a presentity, until it changes */
+struct cached_doc {
+	struct le he;
+	struct le le;
+	char *presentity;
+	char *doc;
+};
+
+enum {
+	DOC_HASH_SIZE = 1024,
+	DOC_MAX = 10000,
+};
+
+static struct {
+	struct hash *ht;
+	struct list order;
+	uint32_t count;
+} docs;
+
+
+static void cached_destructor(void *arg)
+{
+	struct cached_doc *cd = arg;
+
+	hash_unlink(&cd->he);
+	list_unlink(&cd->le);
+	mem_deref(cd->presentity);
+	mem_deref(cd->doc);
+	--docs.count;
+}
+
+
+static bool cached_cmp(struct le *le, void *arg)
+{
+	const struct cached_doc *cd = le->data;
+
+	return !strcmp(cd->presentity, arg);
+}
+
+
+static struct cached_doc *cached_find(const char *presentity)
+{
+	if (!docs.ht)
+		return NULL;
+
+	return list_ledata(hash_lookup(docs.ht, hash_joaat_str(presentity),
+				       cached_cmp, (void *)presentity));
+}
+
+
+static int doc_get(const char **docp, const char *presentity)
+{
+	struct cached_doc *cd = cached_find(presentity);
+	int err;
+
+	if (cd) {
+		*docp = cd->doc;
+		return 0;
+	}
+
+	if (!docs.ht && hash_alloc(&docs.ht, DOC_HASH_SIZE))
+		return ENOMEM;
+
+	if (docs.count >= DOC_MAX && docs.order.head)
+		mem_deref(docs.order.head->data);
+
+	cd = mem_zalloc(sizeof(*cd), cached_destructor);
+	if (!cd)
+		return ENOMEM;
+
+	++docs.count;
+	hash_append(docs.ht, hash_joaat_str(presentity), &cd->he, cd);
+	list_append(&docs.order, &cd->le, cd);
+
+	err  = str_dup(&cd->presentity, presentity);
+	err |= presence_compose(&cd->doc, presentity);
+	if (err) {
+		mem_deref(cd);
+		return err;
+	}
+
+	*docp = cd->doc;
+
+	return 0;
+}
+
+
+/**
+ * Forget the composed document of a presentity: its state changed
+ *
+ * @param presentity user@domain
+ */
+void body_invalidate(const char *presentity)
+{
+	mem_deref(cached_find(presentity));
+}
+
+
 /**
  * The body of the next NOTIFY of a subscription
  *
@@ -131,16 +229,16 @@ int presence_compose(char **docp, const char *presentity)
  */
 int notify_body(struct mbuf *mb, struct sub *sub)
 {
-	char *doc = NULL;
+	const char *doc = NULL;
 	int err;
 
 	switch (sub->pkg) {
 
 	case PKG_PRESENCE:
-		err = presence_compose(&doc, sub->presentity);
+		/* composed once a change, for all the watchers */
+		err = doc_get(&doc, sub->presentity);
 		if (!err)
 			err = mbuf_write_str(mb, doc);
-		mem_deref(doc);
 		return err;
 
 	case PKG_DIALOG:
@@ -184,4 +282,8 @@ void body_binding_gone(const struct binding *b, const char *event)
 void body_close(void)
 {
 	gone.b = mem_deref(gone.b);
+	hash_flush(docs.ht);
+	docs.ht = mem_deref(docs.ht);
+	list_init(&docs.order);
+	docs.count = 0;
 }

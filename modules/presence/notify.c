@@ -189,7 +189,7 @@ static void send_notify(struct sub *sub)
 	}
 
 	++sub->local_cseq;
-	sub->dirty = true;
+	sub_dirty(sub);
 
 	err = headers(mb, sub, body, sock);
 	if (err)
@@ -286,7 +286,7 @@ void notify_terminate(struct sub *sub, const char *reason)
 
 	sub->state = SUB_TERMINATED;
 	sub->reason = reason;
-	sub->dirty = true;
+	sub_dirty(sub);
 
 	/* the final one is not held back by the rate limit */
 	tmr_cancel(&sub->tmr);
@@ -311,5 +311,8 @@ static void notify_handler(struct sub *sub, void *arg)
  */
 void notify_presentity(const char *presentity, enum pkg pkg)
 {
+	if (pkg == PKG_PRESENCE)
+		body_invalidate(presentity);
+
 	(void)sub_apply(presentity, pkg, notify_handler, NULL);
 }

@@ -498,6 +498,9 @@ static int module_close(void)
 	sub_close();
 	callstate_close();
 	body_close();
+
+	/* the statements live in this module's memory */
+	db_stmts_release();
 	xmlCleanupParser();
 
 	return 0;

@@ -45,6 +45,9 @@ struct sub {
 	struct le le;                  /* all subscriptions              */
 	struct le he_pres;             /* by presentity                  */
 	struct le he_dlg;              /* by Call-ID                     */
+	struct le he_watcher;          /* by watcher                     */
+	struct le he_id;               /* by row id                      */
+	struct le le_dirty;            /* CSeq or version to store       */
 	int64_t id;                    /* database row                   */
 	enum pkg pkg;
 	enum sub_state state;
@@ -72,7 +75,6 @@ struct sub {
 	uint64_t last_notify;          /* tmr_jiffies()                  */
 	uint32_t failures;
 	bool pending_notify;           /* a change waits to be sent      */
-	bool dirty;                    /* CSeq or version to store       */
 	const char *reason;            /* when it terminates             */
 };
 
@@ -89,6 +91,7 @@ const char *pkg_name(enum pkg pkg);
 const char *pkg_ctype(enum pkg pkg);
 int  presence_compose(char **docp, const char *presentity);
 void body_binding_gone(const struct binding *b, const char *event);
+void body_invalidate(const char *presentity);
 void body_close(void);
 
 /* sub.c */
@@ -98,6 +101,7 @@ void sub_index(struct sub *sub);
 struct sub *sub_find_dialog(const struct pl *call_id, const struct pl *ltag,
 			    const struct pl *rtag);
 int  sub_save(struct sub *sub);
+void sub_dirty(struct sub *sub);
 int  sub_delete(struct sub *sub);
 void sub_flush_dirty(void);
 uint32_t sub_count_watcher(const char *watcher);

@@ -30,8 +30,11 @@ enum {
 
 static struct {
 	struct list all;
+	struct list dirty;
 	struct hash *by_pres;
 	struct hash *by_dlg;
+	struct hash *by_watcher;
+	struct hash *by_id;
 	struct tmr tmr_expire;
 	struct tmr tmr_flush;
 	struct tmr tmr_restart;
@@ -71,6 +74,11 @@ static struct db_stmt st_load = {
 	       " AND state != 'terminated'"
 };
 
+static struct db_stmt st_expired = {
+	.sql = "SELECT id FROM subscriptions WHERE expires <= ?1"
+	       " AND state != 'terminated' LIMIT ?2"
+};
+
 static struct db_stmt st_purge = {
 	.sql = "DELETE FROM subscriptions WHERE expires <= ?1"
 	       " OR state = 'terminated'"
@@ -85,8 +93,11 @@ static void sub_destructor(void *arg)
 	struct sub *sub = arg;
 
 	list_unlink(&sub->le);
+	list_unlink(&sub->le_dirty);
 	hash_unlink(&sub->he_pres);
 	hash_unlink(&sub->he_dlg);
+	hash_unlink(&sub->he_watcher);
+	hash_unlink(&sub->he_id);
 	tmr_cancel(&sub->tmr);
 	mem_deref(sub->req);
 	mem_deref(sub->presentity);
@@ -136,6 +147,22 @@ void sub_index(struct sub *sub)
 		    &sub->he_pres, sub);
 	hash_append(subs.by_dlg, hash_joaat_str(sub->call_id), &sub->he_dlg,
 		    sub);
+	hash_append(subs.by_watcher, hash_joaat_str(sub->watcher),
+		    &sub->he_watcher, sub);
+	hash_append(subs.by_id, (uint32_t)sub->id, &sub->he_id, sub);
+}
+
+
+/**
+ * Note that a subscription's CSeq or version changed: it is written back
+ * with the next batch
+ *
+ * @param sub Subscription
+ */
+void sub_dirty(struct sub *sub)
+{
+	if (!sub->le_dirty.list)
+		list_append(&subs.dirty, &sub->le_dirty, sub);
 }
 
 
@@ -244,7 +271,7 @@ int sub_save(struct sub *sub)
 	if (!sub->id)
 		sub->id = sqlite3_last_insert_rowid(db_handle());
 
-	sub->dirty = false;
+	list_unlink(&sub->le_dirty);
 
 	return 0;
 }
@@ -278,36 +305,36 @@ int sub_delete(struct sub *sub)
  */
 void sub_flush_dirty(void)
 {
-	bool begun = false;
 	struct le *le;
 
-	for (le = subs.all.head; le; le = le->next) {
+	if (list_isempty(&subs.dirty) || db_begin())
+		return;   /* nothing, or busy: next time */
+
+	while ((le = subs.dirty.head)) {
 		struct sub *sub = le->data;
 
-		if (!sub->dirty || !sub->id)
+		if (!sub->id) {
+			list_unlink(le);
 			continue;
-
-		if (!begun) {
-			if (db_begin())
-				return;   /* busy: next time */
-			begun = true;
 		}
 
+		/* sub_save takes it off the list */
 		if (sub_save(sub))
 			break;
 	}
 
-	if (begun && db_commit())
+	if (db_commit())
 		log_warning("presence: cannot store subscription state\n");
 }
 
 
 uint32_t sub_count_watcher(const char *watcher)
 {
+	struct list *l = hash_list(subs.by_watcher, hash_joaat_str(watcher));
 	uint32_t n = 0;
 	struct le *le;
 
-	for (le = subs.all.head; le; le = le->next) {
+	for (le = list_head(l); le; le = le->next) {
 		const struct sub *sub = le->data;
 
 		if (sub->state != SUB_TERMINATED &&
@@ -468,9 +495,8 @@ int sub_load(void)
 		sub->remote_cseq = (uint32_t)sqlite3_column_int64(stmt, 17);
 		sub->version = (uint32_t)sqlite3_column_int64(stmt, 18) +
 			RESTART_MARGIN;
-		sub->dirty = true;
-
 		sub_index(sub);
+		sub_dirty(sub);
 		++n;
 	}
 
@@ -501,23 +527,46 @@ static void restart_handler(void *arg)
 }
 
 
+static bool id_cmp(struct le *le, void *arg)
+{
+	const struct sub *sub = le->data;
+
+	return sub->id == *(int64_t *)arg;
+}
+
+
+/* The expired ones, found by the database's index on expires */
 static void expire_handler(void *arg)
 {
-	int64_t now = time_now();
-	struct le *le = subs.all.head;
-	uint32_t n = 0;
+	int64_t ids[EXPIRE_BATCH];
+	sqlite3_stmt *stmt;
+	uint32_t i, n = 0;
 	(void)arg;
 
-	while (le && n < EXPIRE_BATCH) {
-		struct sub *sub = le->data;
+	stmt = db_stmt(&st_expired);
+	if (stmt) {
+		sqlite3_bind_int64(stmt, 1, time_now());
+		sqlite3_bind_int64(stmt, 2, EXPIRE_BATCH);
 
-		le = le->next;
+		while (n < EXPIRE_BATCH && sqlite3_step(stmt) == SQLITE_ROW)
+			ids[n++] = sqlite3_column_int64(stmt, 0);
 
-		if (sub->expires > now || sub->state == SUB_TERMINATED)
-			continue;
+		sqlite3_reset(stmt);
+	}
 
-		++n;
-		notify_terminate(sub, "timeout");
+	for (i = 0; i < n; i++) {
+		struct sub *sub;
+
+		sub = list_ledata(hash_lookup(subs.by_id, (uint32_t)ids[i],
+					      id_cmp, &ids[i]));
+		if (sub && sub->state != SUB_TERMINATED) {
+			notify_terminate(sub, "timeout");
+		}
+		else if (!sub && (stmt = db_stmt(&st_delete))) {
+			/* a row no subscription in memory has: gone */
+			sqlite3_bind_int64(stmt, 1, ids[i]);
+			(void)step(stmt);
+		}
 	}
 
 	tmr_start(&subs.tmr_expire, n == EXPIRE_BATCH ? 20 : TICK,
@@ -559,6 +608,8 @@ int sub_init(void)
 
 	err  = hash_alloc(&subs.by_pres, HASH_SIZE);
 	err |= hash_alloc(&subs.by_dlg, HASH_SIZE);
+	err |= hash_alloc(&subs.by_watcher, HASH_SIZE);
+	err |= hash_alloc(&subs.by_id, HASH_SIZE);
 
 	return err;
 }
@@ -574,10 +625,15 @@ void sub_close(void)
 	sub_flush_dirty();
 
 	list_flush(&subs.all);
+	list_init(&subs.dirty);
 	hash_clear(subs.by_pres);
 	hash_clear(subs.by_dlg);
+	hash_clear(subs.by_watcher);
+	hash_clear(subs.by_id);
 	subs.by_pres = mem_deref(subs.by_pres);
 	subs.by_dlg = mem_deref(subs.by_dlg);
+	subs.by_watcher = mem_deref(subs.by_watcher);
+	subs.by_id = mem_deref(subs.by_id);
 	subs.count = 0;
 }
 
