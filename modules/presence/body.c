@@ -34,13 +34,40 @@ static const struct {
 };
 
 
-/** A binding that just went away, for the next reginfo document */
-static struct {
-	struct binding *b;
-	const char *event;
-	uint64_t when;
-} gone;
+/** Bindings that went away lately, for the reginfo documents that
+    report them: each reg subscription reports those that went since
+    its previous NOTIFY */
+static struct list gonel;
 
+enum {
+	GONE_MAX = 1024,
+};
+
+
+static void gone_destructor(void *arg)
+{
+	struct reg_gone *g = arg;
+
+	list_unlink(&g->le);
+	mem_deref(g->b);
+}
+
+
+/* Forget what every subscription had the time to hear */
+static void gone_prune(void)
+{
+	uint64_t keep = 2 * (uint64_t)presence_conf.notify_interval + 10000;
+	uint64_t now = tmr_jiffies();
+
+	while (gonel.head) {
+		struct reg_gone *g = gonel.head->data;
+
+		if (now - g->when <= keep && list_count(&gonel) <= GONE_MAX)
+			break;
+
+		mem_deref(g);
+	}
+}
 
 
 const char *pkg_name(enum pkg pkg)
@@ -245,13 +272,36 @@ int notify_body(struct mbuf *mb, struct sub *sub)
 		++sub->version;
 		return dialoginfo_print(mb, sub->presentity, sub->version);
 
-	case PKG_REG:
+	case PKG_REG: {
+		struct list gone = LIST_INIT;
+		struct le *le;
+		int e;
+
+		gone_prune();
+
+		/* the bindings that went since its previous NOTIFY */
+		for (le = gonel.head; le; le = le->next) {
+			struct reg_gone *g = le->data;
+			struct reg_gone *c;
+
+			if (strcmp(g->b->aor, sub->presentity) ||
+			    g->when < sub->last_notify)
+				continue;
+
+			c = mem_zalloc(sizeof(*c), NULL);
+			if (!c)
+				break;
+			c->b = g->b;      /* borrowed */
+			c->event = g->event;
+			list_append(&gone, &c->le, c);
+		}
+
 		++sub->version;
-		return reginfo_print(mb, sub->presentity, sub->version,
-				     gone.b && tmr_jiffies() - gone.when <
-				     2000 && !strcmp(gone.b->aor,
-						     sub->presentity) ?
-				     gone.b : NULL, gone.event);
+		e = reginfo_print(mb, sub->presentity, sub->version, &gone,
+				  &sub->reg_active);
+		list_flush(&gone);
+		return e;
+	}
 
 	case PKG_WINFO:
 		++sub->version;
@@ -272,16 +322,27 @@ int notify_body(struct mbuf *mb, struct sub *sub)
  */
 void body_binding_gone(const struct binding *b, const char *event)
 {
-	gone.b = mem_deref(gone.b);
-	(void)binding_dup(&gone.b, b);
-	gone.event = event;
-	gone.when = tmr_jiffies();
+	struct reg_gone *g = mem_zalloc(sizeof(*g), gone_destructor);
+
+	if (!g)
+		return;
+
+	if (binding_dup(&g->b, b)) {
+		mem_deref(g);
+		return;
+	}
+
+	g->event = event;
+	g->when = tmr_jiffies();
+	list_append(&gonel, &g->le, g);
+
+	gone_prune();
 }
 
 
 void body_close(void)
 {
-	gone.b = mem_deref(gone.b);
+	list_flush(&gonel);
 	hash_flush(docs.ht);
 	docs.ht = mem_deref(docs.ht);
 	list_init(&docs.order);

@@ -33,6 +33,7 @@ struct call {
 	enum call_state state;
 	bool initiator;
 	uint16_t code;
+	uint64_t ended;            /* tmr_jiffies() when terminated  */
 };
 
 
@@ -115,6 +116,8 @@ void callstate_event(const struct call_event *ce)
 
 	c->state = ce->state;
 	c->code = ce->code;
+	if (ce->state == CALL_TERMINATED && !c->ended)
+		c->ended = tmr_jiffies();
 
 	err  = set_str(&c->local_tag, ce->local_tag);
 	err |= set_str(&c->peer, ce->peer);
@@ -179,6 +182,8 @@ int callstate_apply(const char *aor,
 	if (!calls)
 		return 0;
 
+	callstate_expire(aor);
+
 	for (le = list_head(hash_list(calls, hash_joaat_str(aor))); le;
 	     le = le->next) {
 		const struct call *c = le->data;
@@ -205,13 +210,7 @@ int callstate_apply(const char *aor,
 }
 
 
-/**
- * Forget the terminated calls of an address-of-record (they were
- * reported)
- *
- * @param aor user@domain
- */
-void callstate_prune(const char *aor)
+static void prune(const char *aor, uint64_t keep)
 {
 	struct le *le;
 
@@ -225,9 +224,36 @@ void callstate_prune(const char *aor)
 		le = le->next;
 
 		if (aor_cmp(&c->he, (void *)aor) &&
-		    c->state == CALL_TERMINATED)
+		    c->state == CALL_TERMINATED &&
+		    tmr_jiffies() - c->ended >= keep)
 			mem_deref(c);
 	}
+}
+
+
+/**
+ * Forget the terminated calls of an address-of-record (they were
+ * reported)
+ *
+ * @param aor user@domain
+ */
+void callstate_prune(const char *aor)
+{
+	prune(aor, 0);
+}
+
+
+/**
+ * Forget the terminated calls of an address-of-record that every
+ * watcher had the time to hear of: the next NOTIFY of a watcher lists a
+ * call terminated once more, and the rate limit may hold it back an
+ * interval (twice, if one is in flight)
+ *
+ * @param aor user@domain
+ */
+void callstate_expire(const char *aor)
+{
+	prune(aor, 2 * (uint64_t)presence_conf.notify_interval + 1000);
 }
 
 

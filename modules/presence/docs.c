@@ -144,21 +144,25 @@ static int contact_print(struct mbuf *mb, const struct binding *b,
 
 /**
  * Print the reginfo document of an address-of-record: its current
- * bindings, and one that just went away
+ * bindings, and those that went away since the subscriber's previous
+ * NOTIFY
  *
- * @param mb         Buffer
- * @param aor        user@domain
- * @param version    Document version
- * @param gone       A binding removed or expired just now, or NULL
- * @param gone_event "expired" or "unregistered"
+ * @param mb      Buffer
+ * @param aor     user@domain
+ * @param version Document version
+ * @param gone    Bindings removed or expired since (struct reg_gone),
+ *                may be empty
+ * @param active  In: the subscriber saw the registration active; out:
+ *                it is active now
  *
  * @return 0 if success, otherwise errorcode
  */
 int reginfo_print(struct mbuf *mb, const char *aor, uint32_t version,
-		  const struct binding *gone, const char *gone_event)
+		  const struct list *gone, bool *active)
 {
 	struct list bindings = LIST_INIT;
 	int64_t now = time_now();
+	const char *state;
 	struct le *le;
 	int err;
 
@@ -166,13 +170,21 @@ int reginfo_print(struct mbuf *mb, const char *aor, uint32_t version,
 	if (err)
 		return err;
 
+	/* RFC 3680 5.1: init before any contact, terminated after */
+	if (!list_isempty(&bindings))
+		state = "active";
+	else if (*active || !list_isempty(gone))
+		state = "terminated";
+	else
+		state = "init";
+
+	*active = !list_isempty(&bindings);
+
 	err = mbuf_printf(mb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 			  "<reginfo xmlns=\"urn:ietf:params:xml:ns:reginfo\""
 			  " version=\"%u\" state=\"full\">\n"
 			  "  <registration aor=\"sip:%H\" id=\"r1\""
-			  " state=\"%s\">\n", version, xml_escape, aor,
-			  list_isempty(&bindings) ? (gone ? "terminated" :
-						     "init") : "active");
+			  " state=\"%s\">\n", version, xml_escape, aor, state);
 
 	for (le = bindings.head; le; le = le->next) {
 		const struct binding *b = le->data;
@@ -182,8 +194,11 @@ int reginfo_print(struct mbuf *mb, const char *aor, uint32_t version,
 				     "refreshed", now);
 	}
 
-	if (gone)
-		err |= contact_print(mb, gone, "terminated", gone_event, now);
+	for (le = gone->head; le; le = le->next) {
+		const struct reg_gone *g = le->data;
+
+		err |= contact_print(mb, g->b, "terminated", g->event, now);
+	}
 
 	err |= mbuf_write_str(mb, "  </registration>\n</reginfo>\n");
 

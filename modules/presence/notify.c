@@ -103,6 +103,24 @@ static int headers(struct mbuf *mb, struct sub *sub, struct mbuf *body,
 static void send_notify(struct sub *sub);
 
 
+/* Forget a subscription without a final NOTIFY; winfo hears of it */
+static void sub_end(struct sub *sub)
+{
+	char *presentity = NULL;
+
+	/* a final NOTIFY told winfo already */
+	if (sub->pkg == PKG_PRESENCE && sub->state != SUB_TERMINATED)
+		(void)str_dup(&presentity, sub->presentity);
+
+	(void)sub_delete(sub);
+
+	if (presentity)
+		notify_presentity(presentity, PKG_WINFO);
+
+	mem_deref(presentity);
+}
+
+
 static void retry_handler(void *arg)
 {
 	struct sub *sub = arg;
@@ -123,13 +141,22 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 	if (!err && msg->scode < 300) {
 		sub->failures = 0;
 	}
+	else if (err && err != ETIMEDOUT && sub->tp != SIP_TRANSP_UDP &&
+		 sa_isset(&sub->received, SA_ALL)) {
+		/* the connection it subscribed on is gone (a restart, or it
+		   reconnected): it listens at its Contact */
+		sa_init(&sub->received, AF_UNSPEC);
+		sub_dirty(sub);
+		send_notify(sub);
+		return;
+	}
 	else if (err || msg->scode == 408 || msg->scode >= 500) {
 		/* no answer or trouble: try again a few times */
 		if (++sub->failures > presence_conf.notify_retries) {
 			log_info("presence: %s watching %s (%s) does not"
 				 " answer: ended\n", sub->watcher,
 				 sub->presentity, pkg_name(sub->pkg));
-			(void)sub_delete(sub);
+			sub_end(sub);
 			return;
 		}
 
@@ -141,7 +168,7 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 		/* 481 and other refusals end the subscription */
 		log_info("presence: NOTIFY to %s for %s got %u: ended\n",
 			 sub->watcher, sub->presentity, msg->scode);
-		(void)sub_delete(sub);
+		sub_end(sub);
 		return;
 	}
 
@@ -182,7 +209,8 @@ static void send_notify(struct sub *sub)
 		goto out;
 	}
 
-	if (sub->state == SUB_ACTIVE) {
+	if (sub->state == SUB_ACTIVE ||
+	    (sub->state == SUB_TERMINATED && sub->authorized)) {
 		err = notify_body(body, sub);
 		if (err)
 			goto out;
@@ -284,9 +312,16 @@ void notify_terminate(struct sub *sub, const char *reason)
 	if (sub->state == SUB_TERMINATED)
 		return;
 
+	/* a fetch or an unsubscribe gets the current state once more */
+	sub->authorized = sub->state == SUB_ACTIVE &&
+		str_casecmp(reason, "rejected");
 	sub->state = SUB_TERMINATED;
 	sub->reason = reason;
 	sub_dirty(sub);
+
+	/* the presentity's watcher list lost one */
+	if (sub->pkg == PKG_PRESENCE)
+		notify_presentity(sub->presentity, PKG_WINFO);
 
 	/* the final one is not held back by the rate limit */
 	tmr_cancel(&sub->tmr);

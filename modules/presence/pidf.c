@@ -24,7 +24,7 @@
 #define NS_RPID  "urn:ietf:params:xml:ns:pidf:rpid"
 
 enum {
-	PIDF_MAX = 65536,
+	PIDF_MAX = 32768,      /* under libre's 64 KiB TCP message limit */
 };
 
 
@@ -51,7 +51,7 @@ static bool is_el(const xmlNode *n, const char *name, const char *ns)
  *
  * @param body The body
  *
- * @return 0 if acceptable, EBADMSG otherwise
+ * @return 0 if acceptable, EFBIG if too large, EBADMSG otherwise
  */
 int pidf_check(const struct pl *body)
 {
@@ -59,15 +59,20 @@ int pidf_check(const struct pl *body)
 	xmlNode *root;
 	int err = 0;
 
-	if (!body->l || body->l > PIDF_MAX)
+	if (body->l > PIDF_MAX)
+		return EFBIG;
+
+	if (!body->l)
 		return EBADMSG;
 
 	doc = parse(body->p, body->l);
 	if (!doc)
 		return EBADMSG;
 
+	/* PIDF has no DTD: one is at best useless, at worst an entity bomb */
 	root = xmlDocGetRootElement(doc);
-	if (!is_el(root, "presence", NS_PIDF))
+	if (doc->intSubset || doc->extSubset ||
+	    !is_el(root, "presence", NS_PIDF))
 		err = EBADMSG;
 
 	xmlFreeDoc(doc);
@@ -139,7 +144,36 @@ static void add_reg_tuple(xmlNode *root, xmlNsPtr pidf, bool registered)
 }
 
 
-/* Copy the tuples, persons, devices and notes of a publication */
+/* Is there already a child of root with this element name and id? */
+static bool has_id(xmlNode *root, const xmlNode *n)
+{
+	xmlChar *id = xmlGetProp((xmlNode *)n, (const xmlChar *)"id");
+	xmlNode *c;
+	bool found = false;
+
+	if (!id)
+		return false;
+
+	for (c = root->children; c && !found; c = c->next) {
+		xmlChar *cid;
+
+		if (c->type != XML_ELEMENT_NODE ||
+		    xmlStrcmp(c->name, n->name))
+			continue;
+
+		cid = xmlGetProp(c, (const xmlChar *)"id");
+		found = cid && !xmlStrcmp(cid, id);
+		xmlFree(cid);
+	}
+
+	xmlFree(id);
+
+	return found;
+}
+
+
+/* Copy the tuples, persons, devices and notes of a publication; the
+   bodies come newest first, so an id seen already is an older state */
 static void merge(xmlDocPtr doc, xmlNode *root, const struct pl *body)
 {
 	xmlDocPtr pub;
@@ -154,7 +188,7 @@ static void merge(xmlDocPtr doc, xmlNode *root, const struct pl *body)
 	for (n = proot ? proot->children : NULL; n; n = n->next) {
 		xmlNode *copy;
 
-		if (n->type != XML_ELEMENT_NODE)
+		if (n->type != XML_ELEMENT_NODE || has_id(root, n))
 			continue;
 
 		copy = xmlDocCopyNode(n, doc, 1);

@@ -88,8 +88,8 @@ static int route_set(char **dst, const struct sip_msg *msg)
 static int reply_sub(struct sipd_sock *sock, const struct sip_msg *msg,
 		     const struct sub *sub, uint32_t expires)
 {
-	return sipd_replyf(sock, msg, sub->state == SUB_PENDING ? 202 : 200,
-			   sub->state == SUB_PENDING ? "Accepted" : "OK",
+	/* pending too: RFC 6665 deprecates 202, the NOTIFY tells */
+	return sipd_replyf(sock, msg, 200, "OK",
 			   "Expires: %u\r\n"
 			   "Contact: <sip:%J%s>\r\n"
 			   "Allow-Events: presence, dialog, reg,"
@@ -159,6 +159,7 @@ static void winfo_changed(const char *presentity)
 static void subscribe_refresh(struct sipd_sock *sock,
 			      const struct sip_msg *msg)
 {
+	char *socket = NULL, *contact = NULL;
 	struct sub *sub;
 	uint32_t expires;
 
@@ -182,16 +183,44 @@ static void subscribe_refresh(struct sipd_sock *sock,
 		return;
 	}
 
+	/* the policy may have changed since (sipctl presence allow|block) */
+	if (sub->pkg != PKG_WINFO && expires) {
+		enum sub_state state;
+
+		if (policy_decide(&state, sub->presentity, sub->watcher)) {
+			(void)sipd_reply(sock, msg, 500,
+					 "Server Internal Error");
+			return;
+		}
+
+		if (state == SUB_TERMINATED) {
+			(void)sipd_reply(sock, msg, 403, "Forbidden");
+			notify_terminate(sub, "rejected");
+			return;
+		}
+
+		if (state != sub->state) {
+			sub->state = state;
+			if (sub->pkg == PKG_PRESENCE)
+				winfo_changed(sub->presentity);
+		}
+	}
+
 	sub->remote_cseq = msg->cseq.num;
 	sub->expires = time_now() + expires;
 
+	/* where it came from this time: a NAT binding may have moved */
+	sub->received = msg->src;
+	sub->tp = msg->tp;
+	if (!str_dup(&socket, sock_name(sock))) {
+		mem_deref(sub->socket);
+		sub->socket = socket;
+	}
+
 	/* a new Contact is the new remote target */
-	{
-		char *contact = NULL;
-		if (!contact_uri(&contact, msg)) {
-			mem_deref(sub->contact);
-			sub->contact = contact;
-		}
+	if (!contact_uri(&contact, msg)) {
+		mem_deref(sub->contact);
+		sub->contact = contact;
 	}
 
 	if (sub_save(sub)) {
@@ -203,8 +232,6 @@ static void subscribe_refresh(struct sipd_sock *sock,
 
 	if (!expires) {
 		notify_terminate(sub, "timeout");
-		if (sub->pkg == PKG_PRESENCE)
-			winfo_changed(sub->presentity);
 		return;
 	}
 
@@ -358,6 +385,11 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 		return true;
 	}
 
+	/* in a dialog that is not ours but routed through us: the proxy's */
+	if (pl_isset(&msg->to.tag) && sip_msg_hdr(msg, SIP_HDR_ROUTE) &&
+	    !sub_find_dialog(&msg->callid, &msg->to.tag, &msg->from.tag))
+		return false;
+
 	if (pl_isset(&msg->to.tag))
 		subscribe_refresh(sock, msg);
 	else
@@ -375,8 +407,8 @@ static void event_handler(const struct sipd_event *ev, void *arg)
 		callstate_event(ev->call);
 		notify_presentity(ev->call->aor, PKG_DIALOG);
 		notify_presentity(ev->call->aor, PKG_PRESENCE);
-		if (ev->call->state == CALL_TERMINATED)
-			callstate_prune(ev->call->aor);
+		/* terminated calls go once their watchers heard of them */
+		callstate_expire(ev->call->aor);
 		return;
 	}
 

@@ -75,6 +75,8 @@ struct sub {
 	uint64_t last_notify;          /* tmr_jiffies()                  */
 	uint32_t failures;
 	bool pending_notify;           /* a change waits to be sent      */
+	bool authorized;               /* final NOTIFY carries the state */
+	bool reg_active;               /* reg: last NOTIFY said active   */
 	const char *reason;            /* when it terminates             */
 };
 
@@ -135,8 +137,15 @@ int  pidf_compose(char **docp, const char *presentity,
 
 /* docs.c */
 int  dialoginfo_print(struct mbuf *mb, const char *aor, uint32_t version);
+/** A binding that went away, as reginfo_print() reports it */
+struct reg_gone {
+	struct le le;
+	struct binding *b;
+	const char *event;
+	uint64_t when;
+};
 int  reginfo_print(struct mbuf *mb, const char *aor, uint32_t version,
-		   const struct binding *gone, const char *gone_event);
+		   const struct list *gone, bool *active);
 int  winfo_print(struct mbuf *mb, const char *presentity, uint32_t version);
 int  xml_escape(struct re_printf *pf, void *arg);
 
@@ -147,6 +156,7 @@ int  callstate_apply(const char *aor,
 		     void (*h)(const struct call_event *ce, void *arg),
 		     void *arg);
 void callstate_prune(const char *aor);
+void callstate_expire(const char *aor);
 void callstate_close(void);
 
 /* policy.c */

@@ -54,7 +54,8 @@ static struct db_stmt st_remove = {
 
 static struct db_stmt st_bodies = {
 	.sql = "SELECT body FROM publications WHERE presentity = ?1"
-	       " AND event = 'presence' AND expires > ?2 ORDER BY id"
+	       " AND event = 'presence' AND expires > ?2"
+	       " ORDER BY updated DESC, id DESC"
 };
 
 static struct db_stmt st_expired = {
@@ -289,7 +290,13 @@ bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg)
 			return true;
 		}
 
-		if (pidf_check(&body)) {
+		err = pidf_check(&body);
+		if (err == EFBIG) {
+			(void)sipd_reply(sock, msg, 413,
+					 "Request Entity Too Large");
+			return true;
+		}
+		else if (err) {
 			(void)sipd_reply(sock, msg, 400, "Malformed PIDF");
 			return true;
 		}

@@ -42,6 +42,7 @@ static void body_add(struct list *l, const char *text)
 
 START_TEST(test_pidf_check)
 {
+	static char big[40000];
 	struct pl pl;
 
 	pl_set_str(&pl, pidf_away);
@@ -65,7 +66,13 @@ START_TEST(test_pidf_check)
 		   " \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">"
 		   "]><presence xmlns=\"urn:ietf:params:xml:ns:pidf\">&b;"
 		   "</presence>");
-	(void)pidf_check(&pl);
+	ck_assert_int_eq(EBADMSG, pidf_check(&pl));
+
+	/* too large to store: EFBIG, whatever it holds */
+	memset(big, ' ', sizeof(big));
+	pl.p = big;
+	pl.l = sizeof(big);
+	ck_assert_int_eq(EFBIG, pidf_check(&pl));
 }
 END_TEST
 
