@@ -142,6 +142,7 @@ int core_init(const char *conf_path, bool check_only)
 	(void)module_config();
 	(void)db_config();
 	(void)routes_config();
+	(void)dns_config();
 
 	if (config_errors())
 		return EINVAL;
@@ -215,6 +216,7 @@ void core_close(void)
 	module_unload_all();
 	db_close();
 	ban_close();
+	conn_close_all();
 	routes_close();
 	domain_close();
 	config_unload();

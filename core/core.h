@@ -27,6 +27,12 @@ void log_set_stderr(bool enable);
 void log_set_ident(const char *ident);
 
 
+/* dns.c */
+struct dnsc;
+int  dns_config(void);
+int  dns_client_alloc(struct dnsc **dnscp);
+
+
 /* domain.c */
 int  domain_config(void);
 void domain_close(void);
@@ -121,6 +127,10 @@ int  routes_ruri(char *buf, size_t size, const struct static_route *r,
 
 /* ban.c */
 void ban_close(void);
+
+
+/* conn.c */
+void conn_close_all(void);
 
 
 /* location.c / account.c / auth.c */

@@ -862,7 +862,7 @@ int listen_start(void)
 
 	/* a DNS client (its sockets) only for roles that send requests */
 	if (listen_needs("dns")) {
-		err = dnsc_alloc(&lst.dnsc, NULL, NULL, 0);
+		err = dns_client_alloc(&lst.dnsc);
 		if (err)
 			return err;
 	}

@@ -273,6 +273,44 @@ static int first_uri(char **dst, const char *list)
 }
 
 
+/*
+ * Is a binding reached where its REGISTER came from: through its NAT, or
+ * through the connection it came on while that is open? Otherwise its
+ * Contact is (over a connection: a new one to the phone's SIP port).
+ */
+static bool by_received(const struct binding *b)
+{
+	struct pl contact;
+
+	pl_set_str(&contact, b->contact);
+
+	if (contact_behind_nat(&contact, b->tp, &b->received))
+		return true;
+
+	return b->tp != SIP_TRANSP_UDP && conn_is_open(b->tp, &b->received);
+}
+
+
+/*
+ * Is the other side of a dialog reached on its flow? Over a connection
+ * that has closed, a side that is not behind a NAT (its flow has the
+ * address of the Request-URI, its Contact) is reached at its Contact.
+ */
+static bool flow_usable(const struct flow *to, const struct pl *ruri)
+{
+	struct uri uri;
+	struct sa addr;
+
+	if (to->tp == SIP_TRANSP_UDP || conn_is_open(to->tp, &to->addr))
+		return true;
+
+	if (uri_decode(&uri, ruri) || sa_set(&addr, &uri.host, 0))
+		return true;
+
+	return !sa_cmp(&addr, &to->addr, SA_ADDR);
+}
+
+
 static int targets_from_bindings(struct route_result *rr, const char *aor)
 {
 	struct list bindings = LIST_INIT;
@@ -304,10 +342,11 @@ static int targets_from_bindings(struct route_result *rr, const char *aor)
 		}
 		else if (b->sock && *b->sock &&
 			 sa_isset(&b->received, SA_ALL)) {
-			/* where the REGISTER came from: through its NAT */
 			t->sock = sock_find(b->sock);
-			err = re_sdprintf(&t->nexthop, "sip:%J%s",
-					  &b->received, tp_param(b->tp));
+			if (by_received(b))
+				err = re_sdprintf(&t->nexthop, "sip:%J%s",
+						  &b->received,
+						  tp_param(b->tp));
 		}
 
 		if (err)
@@ -582,8 +621,13 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 	/* in a dialog: to the other side's flow, through its NAT */
 	if (rr->flows && !rr->by_route) {
 		const struct flow *to = flow_other(rr, msg);
+		struct pl target = msg->ruri;
 
-		if (to && sock_by_index(to->sock)) {
+		if (rr->ruri)
+			pl_set_str(&target, rr->ruri);
+
+		if (to && sock_by_index(to->sock) &&
+		    flow_usable(to, &target)) {
 			t->sock = sock_by_index(to->sock);
 			err = re_sdprintf(&t->nexthop, "sip:%J;transport=%s",
 					  &to->addr, to->tp == SIP_TRANSP_TCP ?

@@ -473,7 +473,16 @@ struct contact {
 	bool angle;            /**< The URI was enclosed in < >          */
 };
 
-int contact_decode(struct contact *c, const struct pl *pl);
+int  contact_decode(struct contact *c, const struct pl *pl);
+bool contact_behind_nat(const struct pl *contact, enum sip_transp tp,
+			const struct sa *received);
+
+
+/* --- Connections phones opened (conn.c) -------------------------------- */
+
+void conn_opened(enum sip_transp tp, const struct sa *peer);
+void conn_closed(enum sip_transp tp, const struct sa *peer);
+bool conn_is_open(enum sip_transp tp, const struct sa *peer);
 
 
 /* --- Replies ----------------------------------------------------------- */

@@ -11,6 +11,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <libgen.h>
 #include <re.h>
 #include <sipd.h>
 
@@ -18,6 +20,7 @@
 static struct {
 	char *path;
 	FILE *f;
+	bool failed;
 } elog;
 
 
@@ -49,9 +52,20 @@ static void field(FILE *f, const char *name, const char *val)
 
 static void event_handler(const struct sipd_event *ev, void *arg)
 {
-	FILE *f = elog.f;
+	FILE *f;
 	(void)arg;
 
+	/* opened at the first event: "sipd -t" creates no file */
+	if (!elog.f && elog.path && !elog.failed) {
+		elog.f = fopen(elog.path, "a");
+		if (!elog.f) {
+			log_error("eventlog: cannot open %s: %m\n", elog.path,
+				  errno);
+			elog.failed = true;
+		}
+	}
+
+	f = elog.f;
 	if (!f)
 		return;
 
@@ -92,6 +106,23 @@ static struct event_listener listener = {
 };
 
 
+/* The file, or the directory it is to be created in, is writable */
+static bool writable(const char *path)
+{
+	char dir[512];
+
+	if (!access(path, W_OK))
+		return true;
+
+	if (errno != ENOENT)
+		return false;
+
+	str_ncpy(dir, path, sizeof(dir));
+
+	return !access(dirname(dir), W_OK);
+}
+
+
 static int module_init(void)
 {
 	int err;
@@ -100,18 +131,29 @@ static int module_init(void)
 	if (err)
 		return err;
 
+	/* relative to where sipd started, also once it is a daemon */
+	if (elog.path && elog.path[0] != '/') {
+		char cwd[512], *abs;
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return errno;
+
+		err = re_sdprintf(&abs, "%s/%s", cwd, elog.path);
+		if (err)
+			return err;
+
+		mem_deref(elog.path);
+		elog.path = abs;
+	}
+
 	if (!elog.path) {
 		log_warning("eventlog: no eventlog_file: events are not"
 			    " written\n");
 	}
-	else {
-		elog.f = fopen(elog.path, "a");
-		if (!elog.f) {
-			err = errno;
-			return config_fail(config_find("eventlog_file"),
-					   "cannot open %s: %m", elog.path,
-					   err);
-		}
+	else if (!writable(elog.path)) {
+		err = errno;
+		return config_fail(config_find("eventlog_file"),
+				   "cannot write %s: %m", elog.path, err);
 	}
 
 	event_listen(&listener);
@@ -127,6 +169,7 @@ static int module_close(void)
 	if (elog.f)
 		(void)fclose(elog.f);
 	elog.f = NULL;
+	elog.failed = false;
 	elog.path = mem_deref(elog.path);
 
 	return 0;

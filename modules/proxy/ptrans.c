@@ -191,7 +191,6 @@ static void send_best(struct ptrans *pt)
 
 		case 487: reason = "Request Terminated"; break;
 		case 408: reason = "Request Timeout"; break;
-		case 480: reason = "Temporarily Unavailable"; break;
 		default:
 			scode = 500;
 			reason = "Server Internal Error";

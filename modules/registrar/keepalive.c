@@ -10,9 +10,11 @@
  * outbound, or +sip.instance and reg-id on its Contact) answers CRLF
  * keepalives: its connection gets them (libre's, with a pong deadline).
  * A plain RFC 3261 phone does not answer them: behind a NAT it is pinged
- * with OPTIONS like a UDP one instead. Either way, when the connection of
- * a phone sipd cannot reach otherwise dies, the bindings registered
- * through it are removed.
+ * with OPTIONS like a UDP one instead. Every connection a REGISTER came
+ * on is watched: while it is open the core knows (conn.c) and the proxy
+ * reaches the phone through it. When it closes, the bindings of a phone
+ * sipd cannot reach otherwise (outbound, or behind a NAT) are removed;
+ * the others are reached at their Contact again.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -38,11 +40,12 @@ struct miss {
 	struct le he;
 	int64_t id;
 	uint32_t count;
+	uint32_t pass;         /* the last pass that found its binding */
 };
 
 /** An OPTIONS ping under way */
 struct ping {
-	struct le le;
+	struct le he;
 	struct tmr tmr;
 	struct sip_request *req;
 	struct binding *b;
@@ -53,7 +56,9 @@ struct tcp_ka {
 	struct le he;
 	struct sip_keepalive *ka;
 	struct tcp_conn *tc;
+	enum sip_transp tp;
 	struct sa peer;
+	bool remove_on_close;
 };
 
 
@@ -63,9 +68,10 @@ static struct {
 	struct tmr tmr;
 	int64_t last_id;
 	uint64_t pass_start;
+	uint32_t pass;
 	struct hash *misses;
 	struct hash *tcp;
-	struct list pings;
+	struct hash *pings;
 } kal = {
 	.interval = 30,
 	.failures = 3,
@@ -84,7 +90,7 @@ static void ping_destructor(void *arg)
 {
 	struct ping *p = arg;
 
-	list_unlink(&p->le);
+	hash_unlink(&p->he);
 	tmr_cancel(&p->tmr);
 	mem_deref(p->req);
 	mem_deref(p->b);
@@ -115,6 +121,20 @@ static struct miss *miss_find(int64_t id)
 }
 
 
+static bool ping_cmp(struct le *le, void *arg)
+{
+	const struct ping *p = le->data;
+
+	return p->b->id == *(int64_t *)arg;
+}
+
+
+static bool ping_pending(int64_t id)
+{
+	return hash_lookup(kal.pings, (uint32_t)id, ping_cmp, &id) != NULL;
+}
+
+
 static void ping_timeout(void *arg);
 
 
@@ -138,6 +158,7 @@ static void ping_resp(int err, const struct sip_msg *msg, void *arg)
 		if (!m)
 			goto out;
 		m->id = p->b->id;
+		m->pass = kal.pass;
 		hash_append(kal.misses, (uint32_t)m->id, &m->he, m);
 	}
 
@@ -164,29 +185,6 @@ static void ping_timeout(void *arg)
 }
 
 
-/*
- * Is a contact behind a NAT: an address other than the one its REGISTER
- * came from (over UDP a phone sends from its SIP port, so another port
- * counts too; over TCP the port is the connection's)? A name is not: it
- * is reached by DNS, as a third party registered it.
- */
-static bool behind_nat(const struct pl *contact, enum sip_transp tp,
-		       const struct sa *received)
-{
-	struct uri uri;
-	struct sa addr;
-
-	if (uri_decode(&uri, contact) ||
-	    sa_set(&addr, &uri.host, sip_transp_port(tp, uri.port)))
-		return false;
-
-	if (!sa_cmp(&addr, received, SA_ADDR))
-		return true;
-
-	return tp == SIP_TRANSP_UDP && !sa_cmp(&addr, received, SA_ALL);
-}
-
-
 static bool nated(const struct binding *b)
 {
 	struct pl pl;
@@ -200,7 +198,7 @@ static bool nated(const struct binding *b)
 
 	pl_set_str(&pl, b->contact);
 
-	return behind_nat(&pl, b->tp, &b->received);
+	return contact_behind_nat(&pl, b->tp, &b->received);
 }
 
 
@@ -211,7 +209,7 @@ static bool contact_nated_h(const struct sip_hdr *hdr,
 	(void)arg;
 
 	return !contact_decode(&c, &hdr->val) && !c.star &&
-		behind_nat(&c.uri, msg->tp, &msg->src);
+		contact_behind_nat(&c.uri, msg->tp, &msg->src);
 }
 
 
@@ -271,7 +269,7 @@ static void ping_send(const struct binding *b)
 	if (err)
 		goto fail;
 
-	list_append(&kal.pings, &p->le, p);
+	hash_append(kal.pings, (uint32_t)b->id, &p->he, p);
 	tmr_start(&p->tmr, PING_WAIT, ping_timeout, p);
 	mem_deref(mb);
 
@@ -283,9 +281,23 @@ static void ping_send(const struct binding *b)
 }
 
 
+/* Misses of bindings the last pass did not find: removed or expired */
+static bool miss_stale(struct le *le, void *arg)
+{
+	struct miss *m = le->data;
+	(void)arg;
+
+	if (m->pass != kal.pass)
+		mem_deref(m);
+
+	return false;
+}
+
+
 static void tick(void *arg)
 {
 	struct list batch = LIST_INIT;
+	struct miss *m;
 	uint32_t n;
 	struct le *le;
 	int err;
@@ -306,7 +318,14 @@ static void tick(void *arg)
 		const struct binding *b = le->data;
 
 		kal.last_id = b->id;
-		if (nated(b))
+		if (!nated(b))
+			continue;
+
+		m = miss_find(b->id);
+		if (m)
+			m->pass = kal.pass;
+
+		if (!ping_pending(b->id))
 			ping_send(b);
 	}
 
@@ -318,6 +337,8 @@ static void tick(void *arg)
 	}
 
 	/* the pass is over: the next one an interval after this began */
+	(void)hash_apply(kal.misses, miss_stale, NULL);
+	++kal.pass;
 	kal.last_id = 0;
 	{
 		uint64_t spent = tmr_jiffies() - kal.pass_start;
@@ -346,6 +367,15 @@ static void tcp_ka_handler(int err, void *arg)
 
 	t->ka = NULL;   /* libre freed it */
 
+	conn_closed(t->tp, &t->peer);
+
+	if (!t->remove_on_close) {
+		log_debug("registrar: connection from %J closed (%m)\n",
+			  &t->peer, err);
+		mem_deref(t);
+		return;
+	}
+
 	/* remove what was registered over that connection */
 	for (;;) {
 		struct le *le;
@@ -359,7 +389,7 @@ static void tcp_ka_handler(int err, void *arg)
 			const struct binding *b = le->data;
 
 			after = b->id;
-			if (b->tp == SIP_TRANSP_TCP &&
+			if (b->tp == t->tp &&
 			    sa_cmp(&b->received, &t->peer, SA_ALL) &&
 			    !location_remove(b))
 				++removed;
@@ -411,33 +441,37 @@ static bool outbound(const struct sip_msg *msg)
 void keepalive_register(struct sipd_sock *sock, const struct sip_msg *msg)
 {
 	struct tcp_conn *tc = sip_msg_tcpconn(msg);
-	uint32_t interval;
+	bool ob, nat;
 	struct tcp_ka *t;
 	int err;
 
-	if (!tc || !kal.interval || !kal.tcp)
+	if (!tc || !kal.tcp)
 		return;
 
-	if (outbound(msg))
-		interval = kal.interval;
-	else if (contact_nated(msg))
-		interval = WATCH_ONLY;
-	else
-		return;    /* sipd can open a connection to it itself */
+	ob  = outbound(msg);
+	nat = contact_nated(msg);
 
-	if (hash_lookup(kal.tcp, hash_fast((const char *)&tc, sizeof(tc)),
-			tcp_cmp, tc))
+	t = list_ledata(hash_lookup(kal.tcp, hash_fast((const char *)&tc,
+						       sizeof(tc)),
+				    tcp_cmp, tc));
+	if (t) {
+		t->remove_on_close |= ob || nat;
 		return;
+	}
 
 	t = mem_zalloc(sizeof(*t), tcp_ka_destructor);
 	if (!t)
 		return;
 
 	t->tc = tc;
+	t->tp = msg->tp;
 	t->peer = msg->src;
+	t->remove_on_close = ob || nat;
 
-	err = sip_keepalive_start(&t->ka, sock_sip(sock), msg, interval,
-				  tcp_ka_handler, t);
+	/* the first keepalive of a connection sets its interval */
+	err = sip_keepalive_start(&t->ka, sock_sip(sock), msg,
+				  ob && kal.interval ? kal.interval :
+				  WATCH_ONLY, tcp_ka_handler, t);
 	if (err) {
 		mem_deref(t);
 		return;
@@ -445,6 +479,7 @@ void keepalive_register(struct sipd_sock *sock, const struct sip_msg *msg)
 
 	hash_append(kal.tcp, hash_fast((const char *)&tc, sizeof(tc)),
 		    &t->he, t);
+	conn_opened(t->tp, &t->peer);
 }
 
 
@@ -464,13 +499,14 @@ int keepalive_init(void)
 	if (err)
 		return EINVAL;
 
-	if (!kal.interval)
-		return 0;
-
 	err  = hash_alloc(&kal.misses, HASH_SIZE);
+	err |= hash_alloc(&kal.pings, HASH_SIZE);
 	err |= hash_alloc(&kal.tcp, HASH_SIZE);
 	if (err)
 		return ENOMEM;
+
+	if (!kal.interval)
+		return 0;
 
 	tmr_start(&kal.tmr, kal.interval * 1000, tick, NULL);
 
@@ -481,7 +517,8 @@ int keepalive_init(void)
 void keepalive_close(void)
 {
 	tmr_cancel(&kal.tmr);
-	list_flush(&kal.pings);
+	hash_flush(kal.pings);
+	kal.pings = mem_deref(kal.pings);
 	hash_flush(kal.misses);
 	kal.misses = mem_deref(kal.misses);
 	hash_flush(kal.tcp);

@@ -9,9 +9,7 @@ next one for the route's user and password before answering 200.
   did NUMBER>USER@DOMAIN
 
 Every route here points at 127.0.0.1. The RFC 3263 path (a domain without
-a static route) is not tested: the resolver of this machine is outside
-the loopback network, and libre's DNS client does not read /etc/hosts,
-so even "localhost" would be asked of it.
+a static route) is tested in test_reach.py, with a DNS stub on loopback.
 """
 
 import hashlib

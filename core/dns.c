@@ -1,0 +1,141 @@
+/**
+ * @file dns.c  The DNS client of the proxy roles (RFC 3263 next hops)
+ *
+ * libre's DNS client queries only the servers it is given. They come
+ * from "dns_server" lines or, when there are none, from the system
+ * (resolv.conf).
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <ctype.h>
+#include <re.h>
+#include "core.h"
+
+
+enum {
+	DNS_SERVERS_MAX = 8,
+};
+
+
+static struct {
+	struct sa srvv[DNS_SERVERS_MAX];
+	uint32_t srvc;
+} dns;
+
+
+/* IP, IPv4:PORT or [IPv6]:PORT, the port 1 to 65535 */
+static int server_decode(struct sa *sa, const char *val)
+{
+	struct pl host, port = {NULL, 0};
+	const char *colon = strchr(val, ':');
+	uint32_t n = 53;
+	size_t i;
+
+	if (val[0] == '[') {
+		const char *rb = strchr(val, ']');
+
+		if (!rb || (rb[1] && rb[1] != ':'))
+			return EINVAL;
+
+		host.p = val + 1;
+		host.l = rb - host.p;
+		if (rb[1])
+			pl_set_str(&port, rb + 2);
+	}
+	else if (colon && !strchr(colon + 1, ':')) {
+		host.p = val;
+		host.l = colon - val;
+		pl_set_str(&port, colon + 1);
+	}
+	else {
+		pl_set_str(&host, val);   /* IPv4, or IPv6 without a port */
+	}
+
+	if (port.p) {
+		if (!port.l || port.l > 5)
+			return EINVAL;
+
+		for (i = 0; i < port.l; i++) {
+			if (!isdigit((unsigned char)port.p[i]))
+				return EINVAL;
+		}
+
+		n = pl_u32(&port);
+		if (!n || n > 65535)
+			return EINVAL;
+	}
+
+	return sa_set(sa, &host, (uint16_t)n);
+}
+
+
+static int server_handler(const struct config_line *line, void *arg)
+{
+	struct sa sa;
+	(void)arg;
+
+	if (dns.srvc >= DNS_SERVERS_MAX)
+		return config_fail(line, "at most %u dns_server lines",
+				   DNS_SERVERS_MAX);
+
+	if (server_decode(&sa, line->val))
+		return config_fail(line, "'%s' is not IP or IP:PORT with a"
+				   " port 1 to 65535 (IPv6 as [ADDR]:PORT)",
+				   line->val);
+
+	dns.srvv[dns.srvc++] = sa;
+
+	return 0;
+}
+
+
+/**
+ * Read the "dns_server" lines of the configuration
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int dns_config(void)
+{
+	dns.srvc = 0;
+
+	return config_apply("dns_server", server_handler, NULL);
+}
+
+
+/**
+ * Allocate a DNS client on the configured or the system's servers
+ *
+ * @param dnscp Pointer to allocated DNS client
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int dns_client_alloc(struct dnsc **dnscp)
+{
+	struct sa srvv[DNS_SERVERS_MAX];
+	uint32_t srvc = DNS_SERVERS_MAX;
+	char domain[64] = "";
+	int err;
+
+	if (dns.srvc)
+		return dnsc_alloc(dnscp, NULL, dns.srvv, dns.srvc);
+
+	err = dns_srv_get(domain, sizeof(domain), srvv, &srvc);
+	if (err || !srvc) {
+		log_warning("no DNS server in the system configuration and"
+			    " no dns_server line: other domains are reached"
+			    " by static routes only\n");
+		srvc = 0;
+	}
+
+	err = dnsc_alloc(dnscp, NULL, srvv, srvc);
+	if (err)
+		return err;
+
+	if (srvc)
+		log_info("DNS servers: %u from the system, first %J\n",
+			 srvc, &srvv[0]);
+
+	return 0;
+}
