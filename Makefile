@@ -36,8 +36,14 @@ CFLAGS     += -std=gnu99 -Wall -Wextra -Wno-unused-parameter \
 	      -fno-strict-aliasing -D_GNU_SOURCE \
 	      -DSIPD_VERSION=\"$(VERSION)\" \
 	      -DSIPD_MODULE_PATH=\"$(MODDIR)\" \
-	      -Icore $(RE_CFLAGS) -MMD -MP
+	      -Icore $(RE_CFLAGS) $(XML_CFLAGS) -MMD -MP
 LDLIBS     := -lre -lsqlite3 -lssl -lcrypto -lpthread -ldl -lm
+
+# libxml2, for the presence module (PIDF)
+XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || \
+		echo -I/usr/include/libxml2)
+XML_LIBS   := $(shell pkg-config --libs libxml-2.0 2>/dev/null || \
+		echo -lxml2)
 
 ifneq ($(SANITIZE),)
 CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -89,7 +95,8 @@ deps-bench:
 
 # --- core and daemon --------------------------------------------------------
 
-$(B)/core/schema.c: db/schema.sql tools/embed-schema
+$(B)/core/schema.c: db/schema.sql $(wildcard db/migrations/*.sql) \
+		tools/embed-schema
 	@mkdir -p $(dir $@)
 	tools/embed-schema $< > $@
 
@@ -116,9 +123,11 @@ $(B)/modules/%.o: modules/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c $< -o $@
 
+MODULE_LIBS_presence := $(XML_LIBS)
+
 define module_rule
 $(B)/modules/$(1).so: $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c))
-	$$(CC) $$(LDFLAGS) -shared -o $$@ $$^
+	$$(CC) $$(LDFLAGS) -shared -o $$@ $$^ $$(MODULE_LIBS_$(1))
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
@@ -137,7 +146,7 @@ $(B)/test/sipd-test: $(UNIT_OBJS) $(MOD_LIB_OBJS) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $(UNIT_OBJS) $(MOD_LIB_OBJS) \
 		-Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
-		$(LDLIBS) $$(pkg-config --libs check)
+		$(LDLIBS) $(XML_LIBS) $$(pkg-config --libs check)
 
 $(B)/test/sipc: $(CLIENT_OBJS)
 	@mkdir -p $(dir $@)

@@ -165,7 +165,7 @@ int core_init(const char *conf_path, bool check_only)
 		return EINVAL;
 
 	if (!check_only) {
-		err = db_open(core.db_path, true);
+		err = db_open(core.db_path, true, false);
 		if (err)
 			return err;
 

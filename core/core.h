@@ -103,12 +103,14 @@ bool service_available(const char *name);
 
 
 /* db.c */
-int  db_open(const char *path, bool create);
+int  db_open(const char *path, bool create, bool upgrade);
 void db_close(void);
 int  db_schema_version(void);
 int  db_set_sync(bool full);
+int  db_upgrade(void);
 extern const char db_schema_sql[];
 extern const int db_schema_ver;
+extern const char *const db_migrations[];
 
 
 /* tls.c */

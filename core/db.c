@@ -225,6 +225,55 @@ static bool db_empty(void)
 }
 
 
+/* Apply the migrations from a version to the current one */
+static int migrate(int from)
+{
+	int v, err;
+
+	for (v = from + 1; v <= db_schema_ver; v++) {
+		err = db_exec(db_migrations[v]);
+		if (err)
+			return err;
+	}
+
+	return 0;
+}
+
+
+/**
+ * Bring an older database to the current schema, in one transaction
+ *
+ * @return 0 if success (or nothing to do), otherwise errorcode
+ */
+int db_upgrade(void)
+{
+	int ver = db_schema_version(), err;
+
+	if (ver <= 0 || ver > db_schema_ver)
+		return EPROTO;
+
+	if (ver == db_schema_ver)
+		return 0;
+
+	err = db_exec("BEGIN IMMEDIATE");
+	if (err)
+		return err;
+
+	err = migrate(ver);
+	if (err) {
+		db_rollback();
+		return err;
+	}
+
+	err = db_exec("COMMIT");
+	if (!err)
+		log_info("db: upgraded from schema version %d to %d\n", ver,
+			 db_schema_ver);
+
+	return err;
+}
+
+
 static int db_create(const char *path)
 {
 	int err;
@@ -234,6 +283,8 @@ static int db_create(const char *path)
 		return err;
 
 	err = db_exec(db_schema_sql);
+	if (!err)
+		err = migrate(1);
 	if (err) {
 		db_rollback();
 		return err;
@@ -252,12 +303,13 @@ static int db_create(const char *path)
 /**
  * Open the database, creating it with the schema when it is missing
  *
- * @param path   SQLite file
- * @param create True to create a missing file
+ * @param path    SQLite file
+ * @param create  True to create a missing file
+ * @param upgrade True to accept an older schema (to upgrade it)
  *
  * @return 0 if success, otherwise errorcode (logged with the path)
  */
-int db_open(const char *path, bool create)
+int db_open(const char *path, bool create, bool upgrade)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	int rc, ver, err = 0;
@@ -298,9 +350,12 @@ int db_open(const char *path, bool create)
 	}
 
 	ver = db_schema_version();
-	if (ver != db_schema_ver) {
+	if (ver != db_schema_ver && !(upgrade && ver > 0 &&
+				     ver < db_schema_ver)) {
 		log_error("db: %s has schema version %d, this sipd needs"
-			  " version %d\n", path, ver, db_schema_ver);
+			  " version %d%s\n", path, ver, db_schema_ver,
+			  ver > 0 && ver < db_schema_ver ?
+			  ": run 'sipctl db upgrade'" : "");
 		err = EPROTO;
 		goto out;
 	}

@@ -39,7 +39,7 @@ static void setup(void)
 {
 	ck_assert_int_eq(0, test_tmpdir(dir, sizeof(dir)));
 	re_snprintf(path, sizeof(path), "%s/sipd.db", dir);
-	ck_assert_int_eq(0, db_open(path, true));
+	ck_assert_int_eq(0, db_open(path, true, false));
 	memset(events, 0, sizeof(events));
 	event_listen(&listener);
 	location_register(&backend);
@@ -89,7 +89,7 @@ START_TEST(test_schema)
 	db_close();
 
 	/* reopening does not recreate */
-	ck_assert_int_eq(0, db_open(path, false));
+	ck_assert_int_eq(0, db_open(path, false, false));
 	ck_assert_int_eq(db_schema_ver, db_schema_version());
 }
 END_TEST
@@ -99,7 +99,27 @@ START_TEST(test_version_mismatch)
 {
 	ck_assert_int_eq(0, db_exec("UPDATE version SET version = 99"));
 	db_close();
-	ck_assert_int_eq(EPROTO, db_open(path, false));
+	ck_assert_int_eq(EPROTO, db_open(path, false, false));
+}
+END_TEST
+
+
+START_TEST(test_upgrade)
+{
+	/* a database of schema version 1 */
+	ck_assert_int_eq(0, db_exec("DROP TABLE subscriptions;"
+				    " DROP TABLE publications;"
+				    " DROP TABLE presence_rules;"
+				    " DROP TABLE presence_state;"
+				    " UPDATE version SET version = 1"));
+	db_close();
+
+	ck_assert_int_eq(EPROTO, db_open(path, false, false));
+	ck_assert_int_eq(0, db_open(path, false, true));
+	ck_assert_int_eq(1, db_schema_version());
+	ck_assert_int_eq(0, db_upgrade());
+	ck_assert_int_eq(db_schema_ver, db_schema_version());
+	ck_assert_int_eq(0, db_exec("SELECT count(*) FROM subscriptions"));
 }
 END_TEST
 
@@ -268,7 +288,7 @@ START_TEST(test_kill_survival)
 	list_flush(&up);
 
 	db_close();
-	ck_assert_int_eq(0, db_open(path, false));
+	ck_assert_int_eq(0, db_open(path, false, false));
 	ck_assert_int_eq(0, location_lookup(&found, "k@example.com"));
 	ck_assert_uint_eq(1, list_count(&found));
 	list_flush(&found);
@@ -284,6 +304,7 @@ Suite *suite_location(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_schema);
 	tcase_add_test(tc, test_version_mismatch);
+	tcase_add_test(tc, test_upgrade);
 	tcase_add_test(tc, test_add_lookup);
 	tcase_add_test(tc, test_refresh_remove);
 	tcase_add_test(tc, test_expire);

@@ -54,9 +54,14 @@ static int db_check(void)
  */
 int cmd_db(int argc, char *argv[])
 {
-	if (argc == 1 && !strcmp(argv[0], "init")) {
-		if (db_use(true))
+	if (argc == 1 && (!strcmp(argv[0], "init") ||
+			  !strcmp(argv[0], "upgrade"))) {
+		bool init = !strcmp(argv[0], "init");
+
+		if (db_use_upgrade(init, true))
 			return 1;
+		if (db_upgrade())
+			return fail("db %s: the upgrade failed", argv[0]);
 		(void)printf("database ready, schema version %d\n",
 			     db_schema_version());
 		return 0;
@@ -65,7 +70,7 @@ int cmd_db(int argc, char *argv[])
 	if (argc == 1 && !strcmp(argv[0], "check"))
 		return db_check();
 
-	(void)fail("usage: sipctl db init|check");
+	(void)fail("usage: sipctl db init|upgrade|check");
 
 	return EXIT_USAGE;
 }

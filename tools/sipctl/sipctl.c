@@ -57,8 +57,15 @@ static void usage(void)
 		"  reg add AOR CONTACT [--expires S] [--q Q]  add a binding, or"
 		" update the one of that contact\n"
 		"  reg del AOR [CONTACT]           remove bindings\n"
+		"  presence show AOR               composed presence and sources\n"
+		"  presence allow|block|unset PRESENTITY WATCHER\n"
+		"                                  rules of presence_policy\n"
+		"  presence rules [PRESENTITY]     list those rules\n"
+		"  sub list [AOR] [--json]         subscriptions (watchers)\n"
+		"  pub list [AOR]                  publications\n"
 		"  db init                         create the database if"
-		" missing\n"
+		" missing, or upgrade it\n"
+		"  db upgrade                      upgrade an older database\n"
 		"  db check                        check the database\n"
 		"\n"
 		"CONF defaults to $SIPD_CONF, else " SIPD_CONF_PATH ".\n");
@@ -194,6 +201,20 @@ static int read_config(void)
  */
 int db_use(bool create)
 {
+	return db_use_upgrade(create, false);
+}
+
+
+/**
+ * Open the database, accepting an older schema to upgrade it
+ *
+ * @param create  True to create it (and its directory) when missing
+ * @param upgrade True to accept an older schema
+ *
+ * @return 0 if success, otherwise errorcode (reported)
+ */
+int db_use_upgrade(bool create, bool upgrade)
+{
 	int err;
 
 	if (create) {
@@ -221,7 +242,7 @@ int db_use(bool create)
 			    " run 'sipctl db init')", ctl.db, ctl.conf);
 	}
 
-	err = db_open(ctl.db, create);
+	err = db_open(ctl.db, create, upgrade);
 	if (err)
 		return 1;
 
@@ -279,6 +300,10 @@ int main(int argc, char *argv[])
 		ret = cmd_user(argc - 1, argv + 1);
 	else if (!strcmp(argv[0], "reg"))
 		ret = cmd_reg(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "presence"))
+		ret = cmd_presence(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "sub") || !strcmp(argv[0], "pub"))
+		ret = cmd_subpub(argv[0], argc - 1, argv + 1);
 	else if (!strcmp(argv[0], "db"))
 		ret = cmd_db(argc - 1, argv + 1);
 	else {

@@ -11,6 +11,7 @@ enum {
 /* sipctl.c */
 int  fail(const char *fmt, ...);
 int  db_use(bool create);
+int  db_use_upgrade(bool create, bool upgrade);
 bool aor_split(const char *aor, char *user, size_t usize, char *domain,
 	       size_t dsize);
 bool domain_configured(const char *domain);
@@ -20,6 +21,10 @@ int  cmd_user(int argc, char *argv[]);
 
 /* reg.c */
 int  cmd_reg(int argc, char *argv[]);
+
+/* presence.c */
+int  cmd_presence(int argc, char *argv[]);
+int  cmd_subpub(const char *what, int argc, char *argv[]);
 
 /* dbcmd.c */
 int  cmd_db(int argc, char *argv[]);

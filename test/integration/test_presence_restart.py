@@ -1,0 +1,362 @@
+"""Presence across restarts (issue 4, item 5): subscriptions and
+publications live in SQLite; after sipd ends (SIGTERM) or is killed
+(SIGKILL) and starts again, it keeps the dialogs and sends every
+subscriber a NOTIFY in the same dialog (Call-ID, tags), with a CSeq
+higher than any before, carrying the current state; sipctl sub list
+--json shows them throughout. A subscription that expired while sipd was
+down is not restored.
+
+The user agents are the scripted PUAs of test_presence.py; they stay up
+(same sockets) while sipd restarts.
+"""
+
+import os
+import signal
+import socket
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from sipdlib import Sipd, Client, check, eq, free_port   # noqa: E402
+from test_presence import (PRES_CONF, ACCOUNTS, PUA, Notify,  # noqa: E402
+                           pidf, pres_conf, presence_sub, publish_ok,
+                           sub_list, sctl, parse_winfo, reg_of, closing,
+                           alive)
+
+
+def restart(s, sig, meanwhile=None):
+    """Stop sipd with sig (SIGTERM or SIGKILL), run meanwhile() while it
+    is down, and start it again on the same configuration, database and
+    ports."""
+    rc = s.stop(sig)
+    if sig == signal.SIGTERM and rc != 0:
+        # checked at the end of the test (exit_clean), so that the rest
+        # of the test still says whether the subscriptions survived
+        s.bad_exit = "sipd exited with %s on SIGTERM%s:\n%s" % (
+            rc, " (signal %d)" % -rc if rc < 0 else "", s.log()[-1500:])
+    if meanwhile:
+        meanwhile()
+    s.start()
+
+
+def exit_clean(s):
+    """sipd ended cleanly on every SIGTERM of the test, and ends cleanly
+    now (exit status 0, RFC-less but what an init system expects)."""
+    check(not getattr(s, "bad_exit", None), getattr(s, "bad_exit", ""))
+    rc = s.stop(signal.SIGTERM)
+    eq(rc, 0, "exit status of sipd on SIGTERM at the end:\n%s"
+       % s.log()[-1500:])
+
+
+def keyed(subs):
+    return dict(((x["watcher"], x["presentity"], x["event"]), x)
+                for x in subs)
+
+
+def check_after_restart(sub, before, what):
+    """The NOTIFY a subscriber gets after a restart: same dialog (the
+    Sub checks Call-ID and tags), higher CSeq; returns it."""
+    n = sub.notify(timeout=5, what="NOTIFY after the restart (%s)" % what)
+    check(n.cseq > before.cseq, "%s: CSeq after the restart %d, before"
+          " %d" % (what, n.cseq, before.cseq))
+    eq(n.msg.get("call-id"), sub.callid, "Call-ID")
+    return n
+
+
+def restart_keeps_subscriptions(sig):
+    with Sipd(PRES_CONF, accounts=ACCOUNTS) as s:
+        bob = PUA(s, "bob")
+        alice = PUA(s, "alice")
+        carol = PUA(s, "carol")
+        try:
+            publish_ok(bob, pidf("bob@example.com",
+                                 (("desk", "open", "before"),),
+                                 activities=("away",)), expires=600)
+            psub, _ = presence_sub(alice, "bob@example.com")
+            rsub, _ = presence_sub(carol, "bob@example.com", "reg")
+            wsub, _ = presence_sub(bob, "bob@example.com",
+                                   "presence.winfo")
+            # some traffic, so that CSeqs and versions moved
+            time.sleep(1.1)
+            bob.register(expires=600)
+            last_p = psub.notify(what="NOTIFY after REGISTER")
+            last_r = rsub.notify(what="reg NOTIFY after REGISTER")
+            last_w = wsub.got[-1]
+            v_reg = int(reg_of(last_r)[0]["version"])
+            before = keyed(sub_list(s))
+            eq(len(before), 3, "subscriptions before the restart")
+
+            # while sipd is down, the operator adds a second binding of
+            # bob: the reg NOTIFY after the restart has the current state
+            other = "sip:bob@127.0.0.1:%d" % free_port()
+            restart(s, sig, lambda: sctl(s, "reg", "add", "bob@example.com",
+                                         other, "--expires", "600"))
+
+            n = check_after_restart(psub, last_p, "presence")
+            eq(n.state, "active", "state after the restart")
+            p = n.pidf()
+            eq(p.tuples, {"desk": "open"}, "bob's publication survived")
+            eq(p.notes, {"desk": "before"}, "note")
+            eq(p.activities, {"away"}, "activity")
+
+            n = check_after_restart(rsub, last_r, "reg")
+            attrs, reg = reg_of(n)
+            check(int(attrs["version"]) > v_reg, "reginfo version after"
+                  " the restart %s, before %d" % (attrs["version"], v_reg))
+            eq(reg["state"], "active", "bob still registered")
+            eq(sorted(c["uri"] for c in reg["contacts"]),
+               sorted([bob.contact_uri, other]), "contacts after the"
+               " restart (the one added while sipd was down too)")
+
+            n = check_after_restart(wsub, last_w, "winfo")
+            _, w, _ = parse_winfo(n.body)
+            eq(w.get("sip:alice@example.com"), ("active", "approved"),
+               "alice in bob's watcher list after the restart")
+
+            after = keyed(sub_list(s))
+            eq(sorted(after), sorted(before), "sipctl sub list after the"
+               " restart")
+            for k, x in after.items():
+                eq((x["call_id"], x["state"], x["contact"]),
+                   (before[k]["call_id"], before[k]["state"],
+                    before[k]["contact"]), "row of %s" % (k,))
+
+            # the dialogs go on: a refresh, a change, an unsubscribe
+            time.sleep(1.1)
+            eq(psub.refresh(expires=600).status, 200, "refresh after the"
+               " restart")
+            psub.notify(what="NOTIFY of the refresh")
+            time.sleep(1.1)
+            publish_ok(bob, pidf("bob@example.com",
+                                 (("desk", "closed", "after"),)))
+            n = psub.notify(what="NOTIFY of a PUBLISH after the restart",
+                            pred=lambda n: n.pidf().notes.get("desk") ==
+                            "after")
+            eq(n.pidf().tuples, {"desk": "closed"}, "new state")
+            time.sleep(1.1)
+            eq(rsub.unsubscribe().status, 200, "unsubscribe after the"
+               " restart")
+            n = rsub.notify(what="final NOTIFY",
+                            pred=lambda n: n.state == "terminated")
+            alive(s)
+            if sig == signal.SIGTERM:
+                exit_clean(s)
+        finally:
+            closing(alice, bob, carol)
+
+
+def test_sigterm_restart_keeps_subscriptions_and_notifies():
+    restart_keeps_subscriptions(signal.SIGTERM)
+
+
+def test_kill9_restart_keeps_subscriptions_and_notifies():
+    restart_keeps_subscriptions(signal.SIGKILL)
+
+
+def test_kill9_right_after_notify_cseq_still_grows():
+    """sipd is killed right after a burst of NOTIFYs (before it wrote
+    their CSeqs back): the NOTIFY after the restart still has a higher
+    CSeq than every NOTIFY before it, in the same dialog."""
+    conf = pres_conf("presence_notify_interval 0\n")
+    with Sipd(conf, accounts=ACCOUNTS) as s:
+        bob = PUA(s, "bob", server=s.addr2)
+        alice = PUA(s, "alice")
+        try:
+            psub, _ = presence_sub(alice, "bob@example.com")
+            _, etag = publish_ok(bob, pidf("bob@example.com",
+                                           (("t", "open", "0"),)))
+            for i in range(1, 8):
+                _, etag = publish_ok(bob, pidf("bob@example.com",
+                                               (("t", "open", str(i)),)),
+                                     etag=etag)
+            ns = psub.notify_count(0.6)
+            check(ns, "NOTIFYs of the burst")
+            top = max(n.cseq for n in psub.got)
+            restart(s, signal.SIGKILL)
+            n = psub.notify(timeout=5, what="NOTIFY after kill -9")
+            check(n.cseq > top, "CSeq after kill -9: %d, highest before"
+                  " %d" % (n.cseq, top))
+            eq(n.pidf().notes, {"t": "7"}, "the last published state")
+        finally:
+            closing(alice, bob)
+
+
+def test_pending_subscription_stays_pending_across_restart():
+    """An outsider's pending subscription is restored pending (NOTIFY
+    pending without a body)."""
+    with Sipd(PRES_CONF, accounts=ACCOUNTS) as s:
+        ext = PUA(s, "mallory", password="", domain="evil.test")
+        ext.password = None
+        try:
+            sub = ext.subscription("bob@example.com")
+            eq(sub.subscribe(expires=600).status, 200, "pending")
+            first = sub.notify()
+            eq(first.state, "pending", "state")
+            restart(s, signal.SIGKILL)
+            n = check_after_restart(sub, first, "pending")
+            eq(n.state, "pending", "still pending")
+            eq(n.body, "", "no body while pending")
+            eq([x["state"] for x in sub_list(s)], ["pending"],
+               "sipctl sub list")
+        finally:
+            closing(ext)
+
+
+def test_subscription_expired_while_down_not_restored():
+    """A subscription whose expiry passed while sipd was down is not
+    restored (no active NOTIFY to it, not in sipctl sub list); another
+    one is."""
+    conf = pres_conf("presence_min_expires 2\n")
+    with Sipd(conf, accounts=ACCOUNTS) as s:
+        alice = PUA(s, "alice")
+        carol = PUA(s, "carol")
+        try:
+            short, _ = presence_sub(alice, "bob@example.com", expires=3)
+            long_, first = presence_sub(carol, "bob@example.com",
+                                        expires=600)
+            s.stop(signal.SIGKILL)
+            time.sleep(3.5)
+            s.start()
+            check_after_restart(long_, first, "carol")
+            got = short.notify_count(1.5)
+            check(all(n.state == "terminated" for n in got),
+                  "an expired subscription was notified active after"
+                  " the restart: %s" % got)
+            eq([x["watcher"] for x in sub_list(s)], ["carol@example.com"],
+               "sipctl sub list after the restart")
+        finally:
+            closing(alice, carol)
+
+
+class TcpListener:
+    """A TCP socket a subscriber listens on (the port of its Contact),
+    for the connection sipd opens after a restart."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+
+    def accept(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            c, peer = self.sock.accept()
+        except socket.timeout:
+            return None
+        cl = Client.__new__(Client)
+        cl.sock, cl.buf, cl.transport = c, b"", "tcp"
+        cl.server, cl.local = peer, c.getsockname()
+        self.conns.append(cl)
+        return cl
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def test_tcp_subscriber_reached_at_contact_after_restart():
+    """A subscriber over TCP: its connection dies with sipd. After the
+    restart sipd must reach it at its Contact (the address it listens
+    on, RFC 3261 18.2.2/18.1.1), not at the connection's old source
+    port, and send the NOTIFY there."""
+    with Sipd(PRES_CONF, accounts=ACCOUNTS) as s:
+        lst = TcpListener()
+        alice = PUA(s, "alice", transport="tcp", contact_port=lst.port)
+        try:
+            sub, first = presence_sub(alice, "bob@example.com")
+            restart(s, signal.SIGKILL)
+            conn = lst.accept(6)
+            check(conn is not None, "sipd did not connect to the"
+                  " subscriber's Contact (127.0.0.1:%d) after the restart;"
+                  " sipd log:\n%s" % (lst.port, s.log()[-1500:]))
+            m = conn.recv(3)
+            check(m is not None and m.method == "NOTIFY",
+                  "no NOTIFY on the new connection: %r" % m)
+            n = Notify(m)
+            eq(m.get("call-id"), sub.callid, "Call-ID")
+            check(n.cseq > first.cseq, "CSeq grows")
+            eq(n.state, "active", "state")
+        finally:
+            closing(alice)
+            lst.close()
+
+
+def test_sigterm_right_after_notify_exits_cleanly():
+    """SIGTERM while CSeqs of recent NOTIFYs are not yet written back:
+    sipd writes them and exits with status 0 (no crash), and the
+    subscription is restored with a higher CSeq."""
+    with Sipd(PRES_CONF, accounts=ACCOUNTS) as s:
+        alice = PUA(s, "alice")
+        try:
+            sub, first = presence_sub(alice, "bob@example.com")
+            time.sleep(0.2)
+            rc = s.stop(signal.SIGTERM)
+            eq(rc, 0, "exit status on SIGTERM 0.2 s after a NOTIFY (%s)"
+               "; sipd log:\n%s" % (
+                   "killed by signal %d" % -rc if rc and rc < 0 else rc,
+                   s.log()[-1200:]))
+            s.start()
+            check_after_restart(sub, first, "after a clean stop")
+        finally:
+            closing(alice)
+
+
+def test_schema_1_database_upgraded_for_presence():
+    """A database of schema version 1 (before presence): sipd refuses it
+    and names sipctl db upgrade; after the upgrade (version 2, the
+    presence tables) the accounts are kept and presence works, and the
+    state survives a restart."""
+    import sqlite3
+    schema = os.path.join(os.path.dirname(os.path.dirname(HERE)), "db",
+                          "schema.sql")
+    s = Sipd(PRES_CONF, accounts=(), start=False)
+    try:
+        con = sqlite3.connect(s.db)
+        with open(schema) as f:
+            con.executescript(f.read())
+        con.close()
+        eq(s.query("SELECT version FROM version WHERE name = 'schema'"),
+           [(1,)], "schema version of the old database")
+        try:
+            s.start()
+            raise AssertionError("sipd started on a schema 1 database")
+        except AssertionError:
+            raise
+        except Exception as e:
+            check("upgrade" in str(e), "sipd's refusal does not name the"
+                  " upgrade: %s" % e)
+        s.proc = None
+        s.logf.close()
+        r = s.sipctl("db", "upgrade")
+        eq(r.returncode, 0, "sipctl db upgrade: %s%s" % (r.stdout,
+                                                          r.stderr))
+        eq(s.query("SELECT version FROM version WHERE name = 'schema'"),
+           [(2,)], "schema version after the upgrade")
+        tables = set(x[0] for x in s.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"))
+        check({"subscriptions", "publications", "presence_rules",
+               "presence_state"} <= tables, "tables: %s" % tables)
+        for aor, pw in ACCOUNTS:
+            eq(s.sipctl("user", "add", aor, pw).returncode, 0,
+               "user add")
+        s.start()
+        bob = PUA(s, "bob")
+        alice = PUA(s, "alice")
+        try:
+            publish_ok(bob, pidf("bob@example.com",
+                                 (("up", "open", "upgraded"),)))
+            sub, first = presence_sub(alice, "bob@example.com")
+            eq(first.pidf().notes, {"up": "upgraded"}, "state")
+            restart(s, signal.SIGKILL)
+            n = check_after_restart(sub, first, "after the upgrade")
+            eq(n.pidf().notes, {"up": "upgraded"}, "state")
+        finally:
+            closing(alice, bob)
+    finally:
+        s.close()
