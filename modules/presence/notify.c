@@ -66,8 +66,7 @@ static int headers(struct mbuf *mb, struct sub *sub, struct mbuf *body,
 			  sub->remote_uri, sub->remote_tag,
 			  sub->local_uri, sub->local_tag,
 			  sub->call_id, sub->local_cseq,
-			  laddr, sub->tp == SIP_TRANSP_TCP ?
-			  ";transport=tcp" : "",
+			  laddr, sip_transp_param(sub->tp),
 			  pkg_name(sub->pkg));
 
 	if (sub->route_set && *sub->route_set) {
@@ -230,8 +229,7 @@ static void send_notify(struct sub *sub)
 		err = route_next(&nexthop, sub->route_set);
 	else if (sa_isset(&sub->received, SA_ALL))
 		err = re_sdprintf(&nexthop, "sip:%J;transport=%s",
-				  &sub->received,
-				  sub->tp == SIP_TRANSP_TCP ? "tcp" : "udp");
+				  &sub->received, transp_name(sub->tp));
 	else
 		err = str_dup(&nexthop, sub->contact);
 	if (err)

@@ -95,8 +95,7 @@ static int reply_sub(struct sipd_sock *sock, const struct sip_msg *msg,
 			   "Allow-Events: presence, dialog, reg,"
 			   " presence.winfo\r\n"
 			   "Content-Length: 0\r\n\r\n", expires,
-			   sock_laddr(sock), msg->tp == SIP_TRANSP_TCP ?
-			   ";transport=tcp" : "");
+			   sock_laddr(sock), sip_transp_param(msg->tp));
 }
 
 

@@ -257,7 +257,7 @@ int sub_save(struct sub *sub)
 	bind_str(stmt, 13, sub->route_set);
 	bind_str(stmt, 14, sub->socket);
 	bind_str(stmt, 15, recv);
-	bind_str(stmt, 16, sub->tp == SIP_TRANSP_TCP ? "tcp" : "udp");
+	bind_str(stmt, 16, transp_name(sub->tp));
 	sqlite3_bind_int64(stmt, 17, sub->local_cseq);
 	sqlite3_bind_int64(stmt, 18, sub->remote_cseq);
 	sqlite3_bind_int64(stmt, 19, sub->version);
@@ -448,6 +448,7 @@ int sub_load(void)
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *s;
 		struct sub *sub;
+		struct pl tp;
 
 		err = sub_alloc(&sub);
 		if (err)
@@ -486,8 +487,9 @@ int sub_load(void)
 		if (s && *s)
 			(void)sa_decode(&sub->received, s, strlen(s));
 		s = (const char *)sqlite3_column_text(stmt, 15);
-		sub->tp = s && !strcmp(s, "tcp") ? SIP_TRANSP_TCP :
-			SIP_TRANSP_UDP;
+		pl_set_str(&tp, s ? s : "udp");
+		if (transp_decode(&sub->tp, &tp))
+			sub->tp = SIP_TRANSP_UDP;
 
 		/* CSeq and versions only grow, even after a crash */
 		sub->local_cseq = (uint32_t)sqlite3_column_int64(stmt, 16) +
