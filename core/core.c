@@ -143,6 +143,11 @@ int core_init(const char *conf_path, bool check_only)
 	(void)db_config();
 	(void)routes_config();
 	(void)dns_config();
+	(void)flood_config();
+	(void)scanner_config();
+	(void)limits_config();
+
+	(void)connlimit_config(core.fd_limit);
 
 	if (config_errors())
 		return EINVAL;
@@ -217,6 +222,8 @@ void core_close(void)
 	module_unload_all();
 	db_close();
 	ban_close();
+	flood_close();
+	connlimit_close();
 	conn_close_all();
 	routes_close();
 	domain_close();

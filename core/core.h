@@ -144,6 +144,30 @@ void conn_close_all(void);
 void quiet_libre(void);
 
 
+/* flood.c */
+int  flood_config(void);
+bool flood_check(const struct sa *src, bool options);
+void flood_stats(uint64_t *dropped, uint64_t *opt_dropped, uint64_t *banned);
+void flood_close(void);
+
+
+/* scanner.c */
+int  scanner_config(void);
+bool scanner_check(const struct sip_msg *msg);
+uint64_t scanner_dropped(void);
+
+
+/* connlimit.c */
+int  connlimit_config(uint32_t fd_limit);
+void connlimit_stats(uint32_t *open, uint64_t *refused);
+void connlimit_close(void);
+
+
+/* limits.c */
+int  limits_config(void);
+int  limits_check(const struct sip_msg *msg, const char **reason);
+
+
 /* location.c / account.c / auth.c */
 bool location_available(void);
 bool account_available(void);

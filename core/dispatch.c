@@ -77,6 +77,14 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 	if (ban_check(&msg->src))
 		return true;
 
+	/* datagrams are counted before they are parsed (wire.c) */
+	if (msg->tp != SIP_TRANSP_UDP &&
+	    flood_check(&msg->src, !pl_strcmp(&msg->met, "OPTIONS")))
+		return true;
+
+	if (scanner_check(msg))
+		return true;
+
 	conn_seen(msg);
 
 	/*
@@ -89,7 +97,9 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 		(hash_joaat_pl(&msg->callid) ^ hash_joaat_pl(&msg->from.tag) ^
 		 msg->cseq.num);
 
-	scode = validate_request(msg, &reason);
+	scode = limits_check(msg, &reason);
+	if (!scode)
+		scode = validate_request(msg, &reason);
 	if (scode) {
 		log_debug("%r from %J refused: %d %s\n", &msg->met,
 			  &msg->src, scode, reason);

@@ -41,6 +41,7 @@ static struct {
 	uint64_t dropped;
 	uint64_t rejected;
 	uint64_t rfc2543;
+	uint64_t junk;
 	bool interposed;
 	struct mbuf *cur_mb;       /* the datagram libre is decoding */
 	struct udp_sock *cur_us;
@@ -443,12 +444,54 @@ static bool mismatch_reply(struct mbuf *mb, struct udp_sock *us,
 }
 
 
+/*
+ * What a datagram starts with: a request (a method: capital letters and
+ * a space), a response, a keepalive (CR LF) or STUN (libre answers
+ * binding requests: the first two bits are zero). Anything else is not
+ * SIP and is dropped unparsed.
+ */
+static enum kind {
+	KIND_JUNK,
+	KIND_REQUEST,
+	KIND_OPTIONS,
+	KIND_OTHER,
+} datagram_kind(const struct mbuf *mb)
+{
+	const uint8_t *p = mbuf_buf(mb);
+	size_t n = mbuf_get_left(mb);
+
+	if (!n)
+		return KIND_JUNK;
+
+	if (p[0] < 0x04 || p[0] == '\r' || p[0] == '\n')
+		return KIND_OTHER;
+
+	if (n >= 8 && !memcmp(p, "SIP/2.0 ", 8))
+		return KIND_OTHER;
+
+	if (n >= 8 && !memcmp(p, "OPTIONS ", 8))
+		return KIND_OPTIONS;
+
+	return p[0] >= 'A' && p[0] <= 'Z' ? KIND_REQUEST : KIND_JUNK;
+}
+
+
 static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
 {
 	struct wire_helper *wh = arg;
 	bool mismatch = false;
+	enum kind kind;
 
 	if (ban_check(src))
+		return true;
+
+	kind = datagram_kind(mb);
+	if (kind == KIND_JUNK) {
+		++wire.junk;
+		return true;
+	}
+
+	if (kind != KIND_OTHER && flood_check(src, kind == KIND_OPTIONS))
 		return true;
 
 	/* decoded once, by libre, through wire_decode() */
