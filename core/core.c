@@ -55,28 +55,14 @@ static int db_config(void)
 	char *path = NULL;
 	int err;
 
-	err = str_dup(&core.db_path, SIPD_DB_PATH);
-	if (err)
-		return err;
-
-	err = config_str("db", &core.db_path);
-	if (err)
-		return err;
-
 	/* relative to the directory sipd started in */
-	if (core.db_path[0] != '/') {
-		char cwd[512];
+	line = config_find("db");
+	err = path_absolute(&path, line ? line->val : SIPD_DB_PATH);
+	if (err)
+		return err;
 
-		if (!getcwd(cwd, sizeof(cwd)))
-			return errno;
-
-		err = re_sdprintf(&path, "%s/%s", cwd, core.db_path);
-		if (err)
-			return err;
-
-		mem_deref(core.db_path);
-		core.db_path = path;
-	}
+	mem_deref(core.db_path);
+	core.db_path = path;
 
 	line = config_find("db_sync");
 	if (line) {
@@ -132,6 +118,8 @@ int core_init(const char *conf_path, bool check_only)
 {
 	int err;
 
+	(void)path_init();
+
 	err = config_load(conf_path);
 	if (err)
 		return err;
@@ -159,7 +147,7 @@ int core_init(const char *conf_path, bool check_only)
 
 	(void)listen_resolve_roles();
 	(void)listen_check_needs();
-	(void)config_check_unused();
+	(void)config_check_unused(NULL);
 
 	if (config_errors())
 		return EINVAL;

@@ -11,12 +11,26 @@
 
 
 /* config.c */
+struct config;
 int  config_load(const char *path);
 int  config_load_buf(const char *name, const char *buf);
+int  config_read(struct config **cp, const char *path);
+int  config_read_buf(struct config **cp, const char *name, const char *buf);
+struct config *config_swap(struct config *c);
+struct config *config_current(void);
 void config_unload(void);
 const char *config_path(void);
-int  config_check_unused(void);
+int  config_check_unused(const struct config *known);
 int  config_errors(void);
+void config_capture(struct mbuf *mb);
+bool config_differs(const struct config *a, const struct config *b,
+		    const char *key);
+void config_unread(const struct config *old, config_line_h *h, void *arg);
+
+
+/* path.c */
+int  path_init(void);
+int  path_mkdir(const char *file, unsigned mode);
 
 
 /* log.c */

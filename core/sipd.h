@@ -79,6 +79,7 @@ int  config_str(const char *key, char **strp);
 int  config_apply(const char *key, config_line_h *h, void *arg);
 int  config_fail(const struct config_line *line, const char *fmt, ...);
 int  config_parse_bool(bool *val, const char *str);
+int  path_absolute(char **pathp, const char *path);
 
 
 /* --- Served domains ---------------------------------------------------- */

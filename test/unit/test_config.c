@@ -51,7 +51,7 @@ START_TEST(test_values)
 	ck_assert_int_eq(0, config_u32("missing", &v, 0, 10));
 	ck_assert_uint_eq(5, v);
 
-	ck_assert_int_eq(0, config_check_unused());
+	ck_assert_int_eq(0, config_check_unused(NULL));
 }
 END_TEST
 
@@ -91,7 +91,7 @@ START_TEST(test_unknown_key)
 	ck_assert_int_eq(0, test_config("domain example.com\n"
 					"registar_max_expires 60\n"));
 	ck_assert_int_eq(0, domain_config());
-	ck_assert_int_eq(EINVAL, config_check_unused());
+	ck_assert_int_eq(EINVAL, config_check_unused(NULL));
 	ck_assert(capture_has("test.conf:2: unknown key"
 			      " 'registar_max_expires'"));
 }

@@ -197,24 +197,10 @@ int db_use(bool create)
 	int err;
 
 	if (create) {
-		char dir[512], *slash;
-
-		str_ncpy(dir, ctl.db, sizeof(dir));
-		slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
-			char *p;
-
-			*slash = '\0';
-			for (p = dir + 1; *p; p++) {
-				if (*p != '/')
-					continue;
-				*p = '\0';
-				(void)mkdir(dir, 0755);
-				*p = '/';
-			}
-			if (mkdir(dir, 0750) && errno != EEXIST)
-				return fail("cannot create %s: %m", dir, errno);
-		}
+		err = path_mkdir(ctl.db, 0750);
+		if (err)
+			return fail("cannot create the directory of %s: %m",
+				    ctl.db, err);
 	}
 	else if (access(ctl.db, F_OK)) {
 		return fail("%s: no database (set 'db' in %s, start sipd or"
