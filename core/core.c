@@ -1,6 +1,10 @@
 /**
  * @file core.c  Start and stop the core: config, database, modules, sockets
  *
+ * The core's keys are read by a list of parts, each of which can check
+ * its keys without applying them: a start applies them all, a reload
+ * checks them all and applies those that can change live.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -31,51 +35,117 @@ static struct {
 };
 
 
-static int log_config(void)
+static int log_config(bool apply)
 {
 	const struct config_line *line = config_find("log_level");
-	enum log_level level;
+	enum log_level level = LOG_LEVEL_INFO;
 
-	if (!line)
-		return 0;
-
-	if (log_level_parse(&level, line->val))
+	if (line && log_level_parse(&level, line->val))
 		return config_fail(line, "'%s' is not one of debug, info,"
 				   " notice, warning, error", line->val);
 
-	log_set_level(level);
+	if (apply)
+		log_set_level(level);
 
 	return 0;
 }
 
 
-static int db_config(void)
+static int db_config(bool apply)
 {
 	const struct config_line *line;
+	uint32_t fd_limit = FD_LIMIT_DEFAULT;
+	bool full_sync = false;
 	char *path = NULL;
 	int err;
 
-	/* relative to the directory sipd started in */
 	line = config_find("db");
 	err = path_absolute(&path, line ? line->val : SIPD_DB_PATH);
 	if (err)
 		return err;
 
-	mem_deref(core.db_path);
-	core.db_path = path;
-
 	line = config_find("db_sync");
 	if (line) {
 		if (!str_casecmp(line->val, "full"))
-			core.db_full_sync = true;
-		else if (!str_casecmp(line->val, "normal"))
-			core.db_full_sync = false;
-		else
-			return config_fail(line, "'%s' is not normal or full",
-					   line->val);
+			full_sync = true;
+		else if (str_casecmp(line->val, "normal"))
+			err = config_fail(line, "'%s' is not normal or full",
+					  line->val);
 	}
 
-	return config_u32("fd_limit", &core.fd_limit, 256, 1048576);
+	err |= config_u32("fd_limit", &fd_limit, 256, 1048576);
+
+	if (!err && apply) {
+		mem_deref(core.db_path);
+		core.db_path = path;
+		path = NULL;
+		core.db_full_sync = full_sync;
+		core.fd_limit = fd_limit;
+	}
+
+	mem_deref(path);
+
+	return err;
+}
+
+
+/* The parts that read the core's keys, in order */
+static const struct {
+	int (*config)(bool apply);
+	bool live;                 /* a reload applies it */
+} parts[] = {
+	{log_config,     true},
+	{domain_config,  true},
+	{listen_config,  false},
+	{module_config,  false},
+	{db_config,      false},
+	{routes_config,  true},
+	{dns_config,     true},
+};
+
+/* The keys of the parts that a reload does not apply */
+static const char *restart_keys[] = {
+	"listen", "module", "module_path", "db", "db_sync", "fd_limit", NULL
+};
+
+
+/**
+ * Read the core's keys
+ *
+ * @param phase CONFIG_START: apply every key; CONFIG_CHECK: check them,
+ *              apply none; CONFIG_LIVE: apply those a reload applies
+ *
+ * @return 0 if success, otherwise the first error (every problem is
+ *         reported)
+ */
+int core_config(enum config_phase phase)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < ARRAY_SIZE(parts); i++) {
+		int e;
+
+		if (phase == CONFIG_LIVE && !parts[i].live)
+			continue;
+
+		e = parts[i].config(phase != CONFIG_CHECK);
+		if (e && !err)
+			err = e;
+	}
+
+	return err;
+}
+
+
+/**
+ * The keys a reload does not apply: they need a restart
+ *
+ * @return NULL-terminated list
+ */
+const char *const *core_restart_keys(void)
+{
+	return restart_keys;
 }
 
 
@@ -124,13 +194,7 @@ int core_init(const char *conf_path, bool check_only)
 	if (err)
 		return err;
 
-	(void)log_config();
-	(void)domain_config();
-	(void)listen_config();
-	(void)module_config();
-	(void)db_config();
-	(void)routes_config();
-	(void)dns_config();
+	(void)core_config(CONFIG_START);
 
 	if (config_errors())
 		return EINVAL;
@@ -151,6 +215,10 @@ int core_init(const char *conf_path, bool check_only)
 
 	if (config_errors())
 		return EINVAL;
+
+	err = reload_init(conf_path);
+	if (err)
+		return err;
 
 	if (!check_only) {
 		err = db_open(core.db_path, true);
@@ -185,6 +253,12 @@ int core_start(void)
 	if (err)
 		return err;
 
+	err = reload_signal_start();
+	if (err) {
+		log_error("cannot catch SIGHUP: %m\n", err);
+		return err;
+	}
+
 	core.started = true;
 
 	return 0;
@@ -197,6 +271,7 @@ int core_start(void)
  */
 void core_close(void)
 {
+	reload_close();
 	listen_close();
 	tls_close();
 

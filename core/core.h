@@ -28,6 +28,19 @@ bool config_differs(const struct config *a, const struct config *b,
 void config_unread(const struct config *old, config_line_h *h, void *arg);
 
 
+/* reload.c */
+int  reload_init(const char *path);
+int  reload_config(struct config *fresh, struct mbuf *report);
+int  reload_run(struct mbuf *report);
+size_t reload_diff(struct mbuf *report, const struct config *boot,
+		   const struct config *fresh);
+const char *reload_pending(void);
+const char *reload_file(void);
+uint32_t reload_count(int64_t *last);
+int  reload_signal_start(void);
+void reload_close(void);
+
+
 /* path.c */
 int  path_init(void);
 int  path_mkdir(const char *file, unsigned mode);
@@ -43,12 +56,14 @@ void log_set_ident(const char *ident);
 
 /* dns.c */
 struct dnsc;
-int  dns_config(void);
+int  dns_config(bool apply);
 int  dns_client_alloc(struct dnsc **dnscp);
+void dns_client_closed(void);
 
 
 /* domain.c */
-int  domain_config(void);
+int  domain_config(bool apply);
+bool domain_listed(const struct pl *host);
 void domain_close(void);
 
 
@@ -73,7 +88,7 @@ struct sipd_sock {
 	const struct config_line *line;
 };
 
-int  listen_config(void);
+int  listen_config(bool apply);
 int  listen_modules(struct list *names);
 int  listen_resolve_roles(void);
 int  listen_check_needs(void);
@@ -110,7 +125,8 @@ bool role_response(struct sipd_sock *sock, const struct sip_msg *msg);
 
 /* module.c */
 int  module_path_set(const char *path);
-int  module_config(void);
+int  module_config(bool apply);
+bool module_available(const char *name);
 int  module_load_all(void);
 void module_unload_all(void);
 bool service_available(const char *name);
@@ -134,7 +150,7 @@ void tls_close(void);
 
 /* routes.c */
 struct static_route;
-int  routes_config(void);
+int  routes_config(bool apply);
 void routes_close(void);
 const struct static_route *routes_domain(const struct pl *domain);
 const struct static_route *routes_number(const struct pl *user);
@@ -159,6 +175,14 @@ bool auth_available(void);
 
 
 /* core.c */
+enum config_phase {
+	CONFIG_START,      /* apply every key                  */
+	CONFIG_CHECK,      /* check every key, apply none      */
+	CONFIG_LIVE,       /* apply the keys a reload applies  */
+};
+
+int  core_config(enum config_phase phase);
+const char *const *core_restart_keys(void);
 int  core_init(const char *conf_path, bool check_only);
 int  core_start(void);
 void core_close(void);

@@ -354,11 +354,11 @@ static bool spec_clash(const struct listen_spec *a,
 
 static int listen_handler(const struct config_line *line, void *arg)
 {
+	struct list *specs = arg;
 	struct listen_spec *spec;
 	struct pl val, tp, addr, params = PL_INIT;
 	struct le *le;
 	int err;
-	(void)arg;
 
 	pl_set_str(&val, line->val);
 
@@ -394,7 +394,7 @@ static int listen_handler(const struct config_line *line, void *arg)
 	if (err)
 		goto out;
 
-	for (le = lst.specs.head; le; le = le->next) {
+	for (le = specs->head; le; le = le->next) {
 		const struct listen_spec *other = le->data;
 
 		if (spec_clash(spec, other)) {
@@ -405,7 +405,7 @@ static int listen_handler(const struct config_line *line, void *arg)
 		}
 	}
 
-	list_append(&lst.specs, &spec->le, spec);
+	list_append(specs, &spec->le, spec);
 
  out:
 	if (err)
@@ -415,25 +415,58 @@ static int listen_handler(const struct config_line *line, void *arg)
 }
 
 
+/* A reload checks role names without loading modules */
+static int roles_check(const struct list *specs)
+{
+	struct le *le, *re;
+	int err = 0;
+
+	for (le = specs->head; le; le = le->next) {
+		const struct listen_spec *spec = le->data;
+
+		for (re = spec->roles.head; re; re = re->next) {
+			const struct role_ref *ref = re->data;
+
+			if (role_find(ref->name) ||
+			    module_available(ref->name))
+				continue;
+
+			err = config_fail(spec->line, "unknown role '%s'",
+					  ref->name);
+		}
+	}
+
+	return err;
+}
+
+
 /**
  * Read the "listen" lines of the configuration
  *
+ * @param apply True to keep them for the start, false to check them (a
+ *              reload: sockets change only at a restart)
+ *
  * @return 0 if success, otherwise errorcode
  */
-int listen_config(void)
+int listen_config(bool apply)
 {
+	struct list fresh = LIST_INIT;
 	int err;
 
-	err = config_apply("listen", listen_handler, NULL);
-	if (err)
-		return err;
+	err = config_apply("listen", listen_handler, &fresh);
+	if (!err && list_isempty(&fresh))
+		err = config_fail(NULL, "no 'listen' line: sipd needs at"
+				  " least one socket");
 
-	if (list_isempty(&lst.specs)) {
-		return config_fail(NULL, "no 'listen' line: sipd needs at"
-				   " least one socket");
-	}
+	if (!err && !apply)
+		err = roles_check(&fresh);
 
-	return 0;
+	if (!err && apply)
+		reload_list(&lst.specs, &fresh);
+
+	list_flush(&fresh);
+
+	return err;
 }
 
 
@@ -1031,6 +1064,7 @@ void listen_close(void)
 	list_flush(&lst.insts);
 	list_flush(&lst.specs);
 	lst.dnsc = mem_deref(lst.dnsc);
+	dns_client_closed();
 	lst.sock_count = 0;
 }
 

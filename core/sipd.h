@@ -82,6 +82,29 @@ int  config_parse_bool(bool *val, const char *str);
 int  path_absolute(char **pathp, const char *path);
 
 
+/* --- Configuration reload ---------------------------------------------- */
+
+/**
+ * Reload handler of a module: read the module's keys again, from their
+ * defaults (a removed line means the default). With apply false, only
+ * check them: report problems with config_fail() and change nothing.
+ * With apply true (only after every part checked without a problem),
+ * make them the running values. Returns 0 or an errorcode.
+ */
+typedef int (reload_h)(bool apply);
+
+/** A module's reload hook: registered in its init, unregistered in close */
+struct reload_hook {
+	struct le le;
+	const char *name;
+	reload_h *h;
+};
+
+void reload_register(struct reload_hook *hook);
+void reload_unregister(struct reload_hook *hook);
+void reload_list(struct list *live, struct list *fresh);
+
+
 /* --- Served domains ---------------------------------------------------- */
 
 bool domain_is_served(const struct pl *host);

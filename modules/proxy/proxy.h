@@ -8,6 +8,10 @@ struct ptrans;
 struct branch;
 
 
+enum {
+	TIMER_C_DEFAULT = 180,     /* s */
+};
+
 /** Settings of the proxy role */
 struct proxy_conf {
 	uint32_t timer_c;          /* ms, INVITE branch without answer */

@@ -47,6 +47,7 @@ struct reg_contact {
 int  reg_contact_print(struct re_printf *pf, void *arg);
 
 /* keepalive.c */
+int  keepalive_conf(bool apply);
 int  keepalive_init(void);
 void keepalive_close(void);
 void keepalive_register(struct sipd_sock *sock, const struct sip_msg *msg);

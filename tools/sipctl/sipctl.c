@@ -165,7 +165,7 @@ static int read_config(void)
 	if (config_errors())
 		return EINVAL;
 
-	(void)domain_config();
+	(void)domain_config(true);
 
 	line = config_find("db");
 	if (!line) {
