@@ -189,6 +189,7 @@ int core_init(const char *conf_path, bool check_only)
 	int err;
 
 	(void)path_init();
+	stats_init();
 
 	err = config_load(conf_path);
 	if (err)
@@ -283,6 +284,7 @@ void core_close(void)
 	conn_close_all();
 	routes_close();
 	domain_close();
+	stats_close();
 	config_unload();
 	core.db_path = mem_deref(core.db_path);
 	core.started = false;

@@ -46,6 +46,38 @@ int  path_init(void);
 int  path_mkdir(const char *file, unsigned mode);
 
 
+/* stats.c */
+enum stats_counter {
+	STATS_MALFORMED = 0,
+	STATS_SEND_ERRORS,
+	STATS_BANS,
+	STATS_BANNED_DROPS,
+	STATS_COUNTERS
+};
+
+/** One value of a figure, as stats_walk() gives it */
+struct stat_value {
+	const char *name;          /**< Figure name, "requests_received" */
+	const char *help;
+	enum stat_kind kind;
+	const char *label;         /**< Label name ("method") or NULL    */
+	const char *lval;          /**< Label value ("INVITE")           */
+	uint64_t value;
+	bool known;                /**< False: no module provides it     */
+};
+
+typedef int (stat_value_h)(const struct stat_value *v, void *arg);
+
+void stats_init(void);
+void stats_count(enum stats_counter c);
+void stats_received(const struct sip_msg *msg);
+void stats_unreceived(const struct sip_msg *msg);
+void stats_sent(const struct mbuf *mb);
+int  stats_walk(stat_value_h *h, void *arg);
+int64_t stats_started(void);
+void stats_close(void);
+
+
 /* log.c */
 int  log_level_parse(enum log_level *level, const char *str);
 void log_set_level(enum log_level level);
@@ -117,7 +149,13 @@ void wire_close(void);
 
 
 /* role.c */
+enum {
+	METHODS_KNOWN = 14,
+};
+
 const struct role *role_find(const char *name);
+unsigned method_index(const struct pl *met);
+const char *method_name(unsigned i);
 bool role_takes(const struct role *role, const char *met, size_t len);
 bool method_known(const struct pl *met);
 bool role_response(struct sipd_sock *sock, const struct sip_msg *msg);
@@ -161,6 +199,19 @@ int  routes_ruri(char *buf, size_t size, const struct static_route *r,
 
 
 /* ban.c */
+struct ban_info {
+	const struct sa *addr;
+	uint32_t remaining;        /* seconds */
+	int64_t since;             /* epoch seconds */
+	const char *reason;
+};
+
+typedef bool (ban_apply_h)(const struct ban_info *ban, void *arg);
+
+uint32_t ban_count(void);
+void ban_apply(ban_apply_h *h, void *arg);
+int  ban_del(const struct sa *addr);
+uint32_t ban_del_all(void);
 void ban_close(void);
 
 

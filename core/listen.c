@@ -685,6 +685,7 @@ static bool response_handler(const struct sip_msg *msg, void *arg)
 	    0 == pl_strcmp(&msg->via.branch, inst->probe)) {
 
 		inst->probe[0] = '\0';
+		stats_unreceived(msg);
 		sock = inst_sock(inst, SIP_TRANSP_UDP);
 		if (sock && msg->sock) {
 			(void)udp_sockbuf_set(msg->sock, UDP_SOCKBUF_SIZE);

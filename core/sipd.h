@@ -105,6 +105,41 @@ void reload_unregister(struct reload_hook *hook);
 void reload_list(struct list *live, struct list *fresh);
 
 
+/* --- Statistics -------------------------------------------------------- */
+
+enum stat_kind {
+	STAT_COUNTER,      /**< Only grows: events since the start */
+	STAT_GAUGE,        /**< Goes up and down: how many exist now */
+};
+
+typedef uint64_t (stat_read_h)(void *arg);
+
+/**
+ * A figure a module provides: registered in its init, unregistered in
+ * its close, read only when the status or the metrics are asked for.
+ * Figures of the same name add up.
+ */
+struct stat_figure {
+	struct le le;
+	const char *name;      /**< Lower case, digits and '_'           */
+	const char *help;      /**< One line, for the metrics            */
+	enum stat_kind kind;
+	stat_read_h *readh;
+	void *arg;
+};
+
+/* Figures that sipctl status names even when no module provides them */
+#define STAT_REGISTRATIONS "registrations"
+#define STAT_SUBSCRIPTIONS "subscriptions"
+#define STAT_PUBLICATIONS  "publications"
+#define STAT_TRANSACTIONS  "transactions"
+#define STAT_CALLS         "calls"
+#define STAT_AUTH_FAILURES "auth_failures"
+
+void stats_register(struct stat_figure *fig);
+void stats_unregister(struct stat_figure *fig);
+
+
 /* --- Served domains ---------------------------------------------------- */
 
 bool domain_is_served(const struct pl *host);

@@ -477,6 +477,22 @@ static struct reload_hook hook = {
 };
 
 
+static uint64_t failures_read(void *arg)
+{
+	(void)arg;
+
+	return auth.failures;
+}
+
+
+static struct stat_figure failures = {
+	.name  = STAT_AUTH_FAILURES,
+	.help  = "Failed digest authentications",
+	.kind  = STAT_COUNTER,
+	.readh = failures_read,
+};
+
+
 static int module_init(void)
 {
 	int err;
@@ -487,6 +503,7 @@ static int module_init(void)
 
 	auth_register(&backend);
 	reload_register(&hook);
+	stats_register(&failures);
 
 	return 0;
 }
@@ -494,6 +511,7 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	stats_unregister(&failures);
 	reload_unregister(&hook);
 	auth_unregister(&backend);
 	list_flush(&auth.conf.md5_agents);

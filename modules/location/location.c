@@ -89,6 +89,28 @@ static struct reload_hook hook = {
 };
 
 
+static uint64_t registrations_read(void *arg)
+{
+	uint64_t n = 0;
+	int err;
+	(void)arg;
+
+	err = store_count(&n, time_now());
+	if (err)
+		log_warning("location: counting the bindings: %m\n", err);
+
+	return n;
+}
+
+
+static struct stat_figure registrations = {
+	.name  = STAT_REGISTRATIONS,
+	.help  = "Registered contacts (bindings) not expired",
+	.kind  = STAT_GAUGE,
+	.readh = registrations_read,
+};
+
+
 static int module_init(void)
 {
 	int err;
@@ -100,6 +122,7 @@ static int module_init(void)
 	location_register(&backend);
 	account_register(&accounts);
 	reload_register(&hook);
+	stats_register(&registrations);
 
 	return 0;
 }
@@ -107,6 +130,7 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	stats_unregister(&registrations);
 	reload_unregister(&hook);
 	tmr_cancel(&loc.tmr);
 	location_unregister(&backend);

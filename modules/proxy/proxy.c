@@ -137,6 +137,37 @@ static struct reload_hook hook = {
 };
 
 
+static uint64_t transactions_read(void *arg)
+{
+	(void)arg;
+
+	return ptrans_count();
+}
+
+
+static uint64_t calls_read(void *arg)
+{
+	(void)arg;
+
+	return calls_count();
+}
+
+
+static struct stat_figure transactions = {
+	.name  = STAT_TRANSACTIONS,
+	.help  = "Requests the stateful proxy is forwarding",
+	.kind  = STAT_GAUGE,
+	.readh = transactions_read,
+};
+
+static struct stat_figure calls = {
+	.name  = STAT_CALLS,
+	.help  = "Calls established through the proxy, until their BYE",
+	.kind  = STAT_GAUGE,
+	.readh = calls_read,
+};
+
+
 static int module_init(void)
 {
 	int err;
@@ -148,6 +179,8 @@ static int module_init(void)
 	branch_init();
 	role_register(&role);
 	reload_register(&hook);
+	stats_register(&transactions);
+	stats_register(&calls);
 
 	return 0;
 }
@@ -155,6 +188,8 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	stats_unregister(&calls);
+	stats_unregister(&transactions);
 	reload_unregister(&hook);
 	role_unregister(&role);
 	ptrans_close();

@@ -94,6 +94,7 @@ void calls_request(const struct ptrans *pt);
 void calls_response(const struct ptrans *pt, const struct sip_msg *msg);
 void calls_final(const struct ptrans *pt, uint16_t scode);
 void calls_in_dialog(const struct sip_msg *msg);
+uint32_t calls_count(void);
 void calls_close(void);
 
 /* shift.c */

@@ -27,6 +27,7 @@ int main(void)
 	srunner_add_suite(sr, suite_message());
 	srunner_add_suite(sr, suite_location());
 	srunner_add_suite(sr, suite_proxy());
+	srunner_add_suite(sr, suite_stats());
 	srunner_add_suite(sr, suite_reload());
 	srunner_add_suite(sr, suite_integration());
 

@@ -13,6 +13,7 @@ Suite *suite_nonce(void);
 Suite *suite_location(void);
 Suite *suite_message(void);
 Suite *suite_proxy(void);
+Suite *suite_stats(void);
 Suite *suite_reload(void);
 Suite *suite_integration(void);
 
