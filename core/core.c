@@ -101,11 +101,14 @@ static const struct {
 	{db_config,      false},
 	{routes_config,  true},
 	{dns_config,     true},
+	{control_config, false},
+	{metrics_config, false},
 };
 
 /* The keys of the parts that a reload does not apply */
 static const char *restart_keys[] = {
-	"listen", "module", "module_path", "db", "db_sync", "fd_limit", NULL
+	"listen", "module", "module_path", "db", "db_sync", "fd_limit",
+	"control_socket", "metrics_listen", "metrics_allow_remote", NULL
 };
 
 
@@ -250,7 +253,16 @@ int core_start(void)
 		return err;
 	}
 
+	/* first: a second sipd on the same control socket stops here */
+	err = control_start();
+	if (err)
+		return err;
+
 	err = listen_start();
+	if (err)
+		return err;
+
+	err = metrics_start();
 	if (err)
 		return err;
 
@@ -273,6 +285,8 @@ int core_start(void)
 void core_close(void)
 {
 	reload_close();
+	metrics_close();
+	control_close();
 	listen_close();
 	tls_close();
 

@@ -78,6 +78,33 @@ int64_t stats_started(void);
 void stats_close(void);
 
 
+/* status.c */
+int  status_print(struct re_printf *pf, bool json);
+int  json_quote(struct re_printf *pf, void *arg);
+int  time_print(struct re_printf *pf, void *arg);
+
+
+/* command.c */
+int  command_run(struct mbuf *mb, char *line);
+
+
+/* control.c */
+#ifndef SIPD_CONTROL_PATH
+#define SIPD_CONTROL_PATH "/run/sipd/sipd.ctl"
+#endif
+
+int  control_config(bool apply);
+int  control_start(void);
+void control_close(void);
+
+
+/* metrics.c */
+int  metrics_config(bool apply);
+int  metrics_start(void);
+void metrics_close(void);
+int  metrics_print(struct re_printf *pf);
+
+
 /* log.c */
 int  log_level_parse(enum log_level *level, const char *str);
 void log_set_level(enum log_level level);
@@ -120,12 +147,15 @@ struct sipd_sock {
 	const struct config_line *line;
 };
 
+typedef bool (sock_apply_h)(const struct sipd_sock *sock, void *arg);
+
 int  listen_config(bool apply);
 int  listen_modules(struct list *names);
 int  listen_resolve_roles(void);
 int  listen_check_needs(void);
 int  listen_start(void);
 void listen_close(void);
+void sock_apply(sock_apply_h *h, void *arg);
 
 
 /* dispatch.c */

@@ -82,6 +82,27 @@ static void spec_destructor(void *arg)
 }
 
 
+/**
+ * Apply a handler to every listening socket, in the order they opened
+ *
+ * @param h   Handler; returning true stops
+ * @param arg Handler argument
+ */
+void sock_apply(sock_apply_h *h, void *arg)
+{
+	struct le *le, *sl;
+
+	for (le = lst.insts.head; le; le = le->next) {
+		struct sip_inst *inst = le->data;
+
+		for (sl = inst->socks.head; sl; sl = sl->next) {
+			if (h(sl->data, arg))
+				return;
+		}
+	}
+}
+
+
 static void sock_destructor(void *arg)
 {
 	struct sipd_sock *sock = arg;

@@ -65,7 +65,8 @@ static const char boot_conf[] =
 	"listen udp:127.0.0.1:5060;roles=testrole\n"
 	"route example.net>192.0.2.1:5060\n"
 	"test_value 5\n"
-	"legacy_key 1\n";
+	"legacy_key 1\n"
+	"control_socket off\n";
 
 
 static struct mbuf *report;
@@ -191,7 +192,8 @@ START_TEST(test_live_keys_applied)
 		"route example.net>192.0.2.2:5070\n"
 		"test_value 9\n"
 		"legacy_key 1\n"
-		"log_level debug\n"));
+		"log_level debug\n"
+		"control_socket off\n"));
 
 	ck_assert(served("example.org"));
 	ck_assert(served("example.com"));
@@ -213,7 +215,8 @@ START_TEST(test_live_keys_applied)
 	ck_assert_int_eq(0, reload_text(
 		"domain example.com\n"
 		"listen udp:127.0.0.1:5060;roles=testrole\n"
-		"legacy_key 1\n"));
+		"legacy_key 1\n"
+		"control_socket off\n"));
 	ck_assert(!served("example.org"));
 	ck_assert_ptr_null(routes_domain(&pl));
 	ck_assert_uint_eq(1, mod.value);
@@ -232,7 +235,8 @@ START_TEST(test_restart_keys_named)
 		"route example.net>192.0.2.1:5060\n"
 		"test_value 5\n"
 		"legacy_key 2\n"
-		"db /tmp/other.db\n"));
+		"db /tmp/other.db\n"
+		"control_socket off\n"));
 
 	ck_assert_msg(reported("listen changed: it needs a restart"), "%s",
 		      report->buf);
@@ -248,7 +252,8 @@ START_TEST(test_restart_keys_named)
 		"domain example.com\n"
 		"listen udp:127.0.0.1:5062;roles=testrole\n"
 		"test_value 5\n"
-		"legacy_key 1\n"));
+		"legacy_key 1\n"
+		"control_socket off\n"));
 	ck_assert_str_eq("listen", reload_pending());
 
 	ck_assert_int_eq(0, reload_text(boot_conf));
@@ -266,7 +271,8 @@ START_TEST(test_errors_keep_config)
 		"test_value 500\n"
 		"unknwon_key 1\n"
 		"log_level loud\n"
-		"did 123>alice@example.net\n"));
+		"did 123>alice@example.net\n"
+		"control_socket off\n"));
 
 	ck_assert_msg(reported("new.conf:3: listen: unknown role"
 			       " 'nosuchrole'"), "%s", report->buf);
@@ -289,13 +295,15 @@ START_TEST(test_errors_keep_config)
 		"domain example.net\n"
 		"listen udp:127.0.0.1:5060;roles=testrole\n"
 		"did 123>alice@example.net\n"
-		"legacy_key 1\n"));
+		"legacy_key 1\n"
+		"control_socket off\n"));
 	ck_assert_str_eq("new.conf", config_path());
 
 	/* a syntax error is a problem too */
 	ck_assert_int_eq(EINVAL, reload_text(
 		"domain example.com two\n"
-		"listen udp:127.0.0.1:5060;roles=testrole\n"));
+		"listen udp:127.0.0.1:5060;roles=testrole\n"
+		"control_socket off\n"));
 	ck_assert(reported("new.conf:1: domain: the value must be one"
 			   " token"));
 	ck_assert(served("example.net"));

@@ -1,5 +1,6 @@
 /**
- * @file test_stats.c  The statistics registry: counts, module figures
+ * @file test_stats.c  The statistics registry: counts, module figures,
+ *                     status and metrics output
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -227,6 +228,84 @@ START_TEST(test_module_figures)
 END_TEST
 
 
+static int print_status(struct re_printf *pf, void *arg)
+{
+	return status_print(pf, *(bool *)arg);
+}
+
+
+START_TEST(test_status_output)
+{
+	bool json = false;
+	char *text = NULL;
+
+	stats_register(&fig_a);
+	mem_deref(decode(invite));
+
+	ck_assert_int_eq(0, re_sdprintf(&text, "%H", print_status, &json));
+	ck_assert_msg(strstr(text, "registrations        5\n"), "%s", text);
+	ck_assert_msg(strstr(text, "subscriptions        -\n"), "%s", text);
+	ck_assert_msg(strstr(text, "requests received    1 (INVITE 1)\n"),
+		      "%s", text);
+	ck_assert_msg(strstr(text, "sipd " SIPD_VERSION), "%s", text);
+	text = mem_deref(text);
+
+	json = true;
+	ck_assert_int_eq(0, re_sdprintf(&text, "%H", print_status, &json));
+	ck_assert_msg(strstr(text, "\"registrations\": 5,"), "%s", text);
+	ck_assert_msg(strstr(text, "\"subscriptions\": null,"), "%s", text);
+	ck_assert_msg(strstr(text, "\"requests_received\": {\"INVITE\": 1,"
+			     " \"ACK\": 0,"), "%s", text);
+	ck_assert_msg(strstr(text, "\"responses_sent\": {\"1xx\": 0,"),
+		      "%s", text);
+	ck_assert_msg(text[0] == '{' && !strcmp(text + strlen(text) - 2,
+						"}\n"), "%s", text);
+	text = mem_deref(text);
+}
+END_TEST
+
+
+static int print_metrics(struct re_printf *pf, void *arg)
+{
+	(void)arg;
+	return metrics_print(pf);
+}
+
+
+START_TEST(test_metrics_output)
+{
+	char *text = NULL;
+	const char *p;
+
+	stats_register(&fig_a);
+	mem_deref(decode(invite));
+	stats_count(STATS_BANS);
+
+	ck_assert_int_eq(0, re_sdprintf(&text, "%H", print_metrics, NULL));
+
+	ck_assert_msg(strstr(text, "# TYPE sipd_registrations gauge\n"
+			     "sipd_registrations 5\n"), "%s", text);
+	ck_assert_msg(strstr(text, "# TYPE sipd_requests_received_total"
+			     " counter\n"
+			     "sipd_requests_received_total{method=\"INVITE\"}"
+			     " 1\n"), "%s", text);
+	ck_assert_msg(strstr(text, "sipd_responses_sent_total{class=\"6xx\"}"
+			     " 0\n"), "%s", text);
+	ck_assert_msg(strstr(text, "sipd_bans_total 1\n"), "%s", text);
+	ck_assert_msg(strstr(text, "# HELP sipd_uptime_seconds "), "%s",
+		      text);
+
+	/* no series for what no module provides; one HELP a family */
+	ck_assert_msg(!strstr(text, "sipd_subscriptions"), "%s", text);
+	p = strstr(text, "# HELP sipd_requests_sent_total");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_null(strstr(p + 1, "# HELP sipd_requests_sent_total"));
+
+	text = mem_deref(text);
+}
+END_TEST
+
+
 Suite *suite_stats(void)
 {
 	Suite *s = suite_create("stats");
@@ -235,6 +314,8 @@ Suite *suite_stats(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_messages_counted);
 	tcase_add_test(tc, test_module_figures);
+	tcase_add_test(tc, test_status_output);
+	tcase_add_test(tc, test_metrics_output);
 	suite_add_tcase(s, tc);
 
 	return s;
