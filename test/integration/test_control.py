@@ -21,6 +21,7 @@ from sipdlib import (Sipd, SIPD, SIPCTL, MODULES, DEFAULT_CONF,
                      check, eq, free_port)
 from test_registrar import Phone, ok, contacts_of
 from test_daemon import pid_running, kill_by_pid, read_pidfile
+import test_proxy
 
 
 ALICE = "alice@example.com"
@@ -138,6 +139,37 @@ def test_status_figures():
                      "udp:127.0.0.1:%d redirect (auth off)" % s.port2,
                      "requests received    7 (OPTIONS 1, REGISTER 6)"):
             check(want in r.stdout, "%r in status:\n%s" % (want, r.stdout))
+
+
+def test_status_counts_a_call():
+    with Sipd(test_proxy.PROXY_CONF, accounts=test_proxy.ACCOUNTS) as s:
+        bob = test_proxy.phone(s, "bob")
+        alice = test_proxy.caller(s)
+        try:
+            d = alice.invite("sip:bob@example.com")
+            eq(d.response().status, 100, "100 Trying")
+            inc = bob.expect_invite()
+            st = status(s)
+            eq((st["transactions"], st["calls"]), (1, 0), "ringing")
+
+            inc.reply(200, "OK", body=test_proxy.sdp(41000))
+            eq(d.final().status, 200, "the 200 relayed")
+            inc.expect_ack()
+            eq(status(s)["calls"], 1, "calls once answered")
+
+            d.request("BYE", wait=False)
+            inc.expect_and_reply("BYE")
+            eq(alice.expect_response(d.callid, "BYE", final=True).status,
+               200, "BYE answered")
+            st = status(s)
+            eq(st["calls"], 0, "calls after the BYE")
+            eq(st["requests_received"]["INVITE"], 2, "INVITEs (407, then"
+               " with credentials)")
+            eq(st["requests_sent"]["INVITE"], 1, "INVITE forwarded")
+            eq(st["requests_received"]["BYE"], 1, "BYE received")
+            eq(st["requests_sent"]["BYE"], 1, "BYE forwarded")
+        finally:
+            test_proxy.closing(alice, bob)
 
 
 def test_control_socket_mode_and_cleanup():
