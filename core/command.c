@@ -248,7 +248,7 @@ int command_run(struct mbuf *mb, char *line)
 
 	for (i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (!strcmp(argv[0], commands[i].name)) {
-			log_info("control: %s\n", argv[0]);
+			log_debug("control: %s\n", argv[0]);
 			return commands[i].h(mb, argc, argv);
 		}
 	}
