@@ -284,7 +284,6 @@ int core_start(void)
  */
 void core_close(void)
 {
-	reload_close();
 	metrics_close();
 	control_close();
 	listen_close();
@@ -299,6 +298,7 @@ void core_close(void)
 	routes_close();
 	domain_close();
 	stats_close();
+	reload_close();        /* the start-up configuration, at last */
 	config_unload();
 	core.db_path = mem_deref(core.db_path);
 	core.started = false;

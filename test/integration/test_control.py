@@ -443,6 +443,29 @@ def test_reload_applies_live_keys():
         target.close()
 
 
+def test_reload_reopens_event_log():
+    conf = DEFAULT_CONF + "module eventlog\neventlog_file {dir}/%s\n"
+    with Sipd(conf=conf % "a.log") as s:
+        a = os.path.join(s.dir, "a.log")
+        b = os.path.join(s.dir, "b.log")
+        register_from(s, "127.0.0.1")
+        check(ALICE in open(a).read(), "alice's event in a.log")
+
+        # another file
+        s.write_conf(conf % "b.log")
+        eq(s.sipctl("reload").returncode, 0, "reload")
+        register_from(s, "127.0.0.1", aor=BOB, password="secret2")
+        check(BOB not in open(a).read(), "bob's event not in a.log")
+        check(BOB in open(b).read(), "bob's event in b.log")
+
+        # rotated: the next event opens the file again
+        os.rename(b, b + ".1")
+        eq(s.sipctl("reload").returncode, 0, "reload after rotation")
+        register_from(s, "127.0.0.1")
+        check(ALICE in open(b).read(), "a new b.log after the rotation")
+        check(ALICE not in open(b + ".1").read(), "nothing more in b.log.1")
+
+
 def test_reload_broken_config_refused():
     with Sipd() as s:
         register_from(s, "127.0.0.1")
