@@ -4,7 +4,7 @@
  * Any module may ban an address (the auth module does after repeated
  * failures); the core drops every datagram and request from it until the
  * ban ends. The table is bounded: when full, the ban closest to its end
- * makes room.
+ * makes room. sipctl lists and lifts bans through the control socket.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -23,6 +23,7 @@ struct ban {
 	struct le he;
 	struct sa addr;
 	uint64_t until;        /* tmr_jiffies() */
+	int64_t since;         /* epoch seconds */
 	char reason[48];
 };
 
@@ -78,8 +79,10 @@ bool ban_check(const struct sa *src)
 	if (!ban)
 		return false;
 
-	if (tmr_jiffies() < ban->until)
+	if (tmr_jiffies() < ban->until) {
+		stats_count(STATS_BANNED_DROPS);
 		return true;
+	}
 
 	mem_deref(ban);
 
@@ -128,13 +131,134 @@ void ban_add(const struct sa *src, uint32_t seconds, const char *reason)
 		ban->addr = *src;
 		hash_append(bans.ht, sa_hash(src, SA_ADDR), &ban->he, ban);
 		++bans.count;
+		stats_count(STATS_BANS);
 	}
 
+	ban->since = time_now();
 	ban->until = tmr_jiffies() + (uint64_t)seconds * 1000;
 	str_ncpy(ban->reason, reason ? reason : "", sizeof(ban->reason));
 
 	log_notice("banned %j for %u seconds: %s\n", src, seconds,
 		   ban->reason);
+}
+
+
+static bool expired_handler(struct le *le, void *arg)
+{
+	struct ban *ban = le->data;
+	uint64_t now = *(uint64_t *)arg;
+
+	if (now >= ban->until)
+		mem_deref(ban);
+
+	return false;
+}
+
+
+/* Drop the bans that have ended */
+static void bans_expire(void)
+{
+	uint64_t now = tmr_jiffies();
+
+	if (bans.ht)
+		(void)hash_apply(bans.ht, expired_handler, &now);
+}
+
+
+/**
+ * How many source addresses are banned now
+ *
+ * @return Count
+ */
+uint32_t ban_count(void)
+{
+	bans_expire();
+
+	return bans.count;
+}
+
+
+struct ban_walk {
+	ban_apply_h *h;
+	void *arg;
+	uint64_t now;
+};
+
+
+static bool walk_handler(struct le *le, void *arg)
+{
+	const struct ban *ban = le->data;
+	struct ban_walk *w = arg;
+	struct ban_info info;
+
+	info.addr = &ban->addr;
+	info.remaining = (uint32_t)((ban->until - w->now + 999) / 1000);
+	info.since = ban->since;
+	info.reason = ban->reason;
+
+	return w->h(&info, w->arg);
+}
+
+
+/**
+ * Apply a handler to every current ban
+ *
+ * @param h   Handler; returning true stops the walk
+ * @param arg Handler argument
+ */
+void ban_apply(ban_apply_h *h, void *arg)
+{
+	struct ban_walk w = {h, arg, 0};
+
+	bans_expire();
+
+	if (!bans.ht || !h)
+		return;
+
+	w.now = tmr_jiffies();
+	(void)hash_apply(bans.ht, walk_handler, &w);
+}
+
+
+/**
+ * Lift the ban of a source address
+ *
+ * @param addr Address (the port is ignored)
+ *
+ * @return 0 if it was banned, ENOENT if not
+ */
+int ban_del(const struct sa *addr)
+{
+	struct ban *ban;
+
+	bans_expire();
+
+	ban = ban_lookup(addr);
+	if (!ban)
+		return ENOENT;
+
+	log_notice("ban of %j lifted\n", addr);
+	mem_deref(ban);
+
+	return 0;
+}
+
+
+/**
+ * Lift every ban
+ *
+ * @return How many were lifted
+ */
+uint32_t ban_del_all(void)
+{
+	uint32_t n = ban_count();
+
+	hash_flush(bans.ht);
+
+	if (n)
+		log_notice("%u ban%s lifted\n", n, n == 1 ? "" : "s");
+
+	return n;
 }
 
 

@@ -6,6 +6,10 @@
  * names the file, the line and the problem. A line that no part of sipd
  * reads is an unknown key.
  *
+ * One configuration is current: the one config_find() and the others
+ * read. A reload reads the file into another one, makes it current to
+ * check and apply it, and keeps or drops it (reload.c).
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -17,10 +21,24 @@
 #include "core.h"
 
 
-static struct {
+/** The lines of one configuration file */
+struct config {
 	struct list lines;     /* struct config_line */
+	struct list queried;   /* struct config_key: keys looked up */
 	char *path;
 	int errors;
+};
+
+/** A key some part of sipd looked up, set or not */
+struct config_key {
+	struct le le;
+	char *key;
+};
+
+
+static struct {
+	struct config *cur;
+	struct mbuf *capture;  /* problems are also written here */
 } cfg;
 
 
@@ -34,8 +52,28 @@ static void line_destructor(void *arg)
 }
 
 
-static void report(unsigned lineno, const char *fmt, ...)
+static void key_destructor(void *arg)
 {
+	struct config_key *k = arg;
+
+	list_unlink(&k->le);
+	mem_deref(k->key);
+}
+
+
+static void config_destructor(void *arg)
+{
+	struct config *c = arg;
+
+	list_flush(&c->lines);
+	list_flush(&c->queried);
+	mem_deref(c->path);
+}
+
+
+static void report(struct config *c, unsigned lineno, const char *fmt, ...)
+{
+	const char *path = c && c->path ? c->path : "(no file)";
 	char msg[512];
 	va_list ap;
 
@@ -43,12 +81,32 @@ static void report(unsigned lineno, const char *fmt, ...)
 	(void)re_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
-	++cfg.errors;
+	if (c)
+		++c->errors;
 
-	if (lineno)
-		log_error("%s:%u: %s\n", cfg.path, lineno, msg);
-	else
-		log_error("%s: %s\n", cfg.path, msg);
+	if (lineno) {
+		log_error("%s:%u: %s\n", path, lineno, msg);
+		if (cfg.capture)
+			(void)mbuf_printf(cfg.capture, "%s:%u: %s\n", path,
+					  lineno, msg);
+	}
+	else {
+		log_error("%s: %s\n", path, msg);
+		if (cfg.capture)
+			(void)mbuf_printf(cfg.capture, "%s: %s\n", path,
+					  msg);
+	}
+}
+
+
+/**
+ * Also write every problem reported to a buffer, one a line
+ *
+ * @param mb Buffer, or NULL to stop
+ */
+void config_capture(struct mbuf *mb)
+{
+	cfg.capture = mb;
 }
 
 
@@ -69,14 +127,14 @@ int config_fail(const struct config_line *line, const char *fmt, ...)
 	(void)re_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
-	report(line ? line->lineno : 0, "%s%s%s",
+	report(cfg.cur, line ? line->lineno : 0, "%s%s%s",
 	       line ? line->key : "", line ? ": " : "", msg);
 
 	return EINVAL;
 }
 
 
-static int parse_line(char *p, unsigned lineno)
+static int parse_line(struct config *c, char *p, unsigned lineno)
 {
 	struct config_line *line;
 	char *key, *val, *end;
@@ -114,12 +172,12 @@ static int parse_line(char *p, unsigned lineno)
 	val = p;
 
 	if (!*val) {
-		report(lineno, "%s: missing value", key);
+		report(c, lineno, "%s: missing value", key);
 		return 0;
 	}
 
 	if (strpbrk(val, " \t")) {
-		report(lineno, "%s: the value must be one token, got '%s'",
+		report(c, lineno, "%s: the value must be one token, got '%s'",
 		       key, val);
 		return 0;
 	}
@@ -135,36 +193,57 @@ static int parse_line(char *p, unsigned lineno)
 		return ENOMEM;
 	}
 
-	list_append(&cfg.lines, &line->le, line);
+	list_append(&c->lines, &line->le, line);
+
+	return 0;
+}
+
+
+static int config_alloc(struct config **cp, const char *name)
+{
+	struct config *c;
+
+	c = mem_zalloc(sizeof(*c), config_destructor);
+	if (!c)
+		return ENOMEM;
+
+	if (str_dup(&c->path, name)) {
+		mem_deref(c);
+		return ENOMEM;
+	}
+
+	*cp = c;
 
 	return 0;
 }
 
 
 /**
- * Load configuration lines from a buffer
+ * Read configuration lines from a buffer into a new configuration
  *
+ * @param cp   Pointer to the new configuration (not made current)
  * @param name Name shown in error messages (the file name)
  * @param buf  NUL-terminated contents
  *
  * @return 0 if the buffer could be read, otherwise errorcode. Syntax
- *         errors are counted, see config_errors()
+ *         errors are reported and counted in the new configuration
  */
-int config_load_buf(const char *name, const char *buf)
+int config_read_buf(struct config **cp, const char *name, const char *buf)
 {
+	struct config *c;
 	unsigned lineno = 0;
 	char *copy, *p, *nl;
-	int err = 0;
+	int err;
 
-	config_unload();
-
-	err = str_dup(&cfg.path, name);
+	err = config_alloc(&c, name);
 	if (err)
 		return err;
 
 	err = str_dup(&copy, buf);
-	if (err)
+	if (err) {
+		mem_deref(c);
 		return err;
+	}
 
 	for (p = copy; p && !err; p = nl) {
 
@@ -174,23 +253,30 @@ int config_load_buf(const char *name, const char *buf)
 
 		++lineno;
 
-		err = parse_line(p, lineno);
+		err = parse_line(c, p, lineno);
 	}
 
 	mem_deref(copy);
+
+	if (err)
+		mem_deref(c);
+	else
+		*cp = c;
 
 	return err;
 }
 
 
 /**
- * Load the configuration file
+ * Read a configuration file into a new configuration
  *
+ * @param cp   Pointer to the new configuration (not made current); set
+ *             also when the file cannot be read, with the problem counted
  * @param path File name
  *
  * @return 0 if success, otherwise errorcode
  */
-int config_load(const char *path)
+int config_read(struct config **cp, const char *path)
 {
 	struct mbuf *mb;
 	FILE *f;
@@ -199,9 +285,8 @@ int config_load(const char *path)
 	f = fopen(path, "r");
 	if (!f) {
 		err = errno;
-		config_unload();
-		(void)str_dup(&cfg.path, path);
-		report(0, "cannot open: %m", err);
+		if (!config_alloc(cp, path))
+			report(*cp, 0, "cannot open: %m", err);
 		return err;
 	}
 
@@ -231,7 +316,7 @@ int config_load(const char *path)
 	if (!err) {
 		err = mbuf_write_u8(mb, 0);
 		if (!err)
-			err = config_load_buf(path, (char *)mb->buf);
+			err = config_read_buf(cp, path, (char *)mb->buf);
 	}
 
 	mem_deref(mb);
@@ -240,17 +325,90 @@ int config_load(const char *path)
 }
 
 
+/**
+ * Make a configuration the current one
+ *
+ * @param c The configuration (its reference passes to the core)
+ *
+ * @return The configuration that was current (its reference passes to
+ *         the caller), or NULL
+ */
+struct config *config_swap(struct config *c)
+{
+	struct config *old = cfg.cur;
+
+	cfg.cur = c;
+
+	return old;
+}
+
+
+/**
+ * Load configuration lines from a buffer and make them current
+ *
+ * @param name Name shown in error messages (the file name)
+ * @param buf  NUL-terminated contents
+ *
+ * @return 0 if the buffer could be read, otherwise errorcode. Syntax
+ *         errors are counted, see config_errors()
+ */
+int config_load_buf(const char *name, const char *buf)
+{
+	struct config *c = NULL;
+	int err;
+
+	config_unload();
+
+	err = config_read_buf(&c, name, buf);
+	if (c)
+		mem_deref(config_swap(c));
+
+	return err;
+}
+
+
+/**
+ * Load the configuration file and make it current
+ *
+ * @param path File name
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int config_load(const char *path)
+{
+	struct config *c = NULL;
+	int err;
+
+	config_unload();
+
+	err = config_read(&c, path);
+	if (c)
+		mem_deref(config_swap(c));
+
+	return err;
+}
+
+
+/**
+ * The current configuration
+ *
+ * @return Configuration, or NULL
+ */
+struct config *config_current(void)
+{
+	return cfg.cur;
+}
+
+
 void config_unload(void)
 {
-	list_flush(&cfg.lines);
-	cfg.path = mem_deref(cfg.path);
-	cfg.errors = 0;
+	cfg.cur = mem_deref(cfg.cur);
 }
 
 
 const char *config_path(void)
 {
-	return cfg.path ? cfg.path : "(no file)";
+	return cfg.cur && cfg.cur->path ? cfg.cur->path : "(no file)";
 }
 
 
@@ -261,7 +419,32 @@ const char *config_path(void)
  */
 int config_errors(void)
 {
-	return cfg.errors;
+	return cfg.cur ? cfg.cur->errors : 0;
+}
+
+
+/* Remember that a key was looked up, for config_unread() */
+static void queried(const char *key)
+{
+	struct config_key *k;
+	struct le *le;
+
+	for (le = cfg.cur->queried.head; le; le = le->next) {
+		k = le->data;
+		if (!str_casecmp(k->key, key))
+			return;
+	}
+
+	k = mem_zalloc(sizeof(*k), key_destructor);
+	if (!k)
+		return;
+
+	if (str_dup(&k->key, key)) {
+		mem_deref(k);
+		return;
+	}
+
+	list_append(&cfg.cur->queried, &k->le, k);
 }
 
 
@@ -277,7 +460,12 @@ const struct config_line *config_find(const char *key)
 	struct config_line *found = NULL;
 	struct le *le;
 
-	for (le = cfg.lines.head; le; le = le->next) {
+	if (!cfg.cur)
+		return NULL;
+
+	queried(key);
+
+	for (le = cfg.cur->lines.head; le; le = le->next) {
 		struct config_line *line = le->data;
 
 		if (0 == str_casecmp(line->key, key)) {
@@ -416,7 +604,12 @@ int config_apply(const char *key, config_line_h *h, void *arg)
 	struct le *le;
 	int err = 0;
 
-	for (le = cfg.lines.head; le; le = le->next) {
+	if (!cfg.cur)
+		return 0;
+
+	queried(key);
+
+	for (le = cfg.cur->lines.head; le; le = le->next) {
 		struct config_line *line = le->data;
 		int e;
 
@@ -434,25 +627,143 @@ int config_apply(const char *key, config_line_h *h, void *arg)
 }
 
 
+/* Whether a configuration has a line of a key that sipd read */
+static bool key_used(const struct config *c, const char *key)
+{
+	struct le *le;
+
+	for (le = c ? c->lines.head : NULL; le; le = le->next) {
+		const struct config_line *line = le->data;
+
+		if (line->used && !str_casecmp(line->key, key))
+			return true;
+	}
+
+	return false;
+}
+
+
+static bool key_queried(const struct config *c, const char *key)
+{
+	struct le *le;
+
+	for (le = c ? c->queried.head : NULL; le; le = le->next) {
+		const struct config_key *k = le->data;
+
+		if (!str_casecmp(k->key, key))
+			return true;
+	}
+
+	return false;
+}
+
+
 /**
- * Report every line that no part of sipd has read
+ * Report every line of the current configuration that no part of sipd
+ * has read
+ *
+ * @param known A configuration whose used keys count as known, or NULL.
+ *              A reload passes the running one: a key that a module read
+ *              at start but does not read again is not unknown.
  *
  * @return 0 if all keys are known, EINVAL otherwise
  */
-int config_check_unused(void)
+int config_check_unused(const struct config *known)
 {
 	struct le *le;
 	int err = 0;
 
-	for (le = cfg.lines.head; le; le = le->next) {
+	for (le = cfg.cur ? cfg.cur->lines.head : NULL; le; le = le->next) {
 		struct config_line *line = le->data;
 
 		if (line->used)
 			continue;
 
-		report(line->lineno, "unknown key '%s'", line->key);
+		if (key_used(known, line->key)) {
+			line->used = true;
+			continue;
+		}
+
+		report(cfg.cur, line->lineno, "unknown key '%s'", line->key);
 		err = EINVAL;
 	}
 
 	return err;
+}
+
+
+/* The n-th line of a key, from 0 */
+static const struct config_line *nth(const struct config *c,
+				     const char *key, unsigned n)
+{
+	struct le *le;
+
+	for (le = c ? c->lines.head : NULL; le; le = le->next) {
+		const struct config_line *line = le->data;
+
+		if (str_casecmp(line->key, key))
+			continue;
+
+		if (!n--)
+			return line;
+	}
+
+	return NULL;
+}
+
+
+/**
+ * Compare the lines of a key in two configurations, in order
+ *
+ * @param a   A configuration
+ * @param b   Another
+ * @param key Key name
+ *
+ * @return True if their values of the key differ (in number, order or
+ *         value; a single-valued key is compared by its last line)
+ */
+bool config_differs(const struct config *a, const struct config *b,
+		    const char *key)
+{
+	const struct config_line *la, *lb;
+	unsigned i;
+
+	for (i = 0; ; i++) {
+		la = nth(a, key, i);
+		lb = nth(b, key, i);
+
+		if (!la || !lb)
+			return la != lb;
+
+		if (strcmp(la->val, lb->val))
+			return true;
+	}
+}
+
+
+/**
+ * Apply a handler to every key that a configuration read but that the
+ * current one has not looked up: what the running sipd does not read
+ * again (keys of a module without a reload hook)
+ *
+ * @param old The configuration sipd started with
+ * @param h   Handler, called once for each such key (with its first line
+ *            in old)
+ * @param arg Handler argument
+ */
+void config_unread(const struct config *old, config_line_h *h, void *arg)
+{
+	struct le *le;
+
+	for (le = old ? old->lines.head : NULL; le; le = le->next) {
+		const struct config_line *line = le->data;
+
+		if (!line->used || key_queried(cfg.cur, line->key))
+			continue;
+
+		if (nth(old, line->key, 0) != line)
+			continue;
+
+		(void)h(line, arg);
+	}
 }

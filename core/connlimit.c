@@ -68,30 +68,46 @@ static bool source_cmp(struct le *le, void *arg)
 
 
 /**
- * Read max_connections and max_connections_per_source
+ * Read max_connections and max_connections_per_source (a reload applies
+ * them)
  *
- * @param fd_limit The descriptor limit
+ * @param apply Make them current; false only checks them
  *
  * @return 0 if success, otherwise errorcode
  */
-int connlimit_config(uint32_t fd_limit)
+int connlimit_config(bool apply)
 {
+	uint32_t max = 4096, max_per_source = 64;
 	int err;
 
-	err  = config_u32("max_connections", &cl.max, 1, 1048576);
-	err |= config_u32("max_connections_per_source", &cl.max_per_source,
+	err  = config_u32("max_connections", &max, 1, 1048576);
+	err |= config_u32("max_connections_per_source", &max_per_source,
 			  1, 1048576);
 	if (err)
 		return EINVAL;
 
+	if (apply) {
+		cl.max = max;
+		cl.max_per_source = max_per_source;
+	}
+
+	return 0;
+}
+
+
+/**
+ * Size the table of descriptors (once, at start)
+ *
+ * @param fd_limit The descriptor limit
+ */
+void connlimit_init(uint32_t fd_limit)
+{
 	if (cl.max >= fd_limit)
 		log_warning("max_connections %u is not below fd_limit %u:"
 			    " descriptors may run out first\n", cl.max,
 			    fd_limit);
 
 	cl.fdc = fd_limit;
-
-	return 0;
 }
 
 

@@ -1,6 +1,10 @@
 /**
  * @file core.c  Start and stop the core: config, database, modules, sockets
  *
+ * The core's keys are read by a list of parts, each of which can check
+ * its keys without applying them: a start applies them all, a reload
+ * checks them all and applies those that can change live.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -31,65 +35,124 @@ static struct {
 };
 
 
-static int log_config(void)
+static int log_config(bool apply)
 {
 	const struct config_line *line = config_find("log_level");
-	enum log_level level;
+	enum log_level level = LOG_LEVEL_INFO;
 
-	if (!line)
-		return 0;
-
-	if (log_level_parse(&level, line->val))
+	if (line && log_level_parse(&level, line->val))
 		return config_fail(line, "'%s' is not one of debug, info,"
 				   " notice, warning, error", line->val);
 
-	log_set_level(level);
+	if (apply)
+		log_set_level(level);
 
 	return 0;
 }
 
 
-static int db_config(void)
+static int db_config(bool apply)
 {
 	const struct config_line *line;
+	uint32_t fd_limit = FD_LIMIT_DEFAULT;
+	bool full_sync = false;
 	char *path = NULL;
 	int err;
 
-	err = str_dup(&core.db_path, SIPD_DB_PATH);
+	line = config_find("db");
+	err = path_absolute(&path, line ? line->val : SIPD_DB_PATH);
 	if (err)
 		return err;
-
-	err = config_str("db", &core.db_path);
-	if (err)
-		return err;
-
-	/* relative to the directory sipd started in */
-	if (core.db_path[0] != '/') {
-		char cwd[512];
-
-		if (!getcwd(cwd, sizeof(cwd)))
-			return errno;
-
-		err = re_sdprintf(&path, "%s/%s", cwd, core.db_path);
-		if (err)
-			return err;
-
-		mem_deref(core.db_path);
-		core.db_path = path;
-	}
 
 	line = config_find("db_sync");
 	if (line) {
 		if (!str_casecmp(line->val, "full"))
-			core.db_full_sync = true;
-		else if (!str_casecmp(line->val, "normal"))
-			core.db_full_sync = false;
-		else
-			return config_fail(line, "'%s' is not normal or full",
-					   line->val);
+			full_sync = true;
+		else if (str_casecmp(line->val, "normal"))
+			err = config_fail(line, "'%s' is not normal or full",
+					  line->val);
 	}
 
-	return config_u32("fd_limit", &core.fd_limit, 256, 1048576);
+	err |= config_u32("fd_limit", &fd_limit, 256, 1048576);
+
+	if (!err && apply) {
+		mem_deref(core.db_path);
+		core.db_path = path;
+		path = NULL;
+		core.db_full_sync = full_sync;
+		core.fd_limit = fd_limit;
+	}
+
+	mem_deref(path);
+
+	return err;
+}
+
+
+/* The parts that read the core's keys, in order */
+static const struct {
+	int (*config)(bool apply);
+	bool live;                 /* a reload applies it */
+} parts[] = {
+	{log_config,     true},
+	{domain_config,  true},
+	{listen_config,  false},
+	{module_config,  false},
+	{db_config,      false},
+	{routes_config,  true},
+	{dns_config,     true},
+	{control_config, false},
+	{metrics_config, false},
+	{flood_config,   true},
+	{scanner_config, true},
+	{limits_config,  true},
+	{connlimit_config, true},
+};
+
+/* The keys of the parts that a reload does not apply */
+static const char *restart_keys[] = {
+	"listen", "module", "module_path", "db", "db_sync", "fd_limit",
+	"control_socket", "metrics_listen", "metrics_allow_remote", NULL
+};
+
+
+/**
+ * Read the core's keys
+ *
+ * @param phase CONFIG_START: apply every key; CONFIG_CHECK: check them,
+ *              apply none; CONFIG_LIVE: apply those a reload applies
+ *
+ * @return 0 if success, otherwise the first error (every problem is
+ *         reported)
+ */
+int core_config(enum config_phase phase)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < ARRAY_SIZE(parts); i++) {
+		int e;
+
+		if (phase == CONFIG_LIVE && !parts[i].live)
+			continue;
+
+		e = parts[i].config(phase != CONFIG_CHECK);
+		if (e && !err)
+			err = e;
+	}
+
+	return err;
+}
+
+
+/**
+ * The keys a reload does not apply: they need a restart
+ *
+ * @return NULL-terminated list
+ */
+const char *const *core_restart_keys(void)
+{
+	return restart_keys;
 }
 
 
@@ -132,25 +195,19 @@ int core_init(const char *conf_path, bool check_only)
 {
 	int err;
 
+	(void)path_init();
+	stats_init();
+
 	err = config_load(conf_path);
 	if (err)
 		return err;
 
-	(void)log_config();
-	(void)domain_config();
-	(void)listen_config();
-	(void)module_config();
-	(void)db_config();
-	(void)routes_config();
-	(void)dns_config();
-	(void)flood_config();
-	(void)scanner_config();
-	(void)limits_config();
-
-	(void)connlimit_config(core.fd_limit);
+	(void)core_config(CONFIG_START);
 
 	if (config_errors())
 		return EINVAL;
+
+	connlimit_init(core.fd_limit);
 
 	if (!domain_default())
 		log_warning("%s: no 'domain' line: no request is for a domain"
@@ -164,10 +221,14 @@ int core_init(const char *conf_path, bool check_only)
 
 	(void)listen_resolve_roles();
 	(void)listen_check_needs();
-	(void)config_check_unused();
+	(void)config_check_unused(NULL);
 
 	if (config_errors())
 		return EINVAL;
+
+	err = reload_init(conf_path);
+	if (err)
+		return err;
 
 	if (!check_only) {
 		err = db_open(core.db_path, true, false);
@@ -198,9 +259,24 @@ int core_start(void)
 		return err;
 	}
 
+	/* first: a second sipd on the same control socket stops here */
+	err = control_start();
+	if (err)
+		return err;
+
 	err = listen_start();
 	if (err)
 		return err;
+
+	err = metrics_start();
+	if (err)
+		return err;
+
+	err = reload_signal_start();
+	if (err) {
+		log_error("cannot catch SIGHUP: %m\n", err);
+		return err;
+	}
 
 	core.started = true;
 
@@ -214,6 +290,8 @@ int core_start(void)
  */
 void core_close(void)
 {
+	metrics_close();
+	control_close();
 	listen_close();
 	tls_close();
 
@@ -223,10 +301,13 @@ void core_close(void)
 	db_close();
 	ban_close();
 	flood_close();
+	scanner_close();
 	connlimit_close();
 	conn_close_all();
 	routes_close();
 	domain_close();
+	stats_close();
+	reload_close();        /* the start-up configuration, at last */
 	config_unload();
 	core.db_path = mem_deref(core.db_path);
 	core.started = false;

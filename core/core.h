@@ -11,12 +11,98 @@
 
 
 /* config.c */
+struct config;
 int  config_load(const char *path);
 int  config_load_buf(const char *name, const char *buf);
+int  config_read(struct config **cp, const char *path);
+int  config_read_buf(struct config **cp, const char *name, const char *buf);
+struct config *config_swap(struct config *c);
+struct config *config_current(void);
 void config_unload(void);
 const char *config_path(void);
-int  config_check_unused(void);
+int  config_check_unused(const struct config *known);
 int  config_errors(void);
+void config_capture(struct mbuf *mb);
+bool config_differs(const struct config *a, const struct config *b,
+		    const char *key);
+void config_unread(const struct config *old, config_line_h *h, void *arg);
+
+
+/* reload.c */
+int  reload_init(const char *path);
+int  reload_config(struct config *fresh, struct mbuf *report);
+int  reload_run(struct mbuf *report);
+size_t reload_diff(struct mbuf *report, const struct config *boot,
+		   const struct config *fresh);
+const char *reload_pending(void);
+const char *reload_file(void);
+uint32_t reload_count(int64_t *last);
+int  reload_signal_start(void);
+void reload_close(void);
+
+
+/* path.c */
+int  path_init(void);
+int  path_mkdir(const char *file, unsigned mode);
+
+
+/* stats.c */
+enum stats_counter {
+	STATS_MALFORMED = 0,
+	STATS_SEND_ERRORS,
+	STATS_BANS,
+	STATS_BANNED_DROPS,
+	STATS_COUNTERS
+};
+
+/** One value of a figure, as stats_walk() gives it */
+struct stat_value {
+	const char *name;          /**< Figure name, "requests_received" */
+	const char *help;
+	enum stat_kind kind;
+	const char *label;         /**< Label name ("method") or NULL    */
+	const char *lval;          /**< Label value ("INVITE")           */
+	uint64_t value;
+	bool known;                /**< False: no module provides it     */
+};
+
+typedef int (stat_value_h)(const struct stat_value *v, void *arg);
+
+void stats_init(void);
+void stats_count(enum stats_counter c);
+void stats_received(const struct sip_msg *msg);
+void stats_unreceived(const struct sip_msg *msg);
+void stats_sent(const struct mbuf *mb);
+int  stats_walk(stat_value_h *h, void *arg);
+int64_t stats_started(void);
+void stats_close(void);
+
+
+/* status.c */
+int  status_print(struct re_printf *pf, bool json);
+int  json_quote(struct re_printf *pf, void *arg);
+int  time_print(struct re_printf *pf, void *arg);
+
+
+/* command.c */
+int  command_run(struct mbuf *mb, char *line);
+
+
+/* control.c */
+#ifndef SIPD_CONTROL_PATH
+#define SIPD_CONTROL_PATH "/run/sipd/sipd.ctl"
+#endif
+
+int  control_config(bool apply);
+int  control_start(void);
+void control_close(void);
+
+
+/* metrics.c */
+int  metrics_config(bool apply);
+int  metrics_start(void);
+void metrics_close(void);
+int  metrics_print(struct re_printf *pf);
 
 
 /* log.c */
@@ -29,12 +115,14 @@ void log_set_ident(const char *ident);
 
 /* dns.c */
 struct dnsc;
-int  dns_config(void);
+int  dns_config(bool apply);
 int  dns_client_alloc(struct dnsc **dnscp);
+void dns_client_closed(void);
 
 
 /* domain.c */
-int  domain_config(void);
+int  domain_config(bool apply);
+bool domain_listed(const struct pl *host);
 void domain_close(void);
 
 
@@ -59,12 +147,15 @@ struct sipd_sock {
 	const struct config_line *line;
 };
 
-int  listen_config(void);
+typedef bool (sock_apply_h)(const struct sipd_sock *sock, void *arg);
+
+int  listen_config(bool apply);
 int  listen_modules(struct list *names);
 int  listen_resolve_roles(void);
 int  listen_check_needs(void);
 int  listen_start(void);
 void listen_close(void);
+void sock_apply(sock_apply_h *h, void *arg);
 
 
 /* dispatch.c */
@@ -88,7 +179,13 @@ void wire_close(void);
 
 
 /* role.c */
+enum {
+	METHODS_KNOWN = 14,
+};
+
 const struct role *role_find(const char *name);
+unsigned method_index(const struct pl *met);
+const char *method_name(unsigned i);
 bool role_takes(const struct role *role, const char *met, size_t len);
 bool method_known(const struct pl *met);
 bool role_response(struct sipd_sock *sock, const struct sip_msg *msg);
@@ -96,7 +193,8 @@ bool role_response(struct sipd_sock *sock, const struct sip_msg *msg);
 
 /* module.c */
 int  module_path_set(const char *path);
-int  module_config(void);
+int  module_config(bool apply);
+bool module_available(const char *name);
 int  module_load_all(void);
 void module_unload_all(void);
 bool service_available(const char *name);
@@ -122,7 +220,7 @@ void tls_close(void);
 
 /* routes.c */
 struct static_route;
-int  routes_config(void);
+int  routes_config(bool apply);
 void routes_close(void);
 const struct static_route *routes_domain(const struct pl *domain);
 const struct static_route *routes_number(const struct pl *user);
@@ -133,6 +231,19 @@ int  routes_ruri(char *buf, size_t size, const struct static_route *r,
 
 
 /* ban.c */
+struct ban_info {
+	const struct sa *addr;
+	uint32_t remaining;        /* seconds */
+	int64_t since;             /* epoch seconds */
+	const char *reason;
+};
+
+typedef bool (ban_apply_h)(const struct ban_info *ban, void *arg);
+
+uint32_t ban_count(void);
+void ban_apply(ban_apply_h *h, void *arg);
+int  ban_del(const struct sa *addr);
+uint32_t ban_del_all(void);
 void ban_close(void);
 
 
@@ -145,26 +256,28 @@ void quiet_libre(void);
 
 
 /* flood.c */
-int  flood_config(void);
+int  flood_config(bool apply);
 bool flood_check(const struct sa *src, bool options);
 void flood_stats(uint64_t *dropped, uint64_t *opt_dropped, uint64_t *banned);
 void flood_close(void);
 
 
 /* scanner.c */
-int  scanner_config(void);
+int  scanner_config(bool apply);
 bool scanner_check(const struct sip_msg *msg);
 uint64_t scanner_dropped(void);
+void scanner_close(void);
 
 
 /* connlimit.c */
-int  connlimit_config(uint32_t fd_limit);
+int  connlimit_config(bool apply);
+void connlimit_init(uint32_t fd_limit);
 void connlimit_stats(uint32_t *open, uint64_t *refused);
 void connlimit_close(void);
 
 
 /* limits.c */
-int  limits_config(void);
+int  limits_config(bool apply);
 int  limits_check(const struct sip_msg *msg, const char **reason);
 
 
@@ -175,6 +288,14 @@ bool auth_available(void);
 
 
 /* core.c */
+enum config_phase {
+	CONFIG_START,      /* apply every key                  */
+	CONFIG_CHECK,      /* check every key, apply none      */
+	CONFIG_LIVE,       /* apply the keys a reload applies  */
+};
+
+int  core_config(enum config_phase phase);
+const char *const *core_restart_keys(void);
 int  core_init(const char *conf_path, bool check_only);
 int  core_start(void);
 void core_close(void);

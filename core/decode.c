@@ -11,6 +11,7 @@
  *
  * sipd checks at start that it works (the start-up probe must pass here);
  * if it does not, the UDP helper decodes every datagram itself instead.
+ * Every message decoded here is counted (stats.c).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -68,6 +69,9 @@ int sip_msg_decode(struct sip_msg **msgp, struct mbuf *mb)
 	++dec.count;
 
 	err = wire_decode_real(msgp, mb);
+	err = wire_decode(msgp, mb, pos, err);
+	if (!err)
+		stats_received(*msgp);
 
-	return wire_decode(msgp, mb, pos, err);
+	return err;
 }

@@ -101,6 +101,7 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 	if (!scode)
 		scode = validate_request(msg, &reason);
 	if (scode) {
+		stats_count(STATS_MALFORMED);
 		log_debug("%r from %J refused: %d %s\n", &msg->met,
 			  &msg->src, scode, reason);
 

@@ -3,7 +3,7 @@
  *
  * libre's DNS client queries only the servers it is given. They come
  * from "dns_server" lines or, when there are none, from the system
- * (resolv.conf).
+ * (resolv.conf). A reload gives the running client its new servers.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -19,9 +19,14 @@ enum {
 };
 
 
-static struct {
+struct servers {
 	struct sa srvv[DNS_SERVERS_MAX];
 	uint32_t srvc;
+};
+
+static struct {
+	struct servers conf;       /* of dns_server lines */
+	struct dnsc *client;       /* the client in use, not a reference */
 } dns;
 
 
@@ -73,10 +78,10 @@ static int server_decode(struct sa *sa, const char *val)
 
 static int server_handler(const struct config_line *line, void *arg)
 {
+	struct servers *fresh = arg;
 	struct sa sa;
-	(void)arg;
 
-	if (dns.srvc >= DNS_SERVERS_MAX)
+	if (fresh->srvc >= DNS_SERVERS_MAX)
 		return config_fail(line, "at most %u dns_server lines",
 				   DNS_SERVERS_MAX);
 
@@ -85,27 +90,70 @@ static int server_handler(const struct config_line *line, void *arg)
 				   " port 1 to 65535 (IPv6 as [ADDR]:PORT)",
 				   line->val);
 
-	dns.srvv[dns.srvc++] = sa;
+	fresh->srvv[fresh->srvc++] = sa;
 
 	return 0;
+}
+
+
+/* The servers to ask: the configured ones, else the system's */
+static void servers_get(struct servers *s)
+{
+	char domain[64] = "";
+	int err;
+
+	if (dns.conf.srvc) {
+		*s = dns.conf;
+		return;
+	}
+
+	s->srvc = DNS_SERVERS_MAX;
+	err = dns_srv_get(domain, sizeof(domain), s->srvv, &s->srvc);
+	if (err || !s->srvc) {
+		log_warning("no DNS server in the system configuration and"
+			    " no dns_server line: other domains are reached"
+			    " by static routes only\n");
+		s->srvc = 0;
+	}
+	else {
+		log_info("DNS servers: %u from the system, first %J\n",
+			 s->srvc, &s->srvv[0]);
+	}
 }
 
 
 /**
  * Read the "dns_server" lines of the configuration
  *
+ * @param apply True to use them from now on (the running client too),
+ *              false to check them
+ *
  * @return 0 if success, otherwise errorcode
  */
-int dns_config(void)
+int dns_config(bool apply)
 {
-	dns.srvc = 0;
+	struct servers fresh = {.srvc = 0};
+	int err;
 
-	return config_apply("dns_server", server_handler, NULL);
+	err = config_apply("dns_server", server_handler, &fresh);
+	if (err || !apply)
+		return err;
+
+	dns.conf = fresh;
+
+	if (dns.client) {
+		struct servers s;
+
+		servers_get(&s);
+		err = dnsc_srv_set(dns.client, s.srvv, s.srvc);
+	}
+
+	return err;
 }
 
 
 /**
- * Allocate a DNS client on the configured or the system's servers
+ * Allocate the DNS client on the configured or the system's servers
  *
  * @param dnscp Pointer to allocated DNS client
  *
@@ -113,29 +161,25 @@ int dns_config(void)
  */
 int dns_client_alloc(struct dnsc **dnscp)
 {
-	struct sa srvv[DNS_SERVERS_MAX];
-	uint32_t srvc = DNS_SERVERS_MAX;
-	char domain[64] = "";
+	struct servers s;
 	int err;
 
-	if (dns.srvc)
-		return dnsc_alloc(dnscp, NULL, dns.srvv, dns.srvc);
+	servers_get(&s);
 
-	err = dns_srv_get(domain, sizeof(domain), srvv, &srvc);
-	if (err || !srvc) {
-		log_warning("no DNS server in the system configuration and"
-			    " no dns_server line: other domains are reached"
-			    " by static routes only\n");
-		srvc = 0;
-	}
-
-	err = dnsc_alloc(dnscp, NULL, srvv, srvc);
+	err = dnsc_alloc(dnscp, NULL, s.srvv, s.srvc);
 	if (err)
 		return err;
 
-	if (srvc)
-		log_info("DNS servers: %u from the system, first %J\n",
-			 srvc, &srvv[0]);
+	dns.client = *dnscp;
 
 	return 0;
+}
+
+
+/**
+ * The DNS client is freed: a reload has none to update
+ */
+void dns_client_closed(void)
+{
+	dns.client = NULL;
 }

@@ -1,6 +1,9 @@
 /**
  * @file domain.c  The domains this server is responsible for
  *
+ * A reload replaces the list at once; a request in progress keeps the
+ * answer it got.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -45,18 +48,36 @@ static bool valid_domain(const char *name)
 }
 
 
+static bool in_list(const struct list *list, const struct pl *host)
+{
+	struct le *le;
+
+	if (!host || !host->l)
+		return false;
+
+	for (le = list->head; le; le = le->next) {
+		const struct domain *d = le->data;
+
+		if (0 == pl_strcasecmp(host, d->name))
+			return true;
+	}
+
+	return false;
+}
+
+
 static int domain_handler(const struct config_line *line, void *arg)
 {
+	struct list *fresh = arg;
 	struct domain *d;
 	struct pl pl;
-	(void)arg;
 
 	if (!valid_domain(line->val))
 		return config_fail(line, "'%s' is not a domain name",
 				   line->val);
 
 	pl_set_str(&pl, line->val);
-	if (domain_is_served(&pl))
+	if (in_list(fresh, &pl))
 		return config_fail(line, "'%s' is listed twice", line->val);
 
 	d = mem_zalloc(sizeof(*d), domain_destructor);
@@ -68,7 +89,7 @@ static int domain_handler(const struct config_line *line, void *arg)
 		return ENOMEM;
 	}
 
-	list_append(&domains, &d->le, d);
+	list_append(fresh, &d->le, d);
 
 	return 0;
 }
@@ -77,11 +98,45 @@ static int domain_handler(const struct config_line *line, void *arg)
 /**
  * Read the "domain" lines of the configuration
  *
+ * @param apply True to make them the served domains, false to check them
+ *
  * @return 0 if success, otherwise errorcode
  */
-int domain_config(void)
+int domain_config(bool apply)
 {
-	return config_apply("domain", domain_handler, NULL);
+	struct list fresh = LIST_INIT;
+	int err;
+
+	err = config_apply("domain", domain_handler, &fresh);
+	if (!err && apply)
+		reload_list(&domains, &fresh);
+
+	list_flush(&fresh);
+
+	return err;
+}
+
+
+static int listed_handler(const struct config_line *line, void *arg)
+{
+	const struct pl *host = arg;
+
+	return pl_strcasecmp(host, line->val) ? 0 : EEXIST;
+}
+
+
+/**
+ * Check whether the configuration being read lists a domain, served yet
+ * or not (a reload checks its lines before it applies them)
+ *
+ * @param host Domain name
+ *
+ * @return True if a "domain" line names it
+ */
+bool domain_listed(const struct pl *host)
+{
+	return config_apply("domain", listed_handler, (void *)host) ==
+		EEXIST;
 }
 
 
@@ -100,19 +155,7 @@ void domain_close(void)
  */
 bool domain_is_served(const struct pl *host)
 {
-	struct le *le;
-
-	if (!host || !host->l)
-		return false;
-
-	for (le = domains.head; le; le = le->next) {
-		const struct domain *d = le->data;
-
-		if (0 == pl_strcasecmp(host, d->name))
-			return true;
-	}
-
-	return false;
+	return in_list(&domains, host);
 }
 
 

@@ -50,22 +50,37 @@ struct net {
 };
 
 
-static struct {
+struct settings {
 	uint32_t rate;         /* requests a second, 0 = off */
 	uint32_t burst;
 	uint32_t opt_rate;     /* OPTIONS a second, 0 = no own limit */
 	uint32_t ban_time;     /* s */
 	struct net exempt[EXEMPT_MAX];
 	uint32_t exemptc;
+};
+
+
+static const struct settings defaults = {
+	.rate = 200,
+	.burst = 400,
+	.opt_rate = 5,
+	.ban_time = 60,
+};
+
+
+static struct {
+	struct settings set;
 	struct bucket *slots;
 	uint64_t dropped;
 	uint64_t opt_dropped;
 	uint64_t banned;
 } fl = {
-	.rate = 200,
-	.burst = 400,
-	.opt_rate = 5,
-	.ban_time = 60,
+	.set = {
+		.rate = 200,
+		.burst = 400,
+		.opt_rate = 5,
+		.ban_time = 60,
+	},
 };
 
 
@@ -116,12 +131,12 @@ static bool net_match(const struct net *net, const struct sa *sa)
 
 static int exempt_handler(const struct config_line *line, void *arg)
 {
-	struct net *net = &fl.exempt[fl.exemptc];
+	struct settings *set = arg;
+	struct net *net = &set->exempt[set->exemptc];
 	struct pl addr, prefix = {NULL, 0};
 	uint32_t max;
-	(void)arg;
 
-	if (fl.exemptc >= EXEMPT_MAX)
+	if (set->exemptc >= EXEMPT_MAX)
 		return config_fail(line, "at most %u flood_exempt lines",
 				   EXEMPT_MAX);
 
@@ -137,35 +152,39 @@ static int exempt_handler(const struct config_line *line, void *arg)
 		return config_fail(line, "prefix of '%s' is not 0 to %u",
 				   line->val, max);
 
-	++fl.exemptc;
+	++set->exemptc;
 
 	return 0;
 }
 
 
 /**
- * Read the flood_* settings
+ * Read the flood_* settings (a reload applies them)
+ *
+ * @param apply Make them current; false only checks them
  *
  * @return 0 if success, otherwise errorcode
  */
-int flood_config(void)
+int flood_config(bool apply)
 {
+	struct settings set = defaults;
 	int err;
 
-	fl.exemptc = 0;
-
-	err  = config_u32("flood_rate", &fl.rate, 0, 1000000);
-	err |= config_u32("flood_burst", &fl.burst, 1, 1000000);
-	err |= config_u32("flood_ban_time", &fl.ban_time, 0, 86400);
-	err |= config_u32("flood_options_rate", &fl.opt_rate, 0, 1000000);
-	err |= config_apply("flood_exempt", exempt_handler, NULL);
+	err  = config_u32("flood_rate", &set.rate, 0, 1000000);
+	err |= config_u32("flood_burst", &set.burst, 1, 1000000);
+	err |= config_u32("flood_ban_time", &set.ban_time, 0, 86400);
+	err |= config_u32("flood_options_rate", &set.opt_rate, 0, 1000000);
+	err |= config_apply("flood_exempt", exempt_handler, &set);
 	if (err)
 		return EINVAL;
 
-	if (fl.rate && fl.burst < fl.rate)
+	if (set.rate && set.burst < set.rate)
 		return config_fail(config_find("flood_burst"), "%u is less"
-				   " than flood_rate (%u)", fl.burst,
-				   fl.rate);
+				   " than flood_rate (%u)", set.burst,
+				   set.rate);
+
+	if (apply)
+		fl.set = set;
 
 	return 0;
 }
@@ -175,8 +194,8 @@ static bool exempt(const struct sa *src)
 {
 	uint32_t i;
 
-	for (i = 0; i < fl.exemptc; i++) {
-		if (net_match(&fl.exempt[i], src))
+	for (i = 0; i < fl.set.exemptc; i++) {
+		if (net_match(&fl.set.exempt[i], src))
 			return true;
 	}
 
@@ -187,13 +206,13 @@ static bool exempt(const struct sa *src)
 static void refill(struct bucket *b, uint64_t now)
 {
 	uint64_t ms = now - b->last;
-	uint64_t max = (uint64_t)fl.burst * SCALE;
-	uint64_t opt_max = 2 * (uint64_t)fl.opt_rate * SCALE;
+	uint64_t max = (uint64_t)fl.set.burst * SCALE;
+	uint64_t opt_max = 2 * (uint64_t)fl.set.opt_rate * SCALE;
 
 	/* a rate of r a second refills r thousandths a millisecond */
-	b->tokens = (uint32_t)MIN(max, b->tokens + ms * fl.rate);
+	b->tokens = (uint32_t)MIN(max, b->tokens + ms * fl.set.rate);
 	b->opt_tokens = (uint32_t)MIN(opt_max,
-				      b->opt_tokens + ms * fl.opt_rate);
+				      b->opt_tokens + ms * fl.set.opt_rate);
 	b->last = now;
 
 	/* quiet for a while: its drops are forgiven */
@@ -217,7 +236,7 @@ bool flood_check(const struct sa *src, bool options)
 	uint64_t now;
 	struct bucket *b;
 
-	if (!fl.rate || !len || exempt(src))
+	if (!fl.set.rate || !len || exempt(src))
 		return false;
 
 	if (!fl.slots) {
@@ -234,14 +253,14 @@ bool flood_check(const struct sa *src, bool options)
 		/* another source's slot: taken once that bucket is full */
 		if (b->len) {
 			refill(b, now);
-			if (b->tokens < (uint64_t)fl.burst * SCALE)
+			if (b->tokens < (uint64_t)fl.set.burst * SCALE)
 				goto take;
 		}
 
 		memcpy(b->addr, a, len);
 		b->len = (uint8_t)len;
-		b->tokens = fl.burst * SCALE;
-		b->opt_tokens = 2 * fl.opt_rate * SCALE;
+		b->tokens = fl.set.burst * SCALE;
+		b->opt_tokens = 2 * fl.set.opt_rate * SCALE;
 		b->dropped = 0;
 		b->last = now;
 	}
@@ -249,7 +268,7 @@ bool flood_check(const struct sa *src, bool options)
 	refill(b, now);
 
  take:
-	if (options && fl.opt_rate) {
+	if (options && fl.set.opt_rate) {
 		if (b->opt_tokens < SCALE) {
 			++fl.opt_dropped;
 			return true;
@@ -264,8 +283,8 @@ bool flood_check(const struct sa *src, bool options)
 
 	++fl.dropped;
 
-	if (++b->dropped >= fl.burst && fl.ban_time) {
-		ban_add(src, fl.ban_time, "request flood");
+	if (++b->dropped >= fl.set.burst && fl.set.ban_time) {
+		ban_add(src, fl.set.ban_time, "request flood");
 		++fl.banned;
 		b->dropped = 0;
 	}

@@ -13,11 +13,21 @@
 #include "core.h"
 
 
-static struct {
+struct settings {
 	uint32_t message_size;
 	uint32_t headers;
 	uint32_t via;
-} lim = {
+};
+
+
+static const struct settings defaults = {
+	.message_size = 65535,
+	.headers = 128,
+	.via = 32,
+};
+
+
+static struct settings lim = {
 	.message_size = 65535,
 	.headers = 128,
 	.via = 32,
@@ -25,19 +35,27 @@ static struct {
 
 
 /**
- * Read max_message_size, max_headers and max_via
+ * Read max_message_size, max_headers and max_via (a reload applies them)
+ *
+ * @param apply Make them current; false only checks them
  *
  * @return 0 if success, otherwise errorcode
  */
-int limits_config(void)
+int limits_config(bool apply)
 {
+	struct settings set = defaults;
 	int err;
 
-	err  = config_u32("max_message_size", &lim.message_size, 1024, 65535);
-	err |= config_u32("max_headers", &lim.headers, 16, 1024);
-	err |= config_u32("max_via", &lim.via, 2, 256);
+	err  = config_u32("max_message_size", &set.message_size, 1024, 65535);
+	err |= config_u32("max_headers", &set.headers, 16, 1024);
+	err |= config_u32("max_via", &set.via, 2, 256);
+	if (err)
+		return EINVAL;
 
-	return err ? EINVAL : 0;
+	if (apply)
+		lim = set;
+
+	return 0;
 }
 
 

@@ -82,6 +82,27 @@ static void spec_destructor(void *arg)
 }
 
 
+/**
+ * Apply a handler to every listening socket, in the order they opened
+ *
+ * @param h   Handler; returning true stops
+ * @param arg Handler argument
+ */
+void sock_apply(sock_apply_h *h, void *arg)
+{
+	struct le *le, *sl;
+
+	for (le = lst.insts.head; le; le = le->next) {
+		struct sip_inst *inst = le->data;
+
+		for (sl = inst->socks.head; sl; sl = sl->next) {
+			if (h(sl->data, arg))
+				return;
+		}
+	}
+}
+
+
 static void sock_destructor(void *arg)
 {
 	struct sipd_sock *sock = arg;
@@ -324,11 +345,11 @@ static bool spec_clash(const struct listen_spec *a,
 
 static int listen_handler(const struct config_line *line, void *arg)
 {
+	struct list *specs = arg;
 	struct listen_spec *spec;
 	struct pl val, tp, addr, params = PL_INIT;
 	struct le *le;
 	int err;
-	(void)arg;
 
 	pl_set_str(&val, line->val);
 
@@ -364,7 +385,7 @@ static int listen_handler(const struct config_line *line, void *arg)
 	if (err)
 		goto out;
 
-	for (le = lst.specs.head; le; le = le->next) {
+	for (le = specs->head; le; le = le->next) {
 		const struct listen_spec *other = le->data;
 
 		if (spec_clash(spec, other)) {
@@ -375,7 +396,7 @@ static int listen_handler(const struct config_line *line, void *arg)
 		}
 	}
 
-	list_append(&lst.specs, &spec->le, spec);
+	list_append(specs, &spec->le, spec);
 
  out:
 	if (err)
@@ -385,25 +406,58 @@ static int listen_handler(const struct config_line *line, void *arg)
 }
 
 
+/* A reload checks role names without loading modules */
+static int roles_check(const struct list *specs)
+{
+	struct le *le, *re;
+	int err = 0;
+
+	for (le = specs->head; le; le = le->next) {
+		const struct listen_spec *spec = le->data;
+
+		for (re = spec->roles.head; re; re = re->next) {
+			const struct role_ref *ref = re->data;
+
+			if (role_find(ref->name) ||
+			    module_available(ref->name))
+				continue;
+
+			err = config_fail(spec->line, "unknown role '%s'",
+					  ref->name);
+		}
+	}
+
+	return err;
+}
+
+
 /**
  * Read the "listen" lines of the configuration
  *
+ * @param apply True to keep them for the start, false to check them (a
+ *              reload: sockets change only at a restart)
+ *
  * @return 0 if success, otherwise errorcode
  */
-int listen_config(void)
+int listen_config(bool apply)
 {
+	struct list fresh = LIST_INIT;
 	int err;
 
-	err = config_apply("listen", listen_handler, NULL);
-	if (err)
-		return err;
+	err = config_apply("listen", listen_handler, &fresh);
+	if (!err && list_isempty(&fresh))
+		err = config_fail(NULL, "no 'listen' line: sipd needs at"
+				  " least one socket");
 
-	if (list_isempty(&lst.specs)) {
-		return config_fail(NULL, "no 'listen' line: sipd needs at"
-				   " least one socket");
-	}
+	if (!err && !apply)
+		err = roles_check(&fresh);
 
-	return 0;
+	if (!err && apply)
+		reload_list(&lst.specs, &fresh);
+
+	list_flush(&fresh);
+
+	return err;
 }
 
 
@@ -622,6 +676,7 @@ static bool response_handler(const struct sip_msg *msg, void *arg)
 	    0 == pl_strcmp(&msg->via.branch, inst->probe)) {
 
 		inst->probe[0] = '\0';
+		stats_unreceived(msg);
 		sock = inst_sock(inst, SIP_TRANSP_UDP);
 		if (sock && msg->sock) {
 			(void)udp_sockbuf_set(msg->sock, UDP_SOCKBUF_SIZE);
@@ -1001,6 +1056,7 @@ void listen_close(void)
 	list_flush(&lst.insts);
 	list_flush(&lst.specs);
 	lst.dnsc = mem_deref(lst.dnsc);
+	dns_client_closed();
 	lst.sock_count = 0;
 }
 

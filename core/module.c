@@ -3,13 +3,15 @@
  *
  * Modules are shared objects in the module directory. A role named in a
  * listen line loads its module by itself; "module NAME" lines load the
- * others (the location and auth backends).
+ * others (the location and auth backends). Modules are loaded once, at
+ * start: a reload only checks that the modules it names exist.
  *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <string.h>
 #include <ctype.h>
+#include <unistd.h>
 #include <re.h>
 #include "core.h"
 
@@ -120,34 +122,86 @@ static int ref_add(const char *name, const struct config_line *line)
 
 static int module_line_handler(const struct config_line *line, void *arg)
 {
-	(void)arg;
+	bool apply = *(bool *)arg;
 
 	if (!valid_name(line->val))
 		return config_fail(line, "'%s' is not a module name",
 				   line->val);
+
+	if (!apply) {
+		if (!module_available(line->val))
+			return config_fail(line, "no module %s.so in %s",
+					   line->val, module_dir());
+		return 0;
+	}
 
 	return ref_add(line->val, line);
 }
 
 
 /**
+ * Check whether a module is loaded or can be
+ *
+ * @param name Module name ('-' read as '_')
+ *
+ * @return True if it is loaded or its file is in the module directory
+ */
+bool module_available(const char *name)
+{
+	char file[128], path[640];
+	struct le *le;
+	char *p;
+
+	str_ncpy(file, name, sizeof(file));
+	for (p = file; *p; p++) {
+		if (*p == '-')
+			*p = '_';
+	}
+
+	for (le = mods.refs.head; le; le = le->next) {
+		const struct module_ref *ref = le->data;
+
+		if (!str_casecmp(ref->name, file))
+			return true;
+	}
+
+	if (!valid_name(file))
+		return false;
+
+	re_snprintf(path, sizeof(path), "%s/%s.so", module_dir(), file);
+
+	return access(path, R_OK) == 0;
+}
+
+
+/**
  * Read "module" and "module_path" lines and the modules roles need
+ *
+ * @param apply True to note the modules to load, false to check the
+ *              lines (a reload: modules change only at a restart)
  *
  * @return 0 if success, otherwise errorcode
  */
-int module_config(void)
+int module_config(bool apply)
 {
 	struct list names = LIST_INIT;
+	char *conf_path = NULL;
 	struct le *le;
 	int err;
 
-	err = config_str("module_path", &mods.conf_path);
+	err = config_str("module_path", &conf_path);
+	if (!err && apply) {
+		mem_deref(mods.conf_path);
+		mods.conf_path = conf_path;
+		conf_path = NULL;
+	}
+	mem_deref(conf_path);
 	if (err)
 		return err;
 
 	/* backends first: roles need them when they start */
-	err = config_apply("module", module_line_handler, NULL);
-	if (err)
+	err = config_apply("module", module_line_handler, &apply);
+	if (err || !apply)
 		return err;
 
 	err = listen_modules(&names);

@@ -12,7 +12,7 @@
 static struct list roles;
 
 
-static const char *known_methods[] = {
+static const char *known_methods[METHODS_KNOWN] = {
 	"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK",
 	"SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE",
 	"UPDATE",
@@ -98,14 +98,40 @@ bool role_takes(const struct role *role, const char *met, size_t len)
  */
 bool method_known(const struct pl *met)
 {
-	size_t i;
+	return method_index(met) < METHODS_KNOWN;
+}
 
-	for (i = 0; i < ARRAY_SIZE(known_methods); i++) {
+
+/**
+ * The index of a method among those sipd knows
+ *
+ * @param met Method
+ *
+ * @return 0 to METHODS_KNOWN - 1, or METHODS_KNOWN for another method
+ */
+unsigned method_index(const struct pl *met)
+{
+	unsigned i;
+
+	for (i = 0; i < METHODS_KNOWN; i++) {
 		if (!pl_strcmp(met, known_methods[i]))
-			return true;
+			return i;
 	}
 
-	return false;
+	return METHODS_KNOWN;
+}
+
+
+/**
+ * The name of a method by its index
+ *
+ * @param i Index from method_index()
+ *
+ * @return Method name, "other" for METHODS_KNOWN
+ */
+const char *method_name(unsigned i)
+{
+	return i < METHODS_KNOWN ? known_methods[i] : "other";
 }
 
 

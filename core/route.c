@@ -35,6 +35,7 @@ static void target_destructor(void *arg)
 	mem_deref(t->nexthop);
 	mem_deref(t->routes);
 	mem_deref(t->aor);
+	mem_deref((void *)t->route);
 }
 
 
@@ -404,7 +405,7 @@ static int route_local(struct route_result *rr, const struct uri *ruri,
 		if (err)
 			return err;
 
-		t->route = r;
+		t->route = mem_ref((void *)r);   /* it outlives a reload */
 		err  = str_dup(&t->ruri, buf);
 		err |= str_dup(&t->nexthop, routes_uri(r));
 		return err;
@@ -442,7 +443,7 @@ static int route_remote(struct route_result *rr, const struct uri *ruri,
 		return err;
 
 	if (r) {
-		t->route = r;
+		t->route = mem_ref((void *)r);
 		err = routes_ruri(buf, sizeof(buf), r, ruri);
 		if (err)
 			return fail(rr, 484, "Address Incomplete");

@@ -10,6 +10,10 @@
  * a SIP trunk: sipd answers its 401/407 challenges with them. A did line
  * maps a number that a trunk calls to a local user.
  *
+ * A reload replaces the lists at once. A proxied request holds a
+ * reference to the route it took, so a trunk's credentials stay while
+ * its transaction lasts.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -37,7 +41,6 @@ struct static_route {
 	uint32_t strip;
 	char *prefix;
 	char *uri;             /* sip:host[:port][;transport=x] */
-	const struct config_line *line;
 };
 
 struct did {
@@ -47,10 +50,12 @@ struct did {
 };
 
 
-static struct {
+struct route_lists {
 	struct list routes;    /* struct static_route, in file order */
 	struct list dids;      /* struct did */
-} rt;
+};
+
+static struct route_lists rt;
 
 
 static void route_destructor(void *arg)
@@ -131,11 +136,11 @@ static int route_param(struct static_route *r, const struct pl *name,
 
 static int route_handler(const struct config_line *line, void *arg)
 {
+	struct route_lists *fresh = arg;
 	struct static_route *r;
 	struct pl val, pat, host, params, rest;
 	struct pl h, port;
 	int err;
-	(void)arg;
 
 	pl_set_str(&val, line->val);
 	if (re_regex(val.p, val.l, "[^>]+>[^;]+[^]*", &pat, &host, &params))
@@ -146,7 +151,6 @@ static int route_handler(const struct config_line *line, void *arg)
 	if (!r)
 		return ENOMEM;
 
-	r->line = line;
 	r->tp = SIP_TRANSP_NONE;
 
 	if (pat.l == 1 && pat.p[0] == '*') {
@@ -217,7 +221,7 @@ static int route_handler(const struct config_line *line, void *arg)
 	if (err)
 		goto out;
 
-	list_append(&rt.routes, &r->le, r);
+	list_append(&fresh->routes, &r->le, r);
 
  out:
 	if (err)
@@ -229,9 +233,9 @@ static int route_handler(const struct config_line *line, void *arg)
 
 static int did_handler(const struct config_line *line, void *arg)
 {
+	struct route_lists *fresh = arg;
 	struct pl val, number, aor, user, domain;
 	struct did *d;
-	(void)arg;
 
 	pl_set_str(&val, line->val);
 	if (re_regex(val.p, val.l, "[^>]+>[^@]+@[^]+", &number, &user,
@@ -239,7 +243,7 @@ static int did_handler(const struct config_line *line, void *arg)
 		return config_fail(line, "expected NUMBER>USER@DOMAIN, got"
 				   " '%s'", line->val);
 
-	if (!domain_is_served(&domain))
+	if (!domain_listed(&domain))
 		return config_fail(line, "%r is not a served domain",
 				   &domain);
 
@@ -255,7 +259,7 @@ static int did_handler(const struct config_line *line, void *arg)
 		return ENOMEM;
 	}
 
-	list_append(&rt.dids, &d->le, d);
+	list_append(&fresh->dids, &d->le, d);
 
 	return 0;
 }
@@ -264,14 +268,28 @@ static int did_handler(const struct config_line *line, void *arg)
 /**
  * Read the "route" and "did" lines of the configuration
  *
+ * @param apply True to use them from now on, false to check them
+ *
  * @return 0 if success, otherwise errorcode (reported)
  */
-int routes_config(void)
+int routes_config(bool apply)
 {
+	struct route_lists fresh;
 	int err;
 
-	err  = config_apply("route", route_handler, NULL);
-	err |= config_apply("did", did_handler, NULL);
+	list_init(&fresh.routes);
+	list_init(&fresh.dids);
+
+	err  = config_apply("route", route_handler, &fresh);
+	err |= config_apply("did", did_handler, &fresh);
+
+	if (!err && apply) {
+		reload_list(&rt.routes, &fresh.routes);
+		reload_list(&rt.dids, &fresh.dids);
+	}
+
+	list_flush(&fresh.routes);
+	list_flush(&fresh.dids);
 
 	return err ? EINVAL : 0;
 }

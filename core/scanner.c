@@ -28,83 +28,116 @@ static const char *default_agents[] = {
 };
 
 
-static struct {
-	struct pl agents[AGENTS_MAX];
+struct settings {
+	char *agents[AGENTS_MAX];
 	uint32_t agentc;
 	bool configured;
 	bool none;
 	uint32_t ban_time;
+};
+
+
+static struct {
+	struct settings set;
 	uint64_t dropped;
 } sc = {
-	.ban_time = 3600,
+	.set = {
+		.ban_time = 3600,
+	},
 };
+
+
+static void settings_reset(struct settings *set)
+{
+	uint32_t i;
+
+	for (i = 0; i < set->agentc; i++)
+		set->agents[i] = mem_deref(set->agents[i]);
+
+	memset(set, 0, sizeof(*set));
+	set->ban_time = 3600;
+}
 
 
 static int agent_handler(const struct config_line *line, void *arg)
 {
-	(void)arg;
+	struct settings *set = arg;
 
-	if (!str_casecmp(line->val, "none") || sc.none) {
-		if (sc.configured)
+	if (!str_casecmp(line->val, "none") || set->none) {
+		if (set->configured)
 			return config_fail(line, "'none' must be the only"
 					   " scanner_user_agent line");
-		sc.configured = sc.none = true;
+		set->configured = set->none = true;
 		return 0;
 	}
 
-	if (sc.agentc >= AGENTS_MAX)
+	if (set->agentc >= AGENTS_MAX)
 		return config_fail(line, "at most %u scanner_user_agent"
 				   " lines", AGENTS_MAX);
 
 	if (!*line->val)
 		return config_fail(line, "empty user agent");
 
-	pl_set_str(&sc.agents[sc.agentc++], line->val);
-	sc.configured = true;
+	set->configured = true;
+
+	return str_dup(&set->agents[set->agentc++], line->val);
+}
+
+
+/**
+ * Read the scanner_* settings (a reload applies them)
+ *
+ * @param apply Make them current; false only checks them
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int scanner_config(bool apply)
+{
+	struct settings set;
+	size_t i;
+	int err;
+
+	memset(&set, 0, sizeof(set));
+	settings_reset(&set);
+
+	err  = config_u32("scanner_ban_time", &set.ban_time, 0, 604800);
+	err |= config_apply("scanner_user_agent", agent_handler, &set);
+
+	for (i = 0; !err && !set.configured && i < ARRAY_SIZE(default_agents);
+	     i++)
+		err = str_dup(&set.agents[set.agentc++], default_agents[i]);
+
+	if (err || !apply) {
+		settings_reset(&set);
+		return err ? EINVAL : 0;
+	}
+
+	settings_reset(&sc.set);
+	sc.set = set;
 
 	return 0;
 }
 
 
 /**
- * Read the scanner_* settings
- *
- * @return 0 if success, otherwise errorcode
+ * Release the scanner list
  */
-int scanner_config(void)
+void scanner_close(void)
 {
-	size_t i;
-	int err;
-
-	sc.agentc = 0;
-	sc.configured = false;
-	sc.none = false;
-
-	err  = config_u32("scanner_ban_time", &sc.ban_time, 0, 604800);
-	err |= config_apply("scanner_user_agent", agent_handler, NULL);
-	if (err)
-		return EINVAL;
-
-	if (sc.configured)
-		return 0;
-
-	for (i = 0; i < ARRAY_SIZE(default_agents); i++)
-		pl_set_str(&sc.agents[sc.agentc++], default_agents[i]);
-
-	return 0;
+	settings_reset(&sc.set);
 }
 
 
 /* Does a value contain a string, whatever the case? */
-static bool contains(const struct pl *val, const struct pl *s)
+static bool contains(const struct pl *val, const char *s)
 {
-	size_t i;
+	size_t i, n = strlen(s);
 
-	if (s->l > val->l)
+	if (n > val->l)
 		return false;
 
-	for (i = 0; i + s->l <= val->l; i++) {
-		if (!strncasecmp(val->p + i, s->p, s->l))
+	for (i = 0; i + n <= val->l; i++) {
+		if (!strncasecmp(val->p + i, s, n))
 			return true;
 	}
 
@@ -124,20 +157,20 @@ bool scanner_check(const struct sip_msg *msg)
 	const struct sip_hdr *ua;
 	uint32_t i;
 
-	if (!sc.agentc)
+	if (!sc.set.agentc)
 		return false;
 
 	ua = sip_msg_hdr(msg, SIP_HDR_USER_AGENT);
 	if (!ua)
 		return false;
 
-	for (i = 0; i < sc.agentc; i++) {
-		if (!contains(&ua->val, &sc.agents[i]))
+	for (i = 0; i < sc.set.agentc; i++) {
+		if (!contains(&ua->val, sc.set.agents[i]))
 			continue;
 
 		++sc.dropped;
-		if (sc.ban_time)
-			ban_add(&msg->src, sc.ban_time, "scanner");
+		if (sc.set.ban_time)
+			ban_add(&msg->src, sc.set.ban_time, "scanner");
 
 		return true;
 	}

@@ -79,6 +79,65 @@ int  config_str(const char *key, char **strp);
 int  config_apply(const char *key, config_line_h *h, void *arg);
 int  config_fail(const struct config_line *line, const char *fmt, ...);
 int  config_parse_bool(bool *val, const char *str);
+int  path_absolute(char **pathp, const char *path);
+
+
+/* --- Configuration reload ---------------------------------------------- */
+
+/**
+ * Reload handler of a module: read the module's keys again, from their
+ * defaults (a removed line means the default). With apply false, only
+ * check them: report problems with config_fail() and change nothing.
+ * With apply true (only after every part checked without a problem),
+ * make them the running values. Returns 0 or an errorcode.
+ */
+typedef int (reload_h)(bool apply);
+
+/** A module's reload hook: registered in its init, unregistered in close */
+struct reload_hook {
+	struct le le;
+	const char *name;
+	reload_h *h;
+};
+
+void reload_register(struct reload_hook *hook);
+void reload_unregister(struct reload_hook *hook);
+void reload_list(struct list *live, struct list *fresh);
+
+
+/* --- Statistics -------------------------------------------------------- */
+
+enum stat_kind {
+	STAT_COUNTER,      /**< Only grows: events since the start */
+	STAT_GAUGE,        /**< Goes up and down: how many exist now */
+};
+
+typedef uint64_t (stat_read_h)(void *arg);
+
+/**
+ * A figure a module provides: registered in its init, unregistered in
+ * its close, read only when the status or the metrics are asked for.
+ * Figures of the same name add up.
+ */
+struct stat_figure {
+	struct le le;
+	const char *name;      /**< Lower case, digits and '_'           */
+	const char *help;      /**< One line, for the metrics            */
+	enum stat_kind kind;
+	stat_read_h *readh;
+	void *arg;
+};
+
+/* Figures that sipctl status names even when no module provides them */
+#define STAT_REGISTRATIONS "registrations"
+#define STAT_SUBSCRIPTIONS "subscriptions"
+#define STAT_PUBLICATIONS  "publications"
+#define STAT_TRANSACTIONS  "transactions"
+#define STAT_CALLS         "calls"
+#define STAT_AUTH_FAILURES "auth_failures"
+
+void stats_register(struct stat_figure *fig);
+void stats_unregister(struct stat_figure *fig);
 
 
 /* --- Served domains ---------------------------------------------------- */

@@ -38,8 +38,6 @@ struct wire_helper {
 
 static struct {
 	struct list helpers;
-	uint64_t dropped;
-	uint64_t rejected;
 	uint64_t rfc2543;
 	uint64_t junk;
 	bool interposed;
@@ -375,20 +373,20 @@ static int rescue(struct mbuf *mb, struct udp_sock *us, const struct sa *src)
 	/* responses and things that are not SIP: nothing to answer */
 	if (start_line(&met, &ruri, &ver, p, l) ||
 	    (met.l >= 4 && !strncasecmp(met.p, "SIP/", 4))) {
-		++wire.dropped;
+		stats_count(STATS_MALFORMED);
 		return EBADMSG;
 	}
 
 	hc = raw_headers(hv, ARRAY_SIZE(hv), p, l, &hdrend);
 
 	if (!raw_find(hv, hc, "Via", 'v')) {
-		++wire.dropped;
+		stats_count(STATS_MALFORMED);
 		return EBADMSG;
 	}
 
 	if (ver.l >= 4 && !strncasecmp(ver.p, "SIP/", 4) &&
 	    pl_strcmp(&ver, "SIP/2.0")) {
-		++wire.rejected;
+		stats_count(STATS_MALFORMED);
 		if (us)
 			(void)reply_raw(us, src, hv, hc, 505,
 					"Version Not Supported");
@@ -401,7 +399,7 @@ static int rescue(struct mbuf *mb, struct udp_sock *us, const struct sa *src)
 		return 0;
 	}
 
-	++wire.rejected;
+	stats_count(STATS_MALFORMED);
 
 	if (!us)
 		return EBADMSG;
@@ -435,7 +433,7 @@ static bool mismatch_reply(struct mbuf *mb, struct udp_sock *us,
 
 	hc = raw_headers(hv, ARRAY_SIZE(hv), p, l, &hdrend);
 
-	++wire.rejected;
+	stats_count(STATS_MALFORMED);
 	if (start_line(&met, &ruri, &ver, p, l) || pl_strcmp(&met, "ACK"))
 		(void)reply_raw(us, src, hv, hc, 400,
 				"CSeq Method Does Not Match");

@@ -27,18 +27,30 @@ struct md5_agent {
 };
 
 
-static struct {
+/** The settings of the module's keys */
+struct auth_conf {
 	uint32_t nonce_expiry;
 	enum digest_alg algs[MAX_ALGS];
 	size_t algc;
 	struct list md5_agents;        /* struct md5_agent */
 	struct throttle_conf throttle;
-	uint64_t failures;
-} auth = {
+};
+
+static const struct auth_conf defaults = {
 	.nonce_expiry = 300,
 	.algs = {DIGEST_SHA256, DIGEST_MD5},
 	.algc = 2,
+	.md5_agents = LIST_INIT,
 	.throttle = {5, 10, 300, 900},
+};
+
+static struct {
+	struct auth_conf conf;
+	uint64_t failures;
+} auth = {
+	.conf = {
+		.md5_agents = LIST_INIT,
+	},
 };
 
 
@@ -70,7 +82,7 @@ static bool md5_only(const struct sip_msg *msg)
 	if (!ua)
 		return false;
 
-	for (le = auth.md5_agents.head; le; le = le->next) {
+	for (le = auth.conf.md5_agents.head; le; le = le->next) {
 		const struct md5_agent *a = le->data;
 		size_t n = strlen(a->substr), i;
 
@@ -88,8 +100,8 @@ static bool alg_offered(enum digest_alg alg)
 {
 	size_t i;
 
-	for (i = 0; i < auth.algc; i++) {
-		if (auth.algs[i] == alg)
+	for (i = 0; i < auth.conf.algc; i++) {
+		if (auth.conf.algs[i] == alg)
 			return true;
 	}
 
@@ -122,14 +134,14 @@ static int challenge(struct sipd_sock *sock, const struct sip_msg *msg,
 	/* an MD5-only agent gets MD5 alone, when MD5 is offered at all */
 	only_md5 = only_md5 && alg_offered(DIGEST_MD5);
 
-	for (i = 0; i < auth.algc; i++) {
-		if (only_md5 && auth.algs[i] != DIGEST_MD5)
+	for (i = 0; i < auth.conf.algc; i++) {
+		if (only_md5 && auth.conf.algs[i] != DIGEST_MD5)
 			continue;
 
 		err |= mbuf_printf(mb, "%s: Digest realm=\"%s\", nonce=\"%s\","
 				   " algorithm=%s, qop=\"auth\"%s\r\n",
 				   hname, realm, nonce,
-				   digest_alg_name(auth.algs[i]),
+				   digest_alg_name(auth.conf.algs[i]),
 				   stale ? ", stale=true" : "");
 	}
 
@@ -209,7 +221,7 @@ static enum outcome verify(struct auth_identity *id,
 		return OUTCOME_BAD_URI;
 
 	nerr = nonce_check(&cred->nonce, realm, time_now(),
-			   auth.nonce_expiry);
+			   auth.conf.nonce_expiry);
 	if (nerr == EINVAL)
 		return OUTCOME_FAILURE;    /* not a nonce we made */
 	else if (nerr && nerr != ETIMEDOUT)
@@ -239,7 +251,7 @@ static enum outcome verify(struct auth_identity *id,
 
 	err = replay_check(&cred->nonce, &cred->nc,
 			   hash_joaat_pl(&msg->via.branch),
-			   time_now() + auth.nonce_expiry);
+			   time_now() + auth.conf.nonce_expiry);
 	if (err == EALREADY)
 		return OUTCOME_FAILURE;
 	else if (err)
@@ -330,7 +342,7 @@ static void agent_destructor(void *arg)
 }
 
 
-static int agent_add(const char *substr)
+static int agent_add(struct list *agents, const char *substr)
 {
 	struct md5_agent *a;
 
@@ -343,7 +355,7 @@ static int agent_add(const char *substr)
 		return ENOMEM;
 	}
 
-	list_append(&auth.md5_agents, &a->le, a);
+	list_append(agents, &a->le, a);
 
 	return 0;
 }
@@ -351,19 +363,19 @@ static int agent_add(const char *substr)
 
 static int agent_handler(const struct config_line *line, void *arg)
 {
-	(void)arg;
+	struct list *agents = arg;
 
 	/* "none" forgets the agents listed so far, built-in ones too */
 	if (!str_casecmp(line->val, "none")) {
-		list_flush(&auth.md5_agents);
+		list_flush(agents);
 		return 0;
 	}
 
-	return agent_add(line->val);
+	return agent_add(agents, line->val);
 }
 
 
-static int algorithms_config(void)
+static int algorithms_config(struct auth_conf *c)
 {
 	const struct config_line *line = config_find("auth_algorithms");
 	struct pl rest, name;
@@ -371,7 +383,7 @@ static int algorithms_config(void)
 	if (!line)
 		return 0;
 
-	auth.algc = 0;
+	c->algc = 0;
 	pl_set_str(&rest, line->val);
 
 	while (rest.l) {
@@ -386,13 +398,13 @@ static int algorithms_config(void)
 			return config_fail(line, "'%r' is not MD5 or SHA-256",
 					   &name);
 
-		for (i = 0; i < auth.algc; i++) {
-			if (auth.algs[i] == alg)
+		for (i = 0; i < c->algc; i++) {
+			if (c->algs[i] == alg)
 				return config_fail(line, "%r is listed twice",
 						   &name);
 		}
 
-		auth.algs[auth.algc++] = alg;
+		c->algs[c->algc++] = alg;
 
 		if (!comma)
 			break;
@@ -401,38 +413,97 @@ static int algorithms_config(void)
 		rest.l -= name.l + 1;
 	}
 
-	if (!auth.algc)
+	if (!c->algc)
 		return config_fail(line, "no algorithm");
 
 	return 0;
 }
 
 
-static int module_init(void)
+/* Read the keys into settings that start from the defaults */
+static int conf_read(struct auth_conf *c)
 {
 	size_t i;
 	int err;
 
 	for (i = 0; i < ARRAY_SIZE(default_md5_agents); i++) {
-		err = agent_add(default_md5_agents[i]);
+		err = agent_add(&c->md5_agents, default_md5_agents[i]);
 		if (err)
 			return err;
 	}
 
-	err  = config_u32("auth_nonce_expiry", &auth.nonce_expiry, 10, 86400);
-	err |= config_u32("auth_throttle", &auth.throttle.throttle, 0, 1000);
-	err |= config_u32("auth_fail_limit", &auth.throttle.limit, 1, 100000);
-	err |= config_u32("auth_fail_window", &auth.throttle.window, 1,
+	err  = config_u32("auth_nonce_expiry", &c->nonce_expiry, 10, 86400);
+	err |= config_u32("auth_throttle", &c->throttle.throttle, 0, 1000);
+	err |= config_u32("auth_fail_limit", &c->throttle.limit, 1, 100000);
+	err |= config_u32("auth_fail_window", &c->throttle.window, 1,
 			  86400);
-	err |= config_u32("auth_ban_time", &auth.throttle.ban_time, 0,
+	err |= config_u32("auth_ban_time", &c->throttle.ban_time, 0,
 			  604800);
-	err |= algorithms_config();
-	err |= config_apply("auth_md5_user_agent", agent_handler, NULL);
-	if (err)
-		return EINVAL;
+	err |= algorithms_config(c);
+	err |= config_apply("auth_md5_user_agent", agent_handler,
+			    &c->md5_agents);
 
-	throttle_configure(&auth.throttle);
+	return err ? EINVAL : 0;
+}
+
+
+/* At start and at reloads: read the keys; apply them when asked */
+static int conf_reload(bool apply)
+{
+	struct auth_conf c = defaults;
+	int err;
+
+	list_init(&c.md5_agents);
+
+	err = conf_read(&c);
+	if (!err && apply) {
+		auth.conf.nonce_expiry = c.nonce_expiry;
+		memcpy(auth.conf.algs, c.algs, sizeof(c.algs));
+		auth.conf.algc = c.algc;
+		auth.conf.throttle = c.throttle;
+		reload_list(&auth.conf.md5_agents, &c.md5_agents);
+		throttle_configure(&auth.conf.throttle);
+	}
+
+	list_flush(&c.md5_agents);
+
+	return err;
+}
+
+
+static struct reload_hook hook = {
+	.name = "auth",
+	.h = conf_reload,
+};
+
+
+static uint64_t failures_read(void *arg)
+{
+	(void)arg;
+
+	return auth.failures;
+}
+
+
+static struct stat_figure failures = {
+	.name  = STAT_AUTH_FAILURES,
+	.help  = "Failed digest authentications",
+	.kind  = STAT_COUNTER,
+	.readh = failures_read,
+};
+
+
+static int module_init(void)
+{
+	int err;
+
+	err = conf_reload(true);
+	if (err)
+		return err;
+
 	auth_register(&backend);
+	reload_register(&hook);
+	stats_register(&failures);
 
 	return 0;
 }
@@ -440,8 +511,10 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	stats_unregister(&failures);
+	reload_unregister(&hook);
 	auth_unregister(&backend);
-	list_flush(&auth.md5_agents);
+	list_flush(&auth.conf.md5_agents);
 	replay_flush();
 	throttle_flush();
 

@@ -4,7 +4,9 @@
  * Listens to the core's event registry and appends one JSON object a line
  * to eventlog_file: bindings added, refreshed, removed and expired, and
  * the call states the proxy reports. Operators read it for call and
- * registration history; the tests read it to check the events.
+ * registration history; the tests read it to check the events. A reload
+ * closes the file (it opens again at the next event, so a rotated file
+ * is followed) and takes a new eventlog_file.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -123,40 +125,70 @@ static bool writable(const char *path)
 }
 
 
+static void file_close(void)
+{
+	if (elog.f)
+		(void)fclose(elog.f);
+	elog.f = NULL;
+	elog.failed = false;
+}
+
+
+/* At start and at reloads: the file, opened again at the next event */
+static int conf_reload(bool apply)
+{
+	const struct config_line *line = config_find("eventlog_file");
+	char *path = NULL;
+	int err = 0;
+
+	/* relative to where sipd started, also once it is a daemon */
+	if (line) {
+		err = path_absolute(&path, line->val);
+		if (err)
+			return err;
+
+		if (!writable(path)) {
+			err = config_fail(line, "cannot write %s: %m", path,
+					  errno);
+			goto out;
+		}
+	}
+
+	if (!apply)
+		goto out;
+
+	if (!path)
+		log_warning("eventlog: no eventlog_file: events are not"
+			    " written\n");
+
+	file_close();
+	mem_deref(elog.path);
+	elog.path = path;
+	path = NULL;
+
+ out:
+	mem_deref(path);
+
+	return err;
+}
+
+
+static struct reload_hook hook = {
+	.name = "eventlog",
+	.h = conf_reload,
+};
+
+
 static int module_init(void)
 {
 	int err;
 
-	err = config_str("eventlog_file", &elog.path);
+	err = conf_reload(true);
 	if (err)
 		return err;
 
-	/* relative to where sipd started, also once it is a daemon */
-	if (elog.path && elog.path[0] != '/') {
-		char cwd[512], *abs;
-
-		if (!getcwd(cwd, sizeof(cwd)))
-			return errno;
-
-		err = re_sdprintf(&abs, "%s/%s", cwd, elog.path);
-		if (err)
-			return err;
-
-		mem_deref(elog.path);
-		elog.path = abs;
-	}
-
-	if (!elog.path) {
-		log_warning("eventlog: no eventlog_file: events are not"
-			    " written\n");
-	}
-	else if (!writable(elog.path)) {
-		err = errno;
-		return config_fail(config_find("eventlog_file"),
-				   "cannot write %s: %m", elog.path, err);
-	}
-
 	event_listen(&listener);
+	reload_register(&hook);
 
 	return 0;
 }
@@ -164,12 +196,9 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	reload_unregister(&hook);
 	event_unlisten(&listener);
-
-	if (elog.f)
-		(void)fclose(elog.f);
-	elog.f = NULL;
-	elog.failed = false;
+	file_close();
 	elog.path = mem_deref(elog.path);
 
 	return 0;

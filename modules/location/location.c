@@ -17,6 +17,8 @@
 
 enum {
 	FAST_INTERVAL = 20,     /* ms, while a backlog of expired remains */
+	INTERVAL_DEFAULT = 1000,
+	BATCH_DEFAULT = 100,
 };
 
 
@@ -24,10 +26,7 @@ static struct {
 	struct tmr tmr;
 	uint32_t interval;      /* ms */
 	uint32_t batch;
-} loc = {
-	.interval = 1000,
-	.batch = 100,
-};
+} loc;
 
 
 static struct location_backend backend = {
@@ -63,20 +62,67 @@ static void expire_timer(void *arg)
 }
 
 
+/* At start and at reloads: the expiry timer starts again */
+static int conf_reload(bool apply)
+{
+	uint32_t interval = INTERVAL_DEFAULT, batch = BATCH_DEFAULT;
+	int err;
+
+	err  = config_u32("location_expire_interval", &interval, 10, 60000);
+	err |= config_u32("location_expire_batch", &batch, 1, 10000);
+	if (err)
+		return EINVAL;
+
+	if (apply) {
+		loc.interval = interval;
+		loc.batch = batch;
+		tmr_start(&loc.tmr, loc.interval, expire_timer, NULL);
+	}
+
+	return 0;
+}
+
+
+static struct reload_hook hook = {
+	.name = "location",
+	.h = conf_reload,
+};
+
+
+static uint64_t registrations_read(void *arg)
+{
+	uint64_t n = 0;
+	int err;
+	(void)arg;
+
+	err = store_count(&n, time_now());
+	if (err)
+		log_warning("location: counting the bindings: %m\n", err);
+
+	return n;
+}
+
+
+static struct stat_figure registrations = {
+	.name  = STAT_REGISTRATIONS,
+	.help  = "Registered contacts (bindings) not expired",
+	.kind  = STAT_GAUGE,
+	.readh = registrations_read,
+};
+
+
 static int module_init(void)
 {
 	int err;
 
-	err  = config_u32("location_expire_interval", &loc.interval,
-			  10, 60000);
-	err |= config_u32("location_expire_batch", &loc.batch, 1, 10000);
+	err = conf_reload(true);
 	if (err)
-		return EINVAL;
+		return err;
 
 	location_register(&backend);
 	account_register(&accounts);
-
-	tmr_start(&loc.tmr, loc.interval, expire_timer, NULL);
+	reload_register(&hook);
+	stats_register(&registrations);
 
 	return 0;
 }
@@ -84,6 +130,8 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	stats_unregister(&registrations);
+	reload_unregister(&hook);
 	tmr_cancel(&loc.tmr);
 	location_unregister(&backend);
 	account_unregister(&accounts);

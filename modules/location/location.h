@@ -11,6 +11,7 @@ int  store_save(const char *aor, const struct list *upserts,
 int  store_scan(struct list *bindings, int64_t after_id, uint32_t limit,
 		int64_t now);
 int  store_binding_read(struct binding **bp, struct sqlite3_stmt *stmt);
+int  store_count(uint64_t *n, int64_t now);
 extern const char store_columns[];
 
 /* accounts.c */

@@ -45,6 +45,10 @@ static struct db_stmt st_update = {
 	       " WHERE id = ?17"
 };
 
+static struct db_stmt st_count = {
+	.sql = "SELECT count(*) FROM bindings WHERE expires > ?1"
+};
+
 static struct db_stmt st_delete = {
 	.sql = "DELETE FROM bindings WHERE id = ?1"
 };
@@ -151,6 +155,35 @@ int store_binding_read(struct binding **bp, sqlite3_stmt *stmt)
  *
  * @return 0 if success, otherwise errorcode
  */
+/**
+ * Count the bindings that have not expired
+ *
+ * @param n   The count
+ * @param now Current time, epoch seconds
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int store_count(uint64_t *n, int64_t now)
+{
+	sqlite3_stmt *stmt = db_stmt(&st_count);
+	int err = 0;
+
+	if (!stmt)
+		return db_error();
+
+	sqlite3_bind_int64(stmt, 1, now);
+
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(stmt, 0);
+	else
+		err = EIO;
+
+	sqlite3_reset(stmt);
+
+	return err;
+}
+
+
 int store_lookup(struct list *bindings, const char *aor, int64_t now)
 {
 	sqlite3_stmt *stmt = db_stmt(&st_lookup);

@@ -257,6 +257,17 @@ void calls_in_dialog(const struct sip_msg *msg)
 }
 
 
+/**
+ * How many confirmed calls are remembered until their BYE
+ *
+ * @return Count
+ */
+uint32_t calls_count(void)
+{
+	return calls.count;
+}
+
+
 void calls_close(void)
 {
 	hash_flush(calls.ht);

@@ -114,19 +114,73 @@ static struct role role = {
 };
 
 
-static int module_init(void)
+/* At start and at reloads: Timer C of the branches that start next */
+static int conf_reload(bool apply)
 {
-	uint32_t timer_c = proxy_conf.timer_c / 1000;
+	uint32_t timer_c = TIMER_C_DEFAULT;
 	int err;
 
 	err = config_u32("proxy_timer_c", &timer_c, 10, 3600);
 	if (err)
 		return EINVAL;
 
-	proxy_conf.timer_c = timer_c * 1000;
+	if (apply)
+		proxy_conf.timer_c = timer_c * 1000;
+
+	return 0;
+}
+
+
+static struct reload_hook hook = {
+	.name = "proxy",
+	.h = conf_reload,
+};
+
+
+static uint64_t transactions_read(void *arg)
+{
+	(void)arg;
+
+	return ptrans_count();
+}
+
+
+static uint64_t calls_read(void *arg)
+{
+	(void)arg;
+
+	return calls_count();
+}
+
+
+static struct stat_figure transactions = {
+	.name  = STAT_TRANSACTIONS,
+	.help  = "Requests the stateful proxy is forwarding",
+	.kind  = STAT_GAUGE,
+	.readh = transactions_read,
+};
+
+static struct stat_figure calls = {
+	.name  = STAT_CALLS,
+	.help  = "Calls established through the proxy, until their BYE",
+	.kind  = STAT_GAUGE,
+	.readh = calls_read,
+};
+
+
+static int module_init(void)
+{
+	int err;
+
+	err = conf_reload(true);
+	if (err)
+		return err;
 
 	branch_init();
 	role_register(&role);
+	reload_register(&hook);
+	stats_register(&transactions);
+	stats_register(&calls);
 
 	return 0;
 }
@@ -134,6 +188,9 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	stats_unregister(&calls);
+	stats_unregister(&transactions);
+	reload_unregister(&hook);
 	role_unregister(&role);
 	ptrans_close();
 	calls_close();

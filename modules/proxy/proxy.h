@@ -8,6 +8,10 @@ struct ptrans;
 struct branch;
 
 
+enum {
+	TIMER_C_DEFAULT = 180,     /* s */
+};
+
 /** Settings of the proxy role */
 struct proxy_conf {
 	uint32_t timer_c;          /* ms, INVITE branch without answer */
@@ -90,6 +94,7 @@ void calls_request(const struct ptrans *pt);
 void calls_response(const struct ptrans *pt, const struct sip_msg *msg);
 void calls_final(const struct ptrans *pt, uint16_t scode);
 void calls_in_dialog(const struct sip_msg *msg);
+uint32_t calls_count(void);
 void calls_close(void);
 
 /* shift.c */

@@ -19,7 +19,7 @@
 
 
 struct proxy_conf proxy_conf = {
-	.timer_c = 180000,
+	.timer_c = TIMER_C_DEFAULT * 1000,
 };
 
 static struct list ptranss;

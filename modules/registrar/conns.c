@@ -229,17 +229,24 @@ void conns_register(struct sipd_sock *sock, const struct sip_msg *msg,
 
 
 /**
- * Start watching connections
+ * Set the CRLF keepalive interval of outbound flows held from now on
  *
- * @param interval CRLF keepalive interval of outbound flows, 0 for none
+ * @param interval Interval in seconds, 0 for none
+ */
+void conns_interval(uint32_t interval)
+{
+	rc.interval = interval;
+}
+
+
+/**
+ * Start watching connections
  *
  * @return 0 if success, otherwise errorcode
  */
-int conns_init(uint32_t interval)
+int conns_init(void)
 {
 	int err;
-
-	rc.interval = interval;
 
 	err = hash_alloc(&rc.conns, HASH_SIZE);
 	if (err)

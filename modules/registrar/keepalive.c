@@ -43,6 +43,13 @@ struct ping {
 	struct binding *b;
 };
 
+
+enum {
+	INTERVAL_DEFAULT = 30,
+	FAILURES_DEFAULT = 3,
+};
+
+
 static struct {
 	uint32_t interval;     /* s, 0 = off */
 	uint32_t failures;
@@ -53,8 +60,8 @@ static struct {
 	struct hash *misses;
 	struct hash *pings;
 } kal = {
-	.interval = 30,
-	.failures = 3,
+	.interval = INTERVAL_DEFAULT,
+	.failures = FAILURES_DEFAULT,
 };
 
 
@@ -303,6 +310,46 @@ static void tick(void *arg)
 
 
 /**
+ * Read the settings; with apply, use them: the pings start, stop or
+ * start again at a new interval (connections keep the keepalive
+ * interval they were given)
+ *
+ * @param apply True to use them, false to check them
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int keepalive_conf(bool apply)
+{
+	uint32_t interval = INTERVAL_DEFAULT, failures = FAILURES_DEFAULT;
+	int err;
+
+	err  = config_u32("registrar_nat_ping_interval", &interval, 0, 3600);
+	err |= config_u32("registrar_nat_ping_failures", &failures, 1, 100);
+	if (err)
+		return EINVAL;
+
+	if (!apply)
+		return 0;
+
+	kal.failures = failures;
+	conns_interval(interval);
+
+	if (interval == kal.interval &&
+	    (!interval || tmr_isrunning(&kal.tmr)))
+		return 0;
+
+	kal.interval = interval;
+	kal.last_id = 0;
+	tmr_cancel(&kal.tmr);
+
+	if (interval)
+		tmr_start(&kal.tmr, interval * 1000, tick, NULL);
+
+	return 0;
+}
+
+
+/**
  * Read the settings and start the pings
  *
  * @return 0 if success, otherwise errorcode
@@ -311,26 +358,16 @@ int keepalive_init(void)
 {
 	int err;
 
-	err  = config_u32("registrar_nat_ping_interval", &kal.interval, 0,
-			  3600);
-	err |= config_u32("registrar_nat_ping_failures", &kal.failures, 1,
-			  100);
-	if (err)
-		return EINVAL;
-
 	err  = hash_alloc(&kal.misses, HASH_SIZE);
 	err |= hash_alloc(&kal.pings, HASH_SIZE);
 	if (err)
 		return ENOMEM;
 
-	err = conns_init(kal.interval);
+	err = conns_init();
 	if (err)
 		return err;
 
-	if (kal.interval)
-		tmr_start(&kal.tmr, kal.interval * 1000, tick, NULL);
-
-	return 0;
+	return keepalive_conf(true);
 }
 
 

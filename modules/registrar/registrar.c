@@ -14,13 +14,15 @@
 #include "registrar.h"
 
 
-static struct registrar_conf conf = {
+static const struct registrar_conf defaults = {
 	.min_expires     = 60,
 	.max_expires     = 3600,
 	.default_expires = 3600,
 	.max_contacts    = 10,
 	.overflow        = OVERFLOW_REPLACE,
 };
+
+static struct registrar_conf conf;
 
 static const char *supported[] = {"path", "outbound", "gruu", NULL};
 
@@ -316,59 +318,99 @@ static struct role role = {
 };
 
 
-static int module_init(void)
+/* Read the keys into settings that start from the defaults */
+static int conf_read(struct registrar_conf *c)
 {
 	const struct config_line *line;
 	int err;
 
-	err  = config_u32("registrar_min_expires", &conf.min_expires,
+	*c = defaults;
+
+	err  = config_u32("registrar_min_expires", &c->min_expires,
 			  1, 86400);
-	err |= config_u32("registrar_max_expires", &conf.max_expires,
+	err |= config_u32("registrar_max_expires", &c->max_expires,
 			  1, 604800);
-	err |= config_u32("registrar_default_expires", &conf.default_expires,
+	err |= config_u32("registrar_default_expires", &c->default_expires,
 			  1, 604800);
-	err |= config_u32("registrar_max_contacts", &conf.max_contacts,
+	err |= config_u32("registrar_max_contacts", &c->max_contacts,
 			  1, 1000);
-	if (err)
-		return EINVAL;
 
 	line = config_find("registrar_overflow");
 	if (line) {
 		if (!str_casecmp(line->val, "replace"))
-			conf.overflow = OVERFLOW_REPLACE;
+			c->overflow = OVERFLOW_REPLACE;
 		else if (!str_casecmp(line->val, "reject"))
-			conf.overflow = OVERFLOW_REJECT;
+			c->overflow = OVERFLOW_REJECT;
 		else
 			return config_fail(line, "'%s' is not replace or"
 					   " reject", line->val);
 	}
 
-	if (conf.min_expires > conf.max_expires) {
+	if (err)
+		return EINVAL;
+
+	if (c->min_expires > c->max_expires) {
 		return config_fail(config_find("registrar_min_expires"),
 				   "%u is above registrar_max_expires (%u)",
-				   conf.min_expires, conf.max_expires);
+				   c->min_expires, c->max_expires);
 	}
 
 	line = config_find("registrar_default_expires");
 	if (!line) {
 		/* the built-in default follows the limits it must respect */
-		conf.default_expires = MAX(conf.min_expires,
-					   MIN(conf.default_expires,
-					       conf.max_expires));
+		c->default_expires = MAX(c->min_expires,
+					 MIN(c->default_expires,
+					     c->max_expires));
 	}
-	else if (conf.default_expires < conf.min_expires ||
-		 conf.default_expires > conf.max_expires) {
+	else if (c->default_expires < c->min_expires ||
+		 c->default_expires > c->max_expires) {
 		return config_fail(line, "%u is outside registrar_min_expires"
 				   " .. registrar_max_expires (%u .. %u)",
-				   conf.default_expires, conf.min_expires,
-				   conf.max_expires);
+				   c->default_expires, c->min_expires,
+				   c->max_expires);
 	}
+
+	return 0;
+}
+
+
+/* At reloads: the expiry limits apply to the next REGISTER */
+static int conf_reload(bool apply)
+{
+	struct registrar_conf c;
+	int err;
+
+	err  = conf_read(&c);
+	err |= keepalive_conf(false);
+	if (err || !apply)
+		return err ? EINVAL : 0;
+
+	conf = c;
+
+	return keepalive_conf(true);
+}
+
+
+static struct reload_hook hook = {
+	.name = "registrar",
+	.h = conf_reload,
+};
+
+
+static int module_init(void)
+{
+	int err;
+
+	err = conf_read(&conf);
+	if (err)
+		return err;
 
 	err = keepalive_init();
 	if (err)
 		return err;
 
 	role_register(&role);
+	reload_register(&hook);
 
 	return 0;
 }
@@ -376,6 +418,7 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	reload_unregister(&hook);
 	role_unregister(&role);
 	keepalive_close();
 	retry_close();

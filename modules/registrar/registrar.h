@@ -47,12 +47,14 @@ struct reg_contact {
 int  reg_contact_print(struct re_printf *pf, void *arg);
 
 /* keepalive.c */
+int  keepalive_conf(bool apply);
 int  keepalive_init(void);
 void keepalive_close(void);
 
 
 /* conns.c */
-int  conns_init(uint32_t interval);
+int  conns_init(void);
+void conns_interval(uint32_t interval);
 void conns_close(void);
 void conns_register(struct sipd_sock *sock, const struct sip_msg *msg,
 		    uint32_t expires);

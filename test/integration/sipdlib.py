@@ -339,7 +339,8 @@ class Sipd:
     """sipd on loopback with a temporary configuration and database.
 
     conf is the configuration text; {port}, {port2}, {db} and {dir} are
-    filled in. accounts are created with sipctl before start."""
+    filled in, and a control_socket line in the directory is added when
+    the text has none. accounts are created with sipctl before start."""
 
     def __init__(self, conf=None, accounts=(("alice@example.com", "secret"),
                                             ("bob@example.com", "secret2")),
@@ -351,6 +352,7 @@ class Sipd:
         self.conf_path = os.path.join(self.dir, "sipd.conf")
         self.log_path = os.path.join(self.dir, "sipd.log")
         self.pidfile = os.path.join(self.dir, "sipd.pid")
+        self.ctl_path = os.path.join(self.dir, "sipd.ctl")
         self.proc = None
         if conf is None:
             conf = DEFAULT_CONF
@@ -371,6 +373,8 @@ class Sipd:
         # do: the flood tests set their own limits and use 127.0.0.2+
         if "flood_" not in text:
             text += "flood_exempt 127.0.0.1\n"
+        if "control_socket" not in text:
+            text += "control_socket %s\n" % self.ctl_path
         with open(self.conf_path, "w") as f:
             f.write(text)
 

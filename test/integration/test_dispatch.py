@@ -471,6 +471,8 @@ def config_run(body, check_only=True, timeout=10):
     d = tempfile.mkdtemp(prefix="sipd-conf-")
     path = os.path.join(d, "sipd.conf")
     text = body.format(db=os.path.join(d, "sipd.db"), port=free_port())
+    if "control_socket" not in text:
+        text += "control_socket %s\n" % os.path.join(d, "sipd.ctl")
     with open(path, "w") as f:
         f.write(text)
     args = [SIPD, "-f", path, "-m", MODULES]

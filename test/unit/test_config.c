@@ -51,7 +51,7 @@ START_TEST(test_values)
 	ck_assert_int_eq(0, config_u32("missing", &v, 0, 10));
 	ck_assert_uint_eq(5, v);
 
-	ck_assert_int_eq(0, config_check_unused());
+	ck_assert_int_eq(0, config_check_unused(NULL));
 }
 END_TEST
 
@@ -90,8 +90,8 @@ START_TEST(test_unknown_key)
 {
 	ck_assert_int_eq(0, test_config("domain example.com\n"
 					"registar_max_expires 60\n"));
-	ck_assert_int_eq(0, domain_config());
-	ck_assert_int_eq(EINVAL, config_check_unused());
+	ck_assert_int_eq(0, domain_config(true));
+	ck_assert_int_eq(EINVAL, config_check_unused(NULL));
 	ck_assert(capture_has("test.conf:2: unknown key"
 			      " 'registar_max_expires'"));
 }
@@ -104,7 +104,7 @@ START_TEST(test_domains)
 
 	ck_assert_int_eq(0, test_config("domain example.com\n"
 					"domain Example.org\n"));
-	ck_assert_int_eq(0, domain_config());
+	ck_assert_int_eq(0, domain_config(true));
 
 	pl_set_str(&pl, "EXAMPLE.COM");
 	ck_assert(domain_is_served(&pl));
@@ -117,7 +117,7 @@ START_TEST(test_domains)
 	domain_close();
 	ck_assert_int_eq(0, test_config("domain a/b\ndomain x.com\n"
 					"domain x.com\n"));
-	ck_assert_int_eq(EINVAL, domain_config());
+	ck_assert_int_eq(EINVAL, domain_config(true));
 	ck_assert(capture_has("test.conf:1: domain: 'a/b' is not a domain"));
 	ck_assert(capture_has("test.conf:3: domain: 'x.com' is listed"
 			      " twice"));
@@ -135,7 +135,7 @@ static void listen_fails(const char *line, const char *message)
 	listen_close();
 
 	ck_assert_int_eq(0, test_config(conf));
-	ck_assert_int_eq(EINVAL, listen_config());
+	ck_assert_int_eq(EINVAL, listen_config(true));
 	ck_assert_msg(capture_has(message), "listen %s: expected '%s', got"
 		      " '%s'", line, message, capture_text());
 	ck_assert_msg(capture_has("test.conf:2: listen: "), "no line in '%s'",
@@ -172,7 +172,7 @@ START_TEST(test_listen_ok)
 			 "listen tcp:127.0.0.1:5060;roles=registrar\n"
 			 "listen udp:[::1]:5070;roles=redirect\n"
 			 "listen udp:0.0.0.0;roles=registrar;auth=off\n"));
-	ck_assert_int_eq(0, listen_config());
+	ck_assert_int_eq(0, listen_config(true));
 	ck_assert_int_eq(0, config_errors());
 }
 END_TEST
@@ -183,7 +183,7 @@ START_TEST(test_listen_duplicate)
 	ck_assert_int_eq(0, test_config(
 			 "listen udp:127.0.0.1:5060;roles=registrar\n"
 			 "listen udp:127.0.0.1:5060;roles=redirect\n"));
-	ck_assert_int_eq(EINVAL, listen_config());
+	ck_assert_int_eq(EINVAL, listen_config(true));
 	ck_assert(capture_has("test.conf:2: listen: udp 127.0.0.1:5060 is"
 			      " already used on line 1"));
 }
@@ -193,7 +193,7 @@ END_TEST
 START_TEST(test_no_listen)
 {
 	ck_assert_int_eq(0, test_config("domain example.com\n"));
-	ck_assert_int_eq(EINVAL, listen_config());
+	ck_assert_int_eq(EINVAL, listen_config(true));
 	ck_assert(capture_has("test.conf: no 'listen' line"));
 }
 END_TEST

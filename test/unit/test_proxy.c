@@ -43,7 +43,7 @@ static void setup(void)
 {
 	capture_start();
 	ck_assert_int_eq(0, test_config("domain example.com\n"));
-	ck_assert_int_eq(0, domain_config());
+	ck_assert_int_eq(0, domain_config(true));
 }
 
 
@@ -292,8 +292,8 @@ START_TEST(test_routes)
 		"route *>127.0.0.1:5096\n"
 		"did 4930123>alice@example.com\n"));
 	domain_close();
-	ck_assert_int_eq(0, domain_config());
-	ck_assert_int_eq(0, routes_config());
+	ck_assert_int_eq(0, domain_config(true));
+	ck_assert_int_eq(0, routes_config(true));
 
 	/* the longest prefix wins */
 	pl_set_str(&pl, "0049301234");
@@ -333,8 +333,8 @@ static void route_fails(const char *line, const char *message)
 	routes_close();
 	domain_close();
 	ck_assert_int_eq(0, test_config(conf));
-	ck_assert_int_eq(0, domain_config());
-	ck_assert_int_eq(EINVAL, routes_config());
+	ck_assert_int_eq(0, domain_config(true));
+	ck_assert_int_eq(EINVAL, routes_config(true));
 	ck_assert_msg(capture_has(message), "%s: expected '%s', got '%s'",
 		      line, message, capture_text());
 	ck_assert_msg(capture_has("test.conf:2: "), "no line: %s",

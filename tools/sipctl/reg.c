@@ -17,20 +17,7 @@
 
 static void json_str(const char *s)
 {
-	(void)putchar('"');
-
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			(void)printf("\\%c", c);
-		else if (c < 0x20)
-			(void)printf("\\u%04x", c);
-		else
-			(void)putchar(c);
-	}
-
-	(void)putchar('"');
+	(void)re_printf("%H", json_quote, s);
 }
 
 

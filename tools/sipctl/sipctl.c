@@ -1,9 +1,12 @@
 /**
- * @file sipctl.c  sipctl: inspect and edit accounts and registrations
+ * @file sipctl.c  sipctl: inspect and edit accounts and registrations,
+ *                  and talk to the running sipd
  *
  * sipctl reads the database path from the same configuration file as
  * sipd and works on the SQLite file directly, with the daemon stopped or
  * running beside it (SQLite's locking and a busy timeout keep both safe).
+ * status, ban and reload go to the running sipd through its control
+ * socket (control_socket in the same file, or --control).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
+#include <getopt.h>
 #include <sys/stat.h>
 #include <sqlite3.h>
 #include <ctype.h>
@@ -38,14 +42,23 @@ enum {
 static struct {
 	const char *conf;
 	char db[512];
+	const char *control;       /* --control */
+	char *control_conf;        /* control_socket of the file */
 } ctl;
 
 
 static void usage(void)
 {
 	(void)fprintf(stderr,
-		"usage: sipctl [-f CONF] COMMAND ...\n"
+		"usage: sipctl [-f CONF] [-c PATH] COMMAND ...\n"
 		"\n"
+		"  status [--json]                 what the running sipd is"
+		" doing\n"
+		"  ban list [--json]               the banned source addresses"
+		"\n"
+		"  ban del ADDR|all                lift a ban, or every ban\n"
+		"  reload                          make sipd reread its"
+		" configuration\n"
 		"  user add USER@DOMAIN PASSWORD   add an account\n"
 		"  user passwd USER@DOMAIN PASSWORD  change its password\n"
 		"  user del USER@DOMAIN            remove an account and its"
@@ -68,7 +81,9 @@ static void usage(void)
 		"  db upgrade                      upgrade an older database\n"
 		"  db check                        check the database\n"
 		"\n"
-		"CONF defaults to $SIPD_CONF, else " SIPD_CONF_PATH ".\n");
+		"CONF defaults to $SIPD_CONF, else " SIPD_CONF_PATH ".\n"
+		"-c, --control PATH: sipd's control socket (default: the\n"
+		"control_socket of CONF, else " SIPD_CONTROL_PATH ").\n");
 }
 
 
@@ -172,7 +187,14 @@ static int read_config(void)
 	if (config_errors())
 		return EINVAL;
 
-	(void)domain_config();
+	(void)domain_config(true);
+
+	line = config_find("control_socket");
+	if (line && !str_casecmp(line->val, "off"))
+		ctl.control_conf = NULL;
+	else if (path_absolute(&ctl.control_conf, line ? line->val :
+			       SIPD_CONTROL_PATH))
+		return ENOMEM;
 
 	line = config_find("db");
 	if (!line) {
@@ -218,24 +240,10 @@ int db_use_upgrade(bool create, bool upgrade)
 	int err;
 
 	if (create) {
-		char dir[512], *slash;
-
-		str_ncpy(dir, ctl.db, sizeof(dir));
-		slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
-			char *p;
-
-			*slash = '\0';
-			for (p = dir + 1; *p; p++) {
-				if (*p != '/')
-					continue;
-				*p = '\0';
-				(void)mkdir(dir, 0755);
-				*p = '/';
-			}
-			if (mkdir(dir, 0750) && errno != EEXIST)
-				return fail("cannot create %s: %m", dir, errno);
-		}
+		err = path_mkdir(ctl.db, 0750);
+		if (err)
+			return fail("cannot create the directory of %s: %m",
+				    ctl.db, err);
 	}
 	else if (access(ctl.db, F_OK)) {
 		return fail("%s: no database (set 'db' in %s, start sipd or"
@@ -252,19 +260,50 @@ int db_use_upgrade(bool create, bool upgrade)
 }
 
 
+static bool is_control_command(const char *cmd)
+{
+	return !strcmp(cmd, "status") || !strcmp(cmd, "ban") ||
+		!strcmp(cmd, "reload");
+}
+
+
+static int control_command(int argc, char *argv[])
+{
+	if (ctl.control)
+		return cmd_control(ctl.control, argc, argv);
+
+	if (!ctl.control_conf) {
+		(void)fail("the control socket is off in %s (control_socket"
+			   " off): sipd cannot be reached", ctl.conf);
+		return EXIT_UNREACHABLE;
+	}
+
+	return cmd_control(ctl.control_conf, argc, argv);
+}
+
+
 int main(int argc, char *argv[])
 {
+	static const struct option options[] = {
+		{"control", required_argument, NULL, 'c'},
+		{"help",    no_argument,       NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
 	int c, ret;
 
 	ctl.conf = getenv("SIPD_CONF");
 	if (!ctl.conf || !*ctl.conf)
 		ctl.conf = SIPD_CONF_PATH;
 
-	while ((c = getopt(argc, argv, "+f:h")) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:c:h", options, NULL)) != -1) {
 		switch (c) {
 
 		case 'f':
 			ctl.conf = optarg;
+			break;
+
+		case 'c':
+			ctl.control = optarg;
 			break;
 
 		case 'h':
@@ -291,12 +330,20 @@ int main(int argc, char *argv[])
 	log_set_ident("sipctl");
 	log_set_level(LOG_LEVEL_WARNING);
 
+	/* with --control, the daemon's commands need no configuration */
+	if (is_control_command(argv[0]) && ctl.control) {
+		ret = control_command(argc, argv);
+		goto out;
+	}
+
 	if (read_config()) {
 		ret = 1;
 		goto out;
 	}
 
-	if (!strcmp(argv[0], "user"))
+	if (is_control_command(argv[0]))
+		ret = control_command(argc, argv);
+	else if (!strcmp(argv[0], "user"))
 		ret = cmd_user(argc - 1, argv + 1);
 	else if (!strcmp(argv[0], "reg"))
 		ret = cmd_reg(argc - 1, argv + 1);
@@ -316,6 +363,7 @@ int main(int argc, char *argv[])
 	db_close();
 	domain_close();
 	config_unload();
+	ctl.control_conf = mem_deref(ctl.control_conf);
 	libre_close();
 
 	return ret;

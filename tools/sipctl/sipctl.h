@@ -6,6 +6,7 @@
 
 enum {
 	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
 };
 
 /* sipctl.c */
@@ -28,3 +29,6 @@ int  cmd_subpub(const char *what, int argc, char *argv[]);
 
 /* dbcmd.c */
 int  cmd_db(int argc, char *argv[]);
+
+/* control.c */
+int  cmd_control(const char *path, int argc, char *argv[]);

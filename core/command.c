@@ -1,0 +1,258 @@
+/**
+ * @file command.c  The commands of the control socket
+ *
+ * One command line in, one reply out. The first line of the reply is
+ * "ok" or "error"; the rest is for the operator (or, with --json, for a
+ * program):
+ *
+ *   status [--json]          uptime, sockets, the figures of stats.c
+ *   ban list [--json]        the banned source addresses
+ *   ban del ADDR|all         lift a ban, or every ban
+ *   reload                   reread the configuration (reload.c)
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include "core.h"
+
+
+enum {
+	MAX_ARGS = 8,
+};
+
+
+static int reply(struct mbuf *mb, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	err = mbuf_printf(mb, "%s\n", ok ? "ok" : "error");
+	if (err || !fmt)
+		return err;
+
+	va_start(ap, fmt);
+	err = mbuf_vprintf(mb, fmt, ap);
+	va_end(ap);
+
+	return err;
+}
+
+
+static bool json_flag(int argc, char *argv[], int first, bool *bad)
+{
+	bool json = false;
+	int i;
+
+	for (i = first; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else
+			*bad = true;
+	}
+
+	return json;
+}
+
+
+static int status_printer(struct re_printf *pf, void *arg)
+{
+	return status_print(pf, *(bool *)arg);
+}
+
+
+static int cmd_status(struct mbuf *mb, int argc, char *argv[])
+{
+	bool bad = false;
+	bool json = json_flag(argc, argv, 1, &bad);
+
+	if (bad)
+		return reply(mb, false, "usage: status [--json]\n");
+
+	return reply(mb, true, "%H", status_printer, &json);
+}
+
+
+struct ban_list {
+	struct mbuf *mb;
+	bool json;
+	unsigned n;
+};
+
+
+static bool ban_handler(const struct ban_info *ban, void *arg)
+{
+	struct ban_list *bl = arg;
+	int64_t since = ban->since;
+	int err;
+
+	if (bl->json) {
+		err = mbuf_printf(bl->mb, "%s  {\"address\": \"%j\","
+				  " \"remaining\": %u, \"since\": %lld,"
+				  " \"reason\": %H}", bl->n ? ",\n" : "",
+				  ban->addr, ban->remaining,
+				  (long long)ban->since, json_quote,
+				  ban->reason);
+	}
+	else {
+		if (!bl->n)
+			(void)mbuf_printf(bl->mb, "%-40s %8s  %-19s  %s\n",
+					  "ADDRESS", "LEFT", "SINCE",
+					  "REASON");
+		err = mbuf_printf(bl->mb, "%-40j %8u  %H  %s\n", ban->addr,
+				  ban->remaining, time_print, &since,
+				  ban->reason);
+	}
+
+	++bl->n;
+
+	return err != 0;
+}
+
+
+static int ban_list(struct mbuf *mb, bool json)
+{
+	struct ban_list bl = {mb, json, 0};
+	int err;
+
+	err = reply(mb, true, json ? "[\n" : NULL);
+	if (err)
+		return err;
+
+	ban_apply(ban_handler, &bl);
+
+	if (json)
+		return mbuf_printf(mb, "%s]\n", bl.n ? "\n" : "");
+
+	return bl.n ? 0 : mbuf_printf(mb, "no source address is banned\n");
+}
+
+
+static int ban_del_addr(struct mbuf *mb, const char *addr)
+{
+	struct pl pl;
+	struct sa sa;
+
+	if (!strcmp(addr, "all")) {
+		uint32_t n = ban_del_all();
+
+		return reply(mb, true, "lifted %u ban%s\n", n,
+			     n == 1 ? "" : "s");
+	}
+
+	pl_set_str(&pl, addr);
+	if (pl.l > 2 && pl.p[0] == '[' && pl.p[pl.l - 1] == ']') {
+		++pl.p;
+		pl.l -= 2;
+	}
+
+	if (sa_set(&sa, &pl, 0))
+		return reply(mb, false, "'%s' is not an IP address\n", addr);
+
+	if (ban_del(&sa))
+		return reply(mb, false, "%j is not banned\n", &sa);
+
+	return reply(mb, true, "lifted the ban of %j\n", &sa);
+}
+
+
+static int cmd_ban(struct mbuf *mb, int argc, char *argv[])
+{
+	bool bad = false;
+	bool json;
+
+	if (argc >= 2 && !strcmp(argv[1], "list")) {
+		json = json_flag(argc, argv, 2, &bad);
+		if (!bad)
+			return ban_list(mb, json);
+	}
+	else if (argc == 3 && !strcmp(argv[1], "del")) {
+		return ban_del_addr(mb, argv[2]);
+	}
+
+	return reply(mb, false, "usage: ban list [--json] | ban del"
+		     " ADDR|all\n");
+}
+
+
+static int cmd_reload(struct mbuf *mb, int argc, char *argv[])
+{
+	struct mbuf *report;
+	int err;
+	(void)argv;
+
+	if (argc != 1)
+		return reply(mb, false, "usage: reload\n");
+
+	report = mbuf_alloc(512);
+	if (!report)
+		return ENOMEM;
+
+	err = reload_run(report);
+
+	if (!err)
+		err = reply(mb, true, "reloaded %s\n%b", config_path(),
+			    report->buf, report->end);
+	else if (err == EINVAL)
+		err = reply(mb, false, "%b", report->buf, report->end);
+	else
+		err = reply(mb, false, "reload failed: %m\n%b", err,
+			    report->buf, report->end);
+
+	mem_deref(report);
+
+	return err;
+}
+
+
+static const struct {
+	const char *name;
+	int (*h)(struct mbuf *mb, int argc, char *argv[]);
+} commands[] = {
+	{"status", cmd_status},
+	{"ban",    cmd_ban},
+	{"reload", cmd_reload},
+};
+
+
+/**
+ * Run a command line of the control socket
+ *
+ * @param mb   Buffer for the reply: "ok" or "error", a newline, the rest
+ * @param line The command line, without its newline (changed: split)
+ *
+ * @return 0 if a reply was written, otherwise errorcode
+ */
+int command_run(struct mbuf *mb, char *line)
+{
+	char *argv[MAX_ARGS];
+	int argc = 0;
+	char *p = line;
+	size_t i;
+
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == '\r')
+			*p++ = '\0';
+		if (!*p)
+			break;
+		if (argc == MAX_ARGS)
+			return reply(mb, false, "too many words\n");
+		argv[argc++] = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\r')
+			++p;
+	}
+
+	if (!argc)
+		return reply(mb, false, "empty command\n");
+
+	for (i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (!strcmp(argv[0], commands[i].name)) {
+			log_debug("control: %s\n", argv[0]);
+			return commands[i].h(mb, argc, argv);
+		}
+	}
+
+	return reply(mb, false, "unknown command '%s' (status, ban list, ban"
+		     " del, reload)\n", argv[0]);
+}
