@@ -175,6 +175,7 @@ int tcp_accept(struct tcp_conn **tcp, struct tcp_sock *ts, tcp_estab_h *eh,
 	    admit(tcp_conn_fd(*tcp), &peer))
 		return 0;
 
+	stats_count(STATS_CONN_REFUSED);
 	if (!(cl.refused++ % 1000))
 		log_warning("connection from %J refused: %u open"
 			    " (max_connections %u, max_connections_per_source"
@@ -212,15 +213,13 @@ void fd_close(int fd)
 
 
 /**
- * Connections open and refused
+ * Connections open now
  *
- * @param open    Open now
- * @param refused Refused since start
+ * @return Count
  */
-void connlimit_stats(uint32_t *open, uint64_t *refused)
+uint32_t connlimit_open(void)
 {
-	*open = cl.open;
-	*refused = cl.refused;
+	return cl.open;
 }
 
 

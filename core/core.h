@@ -52,6 +52,12 @@ enum stats_counter {
 	STATS_SEND_ERRORS,
 	STATS_BANS,
 	STATS_BANNED_DROPS,
+	STATS_FLOOD_DROPS,
+	STATS_FLOOD_OPTIONS_DROPS,
+	STATS_SCANNER_DROPS,
+	STATS_JUNK,
+	STATS_OVER_LIMITS,
+	STATS_CONN_REFUSED,
 	STATS_COUNTERS
 };
 
@@ -258,21 +264,19 @@ void quiet_libre(void);
 /* flood.c */
 int  flood_config(bool apply);
 bool flood_check(const struct sa *src, bool options);
-void flood_stats(uint64_t *dropped, uint64_t *opt_dropped, uint64_t *banned);
 void flood_close(void);
 
 
 /* scanner.c */
 int  scanner_config(bool apply);
 bool scanner_check(const struct sip_msg *msg);
-uint64_t scanner_dropped(void);
 void scanner_close(void);
 
 
 /* connlimit.c */
 int  connlimit_config(bool apply);
 void connlimit_init(uint32_t fd_limit);
-void connlimit_stats(uint32_t *open, uint64_t *refused);
+uint32_t connlimit_open(void);
 void connlimit_close(void);
 
 

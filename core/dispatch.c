@@ -98,7 +98,9 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 		 msg->cseq.num);
 
 	scode = limits_check(msg, &reason);
-	if (!scode)
+	if (scode)
+		stats_count(STATS_OVER_LIMITS);
+	else
 		scode = validate_request(msg, &reason);
 	if (scode) {
 		stats_count(STATS_MALFORMED);

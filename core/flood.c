@@ -71,9 +71,6 @@ static const struct settings defaults = {
 static struct {
 	struct settings set;
 	struct bucket *slots;
-	uint64_t dropped;
-	uint64_t opt_dropped;
-	uint64_t banned;
 } fl = {
 	.set = {
 		.rate = 200,
@@ -270,7 +267,7 @@ bool flood_check(const struct sa *src, bool options)
  take:
 	if (options && fl.set.opt_rate) {
 		if (b->opt_tokens < SCALE) {
-			++fl.opt_dropped;
+			stats_count(STATS_FLOOD_OPTIONS_DROPS);
 			return true;
 		}
 		b->opt_tokens -= SCALE;
@@ -281,11 +278,10 @@ bool flood_check(const struct sa *src, bool options)
 		return false;
 	}
 
-	++fl.dropped;
+	stats_count(STATS_FLOOD_DROPS);
 
 	if (++b->dropped >= fl.set.burst && fl.set.ban_time) {
 		ban_add(src, fl.set.ban_time, "request flood");
-		++fl.banned;
 		b->dropped = 0;
 	}
 
@@ -293,25 +289,7 @@ bool flood_check(const struct sa *src, bool options)
 }
 
 
-/**
- * Requests dropped for their rate, and sources banned for it
- *
- * @param dropped     Requests dropped
- * @param opt_dropped OPTIONS dropped for the OPTIONS rate
- * @param banned      Bans
- */
-void flood_stats(uint64_t *dropped, uint64_t *opt_dropped, uint64_t *banned)
-{
-	*dropped = fl.dropped;
-	*opt_dropped = fl.opt_dropped;
-	*banned = fl.banned;
-}
-
-
 void flood_close(void)
 {
 	fl.slots = mem_deref(fl.slots);
-	fl.dropped = 0;
-	fl.opt_dropped = 0;
-	fl.banned = 0;
 }

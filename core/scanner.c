@@ -39,7 +39,6 @@ struct settings {
 
 static struct {
 	struct settings set;
-	uint64_t dropped;
 } sc = {
 	.set = {
 		.ban_time = 3600,
@@ -168,7 +167,7 @@ bool scanner_check(const struct sip_msg *msg)
 		if (!contains(&ua->val, sc.set.agents[i]))
 			continue;
 
-		++sc.dropped;
+		stats_count(STATS_SCANNER_DROPS);
 		if (sc.set.ban_time)
 			ban_add(&msg->src, sc.set.ban_time, "scanner");
 
@@ -178,13 +177,3 @@ bool scanner_check(const struct sip_msg *msg)
 	return false;
 }
 
-
-/**
- * Requests from scanners dropped
- *
- * @return Count
- */
-uint64_t scanner_dropped(void)
-{
-	return sc.dropped;
-}

@@ -64,6 +64,17 @@ static const struct {
 	{"send_errors", "Messages that could not be sent"},
 	{"bans", "Source addresses banned"},
 	{"banned_drops", "Messages dropped because their source is banned"},
+	{"flood_drops",
+	 "Requests dropped in silence for their source's request rate"},
+	{"flood_options_drops",
+	 "OPTIONS dropped in silence for their source's OPTIONS rate"},
+	{"scanner_drops",
+	 "Requests dropped in silence for a scanner's User-Agent"},
+	{"junk_drops", "Datagrams dropped unparsed: not SIP"},
+	{"over_limits",
+	 "Requests refused for their size, header count or Via count"},
+	{"connections_refused",
+	 "Connections closed at once: too many in all or from one source"},
 };
 
 static const char *class_names[CLASSES] = {
@@ -370,6 +381,15 @@ int stats_walk(stat_value_h *h, void *arg)
 	     NULL, NULL, ban_count(), true);
 	emit_counter(&w, STATS_BANS);
 	emit_counter(&w, STATS_BANNED_DROPS);
+	emit_counter(&w, STATS_FLOOD_DROPS);
+	emit_counter(&w, STATS_FLOOD_OPTIONS_DROPS);
+	emit_counter(&w, STATS_SCANNER_DROPS);
+	emit_counter(&w, STATS_JUNK);
+	emit_counter(&w, STATS_OVER_LIMITS);
+	emit(&w, "connections_open", STAT_GAUGE,
+	     "TCP, TLS and WebSocket connections open now", NULL, NULL,
+	     connlimit_open(), true);
+	emit_counter(&w, STATS_CONN_REFUSED);
 
 	emit_others(&w);
 

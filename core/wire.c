@@ -39,7 +39,6 @@ struct wire_helper {
 static struct {
 	struct list helpers;
 	uint64_t rfc2543;
-	uint64_t junk;
 	bool interposed;
 	struct mbuf *cur_mb;       /* the datagram libre is decoding */
 	struct udp_sock *cur_us;
@@ -485,7 +484,7 @@ static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
 
 	kind = datagram_kind(mb);
 	if (kind == KIND_JUNK) {
-		++wire.junk;
+		stats_count(STATS_JUNK);
 		return true;
 	}
 
