@@ -11,7 +11,7 @@
 #include "presence.h"
 
 
-struct presence_conf presence_conf = {
+const struct presence_conf presence_conf_defaults = {
 	.min_expires        = 60,
 	.max_expires        = 3600,
 	.default_expires    = 3600,
@@ -21,6 +21,8 @@ struct presence_conf presence_conf = {
 	.notify_interval    = 1000,
 	.notify_retries     = 3,
 };
+
+struct presence_conf presence_conf;
 
 
 static const struct {

@@ -454,7 +454,7 @@ static void start_handler(void *arg)
 }
 
 
-static int policy_config(void)
+static int policy_config(struct presence_conf *c)
 {
 	const struct config_line *line = config_find("presence_policy");
 
@@ -462,11 +462,11 @@ static int policy_config(void)
 		return 0;
 
 	if (!str_casecmp(line->val, "same-domain"))
-		presence_conf.policy = POLICY_SAME_DOMAIN;
+		c->policy = POLICY_SAME_DOMAIN;
 	else if (!str_casecmp(line->val, "everyone"))
-		presence_conf.policy = POLICY_EVERYONE;
+		c->policy = POLICY_EVERYONE;
 	else if (!str_casecmp(line->val, "list"))
-		presence_conf.policy = POLICY_LIST;
+		c->policy = POLICY_LIST;
 	else
 		return config_fail(line, "'%s' is not same-domain, everyone"
 				   " or list", line->val);
@@ -475,10 +475,12 @@ static int policy_config(void)
 }
 
 
-static int module_init(void)
+/* Read the presence_* keys into c, from the defaults */
+static int conf_read(struct presence_conf *c)
 {
-	struct presence_conf *c = &presence_conf;
 	int err;
+
+	*c = presence_conf_defaults;
 
 	err  = config_u32("presence_min_expires", &c->min_expires, 1, 86400);
 	err |= config_u32("presence_max_expires", &c->max_expires, 1,
@@ -493,7 +495,7 @@ static int module_init(void)
 			  0, 60000);
 	err |= config_u32("presence_notify_retries", &c->notify_retries, 0,
 			  100);
-	err |= policy_config();
+	err |= policy_config(c);
 	if (err)
 		return EINVAL;
 
@@ -505,6 +507,71 @@ static int module_init(void)
 	c->default_expires = MAX(c->min_expires,
 				 MIN(c->default_expires, c->max_expires));
 
+	return 0;
+}
+
+
+/* At reloads: the limits and the policy apply to the next request */
+static int conf_reload(bool apply)
+{
+	struct presence_conf c;
+	int err;
+
+	err = conf_read(&c);
+	if (err || !apply)
+		return err;
+
+	presence_conf = c;
+
+	return 0;
+}
+
+
+static struct reload_hook hook = {
+	.name = "presence",
+	.h = conf_reload,
+};
+
+
+static uint64_t subscriptions_read(void *arg)
+{
+	(void)arg;
+
+	return sub_total();
+}
+
+
+static uint64_t publications_read(void *arg)
+{
+	(void)arg;
+
+	return publish_total();
+}
+
+
+static struct stat_figure subscriptions = {
+	.name  = STAT_SUBSCRIPTIONS,
+	.help  = "Active subscriptions",
+	.kind  = STAT_GAUGE,
+	.readh = subscriptions_read,
+};
+
+static struct stat_figure publications = {
+	.name  = STAT_PUBLICATIONS,
+	.help  = "Active event publications",
+	.kind  = STAT_GAUGE,
+	.readh = publications_read,
+};
+
+
+static int module_init(void)
+{
+	int err;
+
+	err = conf_read(&presence_conf);
+	if (err)
+		return err;
+
 	LIBXML_TEST_VERSION;
 
 	err = sub_init();
@@ -513,6 +580,9 @@ static int module_init(void)
 
 	event_listen(&listener);
 	role_register(&role);
+	reload_register(&hook);
+	stats_register(&subscriptions);
+	stats_register(&publications);
 
 	tmr_start(&tmr_start_, 0, start_handler, NULL);
 
@@ -523,6 +593,9 @@ static int module_init(void)
 static int module_close(void)
 {
 	tmr_cancel(&tmr_start_);
+	stats_unregister(&publications);
+	stats_unregister(&subscriptions);
+	reload_unregister(&hook);
 	role_unregister(&role);
 	event_unlisten(&listener);
 	publish_close();

@@ -37,6 +37,7 @@ struct presence_conf {
 	uint32_t notify_retries;       /* timeouts before it ends        */
 };
 
+extern const struct presence_conf presence_conf_defaults;
 extern struct presence_conf presence_conf;
 
 
@@ -126,6 +127,7 @@ int  notify_body(struct mbuf *mb, struct sub *sub);
 /* publish.c */
 bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg);
 int  publish_bodies(struct list *bodies, const char *presentity);
+uint32_t publish_total(void);
 void publish_start(void);
 void publish_close(void);
 

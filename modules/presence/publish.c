@@ -58,6 +58,10 @@ static struct db_stmt st_bodies = {
 	       " ORDER BY updated DESC, id DESC"
 };
 
+static struct db_stmt st_count = {
+	.sql = "SELECT COUNT(*) FROM publications WHERE expires > ?1"
+};
+
 static struct db_stmt st_expired = {
 	.sql = "SELECT id, presentity FROM publications WHERE expires <= ?1"
 	       " LIMIT ?2"
@@ -458,6 +462,30 @@ static void expire_handler(void *arg)
 
 	tmr_start(&tmr_expire, n == EXPIRE_BATCH ? 20 : TICK, expire_handler,
 		  NULL);
+}
+
+
+/**
+ * Count the publications that have not expired
+ *
+ * @return Count (0 if the database cannot say)
+ */
+uint32_t publish_total(void)
+{
+	sqlite3_stmt *stmt = db_stmt(&st_count);
+	uint32_t n = 0;
+
+	if (!stmt)
+		return 0;
+
+	sqlite3_bind_int64(stmt, 1, time_now());
+
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = (uint32_t)sqlite3_column_int64(stmt, 0);
+
+	sqlite3_reset(stmt);
+
+	return n;
 }
 
 
