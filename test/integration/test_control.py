@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 
-from sipdlib import (Sipd, SIPD, SIPCTL, MODULES, DEFAULT_CONF,
+from sipdlib import (Client, Sipd, SIPD, SIPCTL, MODULES, DEFAULT_CONF,
                      check, eq, free_port)
 from test_registrar import Phone, ok, contacts_of
 from test_daemon import pid_running, kill_by_pid, read_pidfile
@@ -441,6 +441,82 @@ def test_reload_applies_live_keys():
         eq((st["reloads"], st["restart_needed"], st["registrations"]),
            (1, [], 1), "reloads, nothing pending, the binding")
         target.close()
+
+
+PRESENCE_CONF = """\
+domain example.com
+db {db}
+log_level info
+module location
+module auth
+listen udp:127.0.0.1:{port};roles=registrar,presence,proxy
+"""
+
+
+def subscribe_expires(s, expires):
+    """A SUBSCRIBE to alice's presence from a watcher of another domain
+    (not challenged): the final response."""
+    c = Client(s.addr, host="127.0.0.1")
+    c.request("SUBSCRIBE", "sip:alice@example.com",
+              ["Event: presence", "Expires: %d" % expires,
+               "Contact: <sip:w@%s:%d>" % c.local],
+              frm="<sip:w@example.org>;tag=%s" % c.ftag,
+              to="<sip:alice@example.com>")
+    r = c.final()
+    c.close()
+    return r
+
+
+def scanner_options(s, host):
+    """An OPTIONS with SIPVicious' User-Agent from host: the answer or
+    None."""
+    c = Client(s.addr, host=host)
+    c.request("OPTIONS", "sip:100@example.com",
+              ["User-Agent: friendly-scanner"])
+    r = c.recv(1.0)
+    c.close()
+    return r
+
+
+def test_reload_applies_defences_and_presence_keys():
+    with Sipd(conf=PRESENCE_CONF) as s:
+        r = subscribe_expires(s, 100)
+        check(r is not None and r.status == 200, "SUBSCRIBE of 100 s"
+              " before the reload: %r" % r)
+        eq(scanner_options(s, "127.0.0.3"), None, "scanner dropped")
+        eq(status(s)["scanner_drops"], 1, "scanner_drops")
+
+        s.write_conf(PRESENCE_CONF + "presence_min_expires 300\n"
+                     "scanner_user_agent none\n"
+                     "max_headers 16\n")
+        eq(s.sipctl("reload").returncode, 0, "reload")
+
+        r = subscribe_expires(s, 100)
+        check(r is not None and r.status == 423 and
+              r.get("Min-Expires") == "300", "presence_min_expires"
+              " after the reload: %r" % r)
+        r = scanner_options(s, "127.0.0.4")
+        check(r is not None and r.is_response, "scanner_user_agent none"
+              " after the reload: answered, %r" % r)
+
+        c = s.client()
+        c.request("OPTIONS", "sip:example.com",
+                  ["X-Filler-%d: x" % i for i in range(20)])
+        r = c.final()
+        check(r is not None and r.status == 400, "max_headers 16 after"
+              " the reload: %r" % r)
+        c.close()
+        st = status(s)
+        eq((st["scanner_drops"], st["over_limits"], st["subscriptions"]),
+           (1, 1, 1), "scanner_drops, over_limits, subscriptions")
+
+        # back to the defaults: a removed line is its default again
+        s.write_conf(PRESENCE_CONF)
+        eq(s.sipctl("reload").returncode, 0, "reload to the defaults")
+        eq(scanner_options(s, "127.0.0.5"), None, "scanner dropped again")
+        r = subscribe_expires(s, 100)
+        check(r is not None and r.status == 200, "SUBSCRIBE of 100 s"
+              " with the default limit: %r" % r)
 
 
 def test_reload_reopens_event_log():
