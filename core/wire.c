@@ -441,11 +441,18 @@ static bool mismatch_reply(struct mbuf *mb, struct udp_sock *us,
 }
 
 
+/* A character of a token (RFC 3261 25.1): what a method is made of */
+static bool token_char(uint8_t c)
+{
+	return isalnum(c) || (c && strchr("-.!%*_+`'~", c));
+}
+
+
 /*
- * What a datagram starts with: a request (a method: capital letters and
- * a space), a response, a keepalive (CR LF) or STUN (libre answers
- * binding requests: the first two bits are zero). Anything else is not
- * SIP and is dropped unparsed.
+ * What a datagram starts with: a request (a method: a token, whose case
+ * matters, so "register" is an unknown method and gets 501), a response,
+ * a keepalive (CR LF) or STUN (libre answers binding requests: the first
+ * two bits are zero). Anything else is not SIP and is dropped unparsed.
  */
 static enum kind {
 	KIND_JUNK,
@@ -469,7 +476,7 @@ static enum kind {
 	if (n >= 8 && !memcmp(p, "OPTIONS ", 8))
 		return KIND_OPTIONS;
 
-	return p[0] >= 'A' && p[0] <= 'Z' ? KIND_REQUEST : KIND_JUNK;
+	return token_char(p[0]) ? KIND_REQUEST : KIND_JUNK;
 }
 
 
