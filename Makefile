@@ -58,6 +58,15 @@ CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS    += -fsanitize=address,undefined
 endif
 
+# make fuzz builds the harnesses again with clang and libFuzzer
+FUZZ_CC    ?= clang-14
+FUZZ_TIME  ?= 60
+ifneq ($(LIBFUZZER),)
+CFLAGS     += -fsanitize=fuzzer-no-link,address,undefined \
+	      -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS    += -fsanitize=fuzzer,address,undefined
+endif
+
 # the paths compiled in follow PREFIX: rebuild what uses them when it changes
 PREFIX_STAMP := $(B)/prefix.stamp
 $(shell mkdir -p $(B); echo "$(PREFIX)" | cmp -s - $(PREFIX_STAMP) || \
@@ -180,7 +189,7 @@ $(B)/test/sipc: $(CLIENT_OBJS)
 
 FUZZ_OBJ    := $(B)/test/fuzz/obj
 FUZZ_GLUE   := $(patsubst %,$(FUZZ_OBJ)/glue/%.o,$(MODULES))
-FUZZ_COMMON := $(FUZZ_OBJ)/driver.o $(MOD_LIB_OBJS)
+FUZZ_COMMON := $(if $(LIBFUZZER),,$(FUZZ_OBJ)/driver.o) $(MOD_LIB_OBJS)
 FUZZ_LINK   = -rdynamic $(1) -Wl,--whole-archive $(CORE_LIB) \
 	      -Wl,--no-whole-archive $(LDLIBS) $(XML_LIBS)
 
@@ -222,6 +231,27 @@ fuzz-replay: $(FUZZ_REPLAY)
 		dirs=$$(ls -d test/fuzz/seeds/$$s test/fuzz/regress/$$h \
 			2>/dev/null); \
 		$(B)/test/fuzz/fuzz-$$h $$dirs || exit 1; \
+	done
+
+fuzz-build: $(FUZZ_REPLAY)
+
+# libFuzzer: corpora and crashes under build/fuzz/
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory B=build/fuzz CC=$(FUZZ_CC) SANITIZE= \
+		LIBFUZZER=1 fuzz-build
+	@for h in $(FUZZ_ALL); do \
+		case $$h in sip_*) s=sip ;; *) s=$$h ;; esac; \
+		mkdir -p build/fuzz/corpus/$$h build/fuzz/crashes/$$h; \
+		dirs=$$(ls -d test/fuzz/seeds/$$s test/fuzz/regress/$$h \
+			2>/dev/null); \
+		echo "fuzz: $$h for $(FUZZ_TIME) s"; \
+		build/fuzz/test/fuzz/fuzz-$$h -max_total_time=$(FUZZ_TIME) \
+			-timeout=30 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/crashes/$$h/ \
+			build/fuzz/corpus/$$h $$dirs \
+			> build/fuzz/$$h.log 2>&1 || \
+			{ tail -60 build/fuzz/$$h.log; exit 1; }; \
+		grep -E '^#[0-9]+.*DONE|stat::' build/fuzz/$$h.log; \
 	done
 
 test: deps-test
