@@ -210,6 +210,8 @@ static int free_port(uint16_t *port)
 
 static int conf_write(const char *path, const char *roles, const char *extra)
 {
+	/* the registrar keeps the fixture contacts on the open socket */
+	const char *reg = strstr(roles, "registrar") ? "" : "registrar,";
 	FILE *f = fopen(path, "w");
 	int err;
 
@@ -225,16 +227,16 @@ static int conf_write(const char *path, const char *roles, const char *extra)
 		"module auth\n"
 		"listen udp:127.0.0.1:%u;roles=%s\n"
 		"listen tcp:127.0.0.1:%u;roles=%s\n"
-		"listen udp:127.0.0.1:%u;roles=%s;auth=off\n"
-		"listen tcp:127.0.0.1:%u;roles=%s;auth=off\n"
+		"listen udp:127.0.0.1:%u;roles=%s%s;auth=off\n"
+		"listen tcp:127.0.0.1:%u;roles=%s%s;auth=off\n"
 		"dns_server 127.0.0.1:9\n"
 		"control_socket off\n"
 		"flood_exempt 127.0.0.0/8\n"
-		"registrar_nat_ping_interval 0\n"
-		"%s",
+		"%s%s",
 		fz.dir, getenv("FUZZ_VERBOSE") ? "debug" : "error",
 		fz.port_auth, roles, fz.port_auth, roles,
-		fz.port_open, roles, fz.port_open, roles,
+		fz.port_open, reg, roles, fz.port_open, reg, roles,
+		"registrar_nat_ping_interval 0\n",
 		extra ? extra : "") < 0 ? EIO : 0;
 
 	if (fclose(f) && !err)
