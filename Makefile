@@ -254,10 +254,19 @@ fuzz: deps-fuzz
 		grep -E '^#[0-9]+.*DONE|stat::' build/fuzz/$$h.log; \
 	done
 
+# SANITIZE=1: a report fails the test (run.py collects the integration
+# tests' reports); VALGRIND=1: sipdlib starts sipd under valgrind
+SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:print_stacktrace=1$\
+	      :detect_stack_use_after_return=0 \
+	      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TEST_ENV   := SIPD_BUILD=$(CURDIR)/$(B) \
+	      $(if $(SANITIZE),$(SAN_ENV)) \
+	      $(if $(VALGRIND),SIPD_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=4)
+
 test: deps-test
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory fuzz-replay
-	@SIPD_BUILD=$(CURDIR)/$(B) $(B)/test/sipd-test
+	@$(TEST_ENV) $(MAKE) --no-print-directory fuzz-replay
+	@$(TEST_ENV) $(B)/test/sipd-test
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all

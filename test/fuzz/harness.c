@@ -174,35 +174,36 @@ static void clock_run_out(void)
 
 /* --- start ------------------------------------------------------------- */
 
+/*
+ * A port free for UDP and TCP, below the ephemeral range (32768 and up)
+ * that the harness's own client sockets and other tests draw from
+ */
 static int free_port(uint16_t *port)
 {
 	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int u, t, err = 0;
-
-	u = socket(AF_INET, SOCK_DGRAM, 0);
-	t = socket(AF_INET, SOCK_STREAM, 0);
-	if (u < 0 || t < 0) {
-		err = errno;
-		goto out;
-	}
+	int i, err = EADDRINUSE;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
-	if (bind(u, (struct sockaddr *)&sin, sizeof(sin)) ||
-	    getsockname(u, (struct sockaddr *)&sin, &len) ||
-	    bind(t, (struct sockaddr *)&sin, sizeof(sin)))
-		err = errno ? errno : EADDRINUSE;
-	else
-		*port = ntohs(sin.sin_port);
+	for (i = 0; i < 100 && err; i++) {
+		int u = socket(AF_INET, SOCK_DGRAM, 0);
+		int t = socket(AF_INET, SOCK_STREAM, 0);
 
- out:
-	if (u >= 0)
-		(void)close(u);
-	if (t >= 0)
-		(void)close(t);
+		*port = 20000 + rand_u16() % 12000;
+		sin.sin_port = htons(*port);
+
+		err = u < 0 || t < 0 ||
+			bind(u, (struct sockaddr *)&sin, sizeof(sin)) ||
+			bind(t, (struct sockaddr *)&sin, sizeof(sin)) ?
+			EADDRINUSE : 0;
+
+		if (u >= 0)
+			(void)close(u);
+		if (t >= 0)
+			(void)close(t);
+	}
 
 	return err;
 }
@@ -390,8 +391,8 @@ int fuzz_core_start(const char *roles, const char *extra)
 
 	err  = free_port(&fz.port_auth);
 	err |= free_port(&fz.port_open);
-	if (err)
-		return err;
+	if (err || fz.port_auth == fz.port_open)
+		return EADDRINUSE;
 
 	re_snprintf(conf, sizeof(conf), "%s/sipd.conf", fz.dir);
 	err = conf_write(conf, roles, extra);
