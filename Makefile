@@ -9,7 +9,7 @@
 #   fuzz     build the libFuzzer harnesses with clang, run each FUZZ_TIME s
 #   fuzz-replay  replay the fuzzing seeds and regressions (part of test)
 #   install  install into $(DESTDIR)$(PREFIX)
-#   clean    remove build/
+#   clean    remove build/ and build-san/
 #
 # Variables: PREFIX, DESTDIR, CC, SANITIZE=1 (ASan and UBSan, built in
 # build-san/), VALGRIND=1 (integration tests run sipd under valgrind),
@@ -295,6 +295,6 @@ install: all
 		> $(DESTDIR)$(EXAMPLEDIR)/sipd.service
 
 clean:
-	rm -rf $(B)
+	rm -rf build build-san
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
