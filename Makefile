@@ -6,11 +6,15 @@
 #   run      install missing packages, build, create the database, run sipd
 #   test     install missing packages, build, run every test
 #   bench    load benchmarks (long; not part of test)
+#   fuzz     build the libFuzzer harnesses with clang, run each FUZZ_TIME s
+#   fuzz-replay  replay the fuzzing seeds and regressions (part of test)
 #   install  install into $(DESTDIR)$(PREFIX)
-#   clean    remove build/
+#   clean    remove build/ and build-san/
 #
-# Variables: PREFIX, DESTDIR, CC, SANITIZE=1 (ASan and UBSan),
-# CONF (the configuration "make run" uses)
+# Variables: PREFIX, DESTDIR, CC, SANITIZE=1 (ASan and UBSan, built in
+# build-san/), VALGRIND=1 (integration tests run sipd under valgrind),
+# CONF (the configuration "make run" uses), FUZZ_TIME (seconds per
+# harness, make fuzz), FUZZ_CC (clang-14)
 #
 
 VERSION    := 0.1.0
@@ -22,7 +26,11 @@ MANDIR     := $(PREFIX)/share/man
 EXAMPLEDIR := $(PREFIX)/share/sipd/examples
 CONF       ?= etc/sipd.conf
 
+ifneq ($(SANITIZE),)
+B          := build-san
+else
 B          := build
+endif
 CC         ?= cc
 
 RE_DEFS    := -DHAVE_INTTYPES_H -DHAVE_INET6 -DHAVE_STDBOOL_H \
@@ -48,6 +56,15 @@ XML_LIBS   := $(shell pkg-config --libs libxml-2.0 2>/dev/null || \
 ifneq ($(SANITIZE),)
 CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS    += -fsanitize=address,undefined
+endif
+
+# make fuzz builds the harnesses again with clang and libFuzzer
+FUZZ_CC    ?= clang-14
+FUZZ_TIME  ?= 60
+ifneq ($(LIBFUZZER),)
+CFLAGS     += -fsanitize=fuzzer-no-link,address,undefined \
+	      -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS    += -fsanitize=fuzzer,address,undefined
 endif
 
 # the paths compiled in follow PREFIX: rebuild what uses them when it changes
@@ -78,9 +95,22 @@ CLIENT_OBJS := $(patsubst %.c,$(B)/%.o,$(CLIENT_SRCS))
 
 PROGRAMS   := $(B)/sipd $(B)/sipctl $(B)/test/sipd-test $(B)/test/sipc
 
-.PHONY: all run test bench install clean deps deps-test deps-bench
+# fuzzing harnesses (test/fuzz): the sip_* ones run the whole core
+FUZZ_SIP   := sip_registrar sip_proxy sip_stateless sip_redirect sip_presence
+FUZZ_ALL   := $(FUZZ_SIP) digest pidf
+FUZZ_ROLES_sip_registrar := registrar
+FUZZ_ROLES_sip_proxy     := proxy
+FUZZ_ROLES_sip_stateless := stateless-proxy
+FUZZ_ROLES_sip_redirect  := redirect
+FUZZ_ROLES_sip_presence  := presence
+FUZZ_SEEDS_digest := digest
+FUZZ_SEEDS_pidf   := pidf
+FUZZ_REPLAY := $(patsubst %,$(B)/test/fuzz/fuzz-%,$(FUZZ_ALL))
 
-all: $(PROGRAMS) $(MOD_SOS)
+.PHONY: all run test bench install clean deps deps-test deps-bench \
+	deps-fuzz fuzz fuzz-build fuzz-replay
+
+all: $(PROGRAMS) $(MOD_SOS) $(FUZZ_REPLAY)
 
 # --- set-up -----------------------------------------------------------------
 
@@ -92,6 +122,9 @@ deps-test:
 
 deps-bench:
 	@tools/install-deps build test bench
+
+deps-fuzz:
+	@tools/install-deps build test fuzz
 
 # --- core and daemon --------------------------------------------------------
 
@@ -152,9 +185,88 @@ $(B)/test/sipc: $(CLIENT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(CLIENT_OBJS) $(LDLIBS)
 
+# --- fuzzing harnesses: replay drivers, built like the tests -----------------
+
+FUZZ_OBJ    := $(B)/test/fuzz/obj
+FUZZ_GLUE   := $(patsubst %,$(FUZZ_OBJ)/glue/%.o,$(MODULES))
+FUZZ_COMMON := $(if $(LIBFUZZER),,$(FUZZ_OBJ)/driver.o) $(MOD_LIB_OBJS)
+FUZZ_LINK   = -rdynamic $(1) -Wl,--whole-archive $(CORE_LIB) \
+	      -Wl,--no-whole-archive $(LDLIBS) $(XML_LIBS)
+
+# each module's glue file, its exports renamed: they are linked together
+define fuzz_glue_rule
+$(FUZZ_OBJ)/glue/$(1).o: modules/$(1)/$(1).c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -Dexports=exports_$(1) -c $$< -o $$@
+endef
+$(foreach m,$(MODULES),$(eval $(call fuzz_glue_rule,$(m))))
+
+.SECONDARY:
+
+$(FUZZ_OBJ)/%.o: test/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+define fuzz_sip_rule
+$(FUZZ_OBJ)/fuzz_$(1).o: test/fuzz/fuzz_sip.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -DFUZZ_ROLES='"$$(FUZZ_ROLES_$(1))"' -c $$< -o $$@
+
+$(B)/test/fuzz/fuzz-$(1): $(FUZZ_OBJ)/fuzz_$(1).o $(FUZZ_OBJ)/harness.o \
+		$(FUZZ_GLUE) $(FUZZ_COMMON) $(CORE_LIB)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(call FUZZ_LINK,$$(filter %.o,$$^))
+endef
+$(foreach h,$(FUZZ_SIP),$(eval $(call fuzz_sip_rule,$(h))))
+
+define fuzz_rule
+$(B)/test/fuzz/fuzz-$(1): $(FUZZ_OBJ)/fuzz_$(1).o $(FUZZ_COMMON) $(CORE_LIB)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(call FUZZ_LINK,$$(filter %.o,$$^))
+endef
+$(foreach h,digest pidf,$(eval $(call fuzz_rule,$(h))))
+
+# the seeds and every regression input, once each, through each harness
+fuzz-replay: $(FUZZ_REPLAY)
+	@for h in $(FUZZ_ALL); do \
+		case $$h in sip_*) s=sip ;; *) s=$$h ;; esac; \
+		dirs=$$(ls -d test/fuzz/seeds/$$s test/fuzz/regress/$$h \
+			2>/dev/null); \
+		$(B)/test/fuzz/fuzz-$$h $$dirs || exit 1; \
+	done
+
+fuzz-build: $(FUZZ_REPLAY)
+
+# libFuzzer: corpora and crashes under build/fuzz/
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory B=build/fuzz CC=$(FUZZ_CC) SANITIZE= \
+		LIBFUZZER=1 fuzz-build
+	@for h in $(FUZZ_ALL); do \
+		case $$h in sip_*) s=sip ;; *) s=$$h ;; esac; \
+		mkdir -p build/fuzz/corpus/$$h build/fuzz/crashes/$$h; \
+		dirs=$$(ls -d test/fuzz/seeds/$$s test/fuzz/regress/$$h \
+			2>/dev/null); \
+		echo "fuzz: $$h for $(FUZZ_TIME) s"; \
+		build/fuzz/test/fuzz/fuzz-$$h -max_total_time=$(FUZZ_TIME) \
+			-timeout=30 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/crashes/$$h/ \
+			build/fuzz/corpus/$$h $$dirs \
+			> build/fuzz/$$h.log 2>&1 || \
+			{ tail -60 build/fuzz/$$h.log; exit 1; }; \
+		grep -E '^#[0-9]+.*DONE|stat::' build/fuzz/$$h.log; \
+	done
+
+# SANITIZE=1: a report fails the test (run.py collects the integration
+# tests' reports); VALGRIND=1: sipdlib starts sipd under valgrind
+SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:print_stacktrace=1$\
+	      :detect_stack_use_after_return=0 \
+	      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TEST_ENV   := SIPD_BUILD=$(CURDIR)/$(B) \
+	      $(if $(SANITIZE),$(SAN_ENV)) \
+	      $(if $(VALGRIND),SIPD_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=4)
+
 test: deps-test
 	@$(MAKE) --no-print-directory all
-	@SIPD_BUILD=$(CURDIR)/$(B) $(B)/test/sipd-test
+	@$(TEST_ENV) $(MAKE) --no-print-directory fuzz-replay
+	@$(TEST_ENV) $(B)/test/sipd-test
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all
@@ -183,6 +295,6 @@ install: all
 		> $(DESTDIR)$(EXAMPLEDIR)/sipd.service
 
 clean:
-	rm -rf $(B)
+	rm -rf build build-san
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -199,6 +199,7 @@ bool role_response(struct sipd_sock *sock, const struct sip_msg *msg);
 
 /* module.c */
 int  module_path_set(const char *path);
+void module_builtin_set(const struct mod_export *const *list);
 int  module_config(bool apply);
 bool module_available(const char *name);
 int  module_load_all(void);

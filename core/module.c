@@ -33,6 +33,7 @@ static struct {
 	char *path;            /* from -m, overrides the config */
 	char *conf_path;       /* module_path of the config */
 	struct list refs;      /* struct module_ref, in load order */
+	const struct mod_export *const *builtin;   /* NULL-terminated */
 } mods;
 
 
@@ -58,6 +59,31 @@ int module_path_set(const char *path)
 	mods.path = mem_deref(mods.path);
 
 	return path ? str_dup(&mods.path, path) : 0;
+}
+
+
+/**
+ * Name modules linked into the program (the fuzzing harnesses): they are
+ * started from their exports instead of loaded from the module directory
+ *
+ * @param list NULL-terminated exports, or NULL for none
+ */
+void module_builtin_set(const struct mod_export *const *list)
+{
+	mods.builtin = list;
+}
+
+
+static const struct mod_export *builtin_find(const char *name)
+{
+	const struct mod_export *const *me;
+
+	for (me = mods.builtin; me && *me; me++) {
+		if (!str_casecmp((*me)->name, name))
+			return *me;
+	}
+
+	return NULL;
 }
 
 
@@ -168,6 +194,9 @@ bool module_available(const char *name)
 	if (!valid_name(file))
 		return false;
 
+	if (builtin_find(file))
+		return true;
+
 	re_snprintf(path, sizeof(path), "%s/%s.so", module_dir(), file);
 
 	return access(path, R_OK) == 0;
@@ -235,12 +264,13 @@ int module_load_all(void)
 
 	for (le = mods.refs.head; le; le = le->next) {
 		struct module_ref *ref = le->data;
+		const struct mod_export *me = builtin_find(ref->name);
 		char path[512];
 
 		re_snprintf(path, sizeof(path), "%s/%s.so", module_dir(),
 			    ref->name);
 
-		err = mod_load(&ref->mod, path);
+		err = me ? mod_add(&ref->mod, me) : mod_load(&ref->mod, path);
 		if (err == ENOENT) {
 			return config_fail(ref->line, "no module %s.so in %s"
 					   " (unknown role or module '%s')",

@@ -403,9 +403,11 @@ static int rescue(struct mbuf *mb, struct udp_sock *us, const struct sa *src)
 	if (!us)
 		return EBADMSG;
 
-	/* the branch may have been added: read the headers again */
+	/* the branch may have been added and the buffer moved: read the
+	   start line and the headers again */
 	p = (const char *)mbuf_buf(mb);
 	l = mbuf_get_left(mb);
+	(void)start_line(&met, &ruri, &ver, p, l);
 	hc = raw_headers(hv, ARRAY_SIZE(hv), p, l, &hdrend);
 
 	/* an absoluteURI libre cannot decode (RFC 3261 8.2.2.1) */

@@ -4,12 +4,19 @@
   run.py --list     print the test names, one a line
   run.py NAME       run one test (module.function), exit 0 if it passed
   run.py            run them all
+
+Under make test SANITIZE=1 (ASan and UBSan) and VALGRIND=1 (sipd under
+valgrind) every instrumented process a test starts writes its reports
+into a directory of the test's own (log_path, --log-file); a test after
+which a report is found fails, whatever its own checks said.
 """
 
 import glob
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 
@@ -30,15 +37,50 @@ def tests():
     return names
 
 
+SAN_VARS = ("ASAN_OPTIONS", "UBSAN_OPTIONS")
+SAN_BASE = {v: os.environ.get(v) for v in SAN_VARS}
+
+
+def reports_start():
+    """A fresh directory for the sanitizers' and valgrind's reports."""
+    d = tempfile.mkdtemp(prefix="sipd-reports-")
+    os.environ["SIPD_REPORTS"] = d
+    for var in SAN_VARS:
+        if SAN_BASE[var] is not None:
+            os.environ[var] = "%s:log_path=%s/%s" % (
+                SAN_BASE[var], d, var.split("_")[0].lower())
+    return d
+
+
+def reports_check(d):
+    """The reports written during a test, as one text ('' if none)."""
+    text = ""
+    for path in sorted(glob.glob(os.path.join(d, "*"))):
+        with open(path, errors="replace") as f:
+            body = f.read()
+        if body.strip():
+            text += "==== %s\n%s" % (os.path.basename(path), body)
+    shutil.rmtree(d, ignore_errors=True)
+    return text
+
+
 def run(name):
     mod, func = name.split(".", 1)
     m = importlib.import_module("test_" + mod)
     start = time.time()
+    d = reports_start()
     try:
         getattr(m, "test_" + func)()
     except Exception:
         print("FAIL %s (%.1fs)" % (name, time.time() - start))
         traceback.print_exc()
+        print(reports_check(d), end="")
+        return False
+    reports = reports_check(d)
+    if reports:
+        print("FAIL %s (%.1fs): sanitizer or valgrind reports" % (
+            name, time.time() - start))
+        print(reports, end="")
         return False
     print("ok   %s (%.1fs)" % (name, time.time() - start))
     return True

@@ -29,6 +29,21 @@ MODULES = os.path.join(BUILD, "modules")
 CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpora", "rfc4475")
 SIPP_DIR = os.path.join(ROOT, "test", "sipp")
 
+# make test VALGRIND=1: sipd runs under valgrind, every wait is longer
+VALGRIND = os.environ.get("SIPD_VALGRIND") == "1"
+SCALE = float(os.environ.get("SIPD_TIMEOUT_SCALE", "10" if VALGRIND else "1"))
+
+
+def valgrind_cmd():
+    """The valgrind command line sipd runs under, or [] without it."""
+    if not VALGRIND:
+        return []
+    reports = os.environ.get("SIPD_REPORTS", tempfile.gettempdir())
+    return ["valgrind", "--quiet", "--leak-check=full",
+            "--errors-for-leak-kinds=definite", "--error-exitcode=99",
+            "--suppressions=" + os.path.join(ROOT, "test", "valgrind.supp"),
+            "--log-file=" + os.path.join(reports, "valgrind.%p")]
+
 
 class TestFailure(Exception):
     pass
@@ -228,6 +243,7 @@ class Client:
 
     def recv(self, timeout=2.0):
         """The next message, or None on timeout."""
+        timeout *= SCALE
         self.sock.settimeout(timeout)
         try:
             if self.transport == "udp":
@@ -287,9 +303,9 @@ class Client:
 
     def final(self, timeout=3.0):
         """Skip provisional responses; the final one or None."""
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * SCALE
         while True:
-            m = self.recv(max(0.05, deadline - time.time()))
+            m = self.recv(max(0.05, deadline - time.time()) / SCALE)
             if m is None:
                 return None
             if m.is_response and m.status >= 200:
@@ -388,8 +404,10 @@ class Sipd:
 
     def start(self, timeout=5.0):
         before = len(self.log())
+        timeout *= SCALE
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
+            valgrind_cmd() +
             [SIPD, "-f", self.conf_path, "-m", MODULES, "-p", self.pidfile],
             stdout=self.logf, stderr=subprocess.STDOUT, cwd=self.dir)
         deadline = time.time() + timeout
@@ -405,6 +423,7 @@ class Sipd:
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         if not self.proc:
             return None
+        timeout *= SCALE
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
