@@ -963,6 +963,98 @@ def test_ws_handshake_answers_sip_subprotocol():
         alive(s)
 
 
+def ws_options(what, callid=None):
+    """An OPTIONS to sipd as a WebSocket client writes it."""
+    return ("OPTIONS sip:127.0.0.1 SIP/2.0\r\n"
+            "Via: SIP/2.0/%s abc.invalid;branch=z9hG4bK%s\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:x@example.com>;tag=1\r\n"
+            "To: <sip:127.0.0.1>\r\nCall-ID: %s\r\n"
+            "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" % (
+                what.upper(), rand_token(10), callid or rand_token(10)))
+
+
+def test_ws_and_tls_bad_input():
+    """An HTTP GET without Upgrade on the ws port gets an HTTP error and
+    no WebSocket; a WebSocket message that is not SIP is dropped and the
+    connection stays usable (an OPTIONS after it gets 200); a SIP
+    message over max_message_size gets 513 on the WebSocket; a client
+    frame without a mask gets a close frame with 1002 (RFC 6455 5.1);
+    plain text on the tls port and junk on the wss port get the
+    connection closed. sipd lives on."""
+    with TlsWsSipd() as s:
+        c = socket.create_connection(s.ws_addr, timeout=5.0)
+        try:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            head = c.recv(4096)
+            m = re.match(rb"HTTP/1.1 (\d+) ", head)
+            check(m and int(m.group(1)) >= 400, "a GET without Upgrade:"
+                  " %r" % head)
+        finally:
+            c.close()
+
+        ws = WsConn(s.ws_addr)
+        try:
+            eq(ws.status, 101, "handshake")
+            ws.send("hello, this is not SIP\r\n\r\n")
+            ws.send(os.urandom(300), opcode=OP_BIN)
+            eq(ws.recv(0.5), None, "an answer to a message that is not"
+               " SIP")
+            check(not ws.closed, "the WebSocket closed after a message"
+                  " that is not SIP")
+            ws.send(ws_options("ws"))
+            data = ws.recv(3.0)
+            check(data and data.startswith(b"SIP/2.0 200 "), "OPTIONS"
+                  " after the junk: %r" % data)
+            big = ws_options("ws").replace(
+                "Content-Length", "X-Pad: %s\r\nContent-Length" %
+                ("a" * 70000))
+            ws.send(big)
+            data = ws.recv(3.0)
+            check(data and data.startswith(b"SIP/2.0 513 "), "a 70 kB"
+                  " message: %r" % (data or b"")[:100])
+        finally:
+            ws.close()
+
+        ws = WsConn(s.ws_addr)
+        try:
+            ws.sock.sendall(ws_frame(OP_TEXT, ws_options("ws").encode(),
+                                     mask=False))
+            eq(ws.recv(3.0), None, "an answer to an unmasked frame")
+            check(ws.closed and ws.close_frame and
+                  struct.unpack("!H", ws.close_frame[:2])[0] == 1002,
+                  "close frame after an unmasked frame: %r" % (
+                      ws.close_frame,))
+        finally:
+            ws.close(clean=False)
+
+        for addr, junk in ((s.tls_addr, ws_options("tls").encode()),
+                           (s.wss_addr, os.urandom(2000))):
+            c = socket.create_connection(addr, timeout=5.0)
+            try:
+                c.sendall(junk)
+                try:
+                    data = c.recv(4096)
+                except OSError:
+                    data = b""
+                check(not data.startswith(b"SIP/") and
+                      not data.startswith(b"HTTP/"), "an answer in"
+                      " clear text on %s: %r" % (addr, data[:100]))
+                closed = not data
+                c.settimeout(5.0)
+                try:
+                    while not closed:
+                        closed = not c.recv(4096)
+                except socket.timeout:
+                    pass
+                except OSError:
+                    closed = True
+                check(closed, "the connection to %s left open after"
+                      " junk" % (addr,))
+            finally:
+                c.close()
+        alive(s)
+
+
 def test_ws_register_call_udp_phone_both_ways():
     """alice registers over ws (Contact sip:alice@X.invalid;transport=ws)
     with digest auth; reg list shows transport ws and her connection.
