@@ -37,8 +37,8 @@ import warnings
 
 from sipdlib import (Sipd, Msg, MODULES, ROOT, TestFailure, check, eq,
                      param, rand_token, free_port)
-from test_proxy import (ACCOUNTS, UA, caller, phone, closing, alive,
-                        rr_uris, uri_of, sdp)
+from test_proxy import (ACCOUNTS, UA, Dialog, caller, phone, closing,
+                        alive, rr_uris, uri_of, sdp)
 from test_presence import PUA, Sub, pidf, publish_ok
 from test_sipp import reg_list_json
 from test_daemon import run_sipd
@@ -1257,7 +1257,8 @@ def ws_client_ready():
     return node
 
 
-def run_ws_client(s, node, bob, url, reg_alg, inv_alg, ca=None):
+def run_ws_client(s, node, bob, url, reg_alg, inv_alg, ca=None,
+                  imitate=None):
     """client.js registers alice at url and calls bob (a UDP UA that
     answers: 180, 200, the ACK and the BYE); returns (the client's JSON
     lines, its exit status, bob's incoming Dialog)."""
@@ -1268,10 +1269,29 @@ def run_ws_client(s, node, bob, url, reg_alg, inv_alg, ca=None):
            "--timeout", "10"]
     if ca:
         cmd += ["--ca", ca]
+    if imitate:
+        cmd += ["--imitate", imitate]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        inc = bob.expect_invite(timeout=15.0)
+        deadline = time.time() + 15.0
+        req = None
+        while req is None:
+            req = bob.wait(lambda m: not m.is_response and
+                           m.method == "INVITE", "INVITE", timeout=0.5,
+                           fail=False)
+            if req is None and (proc.poll() is not None or
+                                time.time() > deadline):
+                running = proc.poll() is None
+                if running:
+                    proc.kill()
+                out, err = proc.communicate(timeout=20)
+                raise TestFailure("bob got no INVITE from client.js"
+                                  " within 15 s (%s):\n%s%s" % (
+                                      "killed" if running else
+                                      "exit %s" % proc.returncode,
+                                      out, err))
+        inc = Dialog.from_request(bob, req)
         inc.reply(180, "Ringing")
         inc.reply(200, "OK", body=sdp(41000))
         inc.expect_ack(timeout=10.0)
@@ -1299,20 +1319,28 @@ def test_node_ws_client_registers_and_calls_udp_phone():
     UDP phone, through the proxy: 100, 180, 200, ACK, BYE 200. bob sees
     the INVITE come from sipd's UDP socket with its Record-Route for
     both transports. Again over wss (the certificate checked by Node),
-    MD5 for the REGISTER and SHA-256 for the INVITE."""
+    MD5 for the REGISTER and SHA-256 for the INVITE. And over ws as
+    JsSIP and SIP.js (their User-Agent; the first challenge only, which
+    must be MD5, as those libraries give up on any other): sipd
+    challenges them with MD5 only."""
     node = ws_client_ready()
     with TlsWsSipd() as s:
         bob = phone(s, "bob")
         try:
-            for url, reg_alg, inv_alg, tp in (
+            for url, reg_alg, inv_alg, tp, imitate in (
                     ("ws://127.0.0.1:%d" % s.ws_port, "SHA-256", "MD5",
-                     "ws"),
+                     "ws", None),
                     ("wss://127.0.0.1:%d" % s.wss_port, "MD5", "SHA-256",
-                     "wss")):
+                     "wss", None),
+                    ("ws://127.0.0.1:%d" % s.ws_port, "MD5", "MD5", "ws",
+                     "jssip"),
+                    ("ws://127.0.0.1:%d" % s.ws_port, "MD5", "MD5", "ws",
+                     "sipjs")):
                 lines, rc, inc, stderr = run_ws_client(
                     s, node, bob, url, reg_alg, inv_alg,
-                    ca=s.cert if tp == "wss" else None)
-                what = "client.js over %s" % tp
+                    ca=s.cert if tp == "wss" else None, imitate=imitate)
+                what = "client.js over %s%s" % (
+                    tp, " as " + imitate if imitate else "")
                 done = lines[-1]
                 text = "\n".join(json.dumps(l) for l in lines)
                 eq(done.get("step"), "done", "%s: last line\n%s" % (
@@ -1324,9 +1352,9 @@ def test_node_ws_client_registers_and_calls_udp_phone():
                 regs = [l for l in lines if l["step"] == "register"]
                 eq([r["status"] for r in regs[:2]], [401, 200],
                    "%s: REGISTER answers" % what)
-                check("SHA-256" in regs[0]["algorithms"] and
-                      "MD5" in regs[0]["algorithms"],
-                      "%s: challenges %s" % (what, regs[0]["algorithms"]))
+                eq(regs[0]["algorithms"],
+                   ["MD5"] if imitate else ["SHA-256", "MD5"],
+                   "%s: challenges" % what)
                 eq(regs[1]["algorithm"], reg_alg, "%s: REGISTER"
                    " algorithm" % what)
                 check(done["registered"], "%s: not registered" % what)

@@ -5,13 +5,16 @@
  *   node test/ws/client.js --url ws://127.0.0.1:PORT --user alice \
  *        --password secret --domain example.com --call sip:bob@example.com
  *        [--register-alg SHA-256|MD5] [--invite-alg SHA-256|MD5]
- *        [--ca FILE] [--timeout SECONDS]
+ *        [--ca FILE] [--timeout SECONDS] [--imitate jssip|sipjs]
  *
  * Connects with the "sip" subprotocol (wss:// with --ca to check the
  * server's certificate), REGISTERs with digest auth (the challenge of the
  * algorithm asked for, computed with Node's crypto), then calls: INVITE
  * with SDP, the 407 ACKed and answered, 100/180/200, ACK and BYE along
- * the Record-Route, and unregisters. As a browser phone does, it writes
+ * the Record-Route, and unregisters. --imitate jssip (or sipjs) sends
+ * JsSIP's (SIP.js's) User-Agent and answers only the first challenge,
+ * giving up unless it is MD5, as those libraries do. As a browser phone
+ * does, it writes
  * a random ".invalid" host in its Via and Contact. Every step is printed
  * as one JSON object a line; the last is {"step": "done", "ok": ...}.
  * Exit status 0 when the call was answered and the BYE got its 200.
@@ -35,12 +38,14 @@ function parseArgs(argv) {
 		registerAlg: 'SHA-256',
 		inviteAlg: 'SHA-256',
 		timeout: 10,
+		userAgent: 'sipd-ws-client (node ws)',
+		firstOnly: false,
 	};
 	const names = {
 		'--url': 'url', '--user': 'user', '--password': 'password',
 		'--domain': 'domain', '--call': 'call', '--ca': 'ca',
 		'--register-alg': 'registerAlg', '--invite-alg': 'inviteAlg',
-		'--timeout': 'timeout',
+		'--timeout': 'timeout', '--imitate': 'imitate',
 	};
 
 	for (let i = 2; i < argv.length; i += 2) {
@@ -55,6 +60,15 @@ function parseArgs(argv) {
 			throw new Error('missing --' + k);
 
 	opts.timeout = Number(opts.timeout) * 1000;
+
+	if (opts.imitate) {
+		const agents = {jssip: 'JsSIP 3.10.1', sipjs: 'SIP.js/0.21.2'};
+		if (!agents[opts.imitate])
+			throw new Error('--imitate jssip or sipjs');
+		opts.userAgent = agents[opts.imitate];
+		opts.firstOnly = true;
+		opts.registerAlg = opts.inviteAlg = 'MD5';
+	}
 
 	return opts;
 }
@@ -193,7 +207,16 @@ function credentials(ch, method, uri, user, password) {
 	return h;
 }
 
-function pickChallenge(resp, header, alg) {
+function pickChallenge(resp, header, alg, firstOnly) {
+	if (firstOnly) {
+		/* JsSIP and SIP.js read the first challenge: MD5 or nothing */
+		const ch = parseChallenge(resp.get(header) || '');
+		if (ch.algorithm.toUpperCase() !== 'MD5')
+			throw new Error('the first challenge is ' + ch.algorithm +
+					': a browser library gives up');
+		return ch;
+	}
+
 	for (const v of resp.all(header)) {
 		const ch = parseChallenge(v);
 		if (ch.algorithm.toUpperCase() === alg.toUpperCase())
@@ -337,7 +360,7 @@ class Phone {
 			   `CSeq: ${o.cseq} ${o.cseqMethod || method}`);
 		if (o.contact)
 			lines.push('Contact: ' + this.contact);
-		lines.push('User-Agent: sipd-ws-client (node ws)');
+		lines.push('User-Agent: ' + this.opts.userAgent);
 		for (const h of o.headers || [])
 			lines.push(h);
 		if (o.body) {
@@ -386,7 +409,8 @@ class Phone {
 			     .map((v) => parseChallenge(v).algorithm)});
 		if (r.status === 401) {
 			const alg = this.opts.registerAlg;
-			const ch = pickChallenge(r, 'www-authenticate', alg);
+			const ch = pickChallenge(r, 'www-authenticate', alg,
+						 this.opts.firstOnly);
 			if (!ch)
 				throw new Error('no ' + alg + ' challenge');
 			o.cseq = 2;
@@ -429,7 +453,8 @@ class Phone {
 			const hdr = r.status === 407 ? 'proxy-authenticate' :
 				'www-authenticate';
 			const alg = this.opts.inviteAlg;
-			const ch = pickChallenge(r, hdr, alg);
+			const ch = pickChallenge(r, hdr, alg,
+						 this.opts.firstOnly);
 			if (!ch)
 				throw new Error('no ' + alg + ' challenge in ' +
 						r.start);
