@@ -222,6 +222,8 @@ extern const char *const db_migrations[];
 int  tls_files_check(const struct config_line *line, const char *cert,
 		     const char *key);
 int  tls_keyfile(const char **pathp, const char *cert, const char *key);
+int  tls_ca_check(const struct config_line *line, const char *ca);
+int  tls_verify_clients(struct tls *tls, const char *ca);
 void tls_close(void);
 
 

@@ -245,12 +245,15 @@ static int tls_params_check(const struct listen_spec *spec,
 				   " unless the key is in it)",
 				   spec->tp == SIP_TRANSP_TLS ? "tls" : "wss");
 
+	/* libre's wss listener takes a certificate and nothing more */
+	if (spec->tp == SIP_TRANSP_WSS && (spec->ca || spec->verify))
+		return config_fail(line, "ca and verify are for tls only");
+
 	if (spec->verify && !spec->ca)
 		return config_fail(line, "verify=on needs ca=FILE");
 
-	if (spec->ca && access(spec->ca, R_OK))
-		return config_fail(line, "cannot read ca %s: %m", spec->ca,
-				   errno);
+	if (spec->ca && tls_ca_check(line, spec->ca))
+		return EINVAL;
 
 	return tls_files_check(line, spec->cert, spec->key);
 }
@@ -849,7 +852,7 @@ static int tls_make(struct listen_spec *spec)
 	}
 
 	if (spec->verify)
-		tls_set_verify_client(spec->tls);
+		return tls_verify_clients(spec->tls, spec->ca);
 
 	return 0;
 }

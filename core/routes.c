@@ -1,7 +1,7 @@
 /**
  * @file routes.c  Static routes and inbound numbers of the configuration
  *
- *   route PATTERN>HOST[:PORT][;transport=udp|tcp][;user=U;password=P]
+ *   route PATTERN>HOST[:PORT][;transport=udp|tcp|tls][;user=U;password=P]
  *                [;strip=N][;prefix=DIGITS]
  *   did NUMBER>USER@DOMAIN
  *

@@ -12,6 +12,10 @@
  * TLS 1.2 as the lowest version, forward-secret AEAD ciphers, no
  * compression and no renegotiation.
  *
+ * With verify=on a tls listener requires a client certificate signed by
+ * a CA of its ca= file: libre's tls_set_verify_client() asks for one
+ * but takes any certificate, or none, so sipd sets the check itself.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -197,15 +201,46 @@ int tls_files_check(const struct config_line *line, const char *cert,
 		goto out;
 	}
 
-	if (X509_cmp_current_time(X509_get0_notAfter(x509)) < 0)
-		log_warning("%s:%u: the certificate %s has expired\n",
-			    config_path(), line->lineno, cert);
+	if (X509_cmp_current_time(X509_get0_notAfter(x509)) < 0) {
+		err = config_fail(line, "the certificate %s has expired",
+				  cert);
+		goto out;
+	}
 
  out:
 	EVP_PKEY_free(pkey);
 	X509_free(x509);
 
 	return err;
+}
+
+
+/**
+ * Check the CA file of a listen line: readable, with a PEM certificate
+ *
+ * @param line The line (for the error messages)
+ * @param ca   PEM file with the CA certificates
+ *
+ * @return 0 if usable, otherwise EINVAL (reported)
+ */
+int tls_ca_check(const struct config_line *line, const char *ca)
+{
+	X509 *x509;
+	FILE *f;
+
+	f = fopen(ca, "r");
+	if (!f)
+		return config_fail(line, "cannot read ca %s: %m", ca, errno);
+
+	x509 = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!x509)
+		return config_fail(line, "%s is not a PEM certificate (%s)",
+				   ca, ssl_error());
+
+	X509_free(x509);
+
+	return 0;
 }
 
 
@@ -262,6 +297,58 @@ int tls_keyfile(const char **pathp, const char *cert, const char *key)
 	mem_deref(k);
 
 	return err;
+}
+
+
+static int verify_handler(int ok, X509_STORE_CTX *store)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(store,
+				      SSL_get_ex_data_X509_STORE_CTX_idx());
+	X509 *x509;
+	char name[128] = "";
+
+	/* sipd's own connections out are left unchecked, as libre has them */
+	if (!ssl || !SSL_is_server(ssl) || ok)
+		return 1;
+
+	x509 = X509_STORE_CTX_get_current_cert(store);
+	if (x509)
+		(void)X509_NAME_oneline(X509_get_subject_name(x509), name,
+					sizeof(name));
+
+	log_info("tls: client certificate %s refused: %s\n", name,
+		 X509_verify_cert_error_string(
+			 X509_STORE_CTX_get_error(store)));
+
+	return 0;
+}
+
+
+/**
+ * Require client certificates signed by a CA of a file (verify=on)
+ *
+ * @param tls TLS context of a tls listener (its CAs loaded)
+ * @param ca  The CA file, whose names are sent to the clients
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int tls_verify_clients(struct tls *tls, const char *ca)
+{
+	SSL_CTX *ctx = tls_openssl_context(tls);
+	STACK_OF(X509_NAME) *names;
+
+	if (!ctx || !ca)
+		return EINVAL;
+
+	names = SSL_load_client_CA_file(ca);
+	if (names)
+		SSL_CTX_set_client_CA_list(ctx, names);
+	ERR_clear_error();
+
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+			   SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_handler);
+
+	return 0;
 }
 
 

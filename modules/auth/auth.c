@@ -57,11 +57,14 @@ static struct {
 /*
  * User agents known to fail on a challenge whose algorithm they do not
  * support instead of skipping it (RFC 8760 says skip): libre 1.1.0 and so
- * baresip, and agents built on it. They get the MD5 challenge only.
+ * baresip, and agents built on it; the browser libraries JsSIP and SIP.js,
+ * which read the first challenge only. They get the MD5 challenge only.
  */
 static const char *default_md5_agents[] = {
 	"baresip",
 	"libre",
+	"JsSIP",
+	"SIP.js",
 };
 
 
