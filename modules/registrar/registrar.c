@@ -260,7 +260,11 @@ static void registrar_handle(struct sipd_sock *sock,
 		}
 	}
 
-	err = location_save(aor, &upserts, &removes);
+	/* behind others that wait for the database: wait too, in order */
+	if (!w && retry_pending())
+		err = EBUSY;
+	else
+		err = location_save(aor, &upserts, &removes);
 	if (err == EBUSY && !retry_later(sock, msg, w, registrar_handle)) {
 		w = NULL;   /* it waits again */
 		goto out;

@@ -68,4 +68,5 @@ int  retry_later(struct sipd_sock *sock, const struct sip_msg *msg,
 		 struct waiting *w, retry_h *h);
 void retry_done(struct waiting *w);
 bool retry_waiting(const struct sip_msg *msg);
+bool retry_pending(void);
 void retry_close(void);

@@ -3,9 +3,13 @@
  *
  * When another process (sipctl importing accounts) holds the database's
  * write lock, a REGISTER is not failed and the loop is not blocked: the
- * request waits here and is handled again every RETRY_INTERVAL, up to
- * RETRY_LIMIT; only then it gets 503 with Retry-After. Retransmissions of
- * a waiting request are dropped: it will be answered.
+ * request waits here, in order of arrival. Every RETRY_INTERVAL the
+ * first one tries again (each try may wait the database's busy timeout);
+ * once it is saved, the others follow at once. While requests wait, a
+ * new one joins the end of the queue without trying, so that a long lock
+ * costs one busy timeout a round, not one per request. A request that
+ * waited RETRY_LIMIT gets 503 with Retry-After. Retransmissions of a
+ * waiting request are dropped: it will be answered.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -24,7 +28,6 @@ enum {
 
 struct waiting {
 	struct le le;
-	struct tmr tmr;
 	struct sipd_sock *sock;
 	struct sip_msg *msg;
 	retry_h *h;
@@ -32,7 +35,11 @@ struct waiting {
 };
 
 
-static struct list waitl;
+static struct {
+	struct list queue;         /* struct waiting, oldest first */
+	struct tmr tmr;
+	bool requeued;             /* the one handled waits again */
+} rq;
 
 
 static void waiting_destructor(void *arg)
@@ -40,31 +47,46 @@ static void waiting_destructor(void *arg)
 	struct waiting *w = arg;
 
 	list_unlink(&w->le);
-	tmr_cancel(&w->tmr);
 	mem_deref(w->msg);
+}
+
+
+static void refuse(struct waiting *w)
+{
+	log_warning("registrar: database busy for %u ms: %r refused\n",
+		    RETRY_LIMIT, &w->msg->to.auri);
+
+	/* statefully: a retransmission gets the same answer */
+	(void)sip_treplyf(NULL, NULL, sock_sip(w->sock), w->msg, false, 503,
+			  "Service Unavailable",
+			  "Retry-After: 5\r\n"
+			  "Content-Length: 0\r\n\r\n");
+	mem_deref(w);
 }
 
 
 static void retry_handler(void *arg)
 {
-	struct waiting *w = arg;
+	(void)arg;
 
-	list_unlink(&w->le);
+	while (rq.queue.head) {
+		struct waiting *w = rq.queue.head->data;
 
-	if (tmr_jiffies() - w->since > RETRY_LIMIT) {
-		log_warning("registrar: database busy for %u ms: %r refused\n",
-			    RETRY_LIMIT, &w->msg->to.auri);
+		list_unlink(&w->le);
 
-		/* statefully: a retransmission gets the same answer */
-		(void)sip_treplyf(NULL, NULL, sock_sip(w->sock), w->msg,
-				  false, 503, "Service Unavailable",
-				  "Retry-After: 5\r\n"
-				  "Content-Length: 0\r\n\r\n");
-		mem_deref(w);
-		return;
+		if (tmr_jiffies() - w->since > RETRY_LIMIT) {
+			refuse(w);
+			continue;
+		}
+
+		rq.requeued = false;
+		w->h(w->sock, w->msg, w);
+		if (rq.requeued)
+			break;
 	}
 
-	w->h(w->sock, w->msg, w);
+	if (rq.queue.head)
+		tmr_start(&rq.tmr, RETRY_INTERVAL, retry_handler, NULL);
 }
 
 
@@ -81,24 +103,42 @@ static void retry_handler(void *arg)
 int retry_later(struct sipd_sock *sock, const struct sip_msg *msg,
 		struct waiting *w, retry_h *h)
 {
-	if (!w) {
-		if (list_count(&waitl) >= RETRY_MAX)
-			return EOVERFLOW;
-
-		w = mem_zalloc(sizeof(*w), waiting_destructor);
-		if (!w)
-			return ENOMEM;
-
-		w->sock = sock;
-		w->msg = mem_ref((void *)msg);
-		w->h = h;
-		w->since = tmr_jiffies();
+	if (w) {
+		/* still busy: first again, the others keep waiting */
+		list_prepend(&rq.queue, &w->le, w);
+		rq.requeued = true;
+		return 0;
 	}
 
-	list_append(&waitl, &w->le, w);
-	tmr_start(&w->tmr, RETRY_INTERVAL, retry_handler, w);
+	if (list_count(&rq.queue) >= RETRY_MAX)
+		return EOVERFLOW;
+
+	w = mem_zalloc(sizeof(*w), waiting_destructor);
+	if (!w)
+		return ENOMEM;
+
+	w->sock = sock;
+	w->msg = mem_ref((void *)msg);
+	w->h = h;
+	w->since = tmr_jiffies();
+
+	list_append(&rq.queue, &w->le, w);
+	if (!tmr_isrunning(&rq.tmr))
+		tmr_start(&rq.tmr, RETRY_INTERVAL, retry_handler, NULL);
 
 	return 0;
+}
+
+
+/**
+ * Are REGISTERs waiting for the database? Then a new one waits behind
+ * them instead of trying.
+ *
+ * @return True if the queue is not empty
+ */
+bool retry_pending(void)
+{
+	return !list_isempty(&rq.queue);
 }
 
 
@@ -124,7 +164,7 @@ bool retry_waiting(const struct sip_msg *msg)
 {
 	struct le *le;
 
-	for (le = waitl.head; le; le = le->next) {
+	for (le = rq.queue.head; le; le = le->next) {
 		const struct waiting *w = le->data;
 
 		if (!pl_cmp(&w->msg->via.branch, &msg->via.branch) &&
@@ -138,5 +178,6 @@ bool retry_waiting(const struct sip_msg *msg)
 
 void retry_close(void)
 {
-	list_flush(&waitl);
+	tmr_cancel(&rq.tmr);
+	list_flush(&rq.queue);
 }
