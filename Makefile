@@ -5,12 +5,15 @@
 #   all      build everything into build/
 #   run      install missing packages, build, create the database, run sipd
 #   test     install missing packages, build, run every test
-#   bench    load benchmarks (long; not part of test)
+#   bench    load benchmarks (long; not part of test), then sipd and
+#            Kamailio side by side (test/bench/compare)
+#   bench-compare  only the side-by-side comparison
 #   install  install into $(DESTDIR)$(PREFIX)
 #   clean    remove build/
 #
 # Variables: PREFIX, DESTDIR, CC, SANITIZE=1 (ASan and UBSan),
-# CONF (the configuration "make run" uses)
+# CONF (the configuration "make run" uses), COMPARE (options of
+# test/bench/compare, e.g. COMPARE=--quick)
 #
 
 VERSION    := 0.1.0
@@ -78,7 +81,8 @@ CLIENT_OBJS := $(patsubst %.c,$(B)/%.o,$(CLIENT_SRCS))
 
 PROGRAMS   := $(B)/sipd $(B)/sipctl $(B)/test/sipd-test $(B)/test/sipc
 
-.PHONY: all run test bench install clean deps deps-test deps-bench
+.PHONY: all run test bench bench-compare install clean deps deps-test \
+	deps-bench
 
 all: $(PROGRAMS) $(MOD_SOS)
 
@@ -159,6 +163,11 @@ test: deps-test
 bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@test/bench/run
+	@test/bench/compare $(COMPARE)
+
+bench-compare: deps-bench
+	@$(MAKE) --no-print-directory all
+	@test/bench/compare $(COMPARE)
 
 # --- run --------------------------------------------------------------------
 
