@@ -11,6 +11,7 @@ import glob
 import os
 import platform
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -172,6 +173,34 @@ def options_probe(addr, timeout=10.0, alive=None):
             addr[0], addr[1], timeout))
     finally:
         s.close()
+
+
+def stop_sipp(run, grace=5.0):
+    """End a SIPp run (sipprun.SippRun) by its PID: SIGUSR1 (SIPp's soft
+    exit: no new call), SIGINT (write the statistics and quit), then
+    SIGKILL; returns its SippResult."""
+    for sig, wait in ((signal.SIGUSR1, grace), (signal.SIGINT, grace),
+                      (signal.SIGKILL, 10)):
+        if not run.alive():
+            break
+        run.kill(sig)
+        t = time.time() + wait
+        while run.alive() and time.time() < t:
+            time.sleep(0.05)
+    return run.wait(timeout=10)
+
+
+def wait_listening(run, timeout=5.0):
+    """Wait until the UDP socket of a SIPp run is bound (its PID holds
+    it); False when it did not start."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not run.alive():
+            return False
+        if ("udp", "127.0.0.1", run.port) in socket_addresses(run.proc.pid):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 # --- the report --------------------------------------------------------------
