@@ -5,7 +5,9 @@
 #   all      build everything into build/
 #   run      install missing packages, build, create the database, run sipd
 #   test     install missing packages, build, run every test
-#   bench    load benchmarks (long; not part of test)
+#   bench    load benchmarks (long; not part of test), then sipd and
+#            Kamailio side by side (test/bench/compare)
+#   bench-compare  only the side-by-side comparison
 #   fuzz     build the libFuzzer harnesses with clang, run each FUZZ_TIME s
 #   fuzz-replay  replay the fuzzing seeds and regressions (part of test)
 #   install  install into $(DESTDIR)$(PREFIX)
@@ -14,7 +16,8 @@
 # Variables: PREFIX, DESTDIR, CC, SANITIZE=1 (ASan and UBSan, built in
 # build-san/), VALGRIND=1 (integration tests run sipd under valgrind),
 # CONF (the configuration "make run" uses), FUZZ_TIME (seconds per
-# harness, make fuzz), FUZZ_CC (clang-14)
+# harness, make fuzz), FUZZ_CC (clang-14), COMPARE (options of
+# test/bench/compare, e.g. COMPARE=--quick)
 #
 
 VERSION    := 0.1.0
@@ -107,8 +110,8 @@ FUZZ_SEEDS_digest := digest
 FUZZ_SEEDS_pidf   := pidf
 FUZZ_REPLAY := $(patsubst %,$(B)/test/fuzz/fuzz-%,$(FUZZ_ALL))
 
-.PHONY: all run test bench install clean deps deps-test deps-bench \
-	deps-fuzz fuzz fuzz-build fuzz-replay
+.PHONY: all run test bench bench-compare install clean deps deps-test \
+	deps-bench deps-fuzz fuzz fuzz-build fuzz-replay
 
 all: $(PROGRAMS) $(MOD_SOS) $(FUZZ_REPLAY)
 
@@ -271,6 +274,11 @@ test: deps-test
 bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@test/bench/run
+	@test/bench/compare $(COMPARE)
+
+bench-compare: deps-bench
+	@$(MAKE) --no-print-directory all
+	@test/bench/compare $(COMPARE)
 
 # --- run --------------------------------------------------------------------
 
