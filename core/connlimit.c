@@ -9,6 +9,11 @@
  * once and counted, so that a peer that opens connections and never
  * sends (or sends slowly) cannot take every descriptor.
  *
+ * libre listens with a backlog of 5 (tcp_listen()): a burst of a few
+ * connections fills it and the kernel drops the SYNs of the next ones,
+ * which wait a second or more for their retry. tcp_sock_listen() is
+ * defined here too and asks for LISTEN_BACKLOG.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -20,6 +25,7 @@
 
 enum {
 	HASH_SIZE = 1024,
+	LISTEN_BACKLOG = 1024,   /* the kernel caps it at somaxconn */
 };
 
 
@@ -35,6 +41,7 @@ typedef int (tcp_accept_h)(struct tcp_conn **tcp, struct tcp_sock *ts,
 			   tcp_estab_h *eh, tcp_recv_h *rh, tcp_close_h *ch,
 			   void *arg);
 typedef void (fd_close_h)(int fd);
+typedef int (tcp_sock_listen_h)(struct tcp_sock *ts, int backlog);
 
 
 static struct {
@@ -186,6 +193,23 @@ int tcp_accept(struct tcp_conn **tcp, struct tcp_sock *ts, tcp_estab_h *eh,
 	*tcp = mem_deref(*tcp);
 
 	return EMFILE;
+}
+
+
+/**
+ * Listen for connections: libre's tcp_sock_listen(), with a longer queue
+ */
+int tcp_sock_listen(struct tcp_sock *ts, int backlog)
+{
+	static tcp_sock_listen_h *real;
+
+	if (!real)
+		real = (tcp_sock_listen_h *)dlsym(RTLD_NEXT,
+						  "tcp_sock_listen");
+	if (!real)
+		return ENOSYS;
+
+	return real(ts, MAX(backlog, LISTEN_BACKLOG));
 }
 
 
