@@ -12,13 +12,17 @@
  * libre listens with a backlog of 5 (tcp_listen()): a burst of a few
  * connections fills it and the kernel drops the SYNs of the next ones,
  * which wait a second or more for their retry. tcp_sock_listen() is
- * defined here too and asks for LISTEN_BACKLOG.
+ * defined here too and asks for LISTEN_BACKLOG. And libre leaves Nagle's
+ * algorithm on: accepted connections get TCP_NODELAY.
  *
  * Copyright (C) 2026 sipd developers
  */
 
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <re.h>
 #include "core.h"
 
@@ -167,6 +171,7 @@ int tcp_accept(struct tcp_conn **tcp, struct tcp_sock *ts, tcp_estab_h *eh,
 {
 	static tcp_accept_h *real;
 	struct sa peer;
+	int on = 1;
 	int err;
 
 	if (!real)
@@ -175,10 +180,15 @@ int tcp_accept(struct tcp_conn **tcp, struct tcp_sock *ts, tcp_estab_h *eh,
 		return ENOSYS;
 
 	err = real(tcp, ts, eh, rh, ch, arg);
-	if (err || !cl.fdc)
+	if (err)
 		return err;
 
-	if (tcp_conn_peer_get(*tcp, &peer) ||
+	/* no Nagle: a response behind an unacknowledged segment (a TLS
+	   session ticket, a 100 Trying) waited for the delayed ACK */
+	(void)setsockopt(tcp_conn_fd(*tcp), IPPROTO_TCP, TCP_NODELAY, &on,
+			 sizeof(on));
+
+	if (!cl.fdc || tcp_conn_peer_get(*tcp, &peer) ||
 	    admit(tcp_conn_fd(*tcp), &peer))
 		return 0;
 
