@@ -442,8 +442,8 @@ static bool mismatch_reply(struct mbuf *mb, struct udp_sock *us,
 
 
 /*
- * What a datagram starts with: a request (a method: capital letters and
- * a space), a response, a keepalive (CR LF) or STUN (libre answers
+ * What a datagram starts with: a request (a method: a letter first), a
+ * response, a keepalive (CR LF) or STUN (libre answers
  * binding requests: the first two bits are zero). Anything else is not
  * SIP and is dropped unparsed.
  */
@@ -469,7 +469,8 @@ static enum kind {
 	if (n >= 8 && !memcmp(p, "OPTIONS ", 8))
 		return KIND_OPTIONS;
 
-	return p[0] >= 'A' && p[0] <= 'Z' ? KIND_REQUEST : KIND_JUNK;
+	/* a method is a case-sensitive token: "register" gets 501 */
+	return isalpha(p[0]) ? KIND_REQUEST : KIND_JUNK;
 }
 
 

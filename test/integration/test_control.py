@@ -197,7 +197,9 @@ def test_second_sipd_refused_stale_removed():
             r = subprocess.run([SIPD, "-f", other.conf_path, "-m", MODULES],
                                capture_output=True, text=True, timeout=10)
             eq(r.returncode, 2, "second sipd exit status (%s)" % r.stderr)
-            n = len(open(other.conf_path).read().splitlines())
+            n = [i + 1 for i, line in enumerate(
+                open(other.conf_path).read().splitlines())
+                if line.startswith("control_socket")][0]
             check("%s:%d: control_socket: another sipd is listening on %s"
                   % (other.conf_path, n, s.ctl_path) in r.stderr,
                   "the refusal names the file, line and socket: %r"
