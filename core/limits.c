@@ -3,8 +3,9 @@
  *
  * A request larger than max_message_size gets 513 Message Too Large
  * (RFC 3261 21.5.14); one with more than max_headers header fields or
- * more than max_via Via values gets 400. libre itself drops a message
- * over 64 KiB on a connection, closing it.
+ * more than max_via Via values gets 400 (70 by default: a request
+ * that crossed as many proxies as its Max-Forwards allows). libre
+ * itself drops a message over 64 KiB on a connection, closing it.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -23,14 +24,14 @@ struct settings {
 static const struct settings defaults = {
 	.message_size = 65535,
 	.headers = 128,
-	.via = 32,
+	.via = 70,
 };
 
 
 static struct settings lim = {
 	.message_size = 65535,
 	.headers = 128,
-	.via = 32,
+	.via = 70,
 };
 
 

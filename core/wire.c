@@ -442,7 +442,7 @@ static bool mismatch_reply(struct mbuf *mb, struct udp_sock *us,
 
 
 /*
- * What a datagram starts with: a request (a method: a letter first), a
+ * What a datagram starts with: a request (a method: a token char), a
  * response, a keepalive (CR LF) or STUN (libre answers
  * binding requests: the first two bits are zero). Anything else is not
  * SIP and is dropped unparsed.
@@ -470,7 +470,8 @@ static enum kind {
 		return KIND_OPTIONS;
 
 	/* a method is a case-sensitive token: "register" gets 501 */
-	return isalpha(p[0]) ? KIND_REQUEST : KIND_JUNK;
+	return isalnum(p[0]) || strchr("-.!%*_+`'~", p[0]) ?
+		KIND_REQUEST : KIND_JUNK;
 }
 
 
