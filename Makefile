@@ -184,6 +184,11 @@ $(B)/test/sipd-test: $(UNIT_OBJS) $(MOD_LIB_OBJS) $(CORE_LIB)
 		-Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
 		$(LDLIBS) $(XML_LIBS) $$(pkg-config --libs check)
 
+# the UDP flood of the flood benchmark (make bench)
+$(B)/test/floodgen: test/bench/floodgen.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu99 -Wall -Wextra -o $@ $<
+
 $(B)/test/sipc: $(CLIENT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(CLIENT_OBJS) $(LDLIBS)
@@ -272,7 +277,7 @@ test: deps-test
 	@$(TEST_ENV) $(B)/test/sipd-test
 
 bench: deps-bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/test/floodgen
 	@test/bench/run
 	@test/bench/compare $(COMPARE)
 

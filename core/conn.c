@@ -23,6 +23,13 @@
  * (its peer address or transport is not the request's) is left as libre
  * has it.
  *
+ * libre gives a new connection TCP_ACCEPT_TIMEOUT (32 s) for its first
+ * message, but after that a peer may start a message and never finish
+ * it: libre keeps the connection for its idle time. A sweep once a
+ * second closes a connection whose unfinished message (bytes left in
+ * libre's conn->mb, at the same place) is older than
+ * tcp_message_timeout.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -37,6 +44,8 @@ enum {
 	HASH_SIZE = 1024,
 	IDLE_MS = 900 * 1000,     /* libre's TCP idle timeout */
 	SLACK_MS = 2000,
+	SWEEP_MS = 1000,
+	MESSAGE_TIMEOUT = 32,     /* s, libre's TCP_ACCEPT_TIMEOUT */
 };
 
 
@@ -66,6 +75,12 @@ struct open_conn {
 	enum sip_transp tp;
 	struct sa peer;
 	uint64_t hold_until;      /* jiffies, 0 for none                */
+	struct sip_conn_head *head;  /* set once its layout is checked  */
+	uint64_t requests;        /* requests seen on it                */
+	const struct mbuf *part_mb;  /* an unfinished message: where    */
+	size_t part_pos;
+	uint64_t part_requests;
+	uint64_t part_since;      /* jiffies                            */
 };
 
 
@@ -77,8 +92,33 @@ static struct {
 	struct hash *by_ptr;
 	struct hash *by_addr;
 	struct list listeners;    /* struct conn_listener */
+	struct tmr sweep;
+	uint32_t message_timeout; /* s */
 	bool mismatch;
-} cs;
+} cs = {
+	.message_timeout = MESSAGE_TIMEOUT,
+};
+
+
+/**
+ * Read tcp_message_timeout (a reload applies it)
+ *
+ * @param apply Make it current; false only checks it
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int conn_config(bool apply)
+{
+	uint32_t timeout = MESSAGE_TIMEOUT;
+
+	if (config_u32("tcp_message_timeout", &timeout, 1, 900))
+		return EINVAL;
+
+	if (apply)
+		cs.message_timeout = timeout;
+
+	return 0;
+}
 
 
 static void conn_destructor(void *arg)
@@ -186,6 +226,54 @@ static struct open_conn *conn_add(const struct sip_msg *msg)
 }
 
 
+/* Close a connection whose unfinished message is too old */
+static bool sweep_handler(struct le *le, void *arg)
+{
+	struct open_conn *c = le->data;
+	struct sip_conn_head *h = c->head;
+	uint64_t now = *(uint64_t *)arg;
+
+	if (!h || !h->mb || !mbuf_get_left(h->mb) || !h->tmr.th) {
+		c->part_mb = NULL;
+		return false;
+	}
+
+	if (h->mb != c->part_mb || h->mb->pos != c->part_pos ||
+	    c->requests != c->part_requests) {
+		c->part_mb = h->mb;
+		c->part_pos = h->mb->pos;
+		c->part_requests = c->requests;
+		c->part_since = now;
+		return false;
+	}
+
+	if (now - c->part_since < (uint64_t)cs.message_timeout * 1000)
+		return false;
+
+	log_info("conn: %s %J sent no complete message within %u s:"
+		 " closing it\n", sip_transp_name(c->tp), &c->peer,
+		 cs.message_timeout);
+	stats_count(STATS_MESSAGE_TIMEOUTS);
+	c->part_mb = NULL;
+
+	/* libre's idle handler closes it, now */
+	tmr_start(&h->tmr, 0, h->tmr.th, h);
+
+	return false;
+}
+
+
+static void sweep(void *arg)
+{
+	uint64_t now = tmr_jiffies();
+	(void)arg;
+
+	(void)hash_apply(cs.by_ptr, sweep_handler, &now);
+
+	tmr_start(&cs.sweep, SWEEP_MS, sweep, NULL);
+}
+
+
 /**
  * A request arrived: note its connection and keep it open at least
  * libre's idle time (a WebSocket too)
@@ -208,9 +296,15 @@ void conn_seen(const struct sip_msg *msg)
 			return;
 	}
 
+	++c->requests;
+
 	h = head_of(msg);
 	if (!h)
 		return;
+
+	c->head = h;
+	if (!tmr_isrunning(&cs.sweep))
+		tmr_start(&cs.sweep, SWEEP_MS, sweep, NULL);
 
 	/* libre marks a WebSocket established only when it opened it */
 	if (msg->tp == SIP_TRANSP_WS || msg->tp == SIP_TRANSP_WSS)
@@ -316,6 +410,7 @@ void sip_keepalive_signal(struct list *kal, int err)
 
 void conn_close_all(void)
 {
+	tmr_cancel(&cs.sweep);
 	hash_flush(cs.by_ptr);
 	hash_clear(cs.by_addr);
 	cs.by_ptr = mem_deref(cs.by_ptr);

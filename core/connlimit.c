@@ -9,17 +9,27 @@
  * once and counted, so that a peer that opens connections and never
  * sends (or sends slowly) cannot take every descriptor.
  *
+ * libre listens with a backlog of 5 (tcp_listen()): a burst of a few
+ * connections fills it and the kernel drops the SYNs of the next ones,
+ * which wait a second or more for their retry. tcp_sock_listen() is
+ * defined here too and asks for LISTEN_BACKLOG. And libre leaves Nagle's
+ * algorithm on: accepted connections get TCP_NODELAY.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <re.h>
 #include "core.h"
 
 
 enum {
 	HASH_SIZE = 1024,
+	LISTEN_BACKLOG = 1024,   /* the kernel caps it at somaxconn */
 };
 
 
@@ -35,6 +45,7 @@ typedef int (tcp_accept_h)(struct tcp_conn **tcp, struct tcp_sock *ts,
 			   tcp_estab_h *eh, tcp_recv_h *rh, tcp_close_h *ch,
 			   void *arg);
 typedef void (fd_close_h)(int fd);
+typedef int (tcp_sock_listen_h)(struct tcp_sock *ts, int backlog);
 
 
 static struct {
@@ -160,6 +171,7 @@ int tcp_accept(struct tcp_conn **tcp, struct tcp_sock *ts, tcp_estab_h *eh,
 {
 	static tcp_accept_h *real;
 	struct sa peer;
+	int on = 1;
 	int err;
 
 	if (!real)
@@ -168,10 +180,15 @@ int tcp_accept(struct tcp_conn **tcp, struct tcp_sock *ts, tcp_estab_h *eh,
 		return ENOSYS;
 
 	err = real(tcp, ts, eh, rh, ch, arg);
-	if (err || !cl.fdc)
+	if (err)
 		return err;
 
-	if (tcp_conn_peer_get(*tcp, &peer) ||
+	/* no Nagle: a response behind an unacknowledged segment (a TLS
+	   session ticket, a 100 Trying) waited for the delayed ACK */
+	(void)setsockopt(tcp_conn_fd(*tcp), IPPROTO_TCP, TCP_NODELAY, &on,
+			 sizeof(on));
+
+	if (!cl.fdc || tcp_conn_peer_get(*tcp, &peer) ||
 	    admit(tcp_conn_fd(*tcp), &peer))
 		return 0;
 
@@ -186,6 +203,23 @@ int tcp_accept(struct tcp_conn **tcp, struct tcp_sock *ts, tcp_estab_h *eh,
 	*tcp = mem_deref(*tcp);
 
 	return EMFILE;
+}
+
+
+/**
+ * Listen for connections: libre's tcp_sock_listen(), with a longer queue
+ */
+int tcp_sock_listen(struct tcp_sock *ts, int backlog)
+{
+	static tcp_sock_listen_h *real;
+
+	if (!real)
+		real = (tcp_sock_listen_h *)dlsym(RTLD_NEXT,
+						  "tcp_sock_listen");
+	if (!real)
+		return ENOSYS;
+
+	return real(ts, MAX(backlog, LISTEN_BACKLOG));
 }
 
 

@@ -107,6 +107,7 @@ static const struct {
 	{scanner_config, true},
 	{limits_config,  true},
 	{connlimit_config, true},
+	{conn_config,    true},
 };
 
 /* The keys of the parts that a reload does not apply */

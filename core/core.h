@@ -58,6 +58,7 @@ enum stats_counter {
 	STATS_JUNK,
 	STATS_OVER_LIMITS,
 	STATS_CONN_REFUSED,
+	STATS_MESSAGE_TIMEOUTS,
 	STATS_COUNTERS
 };
 
@@ -170,6 +171,7 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg);
 
 /* validate.c */
 int validate_request(const struct sip_msg *msg, const char **reason);
+bool validate_port_bad(const struct pl *sentby);
 bool validate_framing_broken(const struct sip_msg *msg);
 
 
@@ -257,6 +259,7 @@ void ban_close(void);
 
 
 /* conn.c */
+int  conn_config(bool apply);
 void conn_close_all(void);
 
 

@@ -110,6 +110,11 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 		if (msg_method_is(msg, "ACK"))
 			return true;
 
+		/* a Via port out of range: answer the source, not the port
+		   libre truncated it to */
+		if (validate_port_bad(&msg->via.sentby))
+			((struct sip_msg *)msg)->via.addr = msg->src;
+
 		if (scode == 501)
 			(void)sip_replyf(sock_sip(sock), msg, 501, reason,
 					 "Allow: %H\r\n"

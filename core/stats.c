@@ -75,6 +75,8 @@ static const struct {
 	 "Requests refused for their size, header count or Via count"},
 	{"connections_refused",
 	 "Connections closed at once: too many in all or from one source"},
+	{"message_timeouts",
+	 "Connections closed: a message unfinished for tcp_message_timeout"},
 };
 
 static const char *class_names[CLASSES] = {
@@ -390,6 +392,7 @@ int stats_walk(stat_value_h *h, void *arg)
 	     "TCP, TLS and WebSocket connections open now", NULL, NULL,
 	     connlimit_open(), true);
 	emit_counter(&w, STATS_CONN_REFUSED);
+	emit_counter(&w, STATS_MESSAGE_TIMEOUTS);
 
 	emit_others(&w);
 

@@ -124,6 +124,31 @@ static bool via_params_valid(const struct pl *params)
 }
 
 
+/**
+ * Is the port of a Via sent-by out of range (libre would truncate it to
+ * 16 bits and answer another port)?
+ *
+ * @param sentby The sent-by of a Via
+ *
+ * @return True if it has a port above 65535
+ */
+bool validate_port_bad(const struct pl *sentby)
+{
+	struct pl host, port = PL_INIT;
+
+	if (!pl_isset(sentby))
+		return false;
+
+	if (re_regex(sentby->p, sentby->l, "\\[[0-9a-f:]+\\][:]*[0-9]*",
+		     &host, NULL, &port) &&
+	    re_regex(sentby->p, sentby->l, "[^:]+[:]*[0-9]*", &host, NULL,
+		     &port))
+		return false;
+
+	return pl_isset(&port) && (port.l > 5 || pl_u32(&port) > 65535);
+}
+
+
 /* every Via value "SIP/2.0/TRANSPORT sent-by;params", none empty */
 static bool via_bad(const struct sip_hdr *h, const struct sip_msg *msg,
 		    void *arg)
@@ -140,7 +165,7 @@ static bool via_bad(const struct sip_hdr *h, const struct sip_msg *msg,
 
 	/* sip_via_decode() does not anchor its pattern */
 	if (h->val.l < 3 || memcmp(h->val.p, "SIP", 3) ||
-	    !pl_isset(&via.sentby))
+	    !pl_isset(&via.sentby) || validate_port_bad(&via.sentby))
 		return true;
 
 	return !via_params_valid(&via.params);
