@@ -196,8 +196,11 @@ def test_legit_phones_during_junk_flood():
         for k in ("junk_drops", "flood_drops", "banned_drops", "malformed"):
             check(st[k] > st0[k], "%s did not increase: %r" % (k, st[k]))
         check(st["junk_drops"] >= 1000, "junk_drops %r" % st["junk_drops"])
+        # under ASan freed memory sits in its quarantine (256 MB) by
+        # design: the bound is checked by the normal build
         grown = rss_kb(s) - rss_before
-        check(grown < 16 * 1024, "VmRSS grew by %d kB" % grown)
+        if "ASAN_OPTIONS" not in os.environ:
+            check(grown < 16 * 1024, "VmRSS grew by %d kB" % grown)
         # and it still answers at once
         check(answered(Client(s.addr, host="127.0.0.23")),
               "answered after the flood")
