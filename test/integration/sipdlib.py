@@ -66,10 +66,12 @@ def rand_token(n=10):
 
 
 def free_port(host="127.0.0.1"):
-    """A port free for both UDP and TCP on host."""
+    """A port free for both UDP and TCP on host, below the kernel's
+    ephemeral range (32768 and up on Linux), where the clients of other
+    processes get their ports: free now, it stays free."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(200):
-        port = random.randint(20000, 60000)
+        port = random.randint(20000, 32767)
         u = socket.socket(fam, socket.SOCK_DGRAM)
         t = socket.socket(fam, socket.SOCK_STREAM)
         try:
