@@ -34,6 +34,14 @@ VALGRIND = os.environ.get("SIPD_VALGRIND") == "1"
 SCALE = float(os.environ.get("SIPD_TIMEOUT_SCALE", "10" if VALGRIND else "1"))
 
 
+def timing(test):
+    """Mark a test that measures rates or times to the second (a load, a
+    flood, a ban that ends): it means nothing with sipd under valgrind,
+    so run.py skips it there and says so."""
+    test.timing = True
+    return test
+
+
 def valgrind_cmd():
     """The valgrind command line sipd runs under, or [] without it."""
     if not VALGRIND:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from sipdlib import Sipd, Client, TestFailure, check, eq
+from sipdlib import timing, Sipd, Client, TestFailure, check, eq
 from test_proxy import PROXY_CONF, ACCOUNTS, UA
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,6 +63,7 @@ def answered(c, method="MESSAGE", timeout=1.0):
     return c.final(timeout) is not None
 
 
+@timing
 def test_flood_dropped_banned_and_lifted():
     with Sipd(conf=FLOOD_CONF, accounts=ACCOUNTS) as s:
         c = Client(s.addr, host="127.0.0.2")
@@ -144,6 +145,7 @@ def call(alice, bob):
     return True
 
 
+@timing
 def test_legit_phones_during_junk_flood():
     conf = FLOOD_CONF + "log_level info\n"
     with Sipd(conf=conf, accounts=ACCOUNTS) as s:

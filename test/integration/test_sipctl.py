@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import time
 
-from sipdlib import (Sipd, SIPCTL, check, eq, contact_uri, param,
+from sipdlib import (timing, Sipd, SIPCTL, check, eq, contact_uri, param,
                      parse_challenge, digest_header)
 from test_sipp import (SIPP_CONF, add_users, sipp_load, bindings,
                        reg_list_json, sipp_ok)
@@ -419,6 +419,7 @@ def test_reg_list_json_fields():
 
 # --- beside a loaded daemon --------------------------------------------------------
 
+@timing
 def test_beside_daemon_under_sipp_load():
     with Sipd(SIPP_CONF) as s:
         n = 4000
@@ -471,6 +472,7 @@ def test_beside_daemon_under_sipp_load():
         eq(r.status, 200, "an imported user registers")
 
 
+@timing
 def test_big_import_beside_loaded_daemon():
     # an operator's bulk import (200,000 accounts in one transaction)
     # while phones register: no REGISTER may fail because of it
