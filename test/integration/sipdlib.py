@@ -7,6 +7,7 @@ and stop every process by PID.
 """
 
 import hashlib
+import json
 import os
 import random
 import re
@@ -40,6 +41,23 @@ def timing(test):
     so run.py skips it there and says so."""
     test.timing = True
     return test
+
+
+def status(s, *extra):
+    """sipctl status --json of a running sipd, parsed."""
+    r = s.sipctl("status", "--json", *extra)
+    eq(r.returncode, 0, "sipctl status --json (%s)" % r.stderr.strip())
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        raise AssertionError("status --json is not JSON:\n" + r.stdout)
+
+
+def bans(s):
+    """sipctl ban list --json of a running sipd: {address: ban}."""
+    r = s.sipctl("ban", "list", "--json")
+    eq(r.returncode, 0, "sipctl ban list --json (%s)" % r.stderr)
+    return {b["address"]: b for b in json.loads(r.stdout)}
 
 
 def valgrind_cmd():

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 
 from sipdlib import (Client, Sipd, SIPD, SIPCTL, MODULES, DEFAULT_CONF,
-                     check, eq, free_port)
+                     check, eq, free_port, status)
 from test_registrar import Phone, ok, contacts_of
 from test_daemon import pid_running, kill_by_pid, read_pidfile
 import test_proxy
@@ -37,16 +37,6 @@ listen udp:127.0.0.1:{port};roles=registrar
 listen udp:127.0.0.1:{port2};roles=proxy;auth=off
 registrar_min_expires 10
 """
-
-
-def status(s, *extra):
-    """sipctl status --json of a running sipd, parsed."""
-    r = s.sipctl("status", "--json", *extra)
-    eq(r.returncode, 0, "sipctl status --json (%s)" % r.stderr.strip())
-    try:
-        return json.loads(r.stdout)
-    except ValueError:
-        raise AssertionError("status --json is not JSON:\n" + r.stdout)
 
 
 def total(d):

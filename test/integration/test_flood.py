@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 
-from sipdlib import timing, Sipd, Client, TestFailure, check, eq
+from sipdlib import (Sipd, Client, TestFailure, bans, check, eq, status,
+                     timing)
 from test_proxy import PROXY_CONF, ACCOUNTS, UA
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,18 +27,6 @@ flood_burst 100
 flood_options_rate 5
 flood_ban_time 3
 """
-
-
-def status(s):
-    r = s.sipctl("status", "--json")
-    eq(r.returncode, 0, "sipctl status --json (%s)" % r.stderr)
-    return json.loads(r.stdout)
-
-
-def bans(s):
-    r = s.sipctl("ban", "list", "--json")
-    eq(r.returncode, 0, "sipctl ban list --json (%s)" % r.stderr)
-    return {b["address"]: b for b in json.loads(r.stdout)}
 
 
 def rss_kb(s):
