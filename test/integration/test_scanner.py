@@ -194,4 +194,6 @@ def test_svcrack_control_finds_password_when_unlimited():
         out = svcrack(s, wordlist(n=12, right_at=10), banned=False)
         check(re.search(r"\b200\s*\|\s*%s\b" % USERS[0][1], out),
               "svcrack did not find the password unhindered:\n" + out)
-        eq(status(s)["auth_failures"], 10, "wrong guesses")
+        # svcrack sends a guess again when its answer is slow (valgrind)
+        n = status(s)["auth_failures"]
+        check(10 <= n <= 12, "%d failures counted for 10 wrong guesses" % n)
