@@ -134,18 +134,33 @@ static bool via_params_valid(const struct pl *params)
  */
 bool validate_port_bad(const struct pl *sentby)
 {
-	struct pl host, port = PL_INIT;
+	const char *p, *end;
+	uint32_t port = 0;
+	size_t digits = 0;
 
 	if (!pl_isset(sentby))
 		return false;
 
-	if (re_regex(sentby->p, sentby->l, "\\[[0-9a-f:]+\\][:]*[0-9]*",
-		     &host, NULL, &port) &&
-	    re_regex(sentby->p, sentby->l, "[^:]+[:]*[0-9]*", &host, NULL,
-		     &port))
+	/* the port follows the last ':' after an IPv6 reference's ']' */
+	p = sentby->p;
+	end = p + sentby->l;
+	if (*p == '[') {
+		p = memchr(p, ']', sentby->l);
+		if (!p)
+			return false;
+	}
+
+	p = memchr(p, ':', (size_t)(end - p));
+	if (!p)
 		return false;
 
-	return pl_isset(&port) && (port.l > 5 || pl_u32(&port) > 65535);
+	for (++p; p < end && *p >= '0' && *p <= '9'; ++p) {
+		if (++digits > 5)
+			return true;
+		port = port * 10 + (uint32_t)(*p - '0');
+	}
+
+	return port > 65535;
 }
 
 
