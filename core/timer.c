@@ -1,118 +1,186 @@
 /**
- * @file timer.c  sipd's tmr_start(), in front of libre's
+ * @file timer.c  sipd's tmr_start() and tmr_cancel(), in front of libre's
  *
  * libre 1.1.0 keeps every timer in one list sorted by expiry, and
- * tmr_start() finds the place of a new one by walking back from the end.
- * A proxy at a thousand calls a second has tens of thousands of live
- * transaction timers (Timers B, F, J of 32 s), and every new 500 ms
- * retransmission timer walks past most of them: the loop spends its time
- * there and collapses.
+ * tmr_start() finds the place of a new one by walking the list. A server
+ * at a few thousand requests a second holds tens of thousands of live
+ * transaction timers (Timers B, F, H, J of 32 s, I of 5 s), and each new
+ * 500 ms retransmission timer walks past thousands of them.
  *
- * Timers of one delay are started in the order of their expiry, so the
- * last one started with a delay (a "finger") is at most a few nodes
- * before the place of the next. sipd's tmr_start() keeps the list and its
- * order exactly as libre's does, and starts the search at that finger.
- * libre calls tmr_start() through the dynamic linker (tmr_cancel() too),
- * so this definition in the sipd executable replaces it, as decode.c
- * replaces sip_msg_decode().
+ * Timers of one delay are started in the order of their expiry, so each
+ * delay gets a lane of its own: a list in which a new timer goes at the
+ * end (after a step back or two if the clock went back), and from which
+ * a timer leaves in constant time. The lanes are found by hashing the
+ * delay; a delay that finds no free lane shares a sorted list kept as
+ * libre keeps its own. libre's list holds one timer of sipd's, the
+ * sentinel, due when the earliest of all lanes is; when it fires, every
+ * timer that is due runs, earliest first, as libre's tmr_poll() runs
+ * them, and the sentinel is set again.
  *
- * A finger is only followed while its timer is surely in the list:
- * tmr_start() and tmr_cancel() move fingers off a timer they unlink, and
- * a finger whose expiry has passed (tmr_poll may have fired it) is not
- * read at all.
+ * libre calls tmr_start() and tmr_cancel() through the dynamic linker,
+ * so these definitions in the sipd executable (linked -rdynamic) replace
+ * them, as decode.c replaces sip_msg_decode(). A timer keeps libre's
+ * layout and meaning: tmr_isrunning() and tmr_get_expire() still work.
  *
  * Copyright (C) 2026 sipd developers
  */
 
+#include <dlfcn.h>
 #include <re.h>
 #include "core.h"
 
 
-struct list *tmrl_get(void);
-
-
 enum {
-	FINGERS = 32,
+	LANES = 64,           /* a power of two, at most 64 (the mask) */
+	PROBES = 4,
 };
 
 
-static struct finger {
+typedef void (start_h)(struct tmr *tmr, uint64_t delay, tmr_h *th,
+		       void *arg);
+
+
+struct lane {
+	struct list timers;   /* sorted by expiry */
 	uint64_t delay;
-	struct tmr *tmr;       /* NULL: none yet                     */
-	uint64_t jfs;          /* its expiry, read without touching it */
-	uint64_t used;         /* for replacing the least recent one  */
-	bool set;
-} fingers[FINGERS];
-
-static uint64_t use_count;
+};
 
 
-static struct finger *finger_of(uint64_t delay)
+static struct {
+	struct lane lanes[LANES];
+	uint64_t used;        /* bit i: lane i may be non-empty */
+	struct list shared;   /* delays without a lane, sorted */
+	struct tmr sentinel;  /* in libre's list */
+	uint64_t due;         /* the sentinel's expiry, 0: not set */
+	start_h *real_start;
+	bool firing;
+} tm;
+
+
+static start_h *real_start(void)
 {
-	struct finger *lru = &fingers[0];
-	int i;
+	if (!tm.real_start)
+		tm.real_start = (start_h *)dlsym(RTLD_NEXT, "tmr_start");
 
-	for (i = 0; i < FINGERS; i++) {
-		struct finger *f = &fingers[i];
-
-		if (f->set && f->delay == delay) {
-			f->used = ++use_count;
-			return f;
-		}
-
-		if (!f->set || f->used < lru->used)
-			lru = f;
-	}
-
-	lru->set = true;
-	lru->delay = delay;
-	lru->tmr = NULL;
-	lru->used = ++use_count;
-
-	return lru;
+	return tm.real_start;
 }
 
 
-/* A timer leaves the list: fingers on it move to the node before it */
-static void fingers_unlink(const struct tmr *tmr)
+static struct list *lane_of(uint64_t delay)
 {
+	uint32_t h = (uint32_t)((delay * 0x9e3779b97f4a7c15ULL) >> 58);
+	struct lane *free_lane = NULL;
 	int i;
 
-	for (i = 0; i < FINGERS; i++) {
-		struct finger *f = &fingers[i];
+	for (i = 0; i < PROBES; i++) {
+		uint32_t k = (h + i) & (LANES - 1);
+		struct lane *l = &tm.lanes[k];
 
-		if (f->tmr != tmr)
+		if (l->delay == delay && (tm.used & (1ULL << k))) {
+			return &l->timers;
+		}
+
+		if (!free_lane && list_isempty(&l->timers))
+			free_lane = l;
+	}
+
+	if (!free_lane)
+		return &tm.shared;
+
+	free_lane->delay = delay;
+	tm.used |= 1ULL << (free_lane - tm.lanes);
+
+	return &free_lane->timers;
+}
+
+
+/* Sorted insertion, from the end: normally no step at all */
+static void insert_sorted(struct list *l, struct tmr *tmr)
+{
+	struct le *le = l->tail;
+
+	while (le && ((struct tmr *)le->data)->jfs > tmr->jfs)
+		le = le->prev;
+
+	if (le)
+		list_insert_after(l, le, &tmr->le, tmr);
+	else
+		list_prepend(l, &tmr->le, tmr);
+}
+
+
+/* The earliest timer of all, or NULL */
+static struct tmr *earliest(void)
+{
+	struct tmr *first = list_ledata(tm.shared.head);
+	uint64_t used = tm.used;
+
+	while (used) {
+		int k = __builtin_ctzll(used);
+		struct tmr *t = list_ledata(tm.lanes[k].timers.head);
+
+		used &= used - 1;
+
+		if (!t) {
+			tm.used &= ~(1ULL << k);
 			continue;
+		}
 
-		if (tmr->le.prev) {
-			f->tmr = tmr->le.prev->data;
-			f->jfs = f->tmr->jfs;
-		}
-		else {
-			f->tmr = NULL;
-		}
+		if (!first || t->jfs < first->jfs)
+			first = t;
 	}
+
+	return first;
 }
 
 
-static bool later_than(struct le *le, void *arg)
-{
-	const struct tmr *tmr = le->data;
+static void sentinel_handler(void *arg);
 
-	return tmr->jfs > *(uint64_t *)arg;
+
+static void sentinel_set(uint64_t jfs)
+{
+	uint64_t now = tmr_jiffies();
+
+	tm.due = jfs;
+	real_start()(&tm.sentinel, jfs > now ? jfs - now : 0,
+		     sentinel_handler, NULL);
 }
 
 
-static bool not_later_than(struct le *le, void *arg)
+static void sentinel_handler(void *arg)
 {
-	const struct tmr *tmr = le->data;
+	struct tmr *t;
+	(void)arg;
 
-	return tmr->jfs <= *(uint64_t *)arg;
+	tm.due = 0;
+	tm.firing = true;
+
+	while ((t = earliest()) != NULL) {
+		tmr_h *th;
+		void *th_arg;
+
+		if (t->jfs > tmr_jiffies())
+			break;
+
+		th = t->th;
+		th_arg = t->arg;
+		t->th = NULL;
+		list_unlink(&t->le);
+
+		if (th)
+			th(th_arg);
+	}
+
+	tm.firing = false;
+
+	t = earliest();
+	if (t)
+		sentinel_set(t->jfs);
 }
 
 
 /**
- * Start a timer (replaces libre's; same order of the timer list)
+ * Start a timer (replaces libre's)
  *
  * @param tmr   Timer
  * @param delay Milliseconds from now
@@ -121,18 +189,21 @@ static bool not_later_than(struct le *le, void *arg)
  */
 void tmr_start(struct tmr *tmr, uint64_t delay, tmr_h *th, void *arg)
 {
-	struct list *tmrl = tmrl_get();
-	struct finger *f;
-	struct le *le;
-	uint64_t now;
-
 	if (!tmr)
 		return;
 
-	if (tmr->th) {
-		fingers_unlink(tmr);
-		list_unlink(&tmr->le);
+	if (!real_start()) {
+		/* cannot happen with libre loaded; keep timers working */
+		return;
 	}
+
+	if (tmr == &tm.sentinel) {
+		real_start()(tmr, delay, th, arg);
+		return;
+	}
+
+	if (tmr->th)
+		list_unlink(&tmr->le);
 
 	tmr->th  = th;
 	tmr->arg = arg;
@@ -140,39 +211,22 @@ void tmr_start(struct tmr *tmr, uint64_t delay, tmr_h *th, void *arg)
 	if (!th)
 		return;
 
-	now = tmr_jiffies();
-	tmr->jfs = delay + now;
+	tmr->jfs = delay + tmr_jiffies();
+	insert_sorted(lane_of(delay), tmr);
 
-	if (delay == 0) {
-		/* as libre: before the first that expires later */
-		le = list_apply(tmrl, true, later_than, &tmr->jfs);
-		if (le)
-			list_insert_before(tmrl, le, &tmr->le, tmr);
-		else
-			list_append(tmrl, &tmr->le, tmr);
-		return;
-	}
-
-	f = finger_of(delay);
-
-	if (f->tmr && f->jfs > now && f->jfs <= tmr->jfs) {
-		/* forwards from the finger, past those not later */
-		le = &f->tmr->le;
-		while (le->next &&
-		       ((struct tmr *)le->next->data)->jfs <= tmr->jfs)
-			le = le->next;
-
-		list_insert_after(tmrl, le, &tmr->le, tmr);
-	}
-	else {
-		/* as libre: back from the end to one not later */
-		le = list_apply(tmrl, false, not_later_than, &tmr->jfs);
-		if (le)
-			list_insert_after(tmrl, le, &tmr->le, tmr);
-		else
-			list_prepend(tmrl, &tmr->le, tmr);
-	}
-
-	f->tmr = tmr;
-	f->jfs = tmr->jfs;
+	/* while firing, the handler sets the sentinel when it is done */
+	if (!tm.firing && (!tm.due || tmr->jfs < tm.due))
+		sentinel_set(tmr->jfs);
 }
+
+
+/**
+ * Stop a timer (replaces libre's)
+ *
+ * @param tmr Timer
+ */
+void tmr_cancel(struct tmr *tmr)
+{
+	tmr_start(tmr, 0, NULL, NULL);
+}
+
