@@ -10,6 +10,7 @@
 
 #include <string.h>
 #include <unistd.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <re.h>
 #include "core.h"
@@ -22,6 +23,8 @@
 
 enum {
 	FD_LIMIT_DEFAULT = 16384,
+	MALLOC_TRIM_THRESHOLD = 32 * 1024 * 1024,
+	MALLOC_TOP_PAD = 1024 * 1024,
 };
 
 
@@ -253,6 +256,11 @@ int core_init(const char *conf_path, bool check_only)
 int core_start(void)
 {
 	int err;
+
+	/* memory freed after a burst of messages stays for the next ones
+	   instead of going back to the kernel and faulting in again */
+	(void)mallopt(M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD);
+	(void)mallopt(M_TOP_PAD, MALLOC_TOP_PAD);
 
 	err = fd_limit_raise(core.fd_limit);
 	if (err) {
