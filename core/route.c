@@ -383,8 +383,21 @@ static int route_local(struct route_result *rr, const struct uri *ruri,
 		return fail(rr, 404, "Not Found");
 
 	err = split_aor(aor, user, sizeof(user), domain, sizeof(domain));
-	if (!err)
-		err = account_exists(user, domain, &exists);
+	if (err)
+		return err;
+
+	/* bindings are only stored for accounts (and go with them): only
+	   an address without any needs the accounts table */
+	err = targets_from_bindings(rr, aor);
+	if (err)
+		return err;
+
+	if (!list_isempty(&rr->targets)) {
+		str_ncpy(rr->callee, aor, sizeof(rr->callee));
+		return 0;
+	}
+
+	err = account_exists(user, domain, &exists);
 	if (err)
 		return err;
 
@@ -413,14 +426,7 @@ static int route_local(struct route_result *rr, const struct uri *ruri,
 
 	str_ncpy(rr->callee, aor, sizeof(rr->callee));
 
-	err = targets_from_bindings(rr, aor);
-	if (err)
-		return err;
-
-	if (list_isempty(&rr->targets))
-		return fail(rr, 480, "Temporarily Unavailable");
-
-	return 0;
+	return fail(rr, 480, "Temporarily Unavailable");
 }
 
 

@@ -132,9 +132,13 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 	str_ncpy(user, aor, MIN(sizeof(user), (size_t)(at - aor) + 1));
 	str_ncpy(domain, at + 1, sizeof(domain));
 
-	err = account_exists(user, domain, &exists);
-	if (!err && exists)
-		err = location_lookup(&bindings, aor);
+	/* bindings are only stored for accounts (and go with them): only
+	   an address without any needs the accounts table */
+	err = location_lookup(&bindings, aor);
+	if (!err)
+		exists = !list_isempty(&bindings);
+	if (!err && !exists)
+		err = account_exists(user, domain, &exists);
 
 	if (err) {
 		log_warning("redirect: lookup of %s: %m\n", aor, err);
