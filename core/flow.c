@@ -16,8 +16,6 @@
 
 #include <string.h>
 #include <ctype.h>
-#include <openssl/hmac.h>
-#include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include <re.h>
 #include "core.h"
@@ -32,8 +30,7 @@ enum {
 
 
 static struct {
-	uint8_t key[KEY_SIZE];
-	bool loaded;
+	struct hmac *hmac;    /* NULL until the key is loaded */
 } fk;
 
 
@@ -44,21 +41,22 @@ static struct {
  */
 void flow_set_key(const uint8_t *key)
 {
-	memcpy(fk.key, key, KEY_SIZE);
-	fk.loaded = true;
+	fk.hmac = mem_deref(fk.hmac);
+	(void)hmac_alloc(&fk.hmac, key, KEY_SIZE);
 }
 
 
 static int key_load(void)
 {
+	uint8_t key[KEY_SIZE];
 	int err;
 
-	if (fk.loaded)
+	if (fk.hmac)
 		return 0;
 
-	err = db_secret("flow_key", fk.key, sizeof(fk.key));
+	err = db_secret("flow_key", key, sizeof(key));
 	if (!err)
-		fk.loaded = true;
+		err = hmac_alloc(&fk.hmac, key, sizeof(key));
 
 	return err;
 }
@@ -141,15 +139,7 @@ static int side_decode(struct flow *f, const uint8_t *p, size_t len,
 
 static int mac(uint8_t *out, const uint8_t *data, size_t len)
 {
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int mdl = 0;
-
-	if (!HMAC(EVP_sha256(), fk.key, sizeof(fk.key), data, len, md, &mdl))
-		return EIO;
-
-	memcpy(out, md, MAC_SIZE);
-
-	return 0;
+	return hmac_sha256(fk.hmac, out, MAC_SIZE, data, len);
 }
 
 

@@ -290,6 +290,12 @@ struct digest_chall {
 	struct pl stale;
 };
 
+/* HMAC-SHA-256 with a key set once */
+struct hmac;
+int  hmac_alloc(struct hmac **hp, const uint8_t *key, size_t len);
+int  hmac_sha256(struct hmac *h, uint8_t *out, size_t outl,
+		 const uint8_t *data, size_t len);
+
 size_t digest_size(enum digest_alg alg);
 const char *digest_alg_name(enum digest_alg alg);
 int  digest_alg_decode(enum digest_alg *alg, const struct pl *pl);

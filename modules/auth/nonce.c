@@ -9,8 +9,6 @@
  */
 
 #include <string.h>
-#include <openssl/hmac.h>
-#include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include <ctype.h>
 #include <re.h>
@@ -25,8 +23,7 @@ enum {
 
 
 static struct {
-	uint8_t key[KEY_SIZE];
-	bool loaded;
+	struct hmac *hmac;    /* NULL until the key is loaded */
 } nk;
 
 
@@ -40,14 +37,15 @@ static struct {
  */
 int nonce_set_key(const uint8_t *key, size_t len)
 {
+	uint8_t k[KEY_SIZE] = {0};
+
 	if (len > KEY_SIZE)
 		return EINVAL;
 
-	memset(nk.key, 0, sizeof(nk.key));
-	memcpy(nk.key, key, len);
-	nk.loaded = true;
+	memcpy(k, key, len);
+	nk.hmac = mem_deref(nk.hmac);
 
-	return 0;
+	return hmac_alloc(&nk.hmac, k, sizeof(k));
 }
 
 
@@ -58,14 +56,15 @@ int nonce_set_key(const uint8_t *key, size_t len)
  */
 int nonce_load_key(void)
 {
+	uint8_t key[KEY_SIZE];
 	int err;
 
-	if (nk.loaded)
+	if (nk.hmac)
 		return 0;
 
-	err = db_secret("nonce_key", nk.key, sizeof(nk.key));
+	err = db_secret("nonce_key", key, sizeof(key));
 	if (!err)
-		nk.loaded = true;
+		err = hmac_alloc(&nk.hmac, key, sizeof(key));
 
 	return err;
 }
@@ -74,8 +73,6 @@ int nonce_load_key(void)
 static int mac(uint8_t *out, const uint8_t *stamp, size_t stampl,
 	       const char *realm)
 {
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int mdl = 0;
 	uint8_t buf[16 + 256];
 	size_t rl = strlen(realm);
 
@@ -85,13 +82,7 @@ static int mac(uint8_t *out, const uint8_t *stamp, size_t stampl,
 	memcpy(buf, stamp, stampl);
 	memcpy(buf + stampl, realm, rl);
 
-	if (!HMAC(EVP_sha256(), nk.key, sizeof(nk.key), buf, stampl + rl,
-		  md, &mdl))
-		return EIO;
-
-	memcpy(out, md, MAC_SIZE);
-
-	return 0;
+	return hmac_sha256(nk.hmac, out, MAC_SIZE, buf, stampl + rl);
 }
 
 
