@@ -18,13 +18,26 @@
 #include "core.h"
 
 
-static const EVP_MD *alg_md(enum digest_alg alg)
+/* The algorithms, fetched once: OpenSSL 3 looks up a legacy EVP_md5()
+   at every EVP_DigestInit_ex() */
+static EVP_MD *alg_md(enum digest_alg alg)
 {
+	static EVP_MD *md5, *sha256;
+
 	switch (alg) {
 
-	case DIGEST_MD5:    return EVP_md5();
-	case DIGEST_SHA256: return EVP_sha256();
-	default:            return NULL;
+	case DIGEST_MD5:
+		if (!md5)
+			md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+		return md5;
+
+	case DIGEST_SHA256:
+		if (!sha256)
+			sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+		return sha256;
+
+	default:
+		return NULL;
 	}
 }
 
@@ -79,8 +92,8 @@ int digest_alg_decode(enum digest_alg *alg, const struct pl *pl)
 static int hash_print(uint8_t *out, enum digest_alg alg,
 		      const char *fmt, ...)
 {
+	static EVP_MD_CTX *ctx;
 	const EVP_MD *md = alg_md(alg);
-	EVP_MD_CTX *ctx;
 	unsigned int len = 0;
 	char *str = NULL;
 	va_list ap;
@@ -95,7 +108,9 @@ static int hash_print(uint8_t *out, enum digest_alg alg,
 	if (err)
 		return err;
 
-	ctx = EVP_MD_CTX_new();
+	/* one context, used again: the process is single-threaded */
+	if (!ctx)
+		ctx = EVP_MD_CTX_new();
 	if (!ctx) {
 		mem_deref(str);
 		return ENOMEM;
@@ -106,7 +121,6 @@ static int hash_print(uint8_t *out, enum digest_alg alg,
 	    !EVP_DigestFinal_ex(ctx, out, &len))
 		err = EIO;
 
-	EVP_MD_CTX_free(ctx);
 	mem_deref(str);
 
 	return err;
