@@ -62,23 +62,15 @@ static int contacts_print(struct re_printf *pf, void *arg)
 }
 
 
-static void reply_ok(struct sipd_sock *sock, const struct sip_msg *msg,
-		     const char *aor)
+/* The 200 listing the bindings of the address */
+static void reply_bindings(struct sipd_sock *sock, const struct sip_msg *msg,
+			   const struct list *bindings)
 {
-	struct list bindings = LIST_INIT;
 	struct ok_reply ok;
-	int64_t now = time_now();
-	int err;
-
-	err = location_lookup(&bindings, aor);
-	if (err) {
-		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
-		return;
-	}
 
 	ok.msg = msg;
-	ok.bindings = &bindings;
-	ok.now = now;
+	ok.bindings = bindings;
+	ok.now = time_now();
 	ok.path = sip_msg_hdr_has_value(msg, SIP_HDR_SUPPORTED, "path") &&
 		sip_msg_hdr(msg, SIP_HDR_PATH);
 
@@ -88,8 +80,38 @@ static void reply_ok(struct sipd_sock *sock, const struct sip_msg *msg,
 			  "Supported: path, outbound\r\n"
 			  "Content-Length: 0\r\n\r\n",
 			  contacts_print, &ok, fmt_gmtime, NULL);
+}
+
+
+static void reply_ok(struct sipd_sock *sock, const struct sip_msg *msg,
+		     const char *aor)
+{
+	struct list bindings = LIST_INIT;
+	int err;
+
+	err = location_lookup(&bindings, aor);
+	if (err)
+		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
+	else
+		reply_bindings(sock, msg, &bindings);
 
 	list_flush(&bindings);
+}
+
+
+/* In the order of a lookup: best q first, then the latest update */
+static bool binding_before(struct le *le1, struct le *le2, void *arg)
+{
+	const struct binding *a = le1->data, *b = le2->data;
+	(void)arg;
+
+	if (a->q != b->q)
+		return a->q > b->q;
+
+	if (a->updated != b->updated)
+		return a->updated > b->updated;
+
+	return a->id <= b->id;
 }
 
 
@@ -284,7 +306,16 @@ static void registrar_handle(struct sipd_sock *sock,
 	if (!list_isempty(&upserts))
 		conns_register(sock, msg, last_expiry(&upserts));
 
-	reply_ok(sock, msg, aor);
+	/* what is stored now: the bindings kept and those written, as
+	   committed; no second read of the database */
+	while (upserts.head) {
+		struct le *le = upserts.head;
+		list_unlink(le);
+		list_append(&current, le, le->data);
+	}
+	list_sort(&current, binding_before, NULL);
+
+	reply_bindings(sock, msg, &current);
 
  out:
 	list_flush(&changes);
