@@ -281,6 +281,9 @@ int core_start(void)
 	if (err)
 		return err;
 
+	/* a failure is logged; SQLite's own checkpoints stay on */
+	(void)checkpoint_start(core.db_path);
+
 	err = reload_signal_start();
 	if (err) {
 		log_error("cannot catch SIGHUP: %m\n", err);
@@ -303,6 +306,8 @@ void core_close(void)
 	control_close();
 	listen_close();
 	tls_close();
+
+	checkpoint_stop();
 
 	/* statements live in module memory: release them before dlclose */
 	db_stmts_release();

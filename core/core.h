@@ -209,6 +209,12 @@ void module_unload_all(void);
 bool service_available(const char *name);
 
 
+/* checkpoint.c */
+int  checkpoint_start(const char *path);
+void checkpoint_stop(void);
+uint64_t checkpoint_count(void);
+
+
 /* db.c */
 int  db_open(const char *path, bool create, bool upgrade);
 void db_close(void);

@@ -12,8 +12,9 @@ reg_list_json, sipp_ok) are shared with test_daemon.py and test_sipctl.py.
 import json
 import os
 import sys
+import time
 
-from sipdlib import (Sipd, DEFAULT_CONF, SIPP_DIR, check, eq)
+from sipdlib import (Sipd, DEFAULT_CONF, SIPP_DIR, check, eq, status)
 
 sys.path.insert(0, SIPP_DIR)
 import users as sipp_users                                    # noqa: E402
@@ -145,6 +146,32 @@ def test_reregister_refreshes_not_duplicates():
         for e in reg_list_json(s):
             check(1700 <= e["expires"] <= 1800,
                   "refreshed expiry of %s: %r" % (e["aor"], e["expires"]))
+
+
+def test_checkpoints_by_thread_keep_every_binding():
+    """Enough registrations to take the WAL past 1,000 pages: the
+    checkpoint thread, not the commits, copies them to the database file,
+    and every binding is there, read with the WAL set aside."""
+    with Sipd(SIPP_CONF) as s:
+        csv, aors = add_users(s, 800, prefix="ckpt")
+        res = sipp_load(s, csv, calls=800, rate=400).run(120)
+        sipp_ok(res, "800 registrations at 400/s")
+        eq(len(bindings(s)), 800, "AORs bound")
+        deadline = time.time() + 10
+        while status(s)["db_checkpoints"] < 1 and time.time() < deadline:
+            time.sleep(0.2)
+        check(status(s)["db_checkpoints"] >= 1,
+              "db_checkpoints after 800 registrations: %r" %
+              status(s)["db_checkpoints"])
+        check(s.alive(), "sipd died:\n" + s.log()[-2000:])
+        # stopped: the database file holds them all (the last close
+        # checkpoints the WAL and removes it)
+        eq(s.stop(), 0, "sipd's exit status")
+        check(not os.path.exists(s.db + "-wal"),
+              "the WAL is left after a clean stop")
+        eq(s.query("SELECT count(DISTINCT aor) FROM bindings"
+                   " WHERE aor LIKE 'ckpt%'"), [(800,)],
+           "AORs in the database file after the stop")
 
 
 def test_unregister_all():
