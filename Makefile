@@ -100,7 +100,7 @@ PROGRAMS   := $(B)/sipd $(B)/sipctl $(B)/test/sipd-test $(B)/test/sipc
 
 # fuzzing harnesses (test/fuzz): the sip_* ones run the whole core
 FUZZ_SIP   := sip_registrar sip_proxy sip_stateless sip_redirect sip_presence
-FUZZ_ALL   := $(FUZZ_SIP) digest pidf
+FUZZ_ALL   := $(FUZZ_SIP) digest pidf scan
 FUZZ_ROLES_sip_registrar := registrar
 FUZZ_ROLES_sip_proxy     := proxy
 FUZZ_ROLES_sip_stateless := stateless-proxy
@@ -108,6 +108,7 @@ FUZZ_ROLES_sip_redirect  := redirect
 FUZZ_ROLES_sip_presence  := presence
 FUZZ_SEEDS_digest := digest
 FUZZ_SEEDS_pidf   := pidf
+FUZZ_SEEDS_scan   := scan
 FUZZ_REPLAY := $(patsubst %,$(B)/test/fuzz/fuzz-%,$(FUZZ_ALL))
 
 .PHONY: all run test bench bench-compare install clean deps deps-test \
@@ -230,7 +231,10 @@ define fuzz_rule
 $(B)/test/fuzz/fuzz-$(1): $(FUZZ_OBJ)/fuzz_$(1).o $(FUZZ_COMMON) $(CORE_LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$(call FUZZ_LINK,$$(filter %.o,$$^))
 endef
-$(foreach h,digest pidf,$(eval $(call fuzz_rule,$(h))))
+$(foreach h,digest pidf scan,$(eval $(call fuzz_rule,$(h))))
+
+# the scanners' harness compares them with libre's (test/unit/scandiff.c)
+$(B)/test/fuzz/fuzz-scan: $(B)/test/unit/scandiff.o
 
 # the seeds and every regression input, once each, through each harness
 fuzz-replay: $(FUZZ_REPLAY)

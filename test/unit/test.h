@@ -8,6 +8,7 @@
 
 Suite *suite_config(void);
 Suite *suite_uri(void);
+Suite *suite_scan(void);
 Suite *suite_digest(void);
 Suite *suite_nonce(void);
 Suite *suite_location(void);
