@@ -35,6 +35,8 @@ static struct {
 	pthread_mutex_t mutex;
 	pthread_cond_t cond;
 	sqlite3 *db;           /* the thread's connection */
+	int next;              /* WAL size at which to signal next */
+	int last;              /* WAL size at the last commit */
 	bool running;
 	bool wanted;
 	bool stop;
@@ -86,8 +88,17 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	(void)db;
 	(void)name;
 
-	if (pages < WAL_PAGES)
+	/* a smaller WAL: a checkpoint completed and the WAL restarted */
+	if (pages < cp.last)
+		cp.next = WAL_PAGES;
+	cp.last = pages;
+
+	/* once per WAL_PAGES pages: a checkpoint that could not finish
+	   (a reader in the WAL) is tried again later, not at every commit */
+	if (pages < cp.next)
 		return SQLITE_OK;
+
+	cp.next = pages + WAL_PAGES;
 
 	pthread_mutex_lock(&cp.mutex);
 	cp.wanted = true;
@@ -128,6 +139,8 @@ int checkpoint_start(const char *path)
 
 	cp.stop = false;
 	cp.wanted = false;
+	cp.next = WAL_PAGES;
+	cp.last = 0;
 
 	err = pthread_create(&cp.thread, NULL, checkpoint_thread, NULL);
 	if (err)
