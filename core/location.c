@@ -59,6 +59,31 @@ int binding_alloc(struct binding **bp)
 }
 
 
+/**
+ * The order of a lookup's bindings: best q first, then the latest
+ * update, then the oldest row (a list_sort() handler)
+ *
+ * @param le1 A binding
+ * @param le2 The binding after it
+ * @param arg Unused
+ *
+ * @return true if le1 may stay before le2
+ */
+bool binding_before(struct le *le1, struct le *le2, void *arg)
+{
+	const struct binding *a = le1->data, *b = le2->data;
+	(void)arg;
+
+	if (a->q != b->q)
+		return a->q > b->q;
+
+	if (a->updated != b->updated)
+		return a->updated > b->updated;
+
+	return a->id <= b->id;
+}
+
+
 static int dup_str(char **dst, const char *src)
 {
 	if (!src)

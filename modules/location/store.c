@@ -21,7 +21,6 @@ const char store_columns[] = COLUMNS;
 static struct db_stmt st_lookup = {
 	.sql = "SELECT " COLUMNS " FROM bindings"
 	       " WHERE aor = ?1 AND expires > ?2"
-	       " ORDER BY q DESC, updated DESC, id"
 };
 
 static struct db_stmt st_scan = {
@@ -187,6 +186,7 @@ int store_count(uint64_t *n, int64_t now)
 int store_lookup(struct list *bindings, const char *aor, int64_t now)
 {
 	sqlite3_stmt *stmt = db_stmt(&st_lookup);
+	struct list found = LIST_INIT;
 	int rc, err = 0;
 
 	if (!stmt)
@@ -202,13 +202,24 @@ int store_lookup(struct list *bindings, const char *aor, int64_t now)
 		if (err)
 			break;
 
-		list_append(bindings, &b->le, b);
+		list_append(&found, &b->le, b);
 	}
 
 	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		err = EIO;
 
 	sqlite3_reset(stmt);
+
+	/* sorted here: an ORDER BY made SQLite build a temporary b-tree
+	   for the few rows of every lookup */
+	list_sort(&found, binding_before, NULL);
+
+	while (found.head) {
+		struct binding *b = found.head->data;
+
+		list_unlink(&b->le);
+		list_append(bindings, &b->le, b);
+	}
 
 	return err;
 }

@@ -99,22 +99,6 @@ static void reply_ok(struct sipd_sock *sock, const struct sip_msg *msg,
 }
 
 
-/* In the order of a lookup: best q first, then the latest update */
-static bool binding_before(struct le *le1, struct le *le2, void *arg)
-{
-	const struct binding *a = le1->data, *b = le2->data;
-	(void)arg;
-
-	if (a->q != b->q)
-		return a->q > b->q;
-
-	if (a->updated != b->updated)
-		return a->updated > b->updated;
-
-	return a->id <= b->id;
-}
-
-
 static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg,
 		       const char *user, const char *domain)
 {
