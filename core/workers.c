@@ -205,6 +205,17 @@ int workers_print(struct re_printf *pf, bool json)
 		for (i = 0; i < wk.n; i++)
 			err |= re_hprintf(pf, "%s%d", i ? ", " : "",
 					  worker_pid(i));
+		err |= re_hprintf(pf, "], \"worker_ports\": [");
+		for (i = 0; wk.slots && i < wk.n; i++) {
+			const struct worker_slot *ws = &wk.slots[i];
+			uint32_t j;
+
+			err |= re_hprintf(pf, "%s[", i ? ", " : "");
+			for (j = 0; j < ws->nports && j < PORTS_MAX; j++)
+				err |= re_hprintf(pf, "%s%u", j ? ", " : "",
+						  ws->ports[j]);
+			err |= re_hprintf(pf, "]");
+		}
 		return err | re_hprintf(pf, "]");
 	}
 
@@ -271,6 +282,7 @@ static void master_signals(bool on)
 /* Fork worker i and wait until it is ready; the child returns 1 */
 static int worker_fork(uint32_t i, int *errp)
 {
+	static char ident[16];
 	pid_t master = getpid(), pid;
 	int fds[2];
 	char st = 1;
@@ -296,6 +308,8 @@ static int worker_fork(uint32_t i, int *errp)
 			_exit(1);
 
 		master_signals(false);
+		re_snprintf(ident, sizeof(ident), "sipd/%u", i);
+		log_set_ident(ident);
 		wk.index = (int)i;
 		wk.ready_fd = fds[1];
 		wk.slots[i].pid = getpid();
