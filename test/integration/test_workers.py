@@ -306,6 +306,24 @@ def test_workers_tcp_callee_from_other_worker_500():
         eq(got, {500, 486}, "answers from the two workers")
 
 
+def test_workers_reload_reaches_every_worker():
+    """sipctl reload (worker 0) and a SIGHUP to the master both make
+    every worker reload, each once."""
+    with Sipd(DEFAULT_CONF + W2) as s:
+        r = s.sipctl("reload")
+        eq(r.returncode, 0, "sipctl reload: %s" % r.stderr)
+        check("the other 1 workers reload too" in r.stdout, r.stdout)
+        wait_until(lambda: "sipd/1: notice: reloaded" in s.log(),
+                   "worker 1 reloads")
+        os.kill(s.proc.pid, signal.SIGHUP)
+        wait_until(lambda: s.log().count("sipd/1: notice: reloaded") == 2
+                   and s.log().count("sipd/0: notice: reloaded") == 2,
+                   "both workers reload on SIGHUP")
+        time.sleep(0.3)
+        eq(s.log().count("sipd/0: notice: reloaded"), 2,
+           "reloads of worker 0")
+
+
 def test_workers_restart_after_kill():
     """A worker killed with SIGKILL: the master starts the set again and
     it serves; the master's pid stays."""
