@@ -45,7 +45,6 @@ void reload_close(void);
 int  workers_config(bool apply);
 uint32_t workers_count(void);
 int  worker_pid(uint32_t i);
-uint32_t workers_restarts(void);
 void workers_port_add(uint16_t port);
 bool workers_port_is_ours(uint16_t port);
 int  workers_print(struct re_printf *pf, bool json);
@@ -55,7 +54,6 @@ void workers_ready(int err);
 
 /* reuseport.c */
 void reuseport_next(bool on, bool steer);
-uint32_t reuseport_count(void);
 
 
 /* path.c */

@@ -41,7 +41,6 @@ typedef int (bind_h)(int fd, const struct sockaddr *addr, socklen_t len);
 static struct {
 	bool shared;       /* the next datagram socket bound is shared */
 	bool steer;        /* and this process attaches the program    */
-	uint32_t groups;   /* sockets bound shared                     */
 } rp;
 
 
@@ -118,17 +117,6 @@ void reuseport_next(bool on, bool steer)
 }
 
 
-/**
- * How many sockets this process bound shared
- *
- * @return Count
- */
-uint32_t reuseport_count(void)
-{
-	return rp.groups;
-}
-
-
 int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	static bind_h *real;
@@ -154,8 +142,6 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	r = real(fd, addr, len);
 	if (r)
 		return r;
-
-	++rp.groups;
 
 	if (rp.steer) {
 		err = steer_attach(fd);

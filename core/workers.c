@@ -51,7 +51,7 @@ static struct {
 	int index;                  /* this worker's, -1 in the master */
 	int ready_fd;               /* worker: write end of its pipe */
 	struct worker_slot *slots;  /* shared */
-	uint32_t restarts;
+	uint32_t restarts;          /* of the set (a worker inherits it) */
 } wk = {1, 0, -1, NULL, 0};
 
 static volatile sig_atomic_t stopping;
@@ -128,17 +128,6 @@ int worker_pid(uint32_t i)
 
 
 /**
- * How many times the master started the set again after a death
- *
- * @return Count
- */
-uint32_t workers_restarts(void)
-{
-	return wk.restarts;
-}
-
-
-/**
  * Note a port of this worker's private UDP sockets
  *
  * @param port Port
@@ -199,9 +188,10 @@ int workers_print(struct re_printf *pf, bool json)
 
 	if (json) {
 		err = re_hprintf(pf, ", \"workers\": %u, \"worker\": %d,"
-				 " \"master_pid\": %d, \"worker_pids\": [",
+				 " \"master_pid\": %d, \"worker_restarts\": %u,"
+				 " \"worker_pids\": [",
 				 wk.n, wk.index,
-				 wk.slots ? (int)getppid() : 0);
+				 wk.slots ? (int)getppid() : 0, wk.restarts);
 		for (i = 0; i < wk.n; i++)
 			err |= re_hprintf(pf, "%s%d", i ? ", " : "",
 					  worker_pid(i));

@@ -346,8 +346,10 @@ def test_workers_restart_after_kill():
                 eq(r.status if r else None, 200, "REGISTER after restart")
             finally:
                 c.close()
-        eq(status(s)["worker_pids"], children(master),
+        st = status(s)
+        eq(sorted(st["worker_pids"]), children(master),
            "status lists the new workers")
+        eq(st["worker_restarts"], 1, "restarts of the set")
 
 
 def test_workers_config_errors():
