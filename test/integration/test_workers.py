@@ -13,12 +13,12 @@ the restart of the set after a SIGKILL, and the config errors.
 import os
 import signal
 import sqlite3
+import subprocess
 import time
 
-from sipdlib import (Sipd, DEFAULT_CONF, check, eq, status, param,
+from sipdlib import (Sipd, DEFAULT_CONF, SIPD, MODULES, check, eq, status,
                      parse_challenge, digest_header, rand_token)
-from test_proxy import (PROXY_CONF, ACCOUNTS, UA, phone, caller, closing,
-                        sdp, new_branch)
+from test_proxy import PROXY_CONF, ACCOUNTS, UA, phone, caller, closing, sdp
 from test_presence import PRES_CONF, PUA, presence_sub, publish_ok, pidf
 from test_presence import ACCOUNTS as PRES_ACCOUNTS
 
@@ -358,9 +358,6 @@ def test_workers_config_errors():
     for val in ("-1", "x", "0", "65"):
         s = Sipd(DEFAULT_CONF + "workers %s\n" % val, start=False)
         try:
-            r = s.sipctl  # noqa: F841 (keeps the helper's directory)
-            import subprocess
-            from sipdlib import SIPD, MODULES
             p = subprocess.run([SIPD, "-t", "-f", s.conf_path, "-m",
                                 MODULES], capture_output=True, text=True,
                                timeout=30)
