@@ -14,6 +14,8 @@
  */
 
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
 #include <re.h>
 #include "core.h"
 
@@ -190,6 +192,11 @@ static int cmd_reload(struct mbuf *mb, int argc, char *argv[])
 		return ENOMEM;
 
 	err = reload_run(report);
+
+	/* the master passes a SIGHUP from worker 0 to the other workers */
+	if (!err && workers_count() > 1 && kill(getppid(), SIGHUP) == 0)
+		(void)mbuf_printf(report, "the other %u workers reload"
+				  " too\n", workers_count() - 1);
 
 	if (!err)
 		err = reply(mb, true, "reloaded %s\n%b", config_path(),

@@ -102,6 +102,7 @@ static const struct {
 	{listen_config,  false},
 	{module_config,  false},
 	{db_config,      false},
+	{workers_config, false},
 	{routes_config,  true},
 	{dns_config,     true},
 	{control_config, false},
@@ -116,7 +117,8 @@ static const struct {
 /* The keys of the parts that a reload does not apply */
 static const char *restart_keys[] = {
 	"listen", "module", "module_path", "db", "db_sync", "fd_limit",
-	"control_socket", "metrics_listen", "metrics_allow_remote", NULL
+	"control_socket", "metrics_listen", "metrics_allow_remote", "workers",
+	NULL
 };
 
 
@@ -249,6 +251,26 @@ int core_init(const char *conf_path, bool check_only)
 
 
 /**
+ * Open the database again in a worker process (the master closed its
+ * connection before it forked: a connection is never shared)
+ *
+ * @return 0 if success, otherwise errorcode (reported)
+ */
+int core_db_reopen(void)
+{
+	int err;
+
+	db_close();
+
+	err = db_open(core.db_path, false, false);
+	if (err)
+		return err;
+
+	return db_set_sync(core.db_full_sync);
+}
+
+
+/**
  * Open the sockets
  *
  * @return 0 if success, otherwise errorcode (reported)
@@ -268,18 +290,24 @@ int core_start(void)
 		return err;
 	}
 
-	/* first: a second sipd on the same control socket stops here */
-	err = control_start();
-	if (err)
-		return err;
+	/* first: a second sipd on the same control socket stops here;
+	   of a set of workers, worker 0 has the control socket and the
+	   metrics */
+	if (worker_index() == 0) {
+		err = control_start();
+		if (err)
+			return err;
+	}
 
 	err = listen_start();
 	if (err)
 		return err;
 
-	err = metrics_start();
-	if (err)
-		return err;
+	if (worker_index() == 0) {
+		err = metrics_start();
+		if (err)
+			return err;
+	}
 
 	/* a failure is logged; SQLite's own checkpoints stay on */
 	(void)checkpoint_start(core.db_path);

@@ -41,6 +41,21 @@ int  reload_signal_start(void);
 void reload_close(void);
 
 
+/* workers.c */
+int  workers_config(bool apply);
+uint32_t workers_count(void);
+int  worker_pid(uint32_t i);
+void workers_port_add(uint16_t port);
+bool workers_port_is_ours(uint16_t port);
+int  workers_print(struct re_printf *pf, bool json);
+int  workers_run(bool *worker, void (*started)(int err));
+void workers_ready(int err);
+
+
+/* reuseport.c */
+void reuseport_next(bool on, bool steer);
+
+
 /* path.c */
 int  path_init(void);
 int  path_mkdir(const char *file, unsigned mode);
@@ -314,6 +329,7 @@ int  core_config(enum config_phase phase);
 const char *const *core_restart_keys(void);
 int  core_init(const char *conf_path, bool check_only);
 int  core_start(void);
+int  core_db_reopen(void);
 void core_close(void);
 const char *core_db_path(void);
 

@@ -48,6 +48,7 @@ struct sip_inst {
 	struct sip_lsnr *lsnr_req;
 	struct sip_lsnr *lsnr_resp;
 	struct list socks;            /* struct sipd_sock (le) */
+	struct sa priv;               /* a worker's private UDP address */
 	char probe[40];
 };
 
@@ -641,6 +642,26 @@ static struct sip_inst *inst_find(const struct sa *laddr)
 }
 
 
+/* The instance of an address that is a worker's private UDP port */
+static struct sip_inst *inst_find_private(const struct sa *addr)
+{
+	struct le *le;
+
+	if (!workers_port_is_ours(sa_port(addr)))
+		return NULL;
+
+	for (le = lst.insts.head; le; le = le->next) {
+		struct sip_inst *inst = le->data;
+
+		if (sa_isset(&inst->priv, SA_PORT) &&
+		    sa_cmp(&inst->laddr, addr, SA_ADDR))
+			return inst;
+	}
+
+	return NULL;
+}
+
+
 static struct sipd_sock *inst_sock(const struct sip_inst *inst,
 				   enum sip_transp tp)
 {
@@ -725,15 +746,17 @@ static int inst_probe(struct sip_inst *inst, const struct sa *laddr)
 	if (!mb)
 		return ENOMEM;
 
+	/* reuseport.c steers it to this worker by its reason phrase */
 	err = mbuf_printf(mb,
-			  "SIP/2.0 200 OK\r\n"
+			  "SIP/2.0 200 sipd-probe-%c\r\n"
 			  "Via: SIP/2.0/UDP %J;branch=%s\r\n"
 			  "From: <sip:probe@invalid>;tag=probe\r\n"
 			  "To: <sip:probe@invalid>;tag=probe\r\n"
 			  "Call-ID: %s\r\n"
 			  "CSeq: 1 OPTIONS\r\n"
 			  "Content-Length: 0\r\n\r\n",
-			  laddr, inst->probe, inst->probe);
+			  '0' + MAX(worker_index(), 0), laddr, inst->probe,
+			  inst->probe);
 	if (!err) {
 		struct udp_sock *us = NULL;
 		struct sa any;
@@ -858,6 +881,39 @@ static int tls_make(struct listen_spec *spec)
 }
 
 
+/*
+ * A worker of a set: first a private UDP socket on the same address with
+ * a port of its own, then the listen port shared with the other workers
+ * (reuseport.c). libre sends the requests of an instance from its first
+ * UDP transport and names it in their Via, so the responses to the
+ * requests this worker sends come back to it; replies to requests leave
+ * from the socket the request came on, the shared one.
+ */
+static int transp_add_shared(struct sip_inst *inst, const struct sa *laddr)
+{
+	struct sa priv = *laddr;
+	int err;
+
+	sa_set_port(&priv, 0);
+	err = sip_transp_add(inst->sip, SIP_TRANSP_UDP, &priv);
+	if (err)
+		return err;
+
+	err = sip_transp_laddr(inst->sip, &inst->priv, SIP_TRANSP_UDP,
+			       laddr);
+	if (err)
+		return err;
+
+	workers_port_add(sa_port(&inst->priv));
+
+	reuseport_next(true, worker_index() == 0);
+	err = sip_transp_add(inst->sip, SIP_TRANSP_UDP, laddr);
+	reuseport_next(false, false);
+
+	return err;
+}
+
+
 static int transp_add(struct sip_inst *inst, struct listen_spec *spec,
 		      const struct sa *laddr)
 {
@@ -883,6 +939,11 @@ static int transp_add(struct sip_inst *inst, struct listen_spec *spec,
 		return sip_transp_add_websock(inst->sip, spec->tp, laddr, true,
 					      keyfile);
 
+	case SIP_TRANSP_UDP:
+		if (workers_count() > 1)
+			return transp_add_shared(inst, laddr);
+		return sip_transp_add(inst->sip, spec->tp, laddr);
+
 	default:
 		return sip_transp_add(inst->sip, spec->tp, laddr);
 	}
@@ -895,6 +956,12 @@ static int sock_add(struct listen_spec *spec, const struct sa *laddr)
 	struct sipd_sock *sock;
 	struct le *le;
 	int err;
+
+	/* of a set of workers, worker 0 has every connection */
+	if (spec->tp != SIP_TRANSP_UDP && worker_index() > 0) {
+		++lst.sock_count;        /* the same index in every worker */
+		return 0;
+	}
 
 	inst = inst_find(laddr);
 	if (!inst) {
@@ -1068,7 +1135,8 @@ void listen_close(void)
  * Find the socket of a transport and local address
  *
  * @param tp    Transport
- * @param laddr Local address and port
+ * @param laddr Local address and port (a private UDP port of a worker of
+ *              the set counts as the listen port of its address)
  *
  * @return Socket, or NULL if sipd does not listen there
  */
@@ -1076,7 +1144,40 @@ struct sipd_sock *sock_for_laddr(enum sip_transp tp, const struct sa *laddr)
 {
 	struct sip_inst *inst = inst_find(laddr);
 
+	if (!inst && tp == SIP_TRANSP_UDP)
+		inst = inst_find_private(laddr);
+
 	return inst ? inst_sock(inst, tp) : NULL;
+}
+
+
+/**
+ * The listen address behind a local address: a worker's private UDP
+ * address becomes the listen address it stands for
+ *
+ * @param addr Local address, changed in place
+ * @param tp   Transport
+ *
+ * @return addr
+ */
+const struct sa *sock_listen_addr(struct sa *addr, enum sip_transp tp)
+{
+	struct le *le;
+
+	if (tp != SIP_TRANSP_UDP || !sa_isset(addr, SA_PORT))
+		return addr;
+
+	for (le = lst.insts.head; le; le = le->next) {
+		const struct sip_inst *inst = le->data;
+
+		if (sa_isset(&inst->priv, SA_PORT) &&
+		    sa_cmp(&inst->priv, addr, SA_ALL)) {
+			*addr = inst->laddr;
+			break;
+		}
+	}
+
+	return addr;
 }
 
 

@@ -72,6 +72,25 @@ static int pidfile_write(const char *path)
 }
 
 
+static int pidfile_write_checked(const char *path, bool *written)
+{
+	int err;
+
+	if (!path)
+		return 0;
+
+	err = pidfile_write(path);
+	if (err) {
+		log_error("cannot write %s: %m\n", path, err);
+		return err;
+	}
+
+	*written = true;
+
+	return 0;
+}
+
+
 /*
  * Daemon mode: the parent waits until the child has started (or failed)
  * and exits with its status, so that "sipd -d" reports start errors.
@@ -113,31 +132,66 @@ static int exit_status(int err)
 }
 
 
+/* A daemon logs to syslog, and its standard streams go nowhere */
+static void daemon_detach(void)
+{
+	int fd;
+
+	log_use_syslog(true);
+
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			(void)close(fd);
+	}
+
+	(void)chdir("/");
+}
+
+
 static void daemon_ready(int notify_fd, int err)
 {
 	char status = (char)exit_status(err);
-	int fd;
 
 	if (notify_fd < 0)
 		return;
 
-	if (!err) {
-		log_use_syslog(true);
-
-		fd = open("/dev/null", O_RDWR);
-		if (fd >= 0) {
-			(void)dup2(fd, STDIN_FILENO);
-			(void)dup2(fd, STDOUT_FILENO);
-			(void)dup2(fd, STDERR_FILENO);
-			if (fd > STDERR_FILENO)
-				(void)close(fd);
-		}
-
-		(void)chdir("/");
-	}
+	if (!err)
+		daemon_detach();
 
 	(void)write(notify_fd, &status, 1);
 	(void)close(notify_fd);
+}
+
+
+static int master_notify_fd = -1;
+
+static void master_started(int err)
+{
+	if (!err)
+		log_notice("sipd %s started with %s, %u workers\n",
+			   SIPD_VERSION, config_path(), workers_count());
+
+	daemon_ready(master_notify_fd, err);
+	master_notify_fd = -1;
+}
+
+
+/*
+ * With several workers this process becomes their master: it closes the
+ * database (each worker opens its own) and forks them. Returns in the
+ * master when the workers have exited, in a worker at once.
+ */
+static int master_run(int notify_fd, bool *worker)
+{
+	db_close();
+
+	master_notify_fd = notify_fd;
+
+	return workers_run(worker, master_started);
 }
 
 
@@ -146,6 +200,7 @@ int main(int argc, char *argv[])
 	const char *conf = getenv("SIPD_CONF");
 	const char *pidfile = NULL;
 	bool daemonize = false, check = false, pid_written = false;
+	bool worker = false;
 	int notify_fd = -1;
 	int err, c;
 
@@ -231,21 +286,42 @@ int main(int argc, char *argv[])
 
 	quiet_libre();
 
+	if (workers_count() > 1) {
+		err = pidfile_write_checked(pidfile, &pid_written);
+		if (err)
+			goto out;
+
+		err = master_run(notify_fd, &worker);
+		notify_fd = -1;
+		if (!worker)
+			goto out;
+
+		/* a worker: the pid file is the master's */
+		pid_written = false;
+		if (daemonize)
+			daemon_detach();
+
+		err = core_db_reopen();
+		if (err)
+			goto out;
+	}
+
 	err = core_start();
 	if (err)
 		goto out;
 
-	if (pidfile) {
-		err = pidfile_write(pidfile);
-		if (err) {
-			log_error("cannot write %s: %m\n", pidfile, err);
+	if (!worker) {
+		err = pidfile_write_checked(pidfile, &pid_written);
+		if (err)
 			goto out;
-		}
-		pid_written = true;
 	}
 
-	log_notice("sipd %s started with %s\n", SIPD_VERSION, conf);
+	if (worker)
+		log_notice("worker %d started\n", worker_index());
+	else
+		log_notice("sipd %s started with %s\n", SIPD_VERSION, conf);
 
+	workers_ready(0);
 	daemon_ready(notify_fd, 0);
 	notify_fd = -1;
 
@@ -254,6 +330,7 @@ int main(int argc, char *argv[])
 	log_notice("stopped\n");
 
  out:
+	workers_ready(err ? err : 0);
 	daemon_ready(notify_fd, err ? err : 0);
 
 	core_close();

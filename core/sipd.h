@@ -158,6 +158,11 @@ struct sipd_sock *sock_by_index(uint32_t index);
 uint32_t sock_index(const struct sipd_sock *sock);
 
 
+/* --- Worker processes (workers.c) ------------------------------------ */
+
+int  worker_index(void);
+
+
 /* --- Roles ------------------------------------------------------------- */
 
 /**
@@ -494,6 +499,7 @@ int  fwd_stateless(struct sipd_sock *in, const struct sip_msg *msg,
 		   const struct route_target *t);
 bool via_is_ours(const struct sip_via *via);
 struct sipd_sock *sock_for_laddr(enum sip_transp tp, const struct sa *laddr);
+const struct sa *sock_listen_addr(struct sa *addr, enum sip_transp tp);
 struct sipd_sock *sock_choose(enum sip_transp tp, int af,
 			      struct sipd_sock *prefer);
 

@@ -177,7 +177,9 @@ static int print_head(struct re_printf *pf, bool json)
 				  sys_libre_version_get(), (int)getpid(),
 				  json_quote, reload_file(), (long long)last);
 		err |= print_pending(pf, true);
-		err |= re_hprintf(pf, "], \"sockets\": [");
+		err |= re_hprintf(pf, "]");
+		err |= workers_print(pf, true);
+		err |= re_hprintf(pf, ", \"sockets\": [");
 		err |= print_sockets(pf, true);
 		err |= re_hprintf(pf, "]");
 		return err;
@@ -196,6 +198,7 @@ static int print_head(struct re_printf *pf, bool json)
 	if (reloads)
 		err |= re_hprintf(pf, ", the last at %H", time_print, &last);
 	err |= re_hprintf(pf, "\n");
+	err |= workers_print(pf, false);
 	err |= print_pending(pf, false);
 	err |= print_sockets(pf, false);
 

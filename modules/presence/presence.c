@@ -446,6 +446,10 @@ static void start_handler(void *arg)
 {
 	(void)arg;
 
+	/* of a set of workers, worker 0 has the subscriptions */
+	if (worker_index() > 0)
+		return;
+
 	if (sub_load())
 		log_warning("presence: cannot restore subscriptions\n");
 

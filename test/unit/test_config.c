@@ -5,6 +5,7 @@
  */
 
 #include <string.h>
+#include <unistd.h>
 #include <re.h>
 #include "core.h"
 #include "test.h"
@@ -199,6 +200,34 @@ START_TEST(test_no_listen)
 END_TEST
 
 
+START_TEST(test_workers)
+{
+	ck_assert_int_eq(0, test_config("workers 4\n"));
+	ck_assert_int_eq(0, workers_config(true));
+	ck_assert_uint_eq(4, workers_count());
+
+	ck_assert_int_eq(0, test_config("workers auto\n"));
+	ck_assert_int_eq(0, workers_config(true));
+	ck_assert_uint_eq(MIN(sysconf(_SC_NPROCESSORS_ONLN), 64),
+			  workers_count());
+
+	ck_assert_int_eq(0, test_config("\nworkers 0\n"));
+	ck_assert_int_eq(EINVAL, workers_config(true));
+	ck_assert_msg(capture_has("test.conf:2: workers: '0' is not a number"
+				  " from 1 to 64"), "got: %s", capture_text());
+
+	ck_assert_int_eq(0, test_config("workers 65\n"));
+	ck_assert_int_eq(EINVAL, workers_config(false));
+
+	/* a failed check changes nothing; the default is one process */
+	ck_assert_int_eq(0, test_config("domain example.com\n"));
+	ck_assert_int_eq(0, workers_config(true));
+	ck_assert_uint_eq(1, workers_count());
+	ck_assert_int_eq(0, worker_index());
+}
+END_TEST
+
+
 Suite *suite_config(void)
 {
 	Suite *s = suite_create("config");
@@ -214,6 +243,7 @@ Suite *suite_config(void)
 	tcase_add_test(tc, test_listen_ok);
 	tcase_add_test(tc, test_listen_duplicate);
 	tcase_add_test(tc, test_no_listen);
+	tcase_add_test(tc, test_workers);
 	suite_add_tcase(s, tc);
 
 	return s;

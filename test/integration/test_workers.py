@@ -1,0 +1,369 @@
+"""workers N: a master and N worker processes that share the UDP ports.
+
+Which worker handled a request shows in the Via of what it sends on: a
+worker sends its requests from a private UDP port of its own, listed per
+worker in sipctl status --json (worker_ports). The tests check the
+processes (/proc), the spread of REGISTERs over the workers, calls
+through the stateful proxy between phones that reach different workers,
+retransmissions, presence steered to worker 0, a nonce of one worker
+accepted by another, a binding written by one worker used by another,
+the restart of the set after a SIGKILL, and the config errors.
+"""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+from sipdlib import (Sipd, DEFAULT_CONF, SIPD, MODULES, check, eq, status,
+                     parse_challenge, digest_header, rand_token)
+from test_proxy import PROXY_CONF, ACCOUNTS, UA, phone, caller, closing, sdp
+from test_presence import PRES_CONF, PUA, presence_sub, publish_ok, pidf
+from test_presence import ACCOUNTS as PRES_ACCOUNTS
+
+W2 = "workers 2\n"
+
+
+def children(pid):
+    """The pids whose parent is pid (from /proc)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            kids.append(int(d))
+    return sorted(kids)
+
+
+def gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def wait_until(pred, what, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out: " + what)
+
+
+def sql_exec(s, sql, args=()):
+    con = sqlite3.connect(s.db, timeout=10)
+    try:
+        con.execute(sql, args)
+        con.commit()
+    finally:
+        con.close()
+
+
+def worker_of_port(st, port):
+    """The index of the worker whose private port this is, or None."""
+    for i, ports in enumerate(st["worker_ports"]):
+        if port in ports:
+            return i
+    return None
+
+
+def via_port(msg):
+    """The port of the top Via of a message sipd sent."""
+    sent_by = msg.get("via").split()[1].split(";")[0]
+    return int(sent_by.rsplit(":", 1)[1])
+
+
+def test_workers_processes_and_stop():
+    """Two workers and a master; the pid file holds the master; status
+    lists the workers; SIGTERM stops them all."""
+    with Sipd(DEFAULT_CONF + W2) as s:
+        master = s.proc.pid
+        with open(s.pidfile) as f:
+            eq(int(f.read()), master, "pid file")
+        kids = children(master)
+        eq(len(kids), 2, "worker processes of the master %d" % master)
+        st = status(s)
+        eq(st["workers"], 2, "workers in status")
+        eq(st["master_pid"], master, "master_pid in status")
+        eq(sorted(st["worker_pids"]), kids, "worker_pids in status")
+        eq(st["worker"], 0, "status comes from worker 0")
+        eq(st["pid"], st["worker_pids"][0], "pid of worker 0")
+        check(all(len(p) == 2 for p in st["worker_ports"]),
+              "a private port per UDP listen address and worker: %r" %
+              st["worker_ports"])
+        text = s.sipctl("status").stdout
+        check("workers              2, master pid %d" % master in text,
+              "text status:\n" + text)
+        eq(s.stop(), 0, "exit status of the master")
+        wait_until(lambda: all(gone(k) for k in kids), "workers exit")
+        check(not os.path.exists(s.pidfile), "pid file removed")
+
+
+def test_workers_register_spread_and_nonce():
+    """REGISTERs from many source ports all get 200 and are stored; both
+    workers take some (worker 0's count is above 0 and below the
+    total). A challenge got on one port is answered from another, which
+    may reach the other worker: nonces are checked without state."""
+    n = 40
+    with Sipd(DEFAULT_CONF + W2 + "registrar_max_contacts 100\n") as s:
+        ok = 0
+        for i in range(n):
+            c = s.client()
+            try:
+                r = c.register("alice@example.com", "secret", expires=300)
+                ok += r is not None and r.status == 200
+            finally:
+                c.close()
+        eq(ok, n, "REGISTERs answered 200")
+        rows = s.query("SELECT count(*) FROM bindings WHERE"
+                       " aor = 'alice@example.com'")[0][0]
+        eq(rows, n, "bindings in the database")
+        st = status(s)
+        got = st["requests_received"]["REGISTER"]
+        check(0 < got < 2 * n, "worker 0 received %d of the %d REGISTERs:"
+              " the kernel's hash spreads them" % (got, 2 * n))
+
+        # challenge on one socket, credentials from others
+        for i in range(10):
+            a, b = s.client(), s.client()
+            try:
+                ruri = "sip:example.com"
+                to = "<sip:bob@example.com>"
+                hdrs = ["Contact: <sip:bob@127.0.0.1:%d>" % b.local[1]]
+                a.request("REGISTER", ruri, hdrs, to=to, frm=to +
+                          ";tag=" + rand_token(6))
+                r = a.final()
+                eq(r.status, 401, "first REGISTER")
+                chall = parse_challenge(r.all("www-authenticate")[0])
+                auth = digest_header(chall, "REGISTER", ruri, "bob",
+                                     "secret2")
+                b.request("REGISTER", ruri, hdrs + ["Authorization: " +
+                                                    auth],
+                          to=to, frm=to + ";tag=" + rand_token(6))
+                r = b.final()
+                eq(r.status, 200, "REGISTER with another port's nonce")
+            finally:
+                closing(a, b)
+
+
+def test_workers_calls_across_workers():
+    """Calls through the stateful proxy between phones on fresh ports:
+    the INVITE is handled by the caller's worker, the BYE by the callee's
+    one; both cases (same worker, other worker) happen, every call
+    completes, and a retransmitted INVITE is absorbed."""
+    with Sipd(PROXY_CONF + W2, accounts=ACCOUNTS) as s:
+        st = status(s)
+        pairs = set()
+        for i in range(30):
+            bob = phone(s, "bob")
+            alice = caller(s)
+            try:
+                d = alice.invite("sip:bob@example.com")
+                inc = bob.expect_invite()
+                w_inv = worker_of_port(st, via_port(inc.invite_req))
+                check(w_inv is not None, "the INVITE's Via is a worker's"
+                      " private port: %s" % inc.invite_req.get("via"))
+                if i == 0:
+                    # the caller sends its INVITE again: absorbed
+                    alice.send(alice.sent[-1])
+                inc.reply(180, "Ringing")
+                inc.reply(200, "OK", body=sdp(41000))
+                ok = d.final()
+                eq(ok.status, 200, "call %d answered" % i)
+                inc.expect_ack()
+                inc.request("BYE", wait=False)
+                m = alice.expect_request("BYE", callid=d.callid)
+                w_bye = worker_of_port(st, via_port(m))
+                alice.reply(m, 200, "OK")
+                r = bob.expect_response(inc.callid, "BYE", final=True)
+                eq(r.status, 200, "BYE of call %d" % i)
+                if i == 0:
+                    time.sleep(0.6)
+                    invs = [m for m in bob.received if not m.is_response
+                            and m.method == "INVITE"
+                            and m.get("call-id") == inc.callid]
+                    eq(len(invs), 1, "INVITEs forwarded for one INVITE"
+                       " sent twice")
+                pairs.add((w_inv, w_bye))
+            finally:
+                closing(alice, bob)
+            if len(set(a == b for a, b in pairs)) == 2 and i >= 9:
+                break
+        check(len(set(a == b for a, b in pairs)) == 2,
+              "calls within one worker and across workers: %r" % pairs)
+        check(len(set(a for a, _ in pairs)) == 2,
+              "INVITEs handled by both workers: %r" % pairs)
+
+
+def test_workers_presence_on_worker_0():
+    """SUBSCRIBEs from many ports all reach worker 0 (its status counts
+    them all, its private port sends every NOTIFY); a PUBLISH from yet
+    another port is notified to every watcher."""
+    n = 12
+    with Sipd(PRES_CONF + W2, accounts=PRES_ACCOUNTS) as s:
+        st = status(s)
+        subs, uas = [], []
+        try:
+            for i in range(n):
+                ua = PUA(s, "alice")
+                uas.append(ua)
+                sub, first = presence_sub(ua, "bob@example.com")
+                eq(worker_of_port(st, via_port(first.msg)), 0,
+                   "worker of the NOTIFY of subscription %d" % i)
+                subs.append(sub)
+            st = status(s)
+            eq(st["subscriptions"], n, "subscriptions in worker 0")
+            eq(st["requests_received"]["SUBSCRIBE"], 2 * n,
+               "SUBSCRIBEs (with their 401 rounds) received by worker 0")
+            bob = PUA(s, "bob")
+            uas.append(bob)
+            publish_ok(bob, pidf("bob@example.com",
+                                 (("bob-desk", "open", "In"),)))
+            for sub in subs:
+                nt = sub.notify(what="NOTIFY of the PUBLISH")
+                eq(nt.pidf().tuples, {"bob-desk": "open"}, "tuples")
+        finally:
+            closing(*uas)
+
+
+def test_workers_binding_of_one_worker_used_by_other():
+    """bob registers from many ports (so through both workers), each
+    time replacing his only binding; a call from a port of alice's
+    reaches the latest one: no worker serves a stale binding."""
+    with Sipd(PROXY_CONF + W2, accounts=ACCOUNTS) as s:
+        st = status(s)
+        seen = set()
+        for i in range(16):
+            bob = UA(s, "bob", "secret2")
+            try:
+                before = status(s)["requests_received"].get("REGISTER", 0)
+                bob.register()
+                after = status(s)["requests_received"].get("REGISTER", 0)
+                w_reg = 0 if after > before else 1
+                # drop the others: one binding, the newest
+                for row in s.query("SELECT contact FROM bindings WHERE"
+                                   " aor = 'bob@example.com'"):
+                    if str(bob.local[1]) not in row[0]:
+                        sql_exec(s, "DELETE FROM bindings WHERE"
+                                 " contact = ?", (row[0],))
+                alice = caller(s)
+                try:
+                    d = alice.invite("sip:bob@example.com")
+                    inc = bob.expect_invite()
+                    w_inv = worker_of_port(st, via_port(inc.invite_req))
+                    seen.add((w_reg, w_inv))
+                    inc.reply(486, "Busy Here")
+                    eq(d.final().status, 486, "the newest binding rang")
+                finally:
+                    alice.close()
+            finally:
+                bob.close()
+            if any(a != b for a, b in seen):
+                break
+        check(any(a != b for a, b in seen), "a binding registered through"
+              " one worker called through the other: %r" % seen)
+
+
+def test_workers_tcp_callee_from_other_worker_500():
+    """Worker 0 alone has the TCP connections. A UDP caller whose INVITE
+    reaches worker 0 rings a phone registered over TCP; one whose INVITE
+    reaches worker 1 gets 500 at once (documented): never silence."""
+    with Sipd(PROXY_CONF + W2, accounts=ACCOUNTS) as s:
+        bob = phone(s, "bob", transport="tcp")
+        got = set()
+        try:
+            for i in range(20):
+                alice = caller(s)
+                try:
+                    d = alice.invite("sip:bob@example.com")
+                    m = alice.wait(lambda m: m.is_response and
+                                   m.status >= 200 and
+                                   m.get("call-id") == d.callid,
+                                   "final", timeout=1.0, fail=False)
+                    if m is not None:
+                        eq(m.status, 500, "final answer without ringing")
+                        got.add(500)
+                        continue
+                    inc = bob.expect_invite(timeout=3.0)
+                    inc.reply(486, "Busy Here")
+                    eq(d.final().status, 486, "the TCP phone answered")
+                    got.add(486)
+                finally:
+                    alice.close()
+                if len(got) == 2:
+                    break
+        finally:
+            bob.close()
+        eq(got, {500, 486}, "answers from the two workers")
+
+
+def test_workers_reload_reaches_every_worker():
+    """sipctl reload (worker 0) and a SIGHUP to the master both make
+    every worker reload, each once."""
+    with Sipd(DEFAULT_CONF + W2) as s:
+        r = s.sipctl("reload")
+        eq(r.returncode, 0, "sipctl reload: %s" % r.stderr)
+        check("the other 1 workers reload too" in r.stdout, r.stdout)
+        wait_until(lambda: "sipd/1: notice: reloaded" in s.log(),
+                   "worker 1 reloads")
+        os.kill(s.proc.pid, signal.SIGHUP)
+        wait_until(lambda: s.log().count("sipd/1: notice: reloaded") == 2
+                   and s.log().count("sipd/0: notice: reloaded") == 2,
+                   "both workers reload on SIGHUP")
+        time.sleep(0.3)
+        eq(s.log().count("sipd/0: notice: reloaded"), 2,
+           "reloads of worker 0")
+
+
+def test_workers_restart_after_kill():
+    """Worker 0 killed with SIGKILL: the master starts the set again and
+    it serves (REGISTERs, the control socket); the master's pid stays."""
+    with Sipd(DEFAULT_CONF + W2) as s:
+        master = s.proc.pid
+        old = children(master)
+        # worker 0: the control socket comes back with the new set
+        os.kill(status(s)["worker_pids"][0], signal.SIGKILL)
+        wait_until(lambda: len(children(master)) == 2 and
+                   not set(children(master)) & set(old),
+                   "a new set of workers")
+        wait_until(lambda: s.log().count("sipd: info: worker 1 started")
+                   >= 2, "worker 1 started again")
+        check("died: starting the 2 workers again" in s.log(),
+              "the death is logged")
+        for i in range(5):
+            c = s.client()
+            try:
+                r = c.register("alice@example.com", "secret")
+                eq(r.status if r else None, 200, "REGISTER after restart")
+            finally:
+                c.close()
+        st = status(s)
+        eq(sorted(st["worker_pids"]), children(master),
+           "status lists the new workers")
+        eq(st["worker_restarts"], 1, "restarts of the set")
+
+
+def test_workers_config_errors():
+    """A bad workers value stops sipd with the file, the line and the
+    problem."""
+    for val in ("-1", "x", "0", "65"):
+        s = Sipd(DEFAULT_CONF + "workers %s\n" % val, start=False)
+        try:
+            p = subprocess.run([SIPD, "-t", "-f", s.conf_path, "-m",
+                                MODULES], capture_output=True, text=True,
+                               timeout=30)
+            eq(p.returncode, 2, "exit status for workers %s" % val)
+            check("%s:" % s.conf_path in p.stderr and
+                  "'%s' is not a number from 1 to 64" % val in p.stderr,
+                  "message for workers %s: %s" % (val, p.stderr))
+        finally:
+            s.close()
