@@ -172,7 +172,10 @@ def test_svcrack_banned_by_auth_throttle():
     limit = 6
     conf = BASE + "scanner_user_agent none\nauth_fail_limit %d\n" % limit
     with Sipd(conf=conf, accounts=USERS) as s:
-        out = svcrack(s, wordlist())
+        # enough guesses to go on past the throttle's second: svcrack
+        # sends one every 20 ms at most, and a short list was used up
+        # (every guess after the fifth dropped) before the sixth failure
+        out = svcrack(s, wordlist(n=200, right_at=190))
         check(USERS[0][1] not in out and "found nothing" in out,
               "svcrack found it:\n" + out)
         st = status(s)
