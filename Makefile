@@ -190,6 +190,11 @@ $(B)/test/floodgen: test/bench/floodgen.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=gnu99 -Wall -Wextra -o $@ $<
 
+# the closed-loop OPTIONS load of the scaling benchmark (make bench)
+$(B)/test/optload: test/bench/optload.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu99 -Wall -Wextra -o $@ $<
+
 $(B)/test/sipc: $(CLIENT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(CLIENT_OBJS) $(LDLIBS)
@@ -281,9 +286,11 @@ test: deps-test
 	@$(TEST_ENV) $(B)/test/sipd-test
 
 bench: deps-bench
-	@$(MAKE) --no-print-directory all $(B)/test/floodgen
+	@$(MAKE) --no-print-directory all $(B)/test/floodgen \
+		$(B)/test/optload
 	@test/bench/run
 	@test/bench/compare $(COMPARE)
+	@test/bench/scaling
 
 bench-compare: deps-bench
 	@$(MAKE) --no-print-directory all
