@@ -18,6 +18,7 @@ const struct presence_conf presence_conf_defaults = {
 	.policy             = POLICY_SAME_DOMAIN,
 	.max_per_watcher    = 100,
 	.max_per_presentity = 1000,
+	.max_subscriptions  = 100000,
 	.notify_interval    = 1000,
 	.notify_retries     = 3,
 };

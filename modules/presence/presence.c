@@ -20,6 +20,7 @@
 
 
 static struct tmr tmr_start_;
+static uint64_t refused;       /* new subscriptions over a limit */
 
 
 static int pkg_decode(enum pkg *pkg, const struct pl *event)
@@ -287,7 +288,10 @@ static void subscribe_new(struct sipd_sock *sock, const struct sip_msg *msg,
 
 	if (sub_count_watcher(watcher) >= presence_conf.max_per_watcher ||
 	    sub_count_presentity(presentity) >=
-	    presence_conf.max_per_presentity) {
+	    presence_conf.max_per_presentity ||
+	    (presence_conf.max_subscriptions &&
+	     sub_total() >= presence_conf.max_subscriptions)) {
+		++refused;
 		(void)sipd_replyf(sock, msg, 503, "Too Many Subscriptions",
 				  "Retry-After: 60\r\n"
 				  "Content-Length: 0\r\n\r\n");
@@ -495,6 +499,8 @@ static int conf_read(struct presence_conf *c)
 			  100000);
 	err |= config_u32("presence_max_per_presentity",
 			  &c->max_per_presentity, 1, 1000000);
+	err |= config_u32("presence_max_subscriptions",
+			  &c->max_subscriptions, 0, 10000000);
 	err |= config_u32("presence_notify_interval", &c->notify_interval,
 			  0, 60000);
 	err |= config_u32("presence_notify_retries", &c->notify_retries, 0,
@@ -553,6 +559,14 @@ static uint64_t publications_read(void *arg)
 }
 
 
+static uint64_t refused_read(void *arg)
+{
+	(void)arg;
+
+	return refused;
+}
+
+
 static struct stat_figure subscriptions = {
 	.name  = STAT_SUBSCRIPTIONS,
 	.help  = "Active subscriptions",
@@ -565,6 +579,15 @@ static struct stat_figure publications = {
 	.help  = "Active event publications",
 	.kind  = STAT_GAUGE,
 	.readh = publications_read,
+};
+
+
+static struct stat_figure refusals = {
+	.name  = "subscriptions_refused",
+	.help  = "New subscriptions refused with 503: a limit of"
+		 " presence_max_* reached",
+	.kind  = STAT_COUNTER,
+	.readh = refused_read,
 };
 
 
@@ -587,6 +610,7 @@ static int module_init(void)
 	reload_register(&hook);
 	stats_register(&subscriptions);
 	stats_register(&publications);
+	stats_register(&refusals);
 
 	tmr_start(&tmr_start_, 0, start_handler, NULL);
 
@@ -597,6 +621,7 @@ static int module_init(void)
 static int module_close(void)
 {
 	tmr_cancel(&tmr_start_);
+	stats_unregister(&refusals);
 	stats_unregister(&publications);
 	stats_unregister(&subscriptions);
 	reload_unregister(&hook);

@@ -33,6 +33,7 @@ struct presence_conf {
 	enum policy policy;
 	uint32_t max_per_watcher;
 	uint32_t max_per_presentity;
+	uint32_t max_subscriptions;    /* in all, 0 for no limit         */
 	uint32_t notify_interval;      /* ms between NOTIFYs of one sub */
 	uint32_t notify_retries;       /* timeouts before it ends        */
 };

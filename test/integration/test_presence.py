@@ -1950,6 +1950,69 @@ def test_limits_per_watcher_and_presentity_503():
             closing(alice, *others)
 
 
+def status_json(s):
+    """sipctl status --json, parsed."""
+    r = s.sipctl("status", "--json")
+    eq(r.returncode, 0, "sipctl status --json: %s" % r.stderr)
+    return json.loads(r.stdout)
+
+
+def test_total_limit_503_counted():
+    """presence_max_subscriptions 2: the third new subscription, of any
+    watcher to any presentity, gets 503 with Retry-After and is counted
+    (subscriptions_refused); the two held are untouched and a refresh of
+    one is still accepted; once one ends there is room again."""
+    with Sipd(pres_conf("presence_max_subscriptions 2\n"),
+              accounts=ACCOUNTS) as s:
+        alice, carol = PUA(s, "alice"), PUA(s, "carol")
+        try:
+            eq(status_json(s).get("subscriptions_refused"), 0,
+               "subscriptions_refused at start")
+            bsub, _ = presence_sub(alice, "bob@example.com")
+            presence_sub(carol, "dave@example.com")
+            r = carol.subscription("bob@example.com").subscribe()
+            eq(r.status, 503, "third subscription in all")
+            check(r.get("retry-after"), "Retry-After of the 503")
+            st = status_json(s)
+            eq(st.get("subscriptions_refused"), 1, "subscriptions_refused")
+            eq(st.get("subscriptions"), 2, "subscriptions held")
+            eq(len(sub_list(s)), 2, "rows in sipctl sub list")
+            # the held ones go on: a refresh (no new subscription) is
+            # answered 200 and notified
+            eq(bsub.refresh(expires=600).status, 200, "refresh at the"
+               " limit")
+            n = bsub.notify(what="NOTIFY of the refresh")
+            eq(n.state, "active", "Subscription-State after the refresh")
+            # one ends: room for one more
+            time.sleep(1.1)
+            eq(bsub.unsubscribe().status, 200, "alice unsubscribes")
+            bsub.notify(what="final NOTIFY", pred=lambda n:
+                        n.state == "terminated")
+            wait_for(lambda: len(sub_list(s)) == 1, "alice's row gone")
+            wait_for(lambda: status_json(s).get("subscriptions") == 1,
+                     "the subscription freed")
+            presence_sub(carol, "bob@example.com")
+        finally:
+            closing(alice, carol)
+
+
+def test_total_limit_bad_value_refused():
+    """presence_max_subscriptions out of range or not a number stops
+    sipd at start with the key named."""
+    for val in ("-1", "lots", "10000001"):
+        with Sipd(pres_conf("presence_max_subscriptions %s\n" % val),
+                  accounts=ACCOUNTS, start=False) as s:
+            try:
+                s.start()
+                out = None
+            except TestFailure as e:
+                out = str(e)
+            check(out is not None, "sipd started with"
+                  " presence_max_subscriptions %s" % val)
+            check("presence_max_subscriptions" in out, "the key named for"
+                  " %s:\n%s" % (val, out))
+
+
 def test_unknown_presentity_404():
     """A presentity of a served domain without an account: 404; of a
     domain not served: not the presence role's (the proxy's), never a
