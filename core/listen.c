@@ -18,8 +18,11 @@
 
 
 enum {
-	CTRANS_HASH_SIZE = 1024,
-	STRANS_HASH_SIZE = 4096,
+	/* transactions live 5 to 32 s after their last message: a few
+	   thousand calls a second hold tens of thousands of them, and each
+	   request is matched against one bucket's list */
+	CTRANS_HASH_SIZE = 8192,
+	STRANS_HASH_SIZE = 32768,
 	CONN_HASH_SIZE   = 256,
 	UDP_SOCKBUF_SIZE = 4 * 1024 * 1024,
 };
