@@ -312,6 +312,10 @@ int core_start(void)
 	/* a failure is logged; SQLite's own checkpoints stay on */
 	(void)checkpoint_start(core.db_path);
 
+	err = handoff_start();
+	if (err)
+		return err;
+
 	err = reload_signal_start();
 	if (err) {
 		log_error("cannot catch SIGHUP: %m\n", err);
@@ -330,6 +334,7 @@ int core_start(void)
  */
 void core_close(void)
 {
+	handoff_close();
 	metrics_close();
 	control_close();
 	listen_close();

@@ -41,6 +41,14 @@ int  reload_signal_start(void);
 void reload_close(void);
 
 
+/* handoff.c */
+int  handoff_start(void);
+void handoff_close(void);
+uint64_t handoff_received(void);
+int  handoff_feed(struct udp_sock *us, const struct sa *src,
+		  struct mbuf *mb);
+
+
 /* workers.c */
 int  workers_config(bool apply);
 uint32_t workers_count(void);
@@ -193,6 +201,8 @@ bool validate_framing_broken(const struct sip_msg *msg);
 /* wire.c */
 struct udp_sock;
 int  wire_attach_udp(struct udp_sock *us, struct sipd_sock *sock);
+int  wire_feed(const struct sipd_sock *sock, const struct sa *src,
+	       struct mbuf *mb);
 int  wire_decode(struct sip_msg **msgp, struct mbuf *mb, size_t start,
 		 int err);
 int  wire_decode_real(struct sip_msg **msgp, struct mbuf *mb);

@@ -160,7 +160,11 @@ uint32_t sock_index(const struct sipd_sock *sock);
 
 /* --- Worker processes (workers.c) ------------------------------------ */
 
+struct route_result;
+
 int  worker_index(void);
+bool handoff_wanted(const struct route_result *rr);
+int  handoff_send(const struct sipd_sock *sock, const struct sip_msg *msg);
 
 
 /* --- Roles ------------------------------------------------------------- */

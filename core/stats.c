@@ -393,6 +393,9 @@ int stats_walk(stat_value_h *h, void *arg)
 	     connlimit_open(), true);
 	emit_counter(&w, STATS_CONN_REFUSED);
 	emit_counter(&w, STATS_MESSAGE_TIMEOUTS);
+	emit(&w, "handoffs_received", STAT_COUNTER,
+	     "Requests another worker handed over for a connection of this"
+	     " one", NULL, NULL, handoff_received(), true);
 	emit(&w, "db_checkpoints", STAT_COUNTER,
 	     "WAL checkpoints made by the checkpoint thread", NULL, NULL,
 	     checkpoint_count(), true);

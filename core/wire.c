@@ -615,6 +615,43 @@ int wire_attach_udp(struct udp_sock *us, struct sipd_sock *sock)
 }
 
 
+/**
+ * Feed a datagram that another worker read to libre, as if the shared
+ * UDP socket of a sipd socket had read it here (see handoff.c)
+ *
+ * @param sock The sipd socket
+ * @param src  Source address
+ * @param mb   The datagram
+ *
+ * @return 0 if fed, otherwise errorcode
+ */
+int wire_feed(const struct sipd_sock *sock, const struct sa *src,
+	      struct mbuf *mb)
+{
+	struct le *le;
+
+	for (le = wire.helpers.head; le; le = le->next) {
+		const struct wire_helper *wh = le->data;
+		struct sa la;
+
+		/* the shared socket, not the worker's private one */
+		if (wh->sock != sock || udp_local_get(wh->us, &la) ||
+		    sa_port(&la) != sa_port(sock_laddr(sock)))
+			continue;
+
+		if (wire.interposed) {
+			wire.cur_mb  = mb;
+			wire.cur_us  = wh->us;
+			wire.cur_src = *src;
+		}
+
+		return handoff_feed(wh->us, src, mb);
+	}
+
+	return ENOENT;
+}
+
+
 void wire_close(void)
 {
 	list_flush(&wire.helpers);

@@ -58,6 +58,19 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 		goto out;
 	}
 
+	/* it leaves over a connection, which is worker 0's: it goes there */
+	if (handoff_wanted(&rr)) {
+		err = handoff_send(sock, msg);
+		if (err) {
+			log_warning("%s: %r not handed to worker 0: %m\n",
+				    "proxy", &msg->met, err);
+			if (!ack)
+				(void)sipd_reply(sock, msg, 500,
+						 "Server Internal Error");
+		}
+		goto out;
+	}
+
 	if (rr.in_dialog) {
 		calls_in_dialog(msg);
 		rr.cseq_delta = shift_of(msg);

@@ -43,6 +43,19 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 		goto out;
 	}
 
+	/* it leaves over a connection, which is worker 0's: it goes there */
+	if (handoff_wanted(&rr)) {
+		err = handoff_send(sock, msg);
+		if (err) {
+			log_warning("%s: %r not handed to worker 0: %m\n",
+				    "stateless-proxy", &msg->met, err);
+			if (!ack)
+				(void)sipd_reply(sock, msg, 500,
+						 "Server Internal Error");
+		}
+		goto out;
+	}
+
 	/* one target: the best one */
 	t = list_ledata(rr.targets.head);
 	if (!t)

@@ -7,7 +7,9 @@ processes (/proc), the spread of REGISTERs over the workers, calls
 through the stateful proxy between phones that reach different workers,
 retransmissions, presence steered to worker 0, a nonce of one worker
 accepted by another, a binding written by one worker used by another,
-the restart of the set after a SIGKILL, and the config errors.
+a call from either worker to a phone on a TCP connection of worker 0
+(handed over), the restart of the set after a SIGKILL, and the config
+errors.
 """
 
 import os
@@ -273,37 +275,43 @@ def test_workers_binding_of_one_worker_used_by_other():
               " one worker called through the other: %r" % seen)
 
 
-def test_workers_tcp_callee_from_other_worker_500():
+def test_workers_tcp_callee_from_either_worker():
     """Worker 0 alone has the TCP connections. A UDP caller whose INVITE
-    reaches worker 0 rings a phone registered over TCP; one whose INVITE
-    reaches worker 1 gets 500 at once (documented): never silence."""
+    reaches worker 1 is handed to worker 0 (handoffs in its status), so
+    every caller rings the phone registered over TCP: answered, ACKed and
+    hung up from the caller's side, or cancelled while ringing."""
     with Sipd(PROXY_CONF + W2, accounts=ACCOUNTS) as s:
         bob = phone(s, "bob", transport="tcp")
-        got = set()
         try:
-            for i in range(20):
+            for i in range(12):
                 alice = caller(s)
                 try:
                     d = alice.invite("sip:bob@example.com")
-                    m = alice.wait(lambda m: m.is_response and
-                                   m.status >= 200 and
-                                   m.get("call-id") == d.callid,
-                                   "final", timeout=1.0, fail=False)
-                    if m is not None:
-                        eq(m.status, 500, "final answer without ringing")
-                        got.add(500)
-                        continue
                     inc = bob.expect_invite(timeout=3.0)
-                    inc.reply(486, "Busy Here")
-                    eq(d.final().status, 486, "the TCP phone answered")
-                    got.add(486)
+                    if i % 3 == 2:
+                        inc.reply(180, "Ringing")
+                        eq(d.response(status=180).status, 180,
+                           "180 through the proxy, call %d" % i)
+                        eq(d.cancel().status, 200, "200 to the CANCEL")
+                        inc.expect_and_reply("CANCEL")
+                        inc.reply(487, "Request Terminated")
+                        eq(d.final().status, 487, "487 of call %d" % i)
+                        continue
+                    inc.answer()
+                    eq(d.final().status, 200, "200 of call %d" % i)
+                    inc.expect_ack()
+                    d.request("BYE", wait=False)
+                    inc.expect_and_reply("BYE")
+                    eq(alice.expect_response(d.callid, "BYE",
+                                             final=True).status, 200,
+                       "200 to the caller's BYE, call %d" % i)
                 finally:
                     alice.close()
-                if len(got) == 2:
-                    break
         finally:
             bob.close()
-        eq(got, {500, 486}, "answers from the two workers")
+        n = status(s)["handoffs_received"]
+        check(n >= 1, "requests handed to worker 0: %d" % n)
+        check(s.alive(), "sipd died:\n" + s.log()[-2000:])
 
 
 def test_workers_reload_reaches_every_worker():

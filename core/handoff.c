@@ -1,0 +1,341 @@
+/**
+ * @file handoff.c  Requests that only worker 0 can forward, handed to it
+ *
+ * With several workers, TCP, TLS and WebSocket connections are worker
+ * 0's (see workers.c). A request that reaches another worker over UDP
+ * and must leave over such a connection (a call to a phone registered
+ * over TCP, its CANCEL, ACK and in-dialog requests) is handed to worker
+ * 0 as it came: the datagram, its source and the index of the socket it
+ * arrived on, over a local datagram socket in the abstract namespace
+ * named after the master's pid. Worker 0 feeds it to libre as if its own
+ * copy of the shared UDP socket had read it, so it is routed, answered
+ * (from the same address and port) and matched to its transaction
+ * there. A retransmission, ACK or CANCEL reaches the same worker as the
+ * request (the kernel's hash of its source) and takes the same way.
+ *
+ * To feed a datagram to libre, the receive handler that libre gives
+ * udp_listen() for each UDP socket is noted: libre calls udp_listen()
+ * through the dynamic linker, so the sipd executable defines it in front
+ * of libre's, as reuseport.c does for bind().
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <dlfcn.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <re.h>
+#include "core.h"
+
+
+enum {
+	RECEIVERS_MAX = 64,
+	MAGIC = 0x73697064,      /* "sipd" */
+	DATAGRAM_MAX = 65535,
+};
+
+
+typedef int (udp_listen_h)(struct udp_sock **usp, const struct sa *local,
+			   udp_recv_h *rh, void *arg);
+
+
+/** What travels to worker 0 before the datagram itself */
+struct handoff_head {
+	uint32_t magic;
+	uint32_t sock_index;
+	struct sa src;
+	uint32_t len;
+};
+
+
+static struct {
+	struct {
+		struct udp_sock *us;
+		udp_recv_h *rh;
+		void *arg;
+	} recv[RECEIVERS_MAX];
+	uint32_t nrecv;
+	int fd;
+	struct sockaddr_un addr;
+	socklen_t addrlen;
+	uint64_t received;
+} ho = {.fd = -1};
+
+
+/**
+ * Open a UDP socket (in front of libre's): the receive handler is noted
+ *
+ * @param usp   Pointer to the socket
+ * @param local Local address
+ * @param rh    Receive handler
+ * @param arg   Handler argument
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int udp_listen(struct udp_sock **usp, const struct sa *local,
+	       udp_recv_h *rh, void *arg)
+{
+	static udp_listen_h *real;
+	uint32_t i;
+	int err;
+
+	if (!real) {
+		real = (udp_listen_h *)dlsym(RTLD_NEXT, "udp_listen");
+		if (!real)
+			return ENOSYS;
+	}
+
+	err = real(usp, local, rh, arg);
+	if (err || !usp || !rh)
+		return err;
+
+	/* a slot of a socket since freed is used again */
+	for (i = 0; i < ho.nrecv; i++) {
+		if (ho.recv[i].us == *usp)
+			break;
+	}
+
+	if (i == ho.nrecv) {
+		if (ho.nrecv == RECEIVERS_MAX)
+			return 0;
+		++ho.nrecv;
+	}
+
+	ho.recv[i].us = *usp;
+	ho.recv[i].rh = rh;
+	ho.recv[i].arg = arg;
+
+	return 0;
+}
+
+
+/**
+ * Feed a datagram to libre as if a UDP socket had read it
+ *
+ * @param us  libre's UDP socket
+ * @param src Source address
+ * @param mb  The datagram
+ *
+ * @return 0 if fed, ENOENT if the socket's handler is not known
+ */
+int handoff_feed(struct udp_sock *us, const struct sa *src, struct mbuf *mb)
+{
+	uint32_t i;
+
+	for (i = 0; i < ho.nrecv; i++) {
+		if (ho.recv[i].us != us)
+			continue;
+
+		ho.recv[i].rh(src, mb, ho.recv[i].arg);
+		return 0;
+	}
+
+	return ENOENT;
+}
+
+
+/* A sips: URI, or one with a transport other than UDP */
+static bool uri_connected(const char *str)
+{
+	struct pl pl, tp;
+	struct uri uri;
+
+	if (!str)
+		return false;
+
+	pl_set_str(&pl, str);
+	if (uri_decode(&uri, &pl))
+		return false;
+
+	if (!pl_strcasecmp(&uri.scheme, "sips"))
+		return true;
+
+	return !msg_param_decode(&uri.params, "transport", &tp) &&
+		pl_strcasecmp(&tp, "udp");
+}
+
+
+/**
+ * Check whether a request must go to worker 0: this is another worker
+ * and a target leaves over a connection-oriented socket
+ *
+ * @param rr The routing decision
+ *
+ * @return True to hand it over
+ */
+bool handoff_wanted(const struct route_result *rr)
+{
+	struct le *le;
+
+	if (ho.fd < 0 || worker_index() <= 0 || !rr)
+		return false;
+
+	for (le = rr->targets.head; le; le = le->next) {
+		const struct route_target *t = le->data;
+
+		if (t->sock && sock_transp(t->sock) != SIP_TRANSP_UDP)
+			return true;
+
+		if (uri_connected(t->nexthop ? t->nexthop : t->ruri))
+			return true;
+	}
+
+	return false;
+}
+
+
+/**
+ * Hand a request that came over UDP to worker 0
+ *
+ * @param sock The socket it arrived on
+ * @param msg  The request
+ *
+ * @return 0 if sent, otherwise errorcode
+ */
+int handoff_send(const struct sipd_sock *sock, const struct sip_msg *msg)
+{
+	struct handoff_head head;
+	struct iovec iov[2];
+	struct msghdr mh;
+
+	if (ho.fd < 0 || !sock || !msg || !msg->mb ||
+	    msg->tp != SIP_TRANSP_UDP)
+		return EINVAL;
+
+	memset(&head, 0, sizeof(head));
+	head.magic = MAGIC;
+	head.sock_index = sock_index(sock);
+	head.src = msg->src;
+	head.len = (uint32_t)msg->mb->end;
+
+	iov[0].iov_base = &head;
+	iov[0].iov_len = sizeof(head);
+	iov[1].iov_base = msg->mb->buf;
+	iov[1].iov_len = msg->mb->end;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = &ho.addr;
+	mh.msg_namelen = ho.addrlen;
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+
+	if (sendmsg(ho.fd, &mh, MSG_DONTWAIT) < 0)
+		return errno;
+
+	return 0;
+}
+
+
+/* Worker 0: a request handed over */
+static void recv_handler(int flags, void *arg)
+{
+	static uint8_t buf[sizeof(struct handoff_head) + DATAGRAM_MAX];
+	struct handoff_head head;
+	struct sipd_sock *sock;
+	struct mbuf *mb;
+	ssize_t n;
+	(void)flags;
+	(void)arg;
+
+	n = recv(ho.fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < (ssize_t)sizeof(head))
+		return;
+
+	memcpy(&head, buf, sizeof(head));
+	if (head.magic != MAGIC ||
+	    head.len != (size_t)n - sizeof(head))
+		return;
+
+	sock = sock_by_index(head.sock_index);
+	if (!sock || sock_transp(sock) != SIP_TRANSP_UDP)
+		return;
+
+	mb = mbuf_alloc(head.len);
+	if (!mb)
+		return;
+
+	(void)mbuf_write_mem(mb, buf + sizeof(head), head.len);
+	mb->pos = 0;
+
+	++ho.received;
+
+	if (wire_feed(sock, &head.src, mb))
+		log_debug("handoff: no UDP socket for %s\n", sock_name(sock));
+
+	mem_deref(mb);
+}
+
+
+/**
+ * Open the handoff socket of a set of workers: worker 0 receives on it,
+ * the others send to it
+ *
+ * @return 0 if success (or one worker), otherwise errorcode
+ */
+int handoff_start(void)
+{
+	int err;
+
+	if (workers_count() < 2 || ho.fd >= 0)
+		return 0;
+
+	memset(&ho.addr, 0, sizeof(ho.addr));
+	ho.addr.sun_family = AF_UNIX;
+	/* abstract: a NUL, then the name */
+	(void)re_snprintf(ho.addr.sun_path + 1, sizeof(ho.addr.sun_path) - 1,
+			  "sipd-handoff-%d", (int)getppid());
+	ho.addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				 strlen(ho.addr.sun_path + 1));
+
+	ho.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (ho.fd < 0)
+		return errno;
+
+	if (worker_index() != 0)
+		return 0;
+
+	if (bind(ho.fd, (struct sockaddr *)&ho.addr, ho.addrlen)) {
+		err = errno;
+		goto fail;
+	}
+
+	err = fd_listen(ho.fd, FD_READ, recv_handler, NULL);
+	if (err)
+		goto fail;
+
+	return 0;
+
+ fail:
+	log_error("handoff: cannot open its socket: %m\n", err);
+	(void)close(ho.fd);
+	ho.fd = -1;
+
+	return err;
+}
+
+
+/**
+ * How many requests other workers handed to this one
+ *
+ * @return Count
+ */
+uint64_t handoff_received(void)
+{
+	return ho.received;
+}
+
+
+void handoff_close(void)
+{
+	if (ho.fd < 0)
+		return;
+
+	if (worker_index() == 0)
+		fd_close(ho.fd);
+
+	(void)close(ho.fd);
+	ho.fd = -1;
+}
