@@ -520,6 +520,7 @@ static int module_close(void)
 	list_flush(&auth.conf.md5_agents);
 	replay_flush();
 	throttle_flush();
+	nonce_close();
 
 	return 0;
 }

@@ -11,6 +11,7 @@ enum {
 /* nonce.c */
 int  nonce_set_key(const uint8_t *key, size_t len);
 int  nonce_load_key(void);
+void nonce_close(void);
 int  nonce_make(char *nonce, size_t size, int64_t now, const char *realm);
 int  nonce_check(const struct pl *nonce, const char *realm, int64_t now,
 		 uint32_t expiry);

@@ -70,6 +70,15 @@ int nonce_load_key(void)
 }
 
 
+/**
+ * Forget the key (the module closes)
+ */
+void nonce_close(void)
+{
+	nk.hmac = mem_deref(nk.hmac);
+}
+
+
 static int mac(uint8_t *out, const uint8_t *stamp, size_t stampl,
 	       const char *realm)
 {
