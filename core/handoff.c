@@ -7,7 +7,9 @@
  * over TCP, its CANCEL, ACK and in-dialog requests) is handed to worker
  * 0 as it came: the datagram, its source and the index of the socket it
  * arrived on, over a local datagram socket in the abstract namespace
- * named after the master's pid. Worker 0 feeds it to libre as if its own
+ * named after the master's pid. Any local process can send there, so
+ * worker 0 takes only what the kernel says a sibling worker sent
+ * (SCM_CREDENTIALS). Worker 0 feeds it to libre as if its own
  * copy of the shared UDP socket had read it, so it is routed, answered
  * (from the same address and port) and matched to its transaction
  * there. A retransmission, ACK or CANCEL reaches the same worker as the
@@ -229,20 +231,65 @@ int handoff_send(const struct sipd_sock *sock, const struct sip_msg *msg)
 }
 
 
+/* The sender's pid is one of the other workers' */
+static bool from_sibling(const struct msghdr *mh)
+{
+	const struct cmsghdr *cm;
+	struct ucred cred;
+	uint32_t i;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR((struct msghdr *)mh,
+							 (struct cmsghdr *)cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_CREDENTIALS)
+			continue;
+
+		memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+
+		for (i = 1; i < workers_count(); i++) {
+			if (worker_pid(i) == cred.pid)
+				return cred.pid > 0;
+		}
+	}
+
+	return false;
+}
+
+
 /* Worker 0: a request handed over */
 static void recv_handler(int flags, void *arg)
 {
 	static uint8_t buf[sizeof(struct handoff_head) + DATAGRAM_MAX];
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct ucred))];
+	} ctl;
 	struct handoff_head head;
 	struct sipd_sock *sock;
+	struct iovec iov;
+	struct msghdr mh;
 	struct mbuf *mb;
 	ssize_t n;
 	(void)flags;
 	(void)arg;
 
-	n = recv(ho.fd, buf, sizeof(buf), MSG_DONTWAIT);
+	iov.iov_base = buf;
+	iov.iov_len = sizeof(buf);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+
+	n = recvmsg(ho.fd, &mh, MSG_DONTWAIT);
 	if (n < (ssize_t)sizeof(head))
 		return;
+
+	/* the name is open to every local process: only siblings count */
+	if (!from_sibling(&mh)) {
+		log_warning("handoff: a datagram not from a worker dropped\n");
+		return;
+	}
 
 	memcpy(&head, buf, sizeof(head));
 	if (head.magic != MAGIC ||
@@ -277,7 +324,7 @@ static void recv_handler(int flags, void *arg)
  */
 int handoff_start(void)
 {
-	int err;
+	int on = 1, err;
 
 	if (workers_count() < 2 || ho.fd >= 0)
 		return 0;
@@ -297,7 +344,8 @@ int handoff_start(void)
 	if (worker_index() != 0)
 		return 0;
 
-	if (bind(ho.fd, (struct sockaddr *)&ho.addr, ho.addrlen)) {
+	if (bind(ho.fd, (struct sockaddr *)&ho.addr, ho.addrlen) ||
+	    setsockopt(ho.fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on))) {
 		err = errno;
 		goto fail;
 	}

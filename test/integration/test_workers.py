@@ -14,6 +14,7 @@ errors.
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -311,6 +312,23 @@ def test_workers_tcp_callee_from_either_worker():
             bob.close()
         n = status(s)["handoffs_received"]
         check(n >= 1, "requests handed to worker 0: %d" % n)
+        check(s.alive(), "sipd died:\n" + s.log()[-2000:])
+
+
+def test_workers_handoff_refuses_strangers():
+    """The handoff socket's name is open to every local process: worker 0
+    drops what another process sends there, and says so."""
+    with Sipd(PROXY_CONF + W2, accounts=ACCOUNTS) as s:
+        name = b"\0sipd-handoff-%d" % s.proc.pid
+        u = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            u.sendto(b"\x64\x70\x69\x73" + b"\0" * 200 +
+                     b"INVITE sip:bob@example.com SIP/2.0\r\n\r\n", name)
+        finally:
+            u.close()
+        wait_until(lambda: "handoff: a datagram not from a worker dropped"
+                   in s.log(), "the stranger's datagram dropped")
+        eq(status(s)["handoffs_received"], 0, "handoffs_received")
         check(s.alive(), "sipd died:\n" + s.log()[-2000:])
 
 
