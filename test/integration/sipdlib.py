@@ -86,6 +86,20 @@ def eq(got, want, what=""):
         raise TestFailure("%s: expected %r, got %r" % (what, want, got))
 
 
+def wait_for(pred, what, timeout=5.0, interval=0.05):
+    """Poll pred until it holds and return its value; what names it in
+    the failure (or is a function that does)."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() >= deadline:
+            raise TestFailure("%s: not within %.1f s" % (
+                what() if callable(what) else what, timeout))
+        time.sleep(interval)
+
+
 def rand_token(n=10):
     return "".join(random.choice(string.ascii_letters + string.digits)
                    for _ in range(n))

@@ -27,7 +27,7 @@ sys.path.insert(0, HERE)
 
 from sipdlib import (Sipd, Msg, TestFailure, check, eq, param,  # noqa
                      parse_challenge, digest_header, rand_token,
-                     free_port)
+                     free_port, wait_for)
 from test_proxy import (UA, DOMAIN, sdp, tag_of, uri_of,  # noqa: E402
                         new_branch, closing, alive, wait_events)
 
@@ -507,17 +507,6 @@ def sub_list(s, aor=None):
     except ValueError:
         raise TestFailure("sipctl sub list --json is not JSON:\n%s"
                           % r.stdout)
-
-
-def wait_for(pred, what, timeout=3.0, interval=0.05):
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise TestFailure("%s: not within %.1f s" % (what, timeout))
-        time.sleep(interval)
 
 
 def sctl(s, *args):

@@ -12,21 +12,14 @@ TCP a message is framed by Content-Length (18.3): a short body waits
 for the rest, for tcp_message_timeout at most.
 """
 
-import json
 import socket
 import subprocess
 import time
 
-from sipdlib import Sipd, Client, check, eq, rand_token
+from sipdlib import Sipd, Client, check, eq, rand_token, status, wait_for
 from test_proxy import PROXY_CONF, ACCOUNTS
 
 CONF = PROXY_CONF + "registrar_max_expires 3600\ntcp_message_timeout 2\n"
-
-
-def status(s):
-    r = s.sipctl("status", "--json")
-    eq(r.returncode, 0, "sipctl status --json (%s)" % r.stderr)
-    return json.loads(r.stdout)
 
 
 def request(method="OPTIONS", ruri="sip:example.com", cseq=None,
@@ -83,15 +76,6 @@ def closed_within(sock, seconds):
         except ConnectionResetError:
             return True
     return False
-
-
-def wait_for(pred, what, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    check(pred(), what)
 
 
 def test_truncated_udp():

@@ -36,7 +36,7 @@ import time
 import warnings
 
 from sipdlib import (Sipd, Msg, MODULES, ROOT, TestFailure, check, eq,
-                     param, rand_token, free_port)
+                     param, rand_token, free_port, wait_for)
 from test_proxy import (ACCOUNTS, UA, Dialog, caller, phone, closing,
                         alive, rr_uris, uri_of, sdp)
 from test_presence import PUA, Sub, pidf, publish_ok
@@ -195,20 +195,6 @@ def bindings(s, aor):
     """(contact, transport, source) of the bindings of aor."""
     return [(b["contact"], b.get("transport"), b.get("source"))
             for b in reg_list_json(s, aor)]
-
-
-def wait_until(pred, what, timeout=5.0):
-    """Poll pred until it holds; what may be a function (called for the
-    failure message)."""
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.time() >= deadline:
-            raise TestFailure("%s: not within %.1f s" % (
-                what() if callable(what) else what, timeout))
-        time.sleep(0.05)
 
 
 # --- a TLS phone -------------------------------------------------------------
@@ -1127,7 +1113,7 @@ def test_ws_close_removes_binding():
             eq(len(bindings(s, "alice@example.com")), 1, "alice's binding")
             alice.close(clean=True)
             carol.close(clean=False)
-            wait_until(lambda: not bindings(s, "alice@example.com") and
+            wait_for(lambda: not bindings(s, "alice@example.com") and
                        not bindings(s, "carol@example.com"),
                        lambda: "the bindings of the closed WebSockets"
                        " removed: %s" % reg_list_json(s))
@@ -1390,7 +1376,7 @@ def test_node_ws_client_registers_and_calls_udp_phone():
                       " at bob:\n%s" % (what, inv.raw))
                 eq(uri_of(inv.get("from")), "sip:alice@example.com",
                    "%s: From at bob" % what)
-                wait_until(lambda: not bindings(s, "alice@example.com"),
+                wait_for(lambda: not bindings(s, "alice@example.com"),
                            "%s: alice unregistered" % what)
             alive(s)
         finally:

@@ -20,7 +20,8 @@ import subprocess
 import time
 
 from sipdlib import (Sipd, DEFAULT_CONF, SIPD, MODULES, check, eq, status,
-                     parse_challenge, digest_header, rand_token)
+                     parse_challenge, digest_header, rand_token,
+                     wait_for)
 from test_proxy import PROXY_CONF, ACCOUNTS, UA, phone, caller, closing, sdp
 from test_presence import PRES_CONF, PUA, presence_sub, publish_ok, pidf
 from test_presence import ACCOUNTS as PRES_ACCOUNTS
@@ -51,15 +52,6 @@ def gone(pid):
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
-
-
-def wait_until(pred, what, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out: " + what)
 
 
 def sql_exec(s, sql, args=()):
@@ -107,7 +99,8 @@ def test_workers_processes_and_stop():
         check("workers              2, master pid %d" % master in text,
               "text status:\n" + text)
         eq(s.stop(), 0, "exit status of the master")
-        wait_until(lambda: all(gone(k) for k in kids), "workers exit")
+        wait_for(lambda: all(gone(k) for k in kids), "workers exit",
+                 timeout=10.0)
         check(not os.path.exists(s.pidfile), "pid file removed")
 
 
@@ -279,16 +272,22 @@ def test_workers_binding_of_one_worker_used_by_other():
 def test_workers_tcp_callee_from_either_worker():
     """Worker 0 alone has the TCP connections. A UDP caller whose INVITE
     reaches worker 1 is handed to worker 0 (handoffs in its status), so
-    every caller rings the phone registered over TCP: answered, ACKed and
-    hung up from the caller's side, or cancelled while ringing."""
+    every caller rings the phones registered over TCP (a Contact with
+    ";transport=tcp", and one without): answered, ACKed and hung up from
+    the caller's side, or cancelled while ringing."""
     with Sipd(PROXY_CONF + W2, accounts=ACCOUNTS) as s:
         bob = phone(s, "bob", transport="tcp")
+        # a Contact without ";transport=tcp": its binding says TCP
+        carol = UA(s, "carol", "secret3", transport="tcp")
+        carol.register(contact="<sip:carol@%s:%d>" % carol.local)
         try:
-            for i in range(12):
+            for i in range(24):
+                callee, ua = (("bob", bob) if i % 2 == 0 else
+                              ("carol", carol))
                 alice = caller(s)
                 try:
-                    d = alice.invite("sip:bob@example.com")
-                    inc = bob.expect_invite(timeout=3.0)
+                    d = alice.invite("sip:%s@example.com" % callee)
+                    inc = ua.expect_invite(timeout=3.0)
                     if i % 3 == 2:
                         inc.reply(180, "Ringing")
                         eq(d.response(status=180).status, 180,
@@ -310,6 +309,7 @@ def test_workers_tcp_callee_from_either_worker():
                     alice.close()
         finally:
             bob.close()
+            carol.close()
         n = status(s)["handoffs_received"]
         check(n >= 1, "requests handed to worker 0: %d" % n)
         check(s.alive(), "sipd died:\n" + s.log()[-2000:])
@@ -326,8 +326,8 @@ def test_workers_handoff_refuses_strangers():
                      b"INVITE sip:bob@example.com SIP/2.0\r\n\r\n", name)
         finally:
             u.close()
-        wait_until(lambda: "handoff: a datagram not from a worker dropped"
-                   in s.log(), "the stranger's datagram dropped")
+        wait_for(lambda: "handoff: a datagram not from a worker dropped"
+                   in s.log(), "the stranger's datagram dropped", timeout=10.0)
         eq(status(s)["handoffs_received"], 0, "handoffs_received")
         check(s.alive(), "sipd died:\n" + s.log()[-2000:])
 
@@ -339,12 +339,12 @@ def test_workers_reload_reaches_every_worker():
         r = s.sipctl("reload")
         eq(r.returncode, 0, "sipctl reload: %s" % r.stderr)
         check("the other 1 workers reload too" in r.stdout, r.stdout)
-        wait_until(lambda: "sipd/1: notice: reloaded" in s.log(),
-                   "worker 1 reloads")
+        wait_for(lambda: "sipd/1: notice: reloaded" in s.log(),
+                   "worker 1 reloads", timeout=10.0)
         os.kill(s.proc.pid, signal.SIGHUP)
-        wait_until(lambda: s.log().count("sipd/1: notice: reloaded") == 2
+        wait_for(lambda: s.log().count("sipd/1: notice: reloaded") == 2
                    and s.log().count("sipd/0: notice: reloaded") == 2,
-                   "both workers reload on SIGHUP")
+                   "both workers reload on SIGHUP", timeout=10.0)
         time.sleep(0.3)
         eq(s.log().count("sipd/0: notice: reloaded"), 2,
            "reloads of worker 0")
@@ -358,11 +358,11 @@ def test_workers_restart_after_kill():
         old = children(master)
         # worker 0: the control socket comes back with the new set
         os.kill(status(s)["worker_pids"][0], signal.SIGKILL)
-        wait_until(lambda: len(children(master)) == 2 and
+        wait_for(lambda: len(children(master)) == 2 and
                    not set(children(master)) & set(old),
-                   "a new set of workers")
-        wait_until(lambda: s.log().count("sipd: info: worker 1 started")
-                   >= 2, "worker 1 started again")
+                   "a new set of workers", timeout=10.0)
+        wait_for(lambda: s.log().count("sipd: info: worker 1 started")
+                   >= 2, "worker 1 started again", timeout=10.0)
         check("died: starting the 2 workers again" in s.log(),
               "the death is logged")
         for i in range(5):
