@@ -139,36 +139,24 @@ int handoff_feed(struct udp_sock *us, const struct sa *src, struct mbuf *mb)
 }
 
 
-/* A sips: URI, or one with a transport other than UDP */
-static bool uri_connected(const char *str)
+/* A target that leaves over a connection (URI transport, or sips:) */
+static bool target_connected(const struct route_target *t)
 {
-	struct pl pl, tp;
+	const char *str = t->nexthop ? t->nexthop : t->ruri;
 	struct uri uri;
+	struct pl pl;
 
 	if (!str)
 		return false;
 
 	pl_set_str(&pl, str);
-	if (uri_decode(&uri, &pl))
-		return false;
 
-	if (!pl_strcasecmp(&uri.scheme, "sips"))
-		return true;
-
-	return !msg_param_decode(&uri.params, "transport", &tp) &&
-		pl_strcasecmp(&tp, "udp");
+	return !uri_decode(&uri, &pl) && uri_transp(&uri) != SIP_TRANSP_UDP;
 }
 
 
-/**
- * Check whether a request must go to worker 0: this is another worker
- * and a target leaves over a connection-oriented socket
- *
- * @param rr The routing decision
- *
- * @return True to hand it over
- */
-bool handoff_wanted(const struct route_result *rr)
+/* This is another worker and a target leaves over a connection */
+static bool handoff_wanted(const struct route_result *rr)
 {
 	struct le *le;
 
@@ -178,10 +166,7 @@ bool handoff_wanted(const struct route_result *rr)
 	for (le = rr->targets.head; le; le = le->next) {
 		const struct route_target *t = le->data;
 
-		if (t->sock && sock_transp(t->sock) != SIP_TRANSP_UDP)
-			return true;
-
-		if (uri_connected(t->nexthop ? t->nexthop : t->ruri))
+		if (t->connection || target_connected(t))
 			return true;
 	}
 
@@ -189,15 +174,8 @@ bool handoff_wanted(const struct route_result *rr)
 }
 
 
-/**
- * Hand a request that came over UDP to worker 0
- *
- * @param sock The socket it arrived on
- * @param msg  The request
- *
- * @return 0 if sent, otherwise errorcode
- */
-int handoff_send(const struct sipd_sock *sock, const struct sip_msg *msg)
+/* Hand a request that came over UDP to worker 0 */
+static int handoff_send(const struct sipd_sock *sock, const struct sip_msg *msg)
 {
 	struct handoff_head head;
 	struct iovec iov[2];
@@ -228,6 +206,37 @@ int handoff_send(const struct sipd_sock *sock, const struct sip_msg *msg)
 		return errno;
 
 	return 0;
+}
+
+
+/**
+ * Hand a routed request to worker 0 if it leaves over one of its
+ * connections and this is another worker (for the proxy roles)
+ *
+ * @param sock The socket it arrived on
+ * @param msg  The request
+ * @param rr   Its routing decision
+ *
+ * @return True if taken: handed over, or answered 500 when that failed
+ */
+bool handoff_take(struct sipd_sock *sock, const struct sip_msg *msg,
+		  const struct route_result *rr)
+{
+	int err;
+
+	if (!handoff_wanted(rr))
+		return false;
+
+	err = handoff_send(sock, msg);
+	if (err) {
+		log_warning("handoff: %r not handed to worker 0: %m\n",
+			    &msg->met, err);
+		if (!msg_method_is(msg, "ACK"))
+			(void)sipd_reply(sock, msg, 500,
+					 "Server Internal Error");
+	}
+
+	return true;
 }
 
 

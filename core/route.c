@@ -329,6 +329,7 @@ static int targets_from_bindings(struct route_result *rr, const char *aor)
 		}
 		else if (b->sock && *b->sock &&
 			 sa_isset(&b->received, SA_ALL)) {
+			t->connection = b->tp != SIP_TRANSP_UDP;
 			t->sock = sock_find(b->sock);
 			if (by_received(b))
 				err = re_sdprintf(&t->nexthop,

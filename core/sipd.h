@@ -163,8 +163,8 @@ uint32_t sock_index(const struct sipd_sock *sock);
 struct route_result;
 
 int  worker_index(void);
-bool handoff_wanted(const struct route_result *rr);
-int  handoff_send(const struct sipd_sock *sock, const struct sip_msg *msg);
+bool handoff_take(struct sipd_sock *sock, const struct sip_msg *msg,
+		  const struct route_result *rr);
 
 
 /* --- Roles ------------------------------------------------------------- */
@@ -438,6 +438,8 @@ struct route_target {
 	uint16_t q;                /**< q-value times 1000                 */
 	char *aor;                 /**< Local callee, or NULL              */
 	const struct static_route *route;  /**< Static route used, or NULL */
+	bool connection;           /**< A binding registered over TCP, TLS
+					or WebSocket, reached directly   */
 };
 
 /** The routing decision for a request */

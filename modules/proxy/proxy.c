@@ -59,17 +59,8 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 	}
 
 	/* it leaves over a connection, which is worker 0's: it goes there */
-	if (handoff_wanted(&rr)) {
-		err = handoff_send(sock, msg);
-		if (err) {
-			log_warning("%s: %r not handed to worker 0: %m\n",
-				    "proxy", &msg->met, err);
-			if (!ack)
-				(void)sipd_reply(sock, msg, 500,
-						 "Server Internal Error");
-		}
+	if (handoff_take(sock, msg, &rr))
 		goto out;
-	}
 
 	if (rr.in_dialog) {
 		calls_in_dialog(msg);

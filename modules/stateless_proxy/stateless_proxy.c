@@ -44,17 +44,8 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 	}
 
 	/* it leaves over a connection, which is worker 0's: it goes there */
-	if (handoff_wanted(&rr)) {
-		err = handoff_send(sock, msg);
-		if (err) {
-			log_warning("%s: %r not handed to worker 0: %m\n",
-				    "stateless-proxy", &msg->met, err);
-			if (!ack)
-				(void)sipd_reply(sock, msg, 500,
-						 "Server Internal Error");
-		}
+	if (handoff_take(sock, msg, &rr))
 		goto out;
-	}
 
 	/* one target: the best one */
 	t = list_ledata(rr.targets.head);
