@@ -243,6 +243,19 @@ static inline void tail(struct pl *t, const struct pl *pl, size_t s)
 }
 
 
+/* at the lead byte s: the name after it, after blanks when ws is set */
+static enum step name_at(struct pl *t, size_t *pos, const struct pl *pl,
+			 size_t s, bool ws, const char *name, size_t nl)
+{
+	tail(t, pl, s);
+	*pos = 1;
+	if (ws)
+		*pos += span(t, *pos, c_ws);
+
+	return lits(t, pos, name, nl);
+}
+
+
 /* a name re_regex() reads as literal bytes only */
 static bool name_plain(const char *s, size_t n)
 {
@@ -787,11 +800,7 @@ int msg_param_decode(const struct pl *pl, const char *name, struct pl *val)
 		if (pl->p[s] != ';')
 			continue;
 
-		tail(&t, pl, s);
-		pos = 1;
-		pos += span(&t, pos, c_ws);
-
-		r = lits(&t, &pos, name, nl);
+		r = name_at(&t, &pos, pl, s, true, name, nl);
 		if (r == GO) {
 			pos += span(&t, pos, c_ws);
 			r = lit(&t, &pos, '=');
@@ -843,11 +852,7 @@ int msg_param_exists(const struct pl *pl, const char *name, struct pl *val)
 		if (pl->p[s] != ';')
 			continue;
 
-		tail(&t, pl, s);
-		pos = 1;
-		pos += span(&t, pos, c_ws);
-
-		r = lits(&t, &pos, name, nl);
+		r = name_at(&t, &pos, pl, s, true, name, nl);
 		if (r == STOP)
 			return ENOENT;
 		if (r == NEXT)
@@ -895,10 +900,7 @@ int uri_param_get(const struct pl *pl, const struct pl *pname,
 		if (pl->p[s] != ';')
 			continue;
 
-		tail(&t, pl, s);
-		pos = 1;
-
-		r = lits(&t, &pos, pname->p, pname->l);
+		r = name_at(&t, &pos, pl, s, false, pname->p, pname->l);
 		if (r == STOP)
 			return ENOENT;
 		if (r == NEXT)
@@ -999,10 +1001,7 @@ int uri_header_get(const struct pl *pl, const struct pl *hname,
 		if (!c_qamp((uint8_t)pl->p[s]))
 			continue;
 
-		tail(&t, pl, s);
-		pos = 1;
-
-		r = lits(&t, &pos, hname->p, hname->l);
+		r = name_at(&t, &pos, pl, s, false, hname->p, hname->l);
 		if (r == GO)
 			r = lit(&t, &pos, '=');
 		if (r == STOP)
