@@ -3,11 +3,14 @@
 Processes (CPU time and memory from /proc, for one process or for every
 process of a session, as Kamailio forks its workers), the loopback check
 of a server's sockets, the machine and the versions for a report, SIPp's
-response-time files (-trace_rtt) and an OPTIONS probe that tells when a
-server answers. Python 3, standard library only.
+response-time files (-trace_rtt), an OPTIONS probe that tells when a
+server answers, and load_bench() for a benchmark that uses another's
+parts. Python 3, standard library only.
 """
 
 import glob
+import importlib.machinery
+import importlib.util
 import os
 import platform
 import re
@@ -31,6 +34,16 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 class BenchError(Exception):
     pass
+
+
+def load_bench(name):
+    """test/bench/NAME (a script without .py) as a module."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+    loader = importlib.machinery.SourceFileLoader("bench_" + name, path)
+    spec = importlib.util.spec_from_loader("bench_" + name, loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
 
 
 # --- processes ---------------------------------------------------------------
