@@ -4,7 +4,8 @@
  *
  * Bindings and accounts live in the database the core opened. Every
  * change is committed before the core hears it succeeded; a timer removes
- * expired bindings a batch at a time so that the loop never stalls.
+ * expired bindings a batch at a time so that the loop never stalls;
+ * lookups are answered from memory while the database is unchanged.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -19,6 +20,7 @@ enum {
 	FAST_INTERVAL = 20,     /* ms, while a backlog of expired remains */
 	INTERVAL_DEFAULT = 1000,
 	BATCH_DEFAULT = 100,
+	CACHE_DEFAULT = 4096,
 };
 
 
@@ -66,10 +68,12 @@ static void expire_timer(void *arg)
 static int conf_reload(bool apply)
 {
 	uint32_t interval = INTERVAL_DEFAULT, batch = BATCH_DEFAULT;
+	uint32_t cache = CACHE_DEFAULT;
 	int err;
 
 	err  = config_u32("location_expire_interval", &interval, 10, 60000);
 	err |= config_u32("location_expire_batch", &batch, 1, 10000);
+	err |= config_u32("location_cache_size", &cache, 0, 1000000);
 	if (err)
 		return EINVAL;
 
@@ -77,9 +81,10 @@ static int conf_reload(bool apply)
 		loc.interval = interval;
 		loc.batch = batch;
 		tmr_start(&loc.tmr, loc.interval, expire_timer, NULL);
+		err = cache_resize(cache);
 	}
 
-	return 0;
+	return err;
 }
 
 
@@ -111,6 +116,22 @@ static struct stat_figure registrations = {
 };
 
 
+static uint64_t cache_hits_read(void *arg)
+{
+	(void)arg;
+
+	return cache_hits();
+}
+
+
+static struct stat_figure cache_hit_count = {
+	.name  = "location_cache_hits",
+	.help  = "Lookups answered from memory, the database unchanged",
+	.kind  = STAT_COUNTER,
+	.readh = cache_hits_read,
+};
+
+
 static int module_init(void)
 {
 	int err;
@@ -123,6 +144,7 @@ static int module_init(void)
 	account_register(&accounts);
 	reload_register(&hook);
 	stats_register(&registrations);
+	stats_register(&cache_hit_count);
 
 	return 0;
 }
@@ -130,9 +152,11 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	stats_unregister(&cache_hit_count);
 	stats_unregister(&registrations);
 	reload_unregister(&hook);
 	tmr_cancel(&loc.tmr);
+	cache_close();
 	location_unregister(&backend);
 	account_unregister(&accounts);
 

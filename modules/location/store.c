@@ -146,15 +146,6 @@ int store_binding_read(struct binding **bp, sqlite3_stmt *stmt)
 
 
 /**
- * Get the unexpired bindings of an address-of-record, best q first
- *
- * @param bindings List to append to
- * @param aor      Address-of-record
- * @param now      Current time
- *
- * @return 0 if success, otherwise errorcode
- */
-/**
  * Count the bindings that have not expired
  *
  * @param n   The count
@@ -183,12 +174,28 @@ int store_count(uint64_t *n, int64_t now)
 }
 
 
+/**
+ * Get the unexpired bindings of an address-of-record, best q first
+ *
+ * Answered from the cache (cache.c) while the database is unchanged.
+ *
+ * @param bindings List to append to
+ * @param aor      Address-of-record
+ * @param now      Current time
+ *
+ * @return 0 if success, otherwise errorcode
+ */
 int store_lookup(struct list *bindings, const char *aor, int64_t now)
 {
-	sqlite3_stmt *stmt = db_stmt(&st_lookup);
 	struct list found = LIST_INIT;
+	struct cache_mark mark;
+	sqlite3_stmt *stmt;
 	int rc, err = 0;
 
+	if (cache_get(bindings, aor, now, &mark))
+		return 0;
+
+	stmt = db_stmt(&st_lookup);
 	if (!stmt)
 		return db_error();
 
@@ -213,6 +220,9 @@ int store_lookup(struct list *bindings, const char *aor, int64_t now)
 	/* sorted here: an ORDER BY made SQLite build a temporary b-tree
 	   for the few rows of every lookup */
 	list_sort(&found, binding_before, NULL);
+
+	if (!err)
+		cache_put(aor, &found, &mark);
 
 	while (found.head) {
 		struct binding *b = found.head->data;

@@ -6,10 +6,11 @@ The default test configuration has a redirect-only UDP socket on port2
 
 import os
 import re
+import sqlite3
 import time
 
-from sipdlib import (ROOT, Sipd, Client, check, eq, param, contact_uri,
-                     sipc)
+from sipdlib import (ROOT, DEFAULT_CONF, Sipd, Client, TestFailure, check,
+                     eq, param, contact_uri, sipc, status)
 
 
 def register_alice(s):
@@ -320,3 +321,109 @@ def test_lab_config_redirect():
         check_302(r, ["sip:carol@127.0.0.1:5999"], "lab INVITE with sipc",
                   3600)
         check(s.alive(), "sipd died")
+
+
+# --- the lookup cache ------------------------------------------------------
+
+def invite_302(s, aor, want, what, max_expires=600):
+    c = s.client(port=s.port2)
+    try:
+        c.request("INVITE", "sip:" + aor)
+        r = c.final()
+        if want:
+            check_302(r, want, what, max_expires)
+        else:
+            check(r is not None, "%s: no answer" % what)
+            eq(r.status, 480, "%s: status" % what)
+    finally:
+        c.close()
+
+
+def cache_hits(s):
+    return status(s)["location_cache_hits"]
+
+
+def test_cache_sees_every_commit():
+    """Lookups are answered from memory while the database is unchanged;
+    a change by sipctl, by another SQLite connection or by a REGISTER is
+    in the very next answer."""
+    with Sipd() as s:
+        want = register_alice(s)
+        aor = "alice@example.com"
+        invite_302(s, aor, want, "first INVITE")
+        hits = cache_hits(s)
+        invite_302(s, aor, want, "second INVITE")
+        invite_302(s, aor, want, "third INVITE")
+        check(cache_hits(s) >= hits + 2, "location_cache_hits %d after"
+              " two more lookups of an unchanged database (%d before)" % (
+                  cache_hits(s), hits))
+
+        r = s.sipctl("reg", "add", aor, "sip:alice@192.0.2.44", "--q",
+                     "0.3", "--expires", "600")
+        eq(r.returncode, 0, "sipctl reg add: %s" % r.stderr)
+        want = want[:2] + ["sip:alice@192.0.2.44"] + want[2:]
+        invite_302(s, aor, want, "INVITE after sipctl reg add")
+
+        db = sqlite3.connect(s.db, timeout=10, isolation_level=None)
+        try:
+            db.execute("DELETE FROM bindings WHERE contact = ?",
+                       ("sip:alice@192.0.2.7",))
+        finally:
+            db.close()
+        want.remove("sip:alice@192.0.2.7")
+        invite_302(s, aor, want, "INVITE after a DELETE by another"
+                   " connection")
+
+        c = s.client()
+        try:
+            r = c.register(aor, "secret", expires=0, contacts=[
+                "<sip:alice@127.0.0.1:5071>"])
+            eq(r and r.status, 200, "REGISTER removing a contact")
+        finally:
+            c.close()
+        want.remove("sip:alice@127.0.0.1:5071")
+        invite_302(s, aor, want, "INVITE after a REGISTER with expires 0")
+
+        r = s.sipctl("reg", "del", aor)
+        eq(r.returncode, 0, "sipctl reg del: %s" % r.stderr)
+        invite_302(s, aor, [], "INVITE after sipctl reg del")
+
+
+def test_cache_drops_expired_binding():
+    """A binding that expires while its lookup is cached is not listed
+    after its expiry, with nothing written in between (the expired row
+    is removed only a minute later)."""
+    with Sipd(DEFAULT_CONF + "location_expire_interval 60000\n") as s:
+        aor = "bob@example.com"
+        for uri, exp in (("sip:bob@192.0.2.8", "2"),
+                         ("sip:bob@192.0.2.9", "120")):
+            r = s.sipctl("reg", "add", aor, uri, "--expires", exp)
+            eq(r.returncode, 0, "sipctl reg add: %s" % r.stderr)
+        both = ["sip:bob@192.0.2.8", "sip:bob@192.0.2.9"]
+        invite_302(s, aor, both, "INVITE while both are bound", 120)
+        invite_302(s, aor, both, "INVITE again (cached)", 120)
+        time.sleep(2.2)
+        invite_302(s, aor, ["sip:bob@192.0.2.9"], "INVITE after the"
+                   " first expired", 120)
+
+
+def test_cache_size_0_reads_every_time():
+    """location_cache_size 0: every lookup reads SQLite, nothing is
+    counted as a hit; a bad value stops sipd at start with the key named."""
+    with Sipd(DEFAULT_CONF + "location_cache_size 0\n") as s:
+        want = register_alice(s)
+        for i in range(3):
+            invite_302(s, "alice@example.com", want, "INVITE %d" % i)
+        eq(cache_hits(s), 0, "location_cache_hits with the cache off")
+    for val in ("-1", "lots", "1000001"):
+        with Sipd(DEFAULT_CONF + "location_cache_size %s\n" % val,
+                  start=False) as s:
+            try:
+                s.start()
+                out = None
+            except TestFailure as e:
+                out = str(e)
+            check(out is not None, "sipd started with location_cache_size"
+                  " %s" % val)
+            check("location_cache_size" in out and "sipd.conf:" in out,
+                  "file and key named for %s:\n%s" % (val, out))
