@@ -239,15 +239,20 @@ void cache_put(const char *aor, const struct list *bindings,
 	struct entry *e;
 	struct le *le;
 
-	if (!mark->valid || !cache.ht || cache.count >= cache.size ||
+	if (!mark->valid || !cache.ht ||
 	    memcmp(mark->hdr, cache.hdr, WAL_HDR_SIZE))
 		return;
 
+	/* an entry that expired is replaced */
 	e = list_ledata(hash_lookup(cache.ht, hash_joaat_str(aor),
 				    entry_cmp, (void *)aor));
-	mem_deref(e);
-	if (e)
+	if (e) {
+		mem_deref(e);
 		--cache.count;
+	}
+
+	if (cache.count >= cache.size)
+		return;
 
 	e = mem_zalloc(sizeof(*e), entry_destructor);
 	if (!e || str_dup(&e->aor, aor) ||
