@@ -216,7 +216,7 @@ static void send_notify(struct sub *sub)
 	}
 
 	++sub->local_cseq;
-	sub_dirty(sub);
+	sub_advanced(sub);
 
 	err = headers(mb, sub, body, sock);
 	if (err)

@@ -72,6 +72,8 @@ struct sub {
 	char *accept;
 
 	/* at run time only */
+	uint32_t stored_cseq;          /* local_cseq as last written     */
+	uint32_t stored_version;       /* version as last written        */
 	struct sip_request *req;       /* NOTIFY in flight               */
 	struct tmr tmr;                /* next NOTIFY, rate or retry     */
 	uint64_t last_notify;          /* tmr_jiffies()                  */
@@ -106,6 +108,7 @@ struct sub *sub_find_dialog(const struct pl *call_id, const struct pl *ltag,
 			    const struct pl *rtag);
 int  sub_save(struct sub *sub);
 void sub_dirty(struct sub *sub);
+void sub_advanced(struct sub *sub);
 int  sub_delete(struct sub *sub);
 void sub_flush_dirty(void);
 uint32_t sub_count_watcher(const char *watcher);

@@ -5,8 +5,10 @@
  * Every subscription is a row of the subscriptions table and a struct in
  * two hash tables (by presentity, for notifying watchers; by Call-ID, for
  * refreshes). CSeq and document versions change with every NOTIFY; they
- * are written back in batches, and a restart adds a margin to both, so
- * that they only ever grow. Expired subscriptions end a few at a time.
+ * are written back in batches once they are STORE_AHEAD past what is
+ * stored, and all at a clean stop; a restart adds a margin ten times that
+ * to both, so that they only ever grow, even after a crash. Expired
+ * subscriptions end a few at a time.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -23,7 +25,8 @@ enum {
 	TICK = 1000,               /* ms between expiry checks        */
 	EXPIRE_BATCH = 200,
 	FLUSH_INTERVAL = 1000,     /* ms between CSeq write-backs     */
-	RESTART_MARGIN = 100,      /* added to CSeq and version       */
+	STORE_AHEAD = 100,         /* CSeq or version not yet stored  */
+	RESTART_MARGIN = 1000,     /* added to CSeq and version       */
 	RESTART_PACE = 200,        /* NOTIFYs every 100 ms at restart */
 };
 
@@ -154,8 +157,8 @@ void sub_index(struct sub *sub)
 
 
 /**
- * Note that a subscription's CSeq or version changed: it is written back
- * with the next batch
+ * Note that a subscription changed: it is written back with the next
+ * batch
  *
  * @param sub Subscription
  */
@@ -163,6 +166,27 @@ void sub_dirty(struct sub *sub)
 {
 	if (!sub->le_dirty.list)
 		list_append(&subs.dirty, &sub->le_dirty, sub);
+}
+
+
+static bool ahead(const struct sub *sub, uint32_t by)
+{
+	return sub->local_cseq - sub->stored_cseq >= by ||
+		sub->version - sub->stored_version >= by;
+}
+
+
+/**
+ * Note that a subscription's CSeq or version grew: written back once it
+ * is STORE_AHEAD past what is stored (the margin a restart adds covers
+ * the rest), and at a clean stop
+ *
+ * @param sub Subscription
+ */
+void sub_advanced(struct sub *sub)
+{
+	if (ahead(sub, STORE_AHEAD))
+		sub_dirty(sub);
 }
 
 
@@ -271,6 +295,8 @@ int sub_save(struct sub *sub)
 	if (!sub->id)
 		sub->id = sqlite3_last_insert_rowid(db_handle());
 
+	sub->stored_cseq = sub->local_cseq;
+	sub->stored_version = sub->version;
 	list_unlink(&sub->le_dirty);
 
 	return 0;
@@ -619,10 +645,20 @@ int sub_init(void)
 
 void sub_close(void)
 {
+	struct le *le;
+
 	tmr_cancel(&subs.tmr_expire);
 	tmr_cancel(&subs.tmr_flush);
 	tmr_cancel(&subs.tmr_restart);
 	subs.restart_next = NULL;
+
+	/* what a restart would otherwise only cover with its margin */
+	for (le = subs.all.head; le; le = le->next) {
+		struct sub *sub = le->data;
+
+		if (ahead(sub, 1))
+			sub_dirty(sub);
+	}
 
 	sub_flush_dirty();
 

@@ -183,6 +183,50 @@ def test_kill9_right_after_notify_cseq_still_grows():
             closing(alice, bob)
 
 
+def test_cseq_written_back_ahead_and_exactly_at_stop():
+    """A NOTIFY's CSeq is not written at once: the row is written back
+    once the CSeq is 100 ahead of it (a restart adds 1000), and exactly
+    at a clean stop."""
+    conf = pres_conf("presence_notify_interval 0\n")
+    with Sipd(conf, accounts=ACCOUNTS) as s:
+        bob = PUA(s, "bob", server=s.addr2)
+        alice = PUA(s, "alice")
+
+        def stored():
+            return s.query("SELECT local_cseq FROM subscriptions WHERE"
+                           " watcher = 'alice@example.com'")[0][0]
+
+        def publish(n, etag):
+            for i in range(n):
+                _, etag = publish_ok(bob, pidf("bob@example.com",
+                                               (("t", "open", str(i)),)),
+                                     etag=etag)
+                psub.notify(what="NOTIFY of PUBLISH %d" % i)
+            return etag, psub.got[-1].cseq
+
+        try:
+            psub, _ = presence_sub(alice, "bob@example.com")
+            etag, top = publish(5, None)
+            time.sleep(1.3)
+            low = stored()
+            check(top - 100 < low < top, "after a few NOTIFYs the row"
+                  " holds CSeq %d, the last NOTIFY had %d" % (low, top))
+            etag, top = publish(110, etag)
+            time.sleep(1.3)
+            ahead = stored()
+            check(top - 100 <= ahead <= top and ahead > low,
+                  "after 110 more NOTIFYs the row holds CSeq %d, the last"
+                  " NOTIFY had %d" % (ahead, top))
+            etag, top = publish(3, etag)
+            time.sleep(1.3)
+            eq(stored(), ahead, "the row after 3 more NOTIFYs (CSeq %d)"
+               % top)
+            eq(s.stop(signal.SIGTERM), 0, "exit status on SIGTERM")
+            eq(stored(), top, "CSeq in the row after a clean stop")
+        finally:
+            closing(alice, bob)
+
+
 def test_pending_subscription_stays_pending_across_restart():
     """An outsider's pending subscription is restored pending (NOTIFY
     pending without a body)."""
