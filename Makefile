@@ -198,7 +198,7 @@ $(B)/test/optload: test/bench/optload.c
 # the open-loop call load of test/bench/compare's searches (make bench)
 $(B)/test/callload: test/bench/callload.c
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -std=gnu99 -Wall -Wextra -o $@ $<
+	$(CC) -O2 -std=gnu99 -Wall -Wextra -o $@ $< -lcrypto
 
 $(B)/test/sipc: $(CLIENT_OBJS)
 	@mkdir -p $(dir $@)

@@ -1,8 +1,9 @@
 /**
- * @file callload.c  An open-loop call load at a fixed rate (test/bench/compare)
+ * @file callload.c  An open-loop SIP load at a fixed rate (test/bench/compare)
  *
- *   callload [-r RATE] [-n CALLS | -t SECONDS] [-s SOCKETS] [-b SECONDS]
- *            [-c CALLEE] [-d DOMAIN] HOST PORT
+ *   callload [-m redirect|register] [-r RATE] [-n CALLS | -t SECONDS]
+ *            [-s SOCKETS] [-b SECONDS] [-c CALLEE] [-d DOMAIN]
+ *            [-u PREFIX] [-P PWPREFIX] HOST PORT
  *
  * Starts CALLS redirect calls (or RATE x SECONDS), RATE a second on a
  * fixed schedule whatever the answers, from SOCKETS UDP sockets bound to
@@ -19,16 +20,25 @@
  * sendmmsg() and recvmmsg() batches, so that the client needs much less
  * CPU a call than the server it loads.
  *
+ * -m register: a call is a registration of its own user, PREFIX0 ..
+ * PREFIX{CALLS-1} at DOMAIN (alice, example.com), password
+ * PWPREFIX-USER (pw; test/sipp/users.py's accounts): REGISTER
+ * sip:DOMAIN, a 401 whose MD5 challenge (of several, the others skipped,
+ * RFC 8760) is answered by a REGISTER with credentials (qop=auth), and
+ * a 200 with a Contact. Each REGISTER is retransmitted per Timer E (500
+ * ms doubling up to 4 s) and fails after -b seconds; the times run from
+ * the first REGISTER to the 200.
+ *
  * When the last call has ended it prints one line of name=value figures:
  *   calls ok failed timeouts rate retrans p50_ms p99_ms max_ms dups
  *   lag_ms cpu_s elapsed_s send_errors
- * rate is the calls started a second (from the first INVITE to the
- * last), lag_ms the most an INVITE left after its time on the schedule,
- * p50/p99/max_ms the times from a call's first INVITE to its 302, dups
- * the final responses to calls already ended (retransmitted, each ACKed
- * again, or late, after the call timed out), cpu_s
- * callload's own CPU time, send_errors messages the kernel refused. Exit status 0 when every call succeeded, 1
- * when one failed, 2 on a usage or set-up error.
+ * rate is the calls started a second (from the first to the last),
+ * lag_ms the most a call started after its time on the schedule,
+ * p50/p99/max_ms the times of the calls that succeeded, dups the final
+ * responses to calls already ended (retransmitted, a 302 ACKed again,
+ * or late, after the call failed), cpu_s callload's own CPU time,
+ * send_errors the messages the kernel refused. Exit status 0 when every
+ * call succeeded, 1 when one failed, 2 on a usage or set-up error.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -37,7 +47,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,20 +68,23 @@ enum {
 	TICK_MS = 10,           /* timer resolution */
 	SLOTS = 4096,           /* timer wheel: 40.96 s */
 	T1_TICKS = 500 / TICK_MS,
+	T2_TICKS = 4000 / TICK_MS,
 	MAX_REPORTED = 5,       /* failures described on stderr */
 };
 
 enum state {
 	IDLE = 0,
-	CALLING,                /* INVITE sent, no answer */
-	PROCEEDING,             /* a 1xx came: no more retransmissions */
+	CALLING,                /* INVITE or first REGISTER sent, no answer */
+	PROCEEDING,             /* a 1xx to the INVITE: no retransmissions */
+	AUTH,                   /* REGISTER with credentials sent */
 	DONE,
 	FAILED,
 };
 
 struct call {
-	double t0;              /* the first INVITE left */
-	char *req;              /* the INVITE, while it may be resent */
+	double t0;              /* the first request left */
+	char *req;              /* the request, while it may be resent */
+	uint32_t tx;            /* tick its transaction started */
 	uint32_t due;           /* tick of the call's timer */
 	uint16_t reqlen;
 	uint16_t ival;          /* the next retransmission interval, ticks */
@@ -98,6 +113,8 @@ static struct call *calls;
 static uint32_t ncalls;
 static struct wheel_slot wheel[SLOTS];
 static const char *host, *callee = "bench", *domain = "example.com";
+static const char *prefix = "alice", *pw_prefix = "pw";
+static int reg_mode;            /* -m register */
 static unsigned run_id;
 static double t_start;
 static uint32_t cap_ticks = 32000 / TICK_MS;
@@ -215,12 +232,87 @@ static void fail(uint32_t idx, const char *why, int code)
 }
 
 
+/* msg is idx's request of a new transaction: sent, kept to resend */
+static void send_request(uint32_t idx, const char *msg, int len, double t)
+{
+	struct call *c = &calls[idx];
+
+	if (len <= 0 || len >= MSG_SIZE) {
+		fail(idx, "request too long", 0);
+		return;
+	}
+
+	free(c->req);
+	c->req = malloc((size_t)len);
+	if (!c->req) {
+		perror("callload: malloc");
+		exit(2);
+	}
+	memcpy(c->req, msg, (size_t)len);
+	c->reqlen = (uint16_t)len;
+	c->tx = tick_of(t);
+	c->ival = T1_TICKS;
+	queue(&socks[idx % nsocks], msg, (size_t)len);
+	timer_set(idx, c->tx + T1_TICKS);
+}
+
+
+/* the REGISTER of user idx, with an Authorization header or none */
+static void send_register(uint32_t idx, int cseq, const char *auth,
+			  double t)
+{
+	struct sock *s = &socks[idx % nsocks];
+	char msg[MSG_SIZE];
+	int len;
+
+	len = snprintf(msg, sizeof(msg),
+		       "REGISTER sip:%s SIP/2.0\r\n"
+		       "Via: SIP/2.0/UDP %s:%u"
+		       ";branch=z9hG4bK-cl%x-%u-%d;rport\r\n"
+		       "Max-Forwards: 70\r\n"
+		       "From: <sip:%s%u@%s>;tag=cl%x-%u\r\n"
+		       "To: <sip:%s%u@%s>\r\n"
+		       "Call-ID: cl%x-%u@%s\r\n"
+		       "CSeq: %d REGISTER\r\n"
+		       "Contact: <sip:%s%u@%s:%u>\r\n"
+		       "Expires: 3600\r\n"
+		       "%s"
+		       "User-Agent: callload\r\n"
+		       "Content-Length: 0\r\n\r\n",
+		       domain, host, s->lport, run_id, idx, cseq, prefix, idx,
+		       domain, run_id, idx, prefix, idx, domain, run_id, idx,
+		       host, cseq, prefix, idx, host, s->lport, auth);
+
+	send_request(idx, msg, len, t);
+}
+
+
+static void done(uint32_t idx, double t)
+{
+	struct call *c = &calls[idx];
+
+	c->state = DONE;
+	c->t0 = t - c->t0;  /* from here on, the call's time */
+	free(c->req);
+	c->req = NULL;
+	++n_ok;
+}
+
+
 static void start_call(uint32_t idx, double t)
 {
 	struct call *c = &calls[idx];
 	struct sock *s = &socks[idx % nsocks];
 	char msg[MSG_SIZE];
 	int len;
+
+	c->t0 = t;
+	c->state = CALLING;
+
+	if (reg_mode) {
+		send_register(idx, 1, "", t);
+		return;
+	}
 
 	len = snprintf(msg, sizeof(msg),
 		       "INVITE sip:%s@%s SIP/2.0\r\n"
@@ -236,21 +328,8 @@ static void start_call(uint32_t idx, double t)
 		       callee, domain, host, s->lport, run_id, idx, domain,
 		       run_id, idx, callee, domain, run_id, idx, host, host,
 		       s->lport);
-	if (len <= 0 || len >= (int)sizeof(msg))
-		return;
 
-	c->req = malloc((size_t)len);
-	if (!c->req) {
-		perror("callload: malloc");
-		exit(2);
-	}
-	memcpy(c->req, msg, (size_t)len);
-	c->reqlen = (uint16_t)len;
-	c->t0 = t;
-	c->state = CALLING;
-	c->ival = T1_TICKS;
-	queue(s, msg, (size_t)len);
-	timer_set(idx, tick_of(t) + T1_TICKS);
+	send_request(idx, msg, len, t);
 }
 
 
@@ -269,10 +348,11 @@ static void run_timers(double t)
 		for (i = 0; i < w->n; i++) {
 			uint32_t idx = w->v[i];
 			struct call *c = &calls[idx];
-			uint32_t start = tick_of(c->t0), next;
+			uint32_t start = c->tx, next;
 
 			if (c->due != done_tick ||
-			    (c->state != CALLING && c->state != PROCEEDING))
+			    (c->state != CALLING && c->state != PROCEEDING &&
+			     c->state != AUTH))
 				continue;
 
 			if (done_tick >= start + cap_ticks) {
@@ -281,10 +361,12 @@ static void run_timers(double t)
 				continue;
 			}
 
-			if (c->state == CALLING) {
+			if (c->state != PROCEEDING) {
 				queue(&socks[idx % nsocks], c->req, c->reqlen);
 				++n_retrans;
 				c->ival *= 2;
+				if (reg_mode && c->ival > T2_TICKS)
+					c->ival = T2_TICKS;  /* Timer E */
 				next = done_tick + c->ival;
 			}
 			else {
@@ -300,14 +382,15 @@ static void run_timers(double t)
 }
 
 
-/* a header's value: name (and its compact form) at a line start */
-static const char *header(const char *msg, size_t len, const char *name,
-			  char compact, size_t *vlen)
+/* a header's value: name (or its compact form) at a line start, after
+ * the line of after (the value of an earlier one) or the start line */
+static const char *header_after(const char *msg, size_t len,
+				const char *after, const char *name,
+				char compact, size_t *vlen)
 {
-	const char *p = msg, *end = msg + len;
+	const char *p = after ? after : msg, *end = msg + len;
 	size_t nl = strlen(name);
 
-	/* skip the start line */
 	while (p < end && *p != '\n')
 		++p;
 
@@ -344,6 +427,13 @@ static const char *header(const char *msg, size_t len, const char *name,
 	}
 
 	return NULL;
+}
+
+
+static const char *header(const char *msg, size_t len, const char *name,
+			  char compact, size_t *vlen)
+{
+	return header_after(msg, len, NULL, name, compact, vlen);
 }
 
 
@@ -410,26 +500,13 @@ static int sip_contact(const char *v, size_t len)
 }
 
 
-static void handle(const char *msg, size_t len, double t)
+/* a response to the INVITE of call idx */
+static void handle_invite(long idx, int code, const char *msg, size_t len,
+			  double t)
 {
-	const char *to, *m, *cseq;
-	size_t tolen, mlen, cslen;
-	struct call *c;
-	long idx;
-	int code;
-
-	if (len < 12 || strncmp(msg, "SIP/2.0 ", 8))
-		return;    /* not a response */
-
-	code = atoi(msg + 8);
-	idx = call_of(msg, len);
-	cseq = header(msg, len, "CSeq", 0, &cslen);
-	if (idx < 0 || !cseq || cslen < 8 || strncmp(cseq, "1 INVITE", 8))
-		return;
-
-	c = &calls[idx];
-	if (c->state == IDLE)
-		return;
+	struct call *c = &calls[idx];
+	const char *to, *m;
+	size_t tolen, mlen;
 
 	if (code < 200) {
 		if (c->state == CALLING)
@@ -460,11 +537,241 @@ static void handle(const char *msg, size_t len, double t)
 		return;
 	}
 
-	c->state = DONE;
-	c->t0 = t - c->t0;  /* from here on, the INVITE to 302 time */
-	free(c->req);
-	c->req = NULL;
-	++n_ok;
+	done((uint32_t)idx, t);
+}
+
+
+static void md5_hex(char out[33], const char *fmt, ...)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	char buf[1024];
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+
+	if (len < 0 || len >= (int)sizeof(buf) ||
+	    !EVP_Digest(buf, (size_t)len, md, &mdlen, EVP_md5(), NULL))
+		mdlen = 0;
+
+	for (i = 0; i < mdlen && i < 16; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	out[2 * i] = '\0';
+}
+
+
+struct challenge {
+	char realm[128], nonce[256], opaque[256], qop[64], algorithm[32];
+};
+
+
+/* a Digest challenge's parameters (quoted or tokens); 0 if not Digest */
+static int parse_challenge(const char *v, size_t len, struct challenge *ch)
+{
+	const char *p = v, *end = v + len;
+
+	memset(ch, 0, sizeof(*ch));
+	if (len < 7 || strncasecmp(v, "Digest", 6) ||
+	    (v[6] != ' ' && v[6] != '\t'))
+		return 0;
+
+	p += 6;
+	while (p < end) {
+		const char *name, *val;
+		size_t nlen, vlen;
+		char *out = NULL;
+		size_t osz = 0;
+
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			++p;
+		name = p;
+		while (p < end && *p != '=' && *p != ' ' && *p != ',')
+			++p;
+		nlen = (size_t)(p - name);
+		while (p < end && *p == ' ')
+			++p;
+		if (p == end || *p != '=')
+			continue;
+		++p;
+		while (p < end && *p == ' ')
+			++p;
+		if (p < end && *p == '"') {
+			val = ++p;
+			while (p < end && *p != '"')
+				p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+			vlen = (size_t)(p - val);
+			if (p < end)
+				++p;
+		}
+		else {
+			val = p;
+			while (p < end && *p != ',' && *p != ' ')
+				++p;
+			vlen = (size_t)(p - val);
+		}
+
+#define PARAM(n) (nlen == sizeof(#n) - 1 && !strncasecmp(name, #n, nlen))
+		if (PARAM(realm))
+			out = ch->realm, osz = sizeof(ch->realm);
+		else if (PARAM(nonce))
+			out = ch->nonce, osz = sizeof(ch->nonce);
+		else if (PARAM(opaque))
+			out = ch->opaque, osz = sizeof(ch->opaque);
+		else if (PARAM(qop))
+			out = ch->qop, osz = sizeof(ch->qop);
+		else if (PARAM(algorithm))
+			out = ch->algorithm, osz = sizeof(ch->algorithm);
+#undef PARAM
+		if (out && vlen < osz) {
+			memcpy(out, val, vlen);
+			out[vlen] = '\0';
+		}
+	}
+
+	return 1;
+}
+
+
+/* does a comma-separated list hold the token "auth" */
+static int has_auth(const char *list)
+{
+	const char *p = list;
+
+	while (*p) {
+		size_t n;
+
+		while (*p == ' ' || *p == ',')
+			++p;
+		n = strcspn(p, " ,");
+		if (n == 4 && !strncasecmp(p, "auth", 4))
+			return 1;
+		p += n;
+	}
+
+	return 0;
+}
+
+
+/* the REGISTER with credentials for the MD5 challenge of a 401 */
+static void answer_challenge(uint32_t idx, const char *msg, size_t len,
+			     double t)
+{
+	struct challenge ch;
+	char ha1[33], ha2[33], resp[33], auth[1200], user[64];
+	char qop_part[64] = "", opaque_part[300] = "";
+	const char *v = NULL;
+	size_t vlen;
+	int qop;
+
+	for (;;) {
+		v = header_after(msg, len, v, "WWW-Authenticate", 0, &vlen);
+		if (!v) {
+			fail(idx, "401 without an MD5 Digest challenge", 401);
+			return;
+		}
+		if (parse_challenge(v, vlen, &ch) && ch.nonce[0] &&
+		    (!ch.algorithm[0] || !strcasecmp(ch.algorithm, "MD5")))
+			break;
+	}
+
+	snprintf(user, sizeof(user), "%s%u", prefix, idx);
+	qop = has_auth(ch.qop);
+	md5_hex(ha1, "%s:%s:%s-%s", user, ch.realm, pw_prefix, user);
+	md5_hex(ha2, "REGISTER:sip:%s", domain);
+	if (qop)
+		md5_hex(resp, "%s:%s:00000001:%08x%08x:auth:%s", ha1, ch.nonce,
+			run_id, idx, ha2);
+	else
+		md5_hex(resp, "%s:%s:%s", ha1, ch.nonce, ha2);
+
+	if (qop)
+		snprintf(qop_part, sizeof(qop_part), ", qop=auth, nc=00000001,"
+			 " cnonce=\"%08x%08x\"", run_id, idx);
+	if (ch.opaque[0])
+		snprintf(opaque_part, sizeof(opaque_part), ", opaque=\"%s\"",
+			 ch.opaque);
+
+	snprintf(auth, sizeof(auth),
+		 "Authorization: Digest username=\"%s\", realm=\"%s\","
+		 " nonce=\"%s\", uri=\"sip:%s\", response=\"%s\","
+		 " algorithm=MD5%s%s\r\n",
+		 user, ch.realm, ch.nonce, domain, resp, qop_part, opaque_part);
+
+	calls[idx].state = AUTH;
+	send_register(idx, 2, auth, t);
+}
+
+
+/* a response to REGISTER number cseq of user idx */
+static void handle_register(long idx, int code, int cseq, const char *msg,
+			    size_t len, double t)
+{
+	struct call *c = &calls[idx];
+	const char *m;
+	size_t mlen;
+
+	if (code < 200)
+		return;
+
+	if ((cseq == 1 && c->state != CALLING) ||
+	    (cseq == 2 && c->state != AUTH)) {
+		++n_dups;  /* retransmitted, or late */
+		return;
+	}
+
+	if (cseq == 1 && code == 401) {
+		answer_challenge((uint32_t)idx, msg, len, t);
+		return;
+	}
+
+	if (cseq == 1 || code != 200) {
+		fail((uint32_t)idx, cseq == 1 ? "final response without a"
+		     " challenge" : "final response to the credentials", code);
+		return;
+	}
+
+	m = header(msg, len, "Contact", 'm', &mlen);
+	if (!m || !sip_contact(m, mlen)) {
+		fail((uint32_t)idx, "200 without a SIP Contact", code);
+		return;
+	}
+
+	done((uint32_t)idx, t);
+}
+
+
+static void handle(const char *msg, size_t len, double t)
+{
+	const char *cseq;
+	size_t cslen;
+	char *e;
+	long idx;
+	int code;
+	unsigned long num;
+
+	if (len < 12 || strncmp(msg, "SIP/2.0 ", 8))
+		return;    /* not a response */
+
+	code = atoi(msg + 8);
+	idx = call_of(msg, len);
+	cseq = header(msg, len, "CSeq", 0, &cslen);
+	if (idx < 0 || !cseq || calls[idx].state == IDLE)
+		return;
+
+	num = strtoul(cseq, &e, 10);
+	while (e < cseq + cslen && (*e == ' ' || *e == '\t'))
+		++e;
+	cslen -= (size_t)(e - cseq);
+
+	if (reg_mode && cslen >= 8 && !strncmp(e, "REGISTER", 8) &&
+	    (num == 1 || num == 2))
+		handle_register(idx, code, (int)num, msg, len, t);
+	else if (!reg_mode && cslen >= 6 && !strncmp(e, "INVITE", 6) &&
+		 num == 1)
+		handle_invite(idx, code, msg, len, t);
 }
 
 
@@ -564,9 +871,11 @@ static void report(double t_first, double t_last, double lag, double end)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: callload [-r RATE] [-n CALLS | -t SECONDS]"
-		" [-s SOCKETS] [-b SECONDS]\n"
-		"                [-c CALLEE] [-d DOMAIN] HOST PORT\n");
+	fprintf(stderr, "usage: callload [-m redirect|register] [-r RATE]"
+		" [-n CALLS | -t SECONDS]\n"
+		"                [-s SOCKETS] [-b SECONDS] [-c CALLEE]"
+		" [-d DOMAIN]\n"
+		"                [-u PREFIX] [-P PWPREFIX] HOST PORT\n");
 	exit(2);
 }
 
@@ -612,8 +921,15 @@ int main(int argc, char *argv[])
 	unsigned i;
 	int o;
 
-	while ((o = getopt(argc, argv, "r:n:t:s:b:c:d:")) != -1) {
+	while ((o = getopt(argc, argv, "m:r:n:t:s:b:c:d:u:P:")) != -1) {
 		switch (o) {
+
+		case 'm':
+			if (!strcmp(optarg, "register"))
+				reg_mode = 1;
+			else if (strcmp(optarg, "redirect"))
+				usage();
+			break;
 
 		case 'r': rate = atof(optarg); break;
 		case 'n': n = atol(optarg); break;
@@ -622,6 +938,8 @@ int main(int argc, char *argv[])
 		case 'b': cap = atof(optarg); break;
 		case 'c': callee = optarg; break;
 		case 'd': domain = optarg; break;
+		case 'u': prefix = optarg; break;
+		case 'P': pw_prefix = optarg; break;
 		default: usage();
 		}
 	}
