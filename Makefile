@@ -195,6 +195,11 @@ $(B)/test/optload: test/bench/optload.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=gnu99 -Wall -Wextra -o $@ $<
 
+# the open-loop call load of test/bench/compare's searches (make bench)
+$(B)/test/callload: test/bench/callload.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu99 -Wall -Wextra -o $@ $< -lcrypto
+
 $(B)/test/sipc: $(CLIENT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(CLIENT_OBJS) $(LDLIBS)
@@ -287,13 +292,13 @@ test: deps-test
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(B)/test/floodgen \
-		$(B)/test/optload
+		$(B)/test/optload $(B)/test/callload
 	@test/bench/run
 	@test/bench/compare $(COMPARE)
 	@test/bench/scaling
 
 bench-compare: deps-bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/test/callload
 	@test/bench/compare $(COMPARE)
 
 # --- run --------------------------------------------------------------------
