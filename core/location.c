@@ -93,6 +93,31 @@ static int dup_str(char **dst, const char *src)
 }
 
 
+static int copy_alloc(struct binding **bp, const struct binding *src)
+{
+	struct binding *b;
+	int err;
+
+	err = binding_alloc(&b);
+	if (err)
+		return err;
+
+	b->id       = src->id;
+	b->expires  = src->expires;
+	b->q        = src->q;
+	b->cseq     = src->cseq;
+	b->received = src->received;
+	b->tp       = src->tp;
+	b->reg_id   = src->reg_id;
+	b->created  = src->created;
+	b->updated  = src->updated;
+
+	*bp = b;
+
+	return 0;
+}
+
+
 /**
  * Copy a binding
  *
@@ -109,19 +134,9 @@ int binding_dup(struct binding **bp, const struct binding *src)
 	if (!bp || !src)
 		return EINVAL;
 
-	err = binding_alloc(&b);
+	err = copy_alloc(&b, src);
 	if (err)
 		return err;
-
-	b->id       = src->id;
-	b->expires  = src->expires;
-	b->q        = src->q;
-	b->cseq     = src->cseq;
-	b->received = src->received;
-	b->tp       = src->tp;
-	b->reg_id   = src->reg_id;
-	b->created  = src->created;
-	b->updated  = src->updated;
 
 	err  = dup_str(&b->aor, src->aor);
 	err |= dup_str(&b->contact, src->contact);
@@ -138,6 +153,42 @@ int binding_dup(struct binding **bp, const struct binding *src)
 		*bp = b;
 
 	return err ? ENOMEM : 0;
+}
+
+
+/**
+ * Copy a binding that shares the strings of the original (a binding's
+ * strings are replaced, never written to)
+ *
+ * @param bp  Pointer to allocated copy
+ * @param src Binding to copy
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int binding_share(struct binding **bp, const struct binding *src)
+{
+	struct binding *b;
+	int err;
+
+	if (!bp || !src)
+		return EINVAL;
+
+	err = copy_alloc(&b, src);
+	if (err)
+		return err;
+
+	b->aor        = mem_ref(src->aor);
+	b->contact    = mem_ref(src->contact);
+	b->params     = mem_ref(src->params);
+	b->callid     = mem_ref(src->callid);
+	b->sock       = mem_ref(src->sock);
+	b->path       = mem_ref(src->path);
+	b->user_agent = mem_ref(src->user_agent);
+	b->instance   = mem_ref(src->instance);
+
+	*bp = b;
+
+	return 0;
 }
 
 

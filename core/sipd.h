@@ -224,6 +224,7 @@ struct binding {
 
 int  binding_alloc(struct binding **bp);
 int  binding_dup(struct binding **bp, const struct binding *src);
+int  binding_share(struct binding **bp, const struct binding *src);
 bool binding_before(struct le *le1, struct le *le2, void *arg);
 
 /** Backend of the location service */

@@ -120,45 +120,15 @@ static bool entry_cmp(struct le *le, void *arg)
 }
 
 
-/* A copy that shares the strings of b (they are never written to) */
-static struct binding *binding_share(const struct binding *b)
-{
-	struct binding *c;
-
-	if (binding_alloc(&c))
-		return NULL;
-
-	c->id         = b->id;
-	c->expires    = b->expires;
-	c->q          = b->q;
-	c->cseq       = b->cseq;
-	c->received   = b->received;
-	c->tp         = b->tp;
-	c->reg_id     = b->reg_id;
-	c->created    = b->created;
-	c->updated    = b->updated;
-	c->aor        = mem_ref(b->aor);
-	c->contact    = mem_ref(b->contact);
-	c->params     = mem_ref(b->params);
-	c->callid     = mem_ref(b->callid);
-	c->sock       = mem_ref(b->sock);
-	c->path       = mem_ref(b->path);
-	c->user_agent = mem_ref(b->user_agent);
-	c->instance   = mem_ref(b->instance);
-
-	return c;
-}
-
-
 static int bindings_share(struct list *dst, const struct list *src)
 {
 	struct list copies = LIST_INIT;
 	struct le *le;
 
 	for (le = src->head; le; le = le->next) {
-		struct binding *c = binding_share(le->data);
+		struct binding *c;
 
-		if (!c) {
+		if (binding_share(&c, le->data)) {
 			list_flush(&copies);
 			return ENOMEM;
 		}
