@@ -523,6 +523,16 @@ class Sipd:
         self.close()
 
 
+def start_refused(s, what):
+    """Start s (made with start=False) expecting sipd to refuse its
+    configuration; returns what sipd said."""
+    try:
+        s.start()
+    except TestFailure as e:
+        return str(e)
+    raise TestFailure("sipd started with %s" % what)
+
+
 DEFAULT_CONF = """\
 # integration test configuration
 domain example.com

@@ -27,7 +27,7 @@ sys.path.insert(0, HERE)
 
 from sipdlib import (Sipd, Msg, TestFailure, check, eq, param,  # noqa
                      parse_challenge, digest_header, rand_token,
-                     free_port, wait_for)
+                     free_port, start_refused, wait_for)
 from test_proxy import (UA, DOMAIN, sdp, tag_of, uri_of,  # noqa: E402
                         new_branch, closing, alive, wait_events)
 
@@ -1991,13 +1991,7 @@ def test_total_limit_bad_value_refused():
     for val in ("-1", "lots", "10000001"):
         with Sipd(pres_conf("presence_max_subscriptions %s\n" % val),
                   accounts=ACCOUNTS, start=False) as s:
-            try:
-                s.start()
-                out = None
-            except TestFailure as e:
-                out = str(e)
-            check(out is not None, "sipd started with"
-                  " presence_max_subscriptions %s" % val)
+            out = start_refused(s, "presence_max_subscriptions %s" % val)
             check("presence_max_subscriptions" in out, "the key named for"
                   " %s:\n%s" % (val, out))
 

@@ -9,8 +9,8 @@ import re
 import sqlite3
 import time
 
-from sipdlib import (ROOT, DEFAULT_CONF, Sipd, Client, TestFailure, check,
-                     eq, param, contact_uri, sipc, status)
+from sipdlib import (ROOT, DEFAULT_CONF, Sipd, Client, check, eq, param,
+                     contact_uri, sipc, start_refused, status)
 
 
 def register_alice(s):
@@ -418,12 +418,6 @@ def test_cache_size_0_reads_every_time():
     for val in ("-1", "lots", "1000001"):
         with Sipd(DEFAULT_CONF + "location_cache_size %s\n" % val,
                   start=False) as s:
-            try:
-                s.start()
-                out = None
-            except TestFailure as e:
-                out = str(e)
-            check(out is not None, "sipd started with location_cache_size"
-                  " %s" % val)
+            out = start_refused(s, "location_cache_size %s" % val)
             check("location_cache_size" in out and "sipd.conf:" in out,
                   "file and key named for %s:\n%s" % (val, out))
