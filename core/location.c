@@ -84,19 +84,28 @@ bool binding_before(struct le *le1, struct le *le2, void *arg)
 }
 
 
-static int dup_str(char **dst, const char *src)
+/* A string of a copy: its own, or the original's shared */
+static int str_copy(char **dst, char *src, bool share)
 {
 	if (!src)
 		return 0;
+
+	if (share) {
+		*dst = mem_ref(src);
+		return 0;
+	}
 
 	return str_dup(dst, src);
 }
 
 
-static int copy_alloc(struct binding **bp, const struct binding *src)
+static int copy(struct binding **bp, const struct binding *src, bool share)
 {
 	struct binding *b;
 	int err;
+
+	if (!bp || !src)
+		return EINVAL;
 
 	err = binding_alloc(&b);
 	if (err)
@@ -112,9 +121,21 @@ static int copy_alloc(struct binding **bp, const struct binding *src)
 	b->created  = src->created;
 	b->updated  = src->updated;
 
-	*bp = b;
+	err  = str_copy(&b->aor, src->aor, share);
+	err |= str_copy(&b->contact, src->contact, share);
+	err |= str_copy(&b->params, src->params, share);
+	err |= str_copy(&b->callid, src->callid, share);
+	err |= str_copy(&b->sock, src->sock, share);
+	err |= str_copy(&b->path, src->path, share);
+	err |= str_copy(&b->user_agent, src->user_agent, share);
+	err |= str_copy(&b->instance, src->instance, share);
 
-	return 0;
+	if (err)
+		mem_deref(b);
+	else
+		*bp = b;
+
+	return err ? ENOMEM : 0;
 }
 
 
@@ -128,31 +149,7 @@ static int copy_alloc(struct binding **bp, const struct binding *src)
  */
 int binding_dup(struct binding **bp, const struct binding *src)
 {
-	struct binding *b;
-	int err;
-
-	if (!bp || !src)
-		return EINVAL;
-
-	err = copy_alloc(&b, src);
-	if (err)
-		return err;
-
-	err  = dup_str(&b->aor, src->aor);
-	err |= dup_str(&b->contact, src->contact);
-	err |= dup_str(&b->params, src->params);
-	err |= dup_str(&b->callid, src->callid);
-	err |= dup_str(&b->sock, src->sock);
-	err |= dup_str(&b->path, src->path);
-	err |= dup_str(&b->user_agent, src->user_agent);
-	err |= dup_str(&b->instance, src->instance);
-
-	if (err)
-		mem_deref(b);
-	else
-		*bp = b;
-
-	return err ? ENOMEM : 0;
+	return copy(bp, src, false);
 }
 
 
@@ -167,28 +164,7 @@ int binding_dup(struct binding **bp, const struct binding *src)
  */
 int binding_share(struct binding **bp, const struct binding *src)
 {
-	struct binding *b;
-	int err;
-
-	if (!bp || !src)
-		return EINVAL;
-
-	err = copy_alloc(&b, src);
-	if (err)
-		return err;
-
-	b->aor        = mem_ref(src->aor);
-	b->contact    = mem_ref(src->contact);
-	b->params     = mem_ref(src->params);
-	b->callid     = mem_ref(src->callid);
-	b->sock       = mem_ref(src->sock);
-	b->path       = mem_ref(src->path);
-	b->user_agent = mem_ref(src->user_agent);
-	b->instance   = mem_ref(src->instance);
-
-	*bp = b;
-
-	return 0;
+	return copy(bp, src, true);
 }
 
 
