@@ -500,13 +500,31 @@ static int sip_contact(const char *v, size_t len)
 }
 
 
+/* the final response that ends a call well must name a SIP Contact */
+static void done_with_contact(uint32_t idx, const char *msg, size_t len,
+			      int code, double t)
+{
+	const char *m;
+	size_t mlen;
+
+	m = header(msg, len, "Contact", 'm', &mlen);
+	if (!m || !sip_contact(m, mlen)) {
+		fail(idx, code == 302 ? "302 without a SIP Contact" :
+		     "200 without a SIP Contact", code);
+		return;
+	}
+
+	done(idx, t);
+}
+
+
 /* a response to the INVITE of call idx */
 static void handle_invite(long idx, int code, const char *msg, size_t len,
 			  double t)
 {
 	struct call *c = &calls[idx];
-	const char *to, *m;
-	size_t tolen, mlen;
+	const char *to;
+	size_t tolen;
 
 	if (code < 200) {
 		if (c->state == CALLING)
@@ -531,13 +549,7 @@ static void handle_invite(long idx, int code, const char *msg, size_t len,
 		return;
 	}
 
-	m = header(msg, len, "Contact", 'm', &mlen);
-	if (!m || !sip_contact(m, mlen)) {
-		fail((uint32_t)idx, "302 without a SIP Contact", code);
-		return;
-	}
-
-	done((uint32_t)idx, t);
+	done_with_contact((uint32_t)idx, msg, len, code, t);
 }
 
 
@@ -710,8 +722,6 @@ static void handle_register(long idx, int code, int cseq, const char *msg,
 			    size_t len, double t)
 {
 	struct call *c = &calls[idx];
-	const char *m;
-	size_t mlen;
 
 	if (code < 200)
 		return;
@@ -733,13 +743,7 @@ static void handle_register(long idx, int code, int cseq, const char *msg,
 		return;
 	}
 
-	m = header(msg, len, "Contact", 'm', &mlen);
-	if (!m || !sip_contact(m, mlen)) {
-		fail((uint32_t)idx, "200 without a SIP Contact", code);
-		return;
-	}
-
-	done((uint32_t)idx, t);
+	done_with_contact((uint32_t)idx, msg, len, code, t);
 }
 
 
