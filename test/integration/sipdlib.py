@@ -406,6 +406,8 @@ class Sipd:
         self.dir = tempfile.mkdtemp(prefix="sipd-it-")
         self.port = free_port()
         self.port2 = free_port()
+        while self.port2 == self.port:     # both free: the same draw
+            self.port2 = free_port()
         self.db = os.path.join(self.dir, "sipd.db")
         self.conf_path = os.path.join(self.dir, "sipd.conf")
         self.log_path = os.path.join(self.dir, "sipd.log")
