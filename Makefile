@@ -47,7 +47,7 @@ CFLAGS     += -std=gnu99 -Wall -Wextra -Wno-unused-parameter \
 	      -fno-strict-aliasing -D_GNU_SOURCE \
 	      -DSIPD_VERSION=\"$(VERSION)\" \
 	      -DSIPD_MODULE_PATH=\"$(MODDIR)\" \
-	      -Icore $(RE_CFLAGS) $(XML_CFLAGS) -MMD -MP
+	      -Iinclude -Icore -Ilib -Idaemon $(RE_CFLAGS) $(XML_CFLAGS) -MMD -MP
 LDLIBS     := -lre -lsqlite3 -lssl -lcrypto -lpthread -ldl -lm
 
 # libxml2, for the presence module (PIDF)
@@ -75,8 +75,14 @@ PREFIX_STAMP := $(B)/prefix.stamp
 $(shell mkdir -p $(B); echo "$(PREFIX)" | cmp -s - $(PREFIX_STAMP) || \
 	echo "$(PREFIX)" > $(PREFIX_STAMP))
 
-CORE_SRCS  := $(filter-out core/main.c,$(wildcard core/*.c))
-CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS)) $(B)/core/schema.o
+CORE_SRCS  := $(wildcard core/*.c core/*/*.c lib/*/*.c)
+CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS)) $(B)/core/db/schema.o
+
+# the operations (control socket, status, metrics): the daemon's layer
+# above the core, also linked into sipctl and the tests
+OPS_SRCS   := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+OPS_OBJS   := $(patsubst %.c,$(B)/%.o,$(OPS_SRCS))
+OPS_LIB    := $(B)/libsipdops.a
 CORE_LIB   := $(B)/libsipdcore.a
 
 MODULES    := $(notdir $(wildcard modules/*))
@@ -132,26 +138,30 @@ deps-fuzz:
 
 # --- core and daemon --------------------------------------------------------
 
-$(B)/core/schema.c: db/schema.sql $(wildcard db/migrations/*.sql) \
+$(B)/core/db/schema.c: db/schema.sql $(wildcard db/migrations/*.sql) \
 		tools/embed-schema
 	@mkdir -p $(dir $@)
 	tools/embed-schema $< > $@
 
-$(B)/core/schema.o: $(B)/core/schema.c
+$(B)/core/db/schema.o: $(B)/core/db/schema.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/core/module.o $(B)/core/main.o $(B)/core/core.o: $(PREFIX_STAMP)
+$(B)/core/module.o $(B)/daemon/main.o $(B)/core/core.o: $(PREFIX_STAMP)
 
 $(CORE_LIB): $(CORE_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/sipd: $(B)/core/main.o $(CORE_LIB)
-	$(CC) $(LDFLAGS) -rdynamic -o $@ $(B)/core/main.o \
+$(OPS_LIB): $(OPS_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/sipd: $(B)/daemon/main.o $(OPS_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $(B)/daemon/main.o $(OPS_LIB) \
 		-Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive $(LDLIBS)
 
 # --- modules ----------------------------------------------------------------
@@ -170,8 +180,8 @@ $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
 # --- sipctl -----------------------------------------------------------------
 
-$(B)/sipctl: $(SIPCTL_OBJS) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(CORE_LIB) $(LDLIBS)
+$(B)/sipctl: $(SIPCTL_OBJS) $(OPS_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(OPS_LIB) $(CORE_LIB) $(LDLIBS)
 
 # --- tests ------------------------------------------------------------------
 
@@ -179,9 +189,10 @@ $(B)/test/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/test/sipd-test: $(UNIT_OBJS) $(MOD_LIB_OBJS) $(CORE_LIB)
+$(B)/test/sipd-test: $(UNIT_OBJS) $(MOD_LIB_OBJS) $(OPS_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $(UNIT_OBJS) $(MOD_LIB_OBJS) \
+		$(OPS_LIB) \
 		-Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
 		$(LDLIBS) $(XML_LIBS) $$(pkg-config --libs check)
 
@@ -209,7 +220,7 @@ $(B)/test/sipc: $(CLIENT_OBJS)
 FUZZ_OBJ    := $(B)/test/fuzz/obj
 FUZZ_GLUE   := $(patsubst %,$(FUZZ_OBJ)/glue/%.o,$(MODULES))
 FUZZ_COMMON := $(if $(LIBFUZZER),,$(FUZZ_OBJ)/driver.o) $(MOD_LIB_OBJS)
-FUZZ_LINK   = -rdynamic $(1) -Wl,--whole-archive $(CORE_LIB) \
+FUZZ_LINK   = -rdynamic $(1) $(OPS_LIB) -Wl,--whole-archive $(CORE_LIB) \
 	      -Wl,--no-whole-archive $(LDLIBS) $(XML_LIBS)
 
 # each module's glue file, its exports renamed: they are linked together
@@ -232,13 +243,14 @@ $(FUZZ_OBJ)/fuzz_$(1).o: test/fuzz/fuzz_sip.c
 	$$(CC) $$(CFLAGS) -DFUZZ_ROLES='"$$(FUZZ_ROLES_$(1))"' -c $$< -o $$@
 
 $(B)/test/fuzz/fuzz-$(1): $(FUZZ_OBJ)/fuzz_$(1).o $(FUZZ_OBJ)/harness.o \
-		$(FUZZ_GLUE) $(FUZZ_COMMON) $(CORE_LIB)
+		$(FUZZ_GLUE) $(FUZZ_COMMON) $(OPS_LIB) $(CORE_LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$(call FUZZ_LINK,$$(filter %.o,$$^))
 endef
 $(foreach h,$(FUZZ_SIP),$(eval $(call fuzz_sip_rule,$(h))))
 
 define fuzz_rule
-$(B)/test/fuzz/fuzz-$(1): $(FUZZ_OBJ)/fuzz_$(1).o $(FUZZ_COMMON) $(CORE_LIB)
+$(B)/test/fuzz/fuzz-$(1): $(FUZZ_OBJ)/fuzz_$(1).o $(FUZZ_COMMON) $(OPS_LIB) \
+		$(CORE_LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$(call FUZZ_LINK,$$(filter %.o,$$^))
 endef
 $(foreach h,digest pidf scan,$(eval $(call fuzz_rule,$(h))))

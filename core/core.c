@@ -33,8 +33,9 @@ static struct {
 	bool db_full_sync;
 	uint32_t fd_limit;
 	bool started;
+	struct list parts;         /* struct core_part, registered */
 } core = {
-	NULL, false, FD_LIMIT_DEFAULT, false
+	NULL, false, FD_LIMIT_DEFAULT, false, LIST_INIT
 };
 
 
@@ -105,8 +106,6 @@ static const struct {
 	{workers_config, false},
 	{routes_config,  true},
 	{dns_config,     true},
-	{control_config, false},
-	{metrics_config, false},
 	{flood_config,   true},
 	{scanner_config, true},
 	{limits_config,  true},
@@ -133,6 +132,7 @@ static const char *restart_keys[] = {
  */
 int core_config(enum config_phase phase)
 {
+	struct le *le;
 	size_t i;
 	int err = 0;
 
@@ -147,7 +147,67 @@ int core_config(enum config_phase phase)
 			err = e;
 	}
 
+	for (le = core.parts.head; le; le = le->next) {
+		const struct core_part *part = le->data;
+		int e;
+
+		if (!part->configh || (phase == CONFIG_LIVE && !part->live))
+			continue;
+
+		e = part->configh(phase != CONFIG_CHECK);
+		if (e && !err)
+			err = e;
+	}
+
 	return err;
+}
+
+
+/**
+ * Register a part of the program above the core (its operations: the
+ * control socket, the metrics): its keys are read with the core's, it
+ * starts with the sockets and stops before them
+ *
+ * @param part Static part
+ */
+void core_part_register(struct core_part *part)
+{
+	if (part && !part->le.list)
+		list_append(&core.parts, &part->le, part);
+}
+
+
+/* Start the registered parts that start before (or after) the sockets */
+static int parts_start(bool first)
+{
+	struct le *le;
+
+	for (le = core.parts.head; le; le = le->next) {
+		const struct core_part *part = le->data;
+		int err;
+
+		if (!part->starth || part->start_first != first)
+			continue;
+
+		err = part->starth();
+		if (err)
+			return err;
+	}
+
+	return 0;
+}
+
+
+static void parts_stop(void)
+{
+	struct le *le;
+
+	for (le = core.parts.tail; le; le = le->prev) {
+		const struct core_part *part = le->data;
+
+		if (part->stoph)
+			part->stoph();
+	}
 }
 
 
@@ -290,24 +350,18 @@ int core_start(void)
 		return err;
 	}
 
-	/* first: a second sipd on the same control socket stops here;
-	   of a set of workers, worker 0 has the control socket and the
-	   metrics */
-	if (worker_index() == 0) {
-		err = control_start();
-		if (err)
-			return err;
-	}
+	/* first: a second sipd on the same control socket stops here */
+	err = parts_start(true);
+	if (err)
+		return err;
 
 	err = listen_start();
 	if (err)
 		return err;
 
-	if (worker_index() == 0) {
-		err = metrics_start();
-		if (err)
-			return err;
-	}
+	err = parts_start(false);
+	if (err)
+		return err;
 
 	/* a failure is logged; SQLite's own checkpoints stay on */
 	(void)checkpoint_start(core.db_path);
@@ -335,8 +389,7 @@ int core_start(void)
 void core_close(void)
 {
 	handoff_close();
-	metrics_close();
-	control_close();
+	parts_stop();
 	listen_close();
 	tls_close();
 

@@ -108,33 +108,6 @@ int64_t stats_started(void);
 void stats_close(void);
 
 
-/* status.c */
-int  status_print(struct re_printf *pf, bool json);
-int  json_quote(struct re_printf *pf, void *arg);
-int  time_print(struct re_printf *pf, void *arg);
-
-
-/* command.c */
-int  command_run(struct mbuf *mb, char *line);
-
-
-/* control.c */
-#ifndef SIPD_CONTROL_PATH
-#define SIPD_CONTROL_PATH "/run/sipd/sipd.ctl"
-#endif
-
-int  control_config(bool apply);
-int  control_start(void);
-void control_close(void);
-
-
-/* metrics.c */
-int  metrics_config(bool apply);
-int  metrics_start(void);
-void metrics_close(void);
-int  metrics_print(struct re_printf *pf);
-
-
 /* log.c */
 int  log_level_parse(enum log_level *level, const char *str);
 void log_set_level(enum log_level level);
@@ -335,6 +308,18 @@ enum config_phase {
 	CONFIG_LIVE,       /* apply the keys a reload applies  */
 };
 
+/** A part of the program above the core, with keys and a start */
+struct core_part {
+	struct le le;
+	const char *name;
+	int  (*configh)(bool apply);  /**< Read its keys, or NULL          */
+	bool live;                    /**< A reload applies its keys      */
+	int  (*starth)(void);         /**< Start, or NULL                 */
+	bool start_first;             /**< Before the sockets open        */
+	void (*stoph)(void);          /**< Stop (before the sockets)      */
+};
+
+void core_part_register(struct core_part *part);
 int  core_config(enum config_phase phase);
 const char *const *core_restart_keys(void);
 int  core_init(const char *conf_path, bool check_only);

@@ -30,7 +30,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 #include "harness.h"
 
 
@@ -412,6 +412,7 @@ int fuzz_core_start(const char *roles, const char *extra)
 		return errno;
 
 	module_builtin_set(builtin);
+	ops_register();
 
 	err = core_init(conf, false);
 	if (err)

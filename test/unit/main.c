@@ -9,7 +9,7 @@
 
 #include <stdlib.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 #include "test.h"
 
 
@@ -19,6 +19,7 @@ int main(void)
 	int failed;
 
 	log_set_level(LOG_LEVEL_WARNING);
+	ops_register();
 
 	sr = srunner_create(suite_config());
 	srunner_add_suite(sr, suite_uri());

@@ -7,7 +7,7 @@
 
 #include <string.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 #include "test.h"
 #include "capture.h"
 

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 #include "sipctl.h"
 
 

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <sqlite3.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 #include "sipctl.h"
 
 

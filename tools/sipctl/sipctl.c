@@ -21,7 +21,7 @@
 #include <sqlite3.h>
 #include <ctype.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 #include "sipctl.h"
 
 

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 
 
 /**

@@ -16,7 +16,7 @@
 
 #include <string.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 
 
 static struct {

@@ -17,7 +17,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 
 
 enum {

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 
 
 enum {

@@ -13,7 +13,7 @@
 #include <getopt.h>
 #include <sys/stat.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 
 
 #ifndef SIPD_CONF_PATH
@@ -274,6 +274,8 @@ int main(int argc, char *argv[])
 
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)signal(SIGHUP, SIG_IGN);
+
+	ops_register();
 
 	err = core_init(conf, check);
 	if (err)

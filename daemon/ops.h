@@ -1,0 +1,45 @@
+/**
+ * @file ops.h  sipd's operations: the control socket, its commands, the
+ *              status and the metrics, above the core
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#ifndef SIPD_OPS_H
+#define SIPD_OPS_H
+
+#include "core.h"
+
+
+/* status.c */
+int  status_print(struct re_printf *pf, bool json);
+int  json_quote(struct re_printf *pf, void *arg);
+int  time_print(struct re_printf *pf, void *arg);
+
+
+/* command.c */
+int  command_run(struct mbuf *mb, char *line);
+
+
+/* control.c */
+#ifndef SIPD_CONTROL_PATH
+#define SIPD_CONTROL_PATH "/run/sipd/sipd.ctl"
+#endif
+
+int  control_config(bool apply);
+int  control_start(void);
+void control_close(void);
+
+
+/* metrics.c */
+int  metrics_config(bool apply);
+int  metrics_start(void);
+void metrics_close(void);
+int  metrics_print(struct re_printf *pf);
+
+
+
+/* ops.c */
+void ops_register(void);
+
+#endif
