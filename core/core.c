@@ -233,6 +233,23 @@ const char *core_db_path(void)
 }
 
 
+/* The modules the roles of the listen lines need, after the "module"
+   lines */
+static int roles_modules_add(void)
+{
+	struct list names = LIST_INIT;
+	int err;
+
+	err = listen_modules(&names);
+	if (!err)
+		err = module_roles_add(&names);
+
+	list_flush(&names);
+
+	return err;
+}
+
+
 static int fd_limit_raise(uint32_t n)
 {
 	struct rlimit rl;
@@ -263,6 +280,9 @@ int core_init(const char *conf_path, bool check_only)
 
 	(void)path_init();
 	stats_init();
+	ban_init();
+	handoff_init();
+	checkpoint_init();
 
 	err = config_load(conf_path);
 	if (err)
@@ -272,6 +292,10 @@ int core_init(const char *conf_path, bool check_only)
 
 	if (config_errors())
 		return EINVAL;
+
+	err = roles_modules_add();
+	if (err)
+		return err;
 
 	connlimit_init(core.fd_limit);
 
@@ -292,7 +316,7 @@ int core_init(const char *conf_path, bool check_only)
 	if (config_errors())
 		return EINVAL;
 
-	err = reload_init(conf_path);
+	err = reload_init(conf_path, core_config, restart_keys);
 	if (err)
 		return err;
 

@@ -29,7 +29,16 @@ void config_unread(const struct config *old, config_line_h *h, void *arg);
 
 
 /* reload.c */
-int  reload_init(const char *path);
+enum config_phase {
+	CONFIG_START,      /* apply every key                  */
+	CONFIG_CHECK,      /* check every key, apply none      */
+	CONFIG_LIVE,       /* apply the keys a reload applies  */
+};
+
+typedef int (reload_core_h)(enum config_phase phase);
+
+int  reload_init(const char *path, reload_core_h *coreh,
+		 const char *const *restart_keys);
 int  reload_config(struct config *fresh, struct mbuf *report);
 int  reload_run(struct mbuf *report);
 size_t reload_diff(struct mbuf *report, const struct config *boot,
@@ -44,7 +53,7 @@ void reload_close(void);
 /* handoff.c */
 int  handoff_start(void);
 void handoff_close(void);
-uint64_t handoff_received(void);
+void handoff_init(void);
 int  handoff_feed(struct udp_sock *us, const struct sa *src,
 		  struct mbuf *mb);
 
@@ -84,6 +93,12 @@ enum stats_counter {
 	STATS_MESSAGE_TIMEOUTS,
 	STATS_COUNTERS
 };
+
+/* Figures of the core's parts, registered by them (stats_register) */
+#define STAT_BANS_ACTIVE       "bans_active"
+#define STAT_CONNECTIONS_OPEN  "connections_open"
+#define STAT_HANDOFFS_RECEIVED "handoffs_received"
+#define STAT_DB_CHECKPOINTS    "db_checkpoints"
 
 /** One value of a figure, as stats_walk() gives it */
 struct stat_value {
@@ -201,6 +216,7 @@ bool role_response(struct sipd_sock *sock, const struct sip_msg *msg);
 int  module_path_set(const char *path);
 void module_builtin_set(const struct mod_export *const *list);
 int  module_config(bool apply);
+int  module_roles_add(const struct list *names);
 bool module_available(const char *name);
 int  module_load_all(void);
 void module_unload_all(void);
@@ -210,7 +226,7 @@ bool service_available(const char *name);
 /* checkpoint.c */
 int  checkpoint_start(const char *path);
 void checkpoint_stop(void);
-uint64_t checkpoint_count(void);
+void checkpoint_init(void);
 
 
 /* db.c */
@@ -255,6 +271,7 @@ struct ban_info {
 
 typedef bool (ban_apply_h)(const struct ban_info *ban, void *arg);
 
+void ban_init(void);
 uint32_t ban_count(void);
 void ban_apply(ban_apply_h *h, void *arg);
 int  ban_del(const struct sa *addr);
@@ -286,7 +303,6 @@ void scanner_close(void);
 /* connlimit.c */
 int  connlimit_config(bool apply);
 void connlimit_init(uint32_t fd_limit);
-uint32_t connlimit_open(void);
 void connlimit_close(void);
 
 
@@ -302,11 +318,6 @@ bool auth_available(void);
 
 
 /* core.c */
-enum config_phase {
-	CONFIG_START,      /* apply every key                  */
-	CONFIG_CHECK,      /* check every key, apply none      */
-	CONFIG_LIVE,       /* apply the keys a reload applies  */
-};
 
 /** A part of the program above the core, with keys and a start */
 struct core_part {

@@ -204,7 +204,7 @@ bool module_available(const char *name)
 
 
 /**
- * Read "module" and "module_path" lines and the modules roles need
+ * Read "module" and "module_path" lines
  *
  * @param apply True to note the modules to load, false to check the
  *              lines (a reload: modules change only at a restart)
@@ -213,9 +213,7 @@ bool module_available(const char *name)
  */
 int module_config(bool apply)
 {
-	struct list names = LIST_INIT;
 	char *conf_path = NULL;
-	struct le *le;
 	int err;
 
 	err = config_str("module_path", &conf_path);
@@ -228,25 +226,28 @@ int module_config(bool apply)
 	if (err)
 		return err;
 
-	/* backends first: roles need them when they start */
-	err = config_apply("module", module_line_handler, &apply);
-	if (err || !apply)
-		return err;
+	return config_apply("module", module_line_handler, &apply);
+}
 
-	err = listen_modules(&names);
-	if (err)
-		goto out;
 
-	for (le = names.head; le; le = le->next) {
+/**
+ * Add the modules the roles of the listen lines name, after those of
+ * the "module" lines (backends first: roles need them when they start)
+ *
+ * @param names Role names (struct role_ref) in the order of the lines
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int module_roles_add(const struct list *names)
+{
+	struct le *le;
+	int err = 0;
+
+	for (le = names->head; le && !err; le = le->next) {
 		const struct role_ref *n = le->data;
 
 		err = ref_add(n->name, n->line);
-		if (err)
-			break;
 	}
-
- out:
-	list_flush(&names);
 
 	return err;
 }

@@ -31,6 +31,8 @@
 
 static struct {
 	struct list hooks;         /* struct reload_hook */
+	reload_core_h *coreh;      /* reads the core's own keys */
+	const char *const *restart_keys;  /* keys a reload cannot apply */
 	struct config *boot;       /* the configuration sipd started with */
 	char *path;                /* absolute path of the file */
 	uint32_t count;            /* successful reloads */
@@ -90,13 +92,20 @@ void reload_list(struct list *live, struct list *fresh)
 /**
  * Remember the configuration sipd starts with (the current one)
  *
- * @param path The file it was read from
+ * @param path         The file it was read from
+ * @param coreh        Reads the core's own keys (the core is above this
+ *                     registry: it hands its reader down)
+ * @param restart_keys The core's keys that a reload cannot apply
  *
  * @return 0 if success, otherwise errorcode
  */
-int reload_init(const char *path)
+int reload_init(const char *path, reload_core_h *coreh,
+		const char *const *restart_keys)
 {
 	int err;
+
+	rl.coreh = coreh;
+	rl.restart_keys = restart_keys;
 
 	rl.path = mem_deref(rl.path);
 	err = path_absolute(&rl.path, path);
@@ -199,7 +208,7 @@ size_t reload_diff(struct mbuf *report, const struct config *boot,
 
 	rl.pending[0] = '\0';
 
-	for (key = core_restart_keys(); *key; key++) {
+	for (key = rl.restart_keys; key && *key; key++) {
 		if (config_differs(boot, fresh, *key))
 			pending_add(&d, *key);
 	}
@@ -233,7 +242,8 @@ int reload_config(struct config *fresh, struct mbuf *report)
 	old = config_swap(fresh);
 
 	/* check: read every key, apply nothing */
-	(void)core_config(CONFIG_CHECK);
+	if (rl.coreh)
+		(void)rl.coreh(CONFIG_CHECK);
 	(void)hooks_run(false);
 	(void)config_check_unused(rl.boot ? rl.boot : old);
 
@@ -249,7 +259,7 @@ int reload_config(struct config *fresh, struct mbuf *report)
 	config_capture(NULL);
 
 	/* apply what can change live */
-	err = core_config(CONFIG_LIVE);
+	err = rl.coreh ? rl.coreh(CONFIG_LIVE) : 0;
 	e = hooks_run(true);
 	if (!err)
 		err = e;

@@ -249,7 +249,11 @@ static bool is_well_known(const char *name)
 			return true;
 	}
 
-	return !strcmp(name, STAT_AUTH_FAILURES);
+	return !strcmp(name, STAT_AUTH_FAILURES) ||
+		!strcmp(name, STAT_BANS_ACTIVE) ||
+		!strcmp(name, STAT_CONNECTIONS_OPEN) ||
+		!strcmp(name, STAT_HANDOFFS_RECEIVED) ||
+		!strcmp(name, STAT_DB_CHECKPOINTS);
 }
 
 
@@ -379,8 +383,8 @@ int stats_walk(stat_value_h *h, void *arg)
 	emit_module(&w, STAT_AUTH_FAILURES, STAT_COUNTER,
 		    "Failed digest authentications");
 
-	emit(&w, "bans_active", STAT_GAUGE, "Source addresses banned now",
-	     NULL, NULL, ban_count(), true);
+	emit_module(&w, STAT_BANS_ACTIVE, STAT_GAUGE,
+		    "Source addresses banned now");
 	emit_counter(&w, STATS_BANS);
 	emit_counter(&w, STATS_BANNED_DROPS);
 	emit_counter(&w, STATS_FLOOD_DROPS);
@@ -388,17 +392,15 @@ int stats_walk(stat_value_h *h, void *arg)
 	emit_counter(&w, STATS_SCANNER_DROPS);
 	emit_counter(&w, STATS_JUNK);
 	emit_counter(&w, STATS_OVER_LIMITS);
-	emit(&w, "connections_open", STAT_GAUGE,
-	     "TCP, TLS and WebSocket connections open now", NULL, NULL,
-	     connlimit_open(), true);
+	emit_module(&w, STAT_CONNECTIONS_OPEN, STAT_GAUGE,
+		    "TCP, TLS and WebSocket connections open now");
 	emit_counter(&w, STATS_CONN_REFUSED);
 	emit_counter(&w, STATS_MESSAGE_TIMEOUTS);
-	emit(&w, "handoffs_received", STAT_COUNTER,
-	     "Requests another worker handed over for a connection of this"
-	     " one", NULL, NULL, handoff_received(), true);
-	emit(&w, "db_checkpoints", STAT_COUNTER,
-	     "WAL checkpoints made by the checkpoint thread", NULL, NULL,
-	     checkpoint_count(), true);
+	emit_module(&w, STAT_HANDOFFS_RECEIVED, STAT_COUNTER,
+		    "Requests another worker handed over for a connection of"
+		    " this one");
+	emit_module(&w, STAT_DB_CHECKPOINTS, STAT_COUNTER,
+		    "WAL checkpoints made by the checkpoint thread");
 
 	emit_others(&w);
 

@@ -194,13 +194,32 @@ void checkpoint_stop(void)
  *
  * @return Count
  */
-uint64_t checkpoint_count(void)
+static uint64_t figure_read(void *arg)
 {
 	uint64_t n;
+
+	(void)arg;
 
 	pthread_mutex_lock(&cp.mutex);
 	n = cp.count;
 	pthread_mutex_unlock(&cp.mutex);
 
 	return n;
+}
+
+
+static struct stat_figure figure = {
+	.name = STAT_DB_CHECKPOINTS,
+	.help = "WAL checkpoints made by the checkpoint thread",
+	.kind = STAT_COUNTER,
+	.readh = figure_read,
+};
+
+
+/**
+ * Register the figure of the checkpoints (at the core's start)
+ */
+void checkpoint_init(void)
+{
+	stats_register(&figure);
 }

@@ -178,6 +178,31 @@ uint32_t ban_count(void)
 }
 
 
+static uint64_t figure_read(void *arg)
+{
+	(void)arg;
+
+	return ban_count();
+}
+
+
+static struct stat_figure figure = {
+	.name = STAT_BANS_ACTIVE,
+	.help = "Source addresses banned now",
+	.kind = STAT_GAUGE,
+	.readh = figure_read,
+};
+
+
+/**
+ * Register the figure of the bans (at the core's start)
+ */
+void ban_init(void)
+{
+	stats_register(&figure);
+}
+
+
 struct ban_walk {
 	ban_apply_h *h;
 	void *arg;

@@ -111,6 +111,22 @@ int connlimit_config(bool apply)
  *
  * @param fd_limit The descriptor limit
  */
+static uint64_t figure_read(void *arg)
+{
+	(void)arg;
+
+	return cl.open;
+}
+
+
+static struct stat_figure figure = {
+	.name = STAT_CONNECTIONS_OPEN,
+	.help = "TCP, TLS and WebSocket connections open now",
+	.kind = STAT_GAUGE,
+	.readh = figure_read,
+};
+
+
 void connlimit_init(uint32_t fd_limit)
 {
 	if (cl.max >= fd_limit)
@@ -119,6 +135,8 @@ void connlimit_init(uint32_t fd_limit)
 			    fd_limit);
 
 	cl.fdc = fd_limit;
+
+	stats_register(&figure);
 }
 
 
@@ -251,12 +269,6 @@ void fd_close(int fd)
  *
  * @return Count
  */
-uint32_t connlimit_open(void)
-{
-	return cl.open;
-}
-
-
 void connlimit_close(void)
 {
 	hash_flush(cl.sources);

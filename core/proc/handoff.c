@@ -379,9 +379,29 @@ int handoff_start(void)
  *
  * @return Count
  */
-uint64_t handoff_received(void)
+static uint64_t figure_read(void *arg)
 {
+	(void)arg;
+
 	return ho.received;
+}
+
+
+static struct stat_figure figure = {
+	.name = STAT_HANDOFFS_RECEIVED,
+	.help = "Requests another worker handed over for a connection of"
+		" this one",
+	.kind = STAT_COUNTER,
+	.readh = figure_read,
+};
+
+
+/**
+ * Register the figure of the hand-offs (at the core's start)
+ */
+void handoff_init(void)
+{
+	stats_register(&figure);
 }
 
 

@@ -82,7 +82,8 @@ static void setup(void)
 	ck_assert_int_eq(0, hook_handler(true));
 	(void)config_find("legacy_key");   /* a module without a hook */
 	ck_assert_int_eq(0, config_check_unused(NULL));
-	ck_assert_int_eq(0, reload_init("test.conf"));
+	ck_assert_int_eq(0, reload_init("test.conf", core_config,
+					 core_restart_keys()));
 
 	memset(&mod, 0, sizeof(mod));
 	mod.value = 5;
