@@ -41,7 +41,7 @@ static struct {
 	struct tmr tmr_expire;
 	struct tmr tmr_flush;
 	struct tmr tmr_restart;
-	struct le *restart_next;
+	struct le *restart_next;   /* moved on when its subscription ends */
 	uint32_t count;
 } subs;
 
@@ -94,6 +94,10 @@ static const char *state_names[] = {"pending", "active", "terminated"};
 static void sub_destructor(void *arg)
 {
 	struct sub *sub = arg;
+
+	/* the restart's walk goes on with the next one */
+	if (subs.restart_next == &sub->le)
+		subs.restart_next = sub->le.next;
 
 	list_unlink(&sub->le);
 	list_unlink(&sub->le_dirty);

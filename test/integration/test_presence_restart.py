@@ -19,7 +19,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from sipdlib import Sipd, Client, check, eq, free_port   # noqa: E402
+from sipdlib import (Sipd, Client, check, eq, free_port,  # noqa: E402
+                     rand_token, wait_for)
 from test_presence import (PRES_CONF, ACCOUNTS, PUA, Notify,  # noqa: E402
                            pidf, pres_conf, presence_sub, publish_ok,
                            sub_list, sctl, parse_winfo, reg_of, closing,
@@ -404,3 +405,183 @@ def test_schema_1_database_upgraded_for_presence():
             closing(alice, bob)
     finally:
         s.close()
+
+
+# --- subscriptions that end while the restart's NOTIFYs go out -------------
+RESTART_SUBS = 3000     # 15 rounds of 200 NOTIFYs, one every 100 ms
+RESTART_UAS = 10        # sockets they are spread over (receive buffers)
+
+
+def unsubscribe_nowait(sub):
+    """A SUBSCRIBE with Expires: 0 in the dialog, its answer not awaited
+    (drain() collects it)."""
+    sub.cseq += 1
+    sub.ua.send(sub.ua.build(
+        "SUBSCRIBE", sub.target or sub.ruri, sub.frm, sub.to, sub.callid,
+        sub.cseq, ["Event: %s" % sub.event, "Expires: 0"],
+        routes=sub.route_set))
+
+
+def drain(uas, timeout):
+    """Read what arrived on any of the UAs within timeout (the PUAs
+    answer every NOTIFY with 200); it is kept in their .received."""
+    import select
+    ready, _, _ = select.select([ua.sock for ua in uas], [], [], timeout)
+    for ua in uas:
+        if ua.sock in ready:
+            while ua._next(0.0005) is not None:
+                pass
+
+
+def cloned_subscriptions(s, uas, n):
+    """n subscriptions of alice to bob, spread over the PUAs in uas: one
+    real one per PUA, the others copies of its row with a dialog of
+    their own, written while sipd is stopped. In the database the i-th
+    has id i + 1 and the i-th earliest expiry, so that sipd restores
+    (and paces the restart's NOTIFYs) in list order. Returns the Subs
+    and their first NOTIFY's CSeq."""
+    import sqlite3
+    real = [presence_sub(ua, "bob@example.com", expires=3600)
+            for ua in uas]
+    cseq = max(first.cseq for _, first in real)
+    eq(s.stop(signal.SIGTERM), 0, "exit status on SIGTERM")
+    con = sqlite3.connect(s.db)
+    con.row_factory = sqlite3.Row
+    rows = dict((r["call_id"], dict(r)) for r in
+                con.execute("SELECT * FROM subscriptions"))
+    eq(len(rows), len(uas), "rows of the real subscriptions")
+    subs = []
+    for i in range(n):
+        model, _ = real[i % len(uas)]
+        sub = model if i < len(uas) else \
+            model.ua.subscription("bob@example.com")
+        if sub is not model:
+            sub.remote_tag = rand_token(16)
+            sub.route_set, sub.target = model.route_set, model.target
+            sub.cseq = model.cseq
+        subs.append(sub)
+    expires = int(time.time()) + 3000
+    with con:
+        con.execute("DELETE FROM subscriptions")
+        for i, sub in enumerate(subs):
+            row = dict(rows[real[i % len(uas)][0].callid])
+            row.update(id=i + 1, call_id=sub.callid, remote_tag=sub.ftag,
+                       local_tag=sub.remote_tag, expires=expires + i)
+            con.execute("INSERT INTO subscriptions (%s) VALUES (%s)" % (
+                ", ".join(row), ", ".join("?" * len(row))),
+                list(row.values()))
+    con.close()
+    return subs, cseq
+
+
+def test_subscriptions_ending_during_restart_notifies():
+    """Issue 12, item 5. After a restart sipd notifies the restored
+    subscriptions 200 at a time every 100 ms, walking its list with a
+    pointer to the next one. Subscriptions that end meanwhile (here by
+    unsubscribing: Expires 0, final NOTIFY answered) are freed: when the
+    pointer is on one of them, the walk must move on, not use it (a
+    use-after-free the sanitizer build reports). Ended are: the first of
+    the list before the first round (the pointer is on it for 500 ms),
+    the next one the walk is about to reach after every round seen, and
+    one in twenty of those far ahead of it. sipd stays up; every other
+    subscription gets its NOTIFY after the restart; an ended one gets a
+    final NOTIFY (terminated) and nothing after it; sipctl sub list has
+    the others."""
+    with Sipd(PRES_CONF, accounts=ACCOUNTS) as s:
+        uas = [PUA(s, "alice") for _ in range(RESTART_UAS)]
+        try:
+            subs, before = cloned_subscriptions(s, uas, RESTART_SUBS)
+            index = dict((sub.callid, i) for i, sub in enumerate(subs))
+            ended = set()
+
+            def end(i):
+                if i < len(subs) and i not in ended:
+                    ended.add(i)
+                    unsubscribe_nowait(subs[i])
+
+            got = set()                 # notified after the restart
+            read = [0] * len(uas)
+
+            def restart_notified():
+                """The subscriptions notified after the restart (active,
+                in the new CSeq range), of what came since the last
+                call."""
+                for k, ua in enumerate(uas):
+                    for m in ua.received[read[k]:]:
+                        if not m.is_response and m.method == "NOTIFY" \
+                                and m.get("call-id") in index:
+                            n = Notify(m)
+                            if n.cseq > before and n.state == "active":
+                                got.add(index[m.get("call-id")])
+                    read[k] = len(ua.received)
+                return got
+
+            logged = len(s.log())
+            s.start()
+            wait_for(lambda: "subscriptions restored" in s.log()[logged:],
+                     "sipd restored the subscriptions", interval=0.01)
+            started = time.time()
+            end(0)
+            spread = False
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                drain(uas, 0.01)
+                restart_notified()
+                if len(got | ended) >= len(subs):
+                    break
+                if got:
+                    # the walk's pointer is on the next one now
+                    nxt = max(got) + 1
+                    end(nxt)
+                    if not spread and nxt >= 200:
+                        spread = True
+                        for i in range(nxt + 200, len(subs), 20):
+                            end(i)
+                check(s.alive(), "sipd died while the restart's NOTIFYs"
+                      " went out, %.1f s after it restored the"
+                      " subscriptions:\n%s" % (time.time() - started,
+                                                s.log()[-3000:]))
+            # the final NOTIFYs, and anything (wrongly) after them
+            until = time.time() + 1.5
+            while time.time() < until:
+                drain(uas, 0.05)
+            alive(s)
+            check(spread, "the restart's NOTIFYs did not come in rounds")
+
+            restart_notified()
+            missing = sorted(set(range(len(subs))) - ended - got)
+            check(not missing, "%d subscriptions got no NOTIFY after the"
+                  " restart (the first: %s); sipd log:\n%s" % (
+                      len(missing), missing[:10], s.log()[-1500:]))
+            ahead = [i for i in ended if i not in got]
+            check(len(ahead) > 50, "only %d subscriptions ended before"
+                  " the restart's NOTIFY reached them" % len(ahead))
+            for i in sorted(ended):
+                sub = subs[i]
+                seen = {}
+                answer = None
+                for m in sub.ua.received:
+                    if m.get("call-id") != sub.callid:
+                        continue
+                    if m.is_response:
+                        answer = m
+                    elif m.method == "NOTIFY":
+                        n = Notify(m)
+                        seen.setdefault(n.cseq, n)
+                check(answer is not None and answer.status == 200,
+                      "unsubscribe of subscription %d: %s" % (
+                          i, answer.start if answer else "no answer"))
+                ns = [seen[c] for c in sorted(seen)]
+                final = [n for n in ns if n.state == "terminated"]
+                eq(len(final), 1, "final NOTIFYs of subscription %d: %s"
+                   % (i, ns))
+                check(ns[-1] is final[0], "subscription %d got a NOTIFY"
+                      " after its final one: %s" % (i, ns))
+            listed = sub_list(s)
+            eq(len(listed), len(subs) - len(ended), "sipctl sub list")
+            gone = set(subs[i].callid for i in ended)
+            check(not [x for x in listed if x["call_id"] in gone],
+                  "an ended subscription is in sipctl sub list")
+            exit_clean(s)
+        finally:
+            closing(*uas)
