@@ -13,7 +13,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 #include <re.h>
-#include "core.h"
+#include "libre/libre.h"
 
 
 #ifndef SIPD_DB_PATH
@@ -277,6 +277,11 @@ static int fd_limit_raise(uint32_t n)
 int core_init(const char *conf_path, bool check_only)
 {
 	int err;
+
+	/* first: the shims must fit the libre that runs */
+	err = libre_check();
+	if (err)
+		return err;
 
 	(void)path_init();
 	stats_init();

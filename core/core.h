@@ -54,8 +54,6 @@ void reload_close(void);
 int  handoff_start(void);
 void handoff_close(void);
 void handoff_init(void);
-int  handoff_feed(struct udp_sock *us, const struct sa *src,
-		  struct mbuf *mb);
 
 
 /* workers.c */
@@ -167,12 +165,32 @@ struct sipd_sock {
 
 typedef bool (sock_apply_h)(const struct sipd_sock *sock, void *arg);
 
+/** One libre SIP instance: every transport of one local address */
+struct sip_inst {
+	struct le le;
+	struct sa laddr;
+	struct sip *sip;
+	struct sip_lsnr *lsnr_req;
+	struct sip_lsnr *lsnr_resp;
+	struct list socks;            /* struct sipd_sock (le) */
+	struct sa priv;               /* a worker's private UDP address */
+	char probe[40];
+};
+
+
 int  listen_config(bool apply);
 int  listen_modules(struct list *names);
 int  listen_resolve_roles(void);
 int  listen_check_needs(void);
 int  listen_start(void);
 void listen_close(void);
+
+
+/* sock.c */
+struct list *sock_insts(void);
+struct sip_inst *inst_find(const struct sa *laddr);
+struct sip_inst *inst_find_private(const struct sa *addr);
+struct sipd_sock *inst_sock(const struct sip_inst *inst, enum sip_transp tp);
 void sock_apply(sock_apply_h *h, void *arg);
 
 
@@ -191,11 +209,8 @@ struct udp_sock;
 int  wire_attach_udp(struct udp_sock *us, struct sipd_sock *sock);
 int  wire_feed(const struct sipd_sock *sock, const struct sa *src,
 	       struct mbuf *mb);
-int  wire_decode(struct sip_msg **msgp, struct mbuf *mb, size_t start,
-		 int err);
-int  wire_decode_real(struct sip_msg **msgp, struct mbuf *mb);
+void wire_init(void);
 void wire_interposed(void);
-uint64_t decode_count(void);
 void wire_close(void);
 
 
@@ -277,15 +292,6 @@ void ban_apply(ban_apply_h *h, void *arg);
 int  ban_del(const struct sa *addr);
 uint32_t ban_del_all(void);
 void ban_close(void);
-
-
-/* conn.c */
-int  conn_config(bool apply);
-void conn_close_all(void);
-
-
-/* quiet.c */
-void quiet_libre(void);
 
 
 /* flood.c */

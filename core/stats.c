@@ -16,7 +16,7 @@
 #include <string.h>
 #include <ctype.h>
 #include <re.h>
-#include "core.h"
+#include "libre/libre.h"
 
 
 enum {
@@ -87,8 +87,20 @@ static const char *class_names[CLASSES] = {
 /**
  * Start counting: the time figures start now
  */
+/* Every message libre sends, or its error (the libre layer's hook) */
+static void sent_hook(const struct mbuf *mb, int err)
+{
+	if (err)
+		stats_count(STATS_SEND_ERRORS);
+	else
+		stats_sent(mb);
+}
+
+
 void stats_init(void)
 {
+	libre_sent_hook(sent_hook);
+
 	memset(&st.in, 0, sizeof(st.in));
 	memset(&st.out, 0, sizeof(st.out));
 	memset(st.counters, 0, sizeof(st.counters));

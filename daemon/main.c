@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <re.h>
 #include "ops.h"
+#include "libre/libre.h"
 
 
 #ifndef SIPD_CONF_PATH

@@ -1,35 +1,22 @@
 /**
  * @file connlimit.c  Limits on the connections peers open to sipd
  *
- * Every TCP, TLS and WebSocket connection libre accepts goes through
- * tcp_accept() and ends with fd_close() on its descriptor; libre calls
- * both through the dynamic linker, so the sipd executable defines them
- * in front of libre's. A connection beyond max_connections in all, or
- * beyond max_connections_per_source from one address, is closed at
- * once and counted, so that a peer that opens connections and never
- * sends (or sends slowly) cannot take every descriptor.
- *
- * libre listens with a backlog of 5 (tcp_listen()): a burst of a few
- * connections fills it and the kernel drops the SYNs of the next ones,
- * which wait a second or more for their retry. tcp_sock_listen() is
- * defined here too and asks for LISTEN_BACKLOG. And libre leaves Nagle's
- * algorithm on: accepted connections get TCP_NODELAY.
+ * Every TCP, TLS and WebSocket connection libre accepts, and every
+ * descriptor it closes, is told here by the libre layer (core/libre/
+ * tcp.c). A connection beyond max_connections in all, or beyond
+ * max_connections_per_source from one address, is closed at once and
+ * counted, so that a peer that opens connections and never sends (or
+ * sends slowly) cannot take every descriptor.
  *
  * Copyright (C) 2026 sipd developers
  */
 
-#define _GNU_SOURCE 1
-#include <dlfcn.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <re.h>
-#include "core.h"
+#include "libre/libre.h"
 
 
 enum {
 	HASH_SIZE = 1024,
-	LISTEN_BACKLOG = 1024,   /* the kernel caps it at somaxconn */
 };
 
 
@@ -39,13 +26,6 @@ struct source {
 	struct sa addr;
 	uint32_t count;
 };
-
-
-typedef int (tcp_accept_h)(struct tcp_conn **tcp, struct tcp_sock *ts,
-			   tcp_estab_h *eh, tcp_recv_h *rh, tcp_close_h *ch,
-			   void *arg);
-typedef void (fd_close_h)(int fd);
-typedef int (tcp_sock_listen_h)(struct tcp_sock *ts, int backlog);
 
 
 static struct {
@@ -127,19 +107,6 @@ static struct stat_figure figure = {
 };
 
 
-void connlimit_init(uint32_t fd_limit)
-{
-	if (cl.max >= fd_limit)
-		log_warning("max_connections %u is not below fd_limit %u:"
-			    " descriptors may run out first\n", cl.max,
-			    fd_limit);
-
-	cl.fdc = fd_limit;
-
-	stats_register(&figure);
-}
-
-
 static bool admit(int fd, const struct sa *peer)
 {
 	struct source *s;
@@ -181,98 +148,60 @@ static bool admit(int fd, const struct sa *peer)
 }
 
 
-/**
- * Accept a connection: libre's tcp_accept(), within the limits
- */
-int tcp_accept(struct tcp_conn **tcp, struct tcp_sock *ts, tcp_estab_h *eh,
-	       tcp_recv_h *rh, tcp_close_h *ch, void *arg)
+/* A connection libre accepted: within the limits? (the libre layer's
+   hook) */
+static bool accept_hook(int fd, const struct sa *peer)
 {
-	static tcp_accept_h *real;
-	struct sa peer;
-	int on = 1;
-	int err;
-
-	if (!real)
-		real = (tcp_accept_h *)dlsym(RTLD_NEXT, "tcp_accept");
-	if (!real)
-		return ENOSYS;
-
-	err = real(tcp, ts, eh, rh, ch, arg);
-	if (err)
-		return err;
-
-	/* no Nagle: a response behind an unacknowledged segment (a TLS
-	   session ticket, a 100 Trying) waited for the delayed ACK */
-	(void)setsockopt(tcp_conn_fd(*tcp), IPPROTO_TCP, TCP_NODELAY, &on,
-			 sizeof(on));
-
-	if (!cl.fdc || tcp_conn_peer_get(*tcp, &peer) ||
-	    admit(tcp_conn_fd(*tcp), &peer))
-		return 0;
+	if (!cl.fdc || admit(fd, peer))
+		return true;
 
 	stats_count(STATS_CONN_REFUSED);
 	if (!(cl.refused++ % 1000))
 		log_warning("connection from %J refused: %u open"
 			    " (max_connections %u, max_connections_per_source"
-			    " %u; %llu refused in all)\n", &peer, cl.open,
+			    " %u; %llu refused in all)\n", peer, cl.open,
 			    cl.max, cl.max_per_source,
 			    (unsigned long long)cl.refused);
 
-	*tcp = mem_deref(*tcp);
-
-	return EMFILE;
+	return false;
 }
 
 
-/**
- * Listen for connections: libre's tcp_sock_listen(), with a longer queue
- */
-int tcp_sock_listen(struct tcp_sock *ts, int backlog)
+/* A descriptor libre closes: a connection less (the libre layer's hook) */
+static void close_hook(int fd)
 {
-	static tcp_sock_listen_h *real;
+	struct source *s;
 
-	if (!real)
-		real = (tcp_sock_listen_h *)dlsym(RTLD_NEXT,
-						  "tcp_sock_listen");
-	if (!real)
-		return ENOSYS;
+	if (!cl.by_fd || fd < 0 || (uint32_t)fd >= cl.fdc || !cl.by_fd[fd])
+		return;
 
-	return real(ts, MAX(backlog, LISTEN_BACKLOG));
+	s = cl.by_fd[fd];
+	cl.by_fd[fd] = NULL;
+	--cl.open;
+	if (!--s->count)
+		mem_deref(s);
 }
 
 
-/**
- * Stop watching a descriptor: libre's fd_close(), counting connections
- */
-void fd_close(int fd)
+void connlimit_init(uint32_t fd_limit)
 {
-	static fd_close_h *real;
+	if (cl.max >= fd_limit)
+		log_warning("max_connections %u is not below fd_limit %u:"
+			    " descriptors may run out first\n", cl.max,
+			    fd_limit);
 
-	if (cl.by_fd && fd >= 0 && (uint32_t)fd < cl.fdc && cl.by_fd[fd]) {
-		struct source *s = cl.by_fd[fd];
+	cl.fdc = fd_limit;
 
-		cl.by_fd[fd] = NULL;
-		--cl.open;
-		if (!--s->count)
-			mem_deref(s);
-	}
-
-	if (!real)
-		real = (fd_close_h *)dlsym(RTLD_NEXT, "fd_close");
-	if (real)
-		real(fd);
+	stats_register(&figure);
+	libre_tcp_hooks(accept_hook, close_hook);
 }
 
 
-/**
- * Connections open now
- *
- * @return Count
- */
 void connlimit_close(void)
 {
 	hash_flush(cl.sources);
 	cl.sources = mem_deref(cl.sources);
 	cl.by_fd = mem_deref(cl.by_fd);
 	cl.open = 0;
+	libre_tcp_hooks(NULL, NULL);
 }

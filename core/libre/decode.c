@@ -6,19 +6,19 @@
  * UDP it is dropped without an answer. Its transports call
  * sip_msg_decode() through the dynamic linker, so the sipd executable
  * (linked with -rdynamic) defines that symbol; libre then calls this
- * function, which calls libre's own and lets wire.c answer or repair what
- * failed. This is ELF symbol interposition, as malloc replacements use.
+ * function, which calls libre's own and then the hook registered from
+ * above (wire.c), which answers or repairs what failed and counts what
+ * was decoded. This is ELF symbol interposition, as malloc replacements
+ * use.
  *
  * sipd checks at start that it works (the start-up probe must pass here);
  * if it does not, the UDP helper decodes every datagram itself instead.
- * Every message decoded here is counted (stats.c).
  *
  * Copyright (C) 2026 sipd developers
  */
 
-#include <dlfcn.h>
 #include <re.h>
-#include "core.h"
+#include "libre.h"
 
 
 typedef int (decode_h)(struct sip_msg **msgp, struct mbuf *mb);
@@ -26,8 +26,20 @@ typedef int (decode_h)(struct sip_msg **msgp, struct mbuf *mb);
 
 static struct {
 	decode_h *real;
+	libre_decode_h *hook;
 	uint64_t count;
 } dec;
+
+
+/**
+ * Set what runs after libre's decoder, with its result
+ *
+ * @param h Hook, or NULL for none
+ */
+void libre_decode_hook(libre_decode_h *h)
+{
+	dec.hook = h;
+}
 
 
 /**
@@ -38,13 +50,10 @@ static struct {
  *
  * @return 0 if success, otherwise errorcode
  */
-int wire_decode_real(struct sip_msg **msgp, struct mbuf *mb)
+int libre_decode_real(struct sip_msg **msgp, struct mbuf *mb)
 {
-	if (!dec.real) {
-		dec.real = (decode_h *)dlsym(RTLD_NEXT, "sip_msg_decode");
-		if (!dec.real)
-			return ENOSYS;
-	}
+	if (!dec.real)
+		dec.real = (decode_h *)libre_original("sip_msg_decode");
 
 	return dec.real(msgp, mb);
 }
@@ -55,7 +64,7 @@ int wire_decode_real(struct sip_msg **msgp, struct mbuf *mb)
  *
  * @return Count
  */
-uint64_t decode_count(void)
+uint64_t libre_decode_count(void)
 {
 	return dec.count;
 }
@@ -68,10 +77,9 @@ int sip_msg_decode(struct sip_msg **msgp, struct mbuf *mb)
 
 	++dec.count;
 
-	err = wire_decode_real(msgp, mb);
-	err = wire_decode(msgp, mb, pos, err);
-	if (!err)
-		stats_received(*msgp);
+	err = libre_decode_real(msgp, mb);
+	if (dec.hook)
+		err = dec.hook(msgp, mb, pos, err);
 
 	return err;
 }

@@ -13,7 +13,7 @@
 
 #include <stdio.h>
 #include <re.h>
-#include "core.h"
+#include "libre.h"
 
 
 static bool quiet;

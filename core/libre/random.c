@@ -22,7 +22,7 @@
 #include <openssl/rand.h>
 #include <openssl/err.h>
 #include <re.h>
-#include "core.h"
+#include "libre.h"
 
 
 enum {

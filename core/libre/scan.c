@@ -22,9 +22,9 @@
  * Copyright (C) 2026 sipd developers
  */
 
-#include <dlfcn.h>
 #include <string.h>
 #include <re.h>
+#include "libre.h"
 
 
 enum {
@@ -276,7 +276,7 @@ static bool name_plain(const char *s, size_t n)
 static void *real(void **fp, const char *name)
 {
 	if (!*fp)
-		*fp = dlsym(RTLD_NEXT, name);
+		*fp = libre_original(name);
 
 	return *fp;
 }

@@ -6,15 +6,14 @@
  * responses, retransmissions, ACKs and CANCELs of its transactions, the
  * registrar's pings) passes libre's sip_transp_send(), which libre calls
  * through the dynamic linker. The sipd executable (linked with -rdynamic)
- * defines it, counts the message by its start line and calls libre's
- * own, as decode.c does for the decoder.
+ * defines it, calls libre's own and gives the message, or the error, to
+ * the hook registered from above (stats.c counts them).
  *
  * Copyright (C) 2026 sipd developers
  */
 
-#include <dlfcn.h>
 #include <re.h>
-#include "core.h"
+#include "libre.h"
 
 
 struct sip_connqent;
@@ -29,6 +28,18 @@ int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
 
 
 static send_h *real_send;
+static libre_sent_h *sent_hook;
+
+
+/**
+ * Set what is told of every message sent
+ *
+ * @param h Hook, or NULL for none
+ */
+void libre_sent_hook(libre_sent_h *h)
+{
+	sent_hook = h;
+}
 
 
 int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
@@ -38,21 +49,21 @@ int sip_transp_send(struct sip_connqent **qentp, struct sip *sip, void *sock,
 	size_t pos = mb ? mb->pos : 0, after;
 	int err;
 
-	if (!real_send) {
-		real_send = (send_h *)dlsym(RTLD_NEXT, "sip_transp_send");
-		if (!real_send)
-			return ENOSYS;
-	}
+	if (!real_send)
+		real_send = (send_h *)libre_original("sip_transp_send");
 
 	err = real_send(qentp, sip, sock, tp, dst, mb, transph, arg);
+	if (!sent_hook)
+		return err;
+
 	if (err) {
-		stats_count(STATS_SEND_ERRORS);
+		sent_hook(NULL, err);
 	}
 	else if (mb) {
 		/* the message as it was given */
 		after = mb->pos;
 		mb->pos = pos;
-		stats_sent(mb);
+		sent_hook(mb, 0);
 		mb->pos = after;
 	}
 

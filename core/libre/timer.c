@@ -25,9 +25,8 @@
  * Copyright (C) 2026 sipd developers
  */
 
-#include <dlfcn.h>
 #include <re.h>
-#include "core.h"
+#include "libre.h"
 
 
 enum {
@@ -60,7 +59,7 @@ static struct {
 static start_h *real_start(void)
 {
 	if (!tm.real_start)
-		tm.real_start = (start_h *)dlsym(RTLD_NEXT, "tmr_start");
+		tm.real_start = (start_h *)libre_original("tmr_start");
 
 	return tm.real_start;
 }
@@ -191,11 +190,6 @@ void tmr_start(struct tmr *tmr, uint64_t delay, tmr_h *th, void *arg)
 {
 	if (!tmr)
 		return;
-
-	if (!real_start()) {
-		/* cannot happen with libre loaded; keep timers working */
-		return;
-	}
 
 	if (tmr == &tm.sentinel) {
 		real_start()(tmr, delay, th, arg);

@@ -16,9 +16,8 @@
  */
 
 #define _GNU_SOURCE 1
-#include <dlfcn.h>
 #include <re.h>
-#include "core.h"
+#include "libre.h"
 
 
 typedef int (http_reply_h)(struct http_conn *conn, uint16_t scode,
@@ -30,7 +29,7 @@ static http_reply_h *real_reply(void)
 	static http_reply_h *real;
 
 	if (!real)
-		real = (http_reply_h *)dlsym(RTLD_NEXT, "http_reply");
+		real = (http_reply_h *)libre_original("http_reply");
 
 	return real;
 }
@@ -54,9 +53,6 @@ int http_reply(struct http_conn *conn, uint16_t scode, const char *reason,
 	char *rest = NULL;
 	va_list ap;
 	int err;
-
-	if (!real)
-		return ENOSYS;
 
 	va_start(ap, fmt);
 	err = fmt ? re_vsdprintf(&rest, fmt, ap) : 0;

@@ -15,15 +15,11 @@
  * there. A retransmission, ACK or CANCEL reaches the same worker as the
  * request (the kernel's hash of its source) and takes the same way.
  *
- * To feed a datagram to libre, the receive handler that libre gives
- * udp_listen() for each UDP socket is noted: libre calls udp_listen()
- * through the dynamic linker, so the sipd executable defines it in front
- * of libre's, as reuseport.c does for bind().
+ * The datagram is fed to libre by the libre layer (core/libre/udp.c).
  *
  * Copyright (C) 2026 sipd developers
  */
 
-#include <dlfcn.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,14 +30,9 @@
 
 
 enum {
-	RECEIVERS_MAX = 64,
 	MAGIC = 0x73697064,      /* "sipd" */
 	DATAGRAM_MAX = 65535,
 };
-
-
-typedef int (udp_listen_h)(struct udp_sock **usp, const struct sa *local,
-			   udp_recv_h *rh, void *arg);
 
 
 /** What travels to worker 0 before the datagram itself */
@@ -54,89 +45,11 @@ struct handoff_head {
 
 
 static struct {
-	struct {
-		struct udp_sock *us;
-		udp_recv_h *rh;
-		void *arg;
-	} recv[RECEIVERS_MAX];
-	uint32_t nrecv;
 	int fd;
 	struct sockaddr_un addr;
 	socklen_t addrlen;
 	uint64_t received;
 } ho = {.fd = -1};
-
-
-/**
- * Open a UDP socket (in front of libre's): the receive handler is noted
- *
- * @param usp   Pointer to the socket
- * @param local Local address
- * @param rh    Receive handler
- * @param arg   Handler argument
- *
- * @return 0 if success, otherwise errorcode
- */
-int udp_listen(struct udp_sock **usp, const struct sa *local,
-	       udp_recv_h *rh, void *arg)
-{
-	static udp_listen_h *real;
-	uint32_t i;
-	int err;
-
-	if (!real) {
-		real = (udp_listen_h *)dlsym(RTLD_NEXT, "udp_listen");
-		if (!real)
-			return ENOSYS;
-	}
-
-	err = real(usp, local, rh, arg);
-	if (err || !usp || !rh)
-		return err;
-
-	/* a slot of a socket since freed is used again */
-	for (i = 0; i < ho.nrecv; i++) {
-		if (ho.recv[i].us == *usp)
-			break;
-	}
-
-	if (i == ho.nrecv) {
-		if (ho.nrecv == RECEIVERS_MAX)
-			return 0;
-		++ho.nrecv;
-	}
-
-	ho.recv[i].us = *usp;
-	ho.recv[i].rh = rh;
-	ho.recv[i].arg = arg;
-
-	return 0;
-}
-
-
-/**
- * Feed a datagram to libre as if a UDP socket had read it
- *
- * @param us  libre's UDP socket
- * @param src Source address
- * @param mb  The datagram
- *
- * @return 0 if fed, ENOENT if the socket's handler is not known
- */
-int handoff_feed(struct udp_sock *us, const struct sa *src, struct mbuf *mb)
-{
-	uint32_t i;
-
-	for (i = 0; i < ho.nrecv; i++) {
-		if (ho.recv[i].us != us)
-			continue;
-
-		ho.recv[i].rh(src, mb, ho.recv[i].arg);
-		return 0;
-	}
-
-	return ENOENT;
-}
 
 
 /* A target that leaves over a connection (URI transport, or sips:) */

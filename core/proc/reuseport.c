@@ -2,11 +2,10 @@
  * @file reuseport.c  The workers share each UDP listen port
  *
  * libre's udp_listen() creates and binds its socket itself and sets no
- * SO_REUSEPORT, and libre calls bind() through the dynamic linker, so the
- * sipd executable defines bind() in front of the C library's (as
- * connlimit.c does for tcp_sock_listen). While listen.c opens a UDP
- * listen socket of a set of workers, the socket gets SO_REUSEPORT before
- * the real bind: every worker binds the same address and port, and the
+ * SO_REUSEPORT: the libre layer's bind() does (core/libre/bind.c). While
+ * listen.c opens a UDP listen socket of a set of workers, the socket
+ * gets SO_REUSEPORT before the real bind: every worker binds the same
+ * address and port, and the
  * kernel spreads the datagrams over them by a hash of the source and
  * destination, so that one source always reaches the same worker (its
  * retransmissions, ACKs and CANCELs find their transaction).
@@ -22,26 +21,16 @@
  * Copyright (C) 2026 sipd developers
  */
 
-#include <dlfcn.h>
 #include <string.h>
 #include <linux/filter.h>
 #include <sys/socket.h>
 #include <re.h>
-#include "core.h"
+#include "libre/libre.h"
 
 
 #ifndef SO_ATTACH_REUSEPORT_CBPF
 #define SO_ATTACH_REUSEPORT_CBPF 51
 #endif
-
-
-typedef int (bind_h)(int fd, const struct sockaddr *addr, socklen_t len);
-
-
-static struct {
-	bool shared;       /* the next datagram socket bound is shared */
-	bool steer;        /* and this process attaches the program    */
-} rp;
 
 
 /* Four bytes of the payload as BPF_LD|BPF_W|BPF_ABS reads them */
@@ -103,6 +92,19 @@ static int steer_attach(int fd)
 }
 
 
+/* A shared socket of worker 0 is bound: the steering program on it */
+static int steer_bound(int fd)
+{
+	int err = steer_attach(fd);
+
+	if (err)
+		log_error("cannot attach the presence steering program: %m\n",
+			  err);
+
+	return err;
+}
+
+
 /**
  * Mark the next datagram socket bound as one of a set's shared listen
  * sockets, or end that
@@ -112,46 +114,5 @@ static int steer_attach(int fd)
  */
 void reuseport_next(bool on, bool steer)
 {
-	rp.shared = on;
-	rp.steer = on && steer;
-}
-
-
-int bind(int fd, const struct sockaddr *addr, socklen_t len)
-{
-	static bind_h *real;
-	int type = 0, on = 1, r, err;
-	socklen_t tlen = sizeof(type);
-
-	if (!real) {
-		real = (bind_h *)dlsym(RTLD_NEXT, "bind");
-		if (!real) {
-			errno = ENOSYS;
-			return -1;
-		}
-	}
-
-	if (!rp.shared ||
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) ||
-	    type != SOCK_DGRAM)
-		return real(fd, addr, len);
-
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)))
-		return -1;
-
-	r = real(fd, addr, len);
-	if (r)
-		return r;
-
-	if (rp.steer) {
-		err = steer_attach(fd);
-		if (err) {
-			log_error("cannot attach the presence steering"
-				  " program: %m\n", err);
-			errno = err;
-			return -1;
-		}
-	}
-
-	return 0;
+	libre_bind_shared(on, steer ? steer_bound : NULL);
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <re.h>
-#include "core.h"
+#include "libre/libre.h"
 
 
 /*

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <ctype.h>
 #include <re.h>
-#include "core.h"
+#include "libre/libre.h"
 
 
 enum {
@@ -43,22 +43,8 @@ struct listen_spec {
 	const struct config_line *line;
 };
 
-/** One libre SIP instance: every transport of one local address */
-struct sip_inst {
-	struct le le;
-	struct sa laddr;
-	struct sip *sip;
-	struct sip_lsnr *lsnr_req;
-	struct sip_lsnr *lsnr_resp;
-	struct list socks;            /* struct sipd_sock (le) */
-	struct sa priv;               /* a worker's private UDP address */
-	char probe[40];
-};
-
-
 static struct {
 	struct list specs;            /* struct listen_spec */
-	struct list insts;            /* struct sip_inst */
 	struct dnsc *dnsc;
 	uint32_t sock_count;
 } lst;
@@ -83,27 +69,6 @@ static void spec_destructor(void *arg)
 	mem_deref(spec->key);
 	mem_deref(spec->ca);
 	mem_deref(spec->tls);
-}
-
-
-/**
- * Apply a handler to every listening socket, in the order they opened
- *
- * @param h   Handler; returning true stops
- * @param arg Handler argument
- */
-void sock_apply(sock_apply_h *h, void *arg)
-{
-	struct le *le, *sl;
-
-	for (le = lst.insts.head; le; le = le->next) {
-		struct sip_inst *inst = le->data;
-
-		for (sl = inst->socks.head; sl; sl = sl->next) {
-			if (h(sl->data, arg))
-				return;
-		}
-	}
 }
 
 
@@ -138,9 +103,6 @@ static bool transp_secure(enum sip_transp tp)
 {
 	return tp == SIP_TRANSP_TLS || tp == SIP_TRANSP_WSS;
 }
-
-
-
 
 
 static int addr_decode(struct sa *sa, const struct pl *pl)
@@ -630,57 +592,6 @@ int listen_check_needs(void)
 }
 
 
-static struct sip_inst *inst_find(const struct sa *laddr)
-{
-	struct le *le;
-
-	for (le = lst.insts.head; le; le = le->next) {
-		struct sip_inst *inst = le->data;
-
-		if (sa_cmp(&inst->laddr, laddr, SA_ALL))
-			return inst;
-	}
-
-	return NULL;
-}
-
-
-/* The instance of an address that is a worker's private UDP port */
-static struct sip_inst *inst_find_private(const struct sa *addr)
-{
-	struct le *le;
-
-	if (!workers_port_is_ours(sa_port(addr)))
-		return NULL;
-
-	for (le = lst.insts.head; le; le = le->next) {
-		struct sip_inst *inst = le->data;
-
-		if (sa_isset(&inst->priv, SA_PORT) &&
-		    sa_cmp(&inst->laddr, addr, SA_ADDR))
-			return inst;
-	}
-
-	return NULL;
-}
-
-
-static struct sipd_sock *inst_sock(const struct sip_inst *inst,
-				   enum sip_transp tp)
-{
-	struct le *le;
-
-	for (le = inst->socks.head; le; le = le->next) {
-		struct sipd_sock *sock = le->data;
-
-		if (sock->tp == tp)
-			return sock;
-	}
-
-	return NULL;
-}
-
-
 static bool request_handler(const struct sip_msg *msg, void *arg)
 {
 	struct sip_inst *inst = arg;
@@ -711,7 +622,7 @@ static bool response_handler(const struct sip_msg *msg, void *arg)
 		}
 
 		/* did libre decode the probe through sipd's decoder? */
-		if (decode_count())
+		if (libre_decode_count())
 			wire_interposed();
 		else
 			log_notice("libre does not call sipd's decoder: UDP"
@@ -789,7 +700,7 @@ static int inst_alloc(struct sip_inst **instp, const struct sa *laddr)
 	if (!inst)
 		return ENOMEM;
 
-	list_append(&lst.insts, &inst->le, inst);
+	list_append(sock_insts(), &inst->le, inst);
 	inst->laddr = *laddr;
 
 	err = sip_alloc(&inst->sip, lst.dnsc, CTRANS_HASH_SIZE,
@@ -1091,6 +1002,8 @@ int listen_start(void)
 	struct le *le;
 	int err;
 
+	wire_init();
+
 	/* a DNS client (its sockets) only for roles that send requests */
 	if (listen_needs("dns")) {
 		err = dns_client_alloc(&lst.dnsc);
@@ -1126,7 +1039,7 @@ int listen_start(void)
 void listen_close(void)
 {
 	wire_close();
-	list_flush(&lst.insts);
+	list_flush(sock_insts());
 	list_flush(&lst.specs);
 	lst.dnsc = mem_deref(lst.dnsc);
 	dns_client_closed();
@@ -1134,191 +1047,3 @@ void listen_close(void)
 }
 
 
-/**
- * Find the socket of a transport and local address
- *
- * @param tp    Transport
- * @param laddr Local address and port (a private UDP port of a worker of
- *              the set counts as the listen port of its address)
- *
- * @return Socket, or NULL if sipd does not listen there
- */
-struct sipd_sock *sock_for_laddr(enum sip_transp tp, const struct sa *laddr)
-{
-	struct sip_inst *inst = inst_find(laddr);
-
-	if (!inst && tp == SIP_TRANSP_UDP)
-		inst = inst_find_private(laddr);
-
-	return inst ? inst_sock(inst, tp) : NULL;
-}
-
-
-/**
- * The listen address behind a local address: a worker's private UDP
- * address becomes the listen address it stands for
- *
- * @param addr Local address, changed in place
- * @param tp   Transport
- *
- * @return addr
- */
-const struct sa *sock_listen_addr(struct sa *addr, enum sip_transp tp)
-{
-	struct le *le;
-
-	if (tp != SIP_TRANSP_UDP || !sa_isset(addr, SA_PORT))
-		return addr;
-
-	for (le = lst.insts.head; le; le = le->next) {
-		const struct sip_inst *inst = le->data;
-
-		if (sa_isset(&inst->priv, SA_PORT) &&
-		    sa_cmp(&inst->priv, addr, SA_ALL)) {
-			*addr = inst->laddr;
-			break;
-		}
-	}
-
-	return addr;
-}
-
-
-uint32_t sock_index(const struct sipd_sock *sock)
-{
-	return sock ? sock->index : 0;
-}
-
-
-/**
- * Find a socket by its index (the "si" parameter of sipd's Via)
- *
- * @param index Index, from 1
- *
- * @return Socket, or NULL
- */
-struct sipd_sock *sock_by_index(uint32_t index)
-{
-	struct le *le, *sl;
-
-	for (le = lst.insts.head; le; le = le->next) {
-		struct sip_inst *inst = le->data;
-
-		for (sl = inst->socks.head; sl; sl = sl->next) {
-			struct sipd_sock *sock = sl->data;
-
-			if (sock->index == index)
-				return sock;
-		}
-	}
-
-	return NULL;
-}
-
-
-/**
- * Choose a socket to send from
- *
- * @param tp     Transport needed
- * @param af     Address family needed (AF_UNSPEC: any)
- * @param prefer Socket to prefer, or one of its address, or NULL
- *
- * @return Socket, or NULL if no socket has that transport and family
- */
-struct sipd_sock *sock_choose(enum sip_transp tp, int af,
-			      struct sipd_sock *prefer)
-{
-	struct le *le;
-
-	if (prefer) {
-		struct sipd_sock *s = inst_sock(prefer->inst, tp);
-
-		if (s && (af == AF_UNSPEC || sa_af(&s->laddr) == af))
-			return s;
-	}
-
-	for (le = lst.insts.head; le; le = le->next) {
-		struct sip_inst *inst = le->data;
-		struct sipd_sock *s = inst_sock(inst, tp);
-
-		if (s && (af == AF_UNSPEC || sa_af(&s->laddr) == af))
-			return s;
-	}
-
-	return NULL;
-}
-
-
-struct sip *sock_sip(const struct sipd_sock *sock)
-{
-	return sock ? sock->inst->sip : NULL;
-}
-
-
-bool sock_auth(const struct sipd_sock *sock)
-{
-	return sock ? sock->auth : true;
-}
-
-
-const char *sock_name(const struct sipd_sock *sock)
-{
-	return sock ? sock->name : "";
-}
-
-
-enum sip_transp sock_transp(const struct sipd_sock *sock)
-{
-	return sock ? sock->tp : SIP_TRANSP_NONE;
-}
-
-
-const struct sa *sock_laddr(const struct sipd_sock *sock)
-{
-	return sock ? &sock->laddr : NULL;
-}
-
-
-/**
- * Find a socket by its name, such as "udp:127.0.0.1:5060"
- *
- * @param name Socket name
- *
- * @return Socket, or NULL if sipd does not listen there now
- */
-struct sipd_sock *sock_find(const char *name)
-{
-	struct le *le, *sl;
-
-	if (!name)
-		return NULL;
-
-	for (le = lst.insts.head; le; le = le->next) {
-		struct sip_inst *inst = le->data;
-
-		for (sl = inst->socks.head; sl; sl = sl->next) {
-			struct sipd_sock *sock = sl->data;
-
-			if (!strcmp(sock->name, name))
-				return sock;
-		}
-	}
-
-	return NULL;
-}
-
-
-/**
- * Print the Allow header value of a socket: the methods of its roles
- *
- * @param pf   Print handler
- * @param arg  Socket (struct sipd_sock)
- *
- * @return 0 if success, otherwise errorcode
- */
-int sock_allow(struct re_printf *pf, void *arg)
-{
-	const struct sipd_sock *sock = arg;
-
-	return re_hprintf(pf, "%s", sock && sock->allow ? sock->allow : "");
-}

@@ -7,10 +7,8 @@
  * joins them in an anonymous in-memory file (memfd), never on disk.
  *
  * libre makes its OpenSSL contexts itself and offers no call to set their
- * protocol versions or ciphers. It calls SSL_CTX_new() through the
- * dynamic linker, so the sipd executable defines it: every context gets
- * TLS 1.2 as the lowest version, forward-secret AEAD ciphers, no
- * compression and no renegotiation.
+ * protocol versions or ciphers: the libre layer sets them
+ * (core/libre/ssl.c).
  *
  * With verify=on a tls listener requires a client certificate signed by
  * a CA of its ca= file: libre's tls_set_verify_client() asks for one
@@ -22,7 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <dlfcn.h>
 #include <sys/mman.h>
 #include <openssl/ssl.h>
 #include <openssl/err.h>
@@ -30,13 +27,6 @@
 #include <openssl/x509.h>
 #include <re.h>
 #include "core.h"
-
-
-#define CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:" \
-	"!aNULL:!eNULL:!MD5:!DSS:!SHA1"
-
-
-typedef SSL_CTX *(ssl_ctx_new_h)(const SSL_METHOD *method);
 
 
 static struct list keyfiles;    /* struct keyfile */
@@ -56,44 +46,6 @@ static void keyfile_destructor(void *arg)
 	list_unlink(&kf->le);
 	if (kf->fd >= 0)
 		(void)close(kf->fd);
-}
-
-
-/**
- * OpenSSL's SSL_CTX_new() with sipd's TLS policy applied
- *
- * @param method TLS method
- *
- * @return New context, or NULL
- */
-SSL_CTX *SSL_CTX_new(const SSL_METHOD *method)
-{
-	static ssl_ctx_new_h *real;
-	SSL_CTX *ctx;
-
-	if (!real) {
-		real = (ssl_ctx_new_h *)dlsym(RTLD_NEXT, "SSL_CTX_new");
-		if (!real)
-			return NULL;
-	}
-
-	ctx = real(method);
-	if (!ctx)
-		return NULL;
-
-	/* stream TLS only: leave DTLS contexts alone */
-	if (SSL_CTX_get_ssl_method(ctx) != TLS_method() &&
-	    SSL_CTX_get_ssl_method(ctx) != TLS_server_method() &&
-	    SSL_CTX_get_ssl_method(ctx) != TLS_client_method())
-		return ctx;
-
-	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	(void)SSL_CTX_set_cipher_list(ctx, CIPHERS);
-	(void)SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-				  SSL_OP_NO_RENEGOTIATION |
-				  SSL_OP_CIPHER_SERVER_PREFERENCE);
-
-	return ctx;
 }
 
 

@@ -19,7 +19,7 @@
 #include <strings.h>
 #include <ctype.h>
 #include <re.h>
-#include "core.h"
+#include "libre/libre.h"
 
 
 enum {
@@ -316,7 +316,7 @@ static bool decodes(struct mbuf *mb, bool *mismatch)
 	size_t pos = mb->pos;
 	int err;
 
-	err = wire_decode_real(&msg, mb);
+	err = libre_decode_real(&msg, mb);
 	mb->pos = pos;
 
 	if (err)
@@ -529,8 +529,8 @@ static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
  *
  * @return The result for libre: 0 with *msgp set, or an error
  */
-int wire_decode(struct sip_msg **msgp, struct mbuf *mb, size_t start,
-		int err)
+static int decode_fix(struct sip_msg **msgp, struct mbuf *mb, size_t start,
+		      int err)
 {
 	bool datagram = mb && mb == wire.cur_mb;
 	struct udp_sock *us = datagram ? wire.cur_us : NULL;
@@ -560,7 +560,28 @@ int wire_decode(struct sip_msg **msgp, struct mbuf *mb, size_t start,
 
 	mb->pos = start;
 
-	return wire_decode_real(msgp, mb);
+	return libre_decode_real(msgp, mb);
+}
+
+
+/* libre's decoder's hook: fixed, then counted (stats.c) */
+static int decode_hook(struct sip_msg **msgp, struct mbuf *mb, size_t start,
+		       int err)
+{
+	err = decode_fix(msgp, mb, start, err);
+	if (!err)
+		stats_received(*msgp);
+
+	return err;
+}
+
+
+/**
+ * Stand behind libre's decoder (listen.c, before any socket opens)
+ */
+void wire_init(void)
+{
+	libre_decode_hook(decode_hook);
 }
 
 
@@ -645,7 +666,7 @@ int wire_feed(const struct sipd_sock *sock, const struct sa *src,
 			wire.cur_src = *src;
 		}
 
-		return handoff_feed(wh->us, src, mb);
+		return libre_udp_feed(wh->us, src, mb);
 	}
 
 	return ENOENT;
@@ -654,5 +675,6 @@ int wire_feed(const struct sipd_sock *sock, const struct sa *src,
 
 void wire_close(void)
 {
+	libre_decode_hook(NULL);
 	list_flush(&wire.helpers);
 }

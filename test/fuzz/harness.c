@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <re.h>
 #include "ops.h"
+#include "libre/libre.h"
 #include "harness.h"
 
 

@@ -34,10 +34,9 @@
  */
 
 #define _GNU_SOURCE 1
-#include <dlfcn.h>
 #include <stddef.h>
 #include <re.h>
-#include "core.h"
+#include "libre.h"
 
 
 enum {
@@ -402,9 +401,9 @@ void sip_keepalive_signal(struct list *kal, int err)
 
 	if (!real)
 		real = (void (*)(struct list *, int))
-			dlsym(RTLD_NEXT, "sip_keepalive_signal");
-	if (real)
-		real(kal, err);
+			libre_original("sip_keepalive_signal");
+
+	real(kal, err);
 }
 
 
