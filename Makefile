@@ -102,7 +102,8 @@ UNIT_OBJS  := $(patsubst %.c,$(B)/%.o,$(UNIT_SRCS))
 CLIENT_SRCS := $(wildcard test/client/*.c)
 CLIENT_OBJS := $(patsubst %.c,$(B)/%.o,$(CLIENT_SRCS))
 
-PROGRAMS   := $(B)/sipd $(B)/sipctl $(B)/test/sipd-test $(B)/test/sipc
+PROGRAMS   := $(B)/sipd $(B)/sipctl $(B)/test/sipd-test $(B)/test/sipc \
+	      $(B)/test/libre-version.so
 
 # fuzzing harnesses (test/fuzz): the sip_* ones run the whole core
 FUZZ_SIP   := sip_registrar sip_proxy sip_stateless sip_redirect sip_presence
@@ -210,6 +211,11 @@ $(B)/test/optload: test/bench/optload.c
 $(B)/test/callload: test/bench/callload.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=gnu99 -Wall -Wextra -o $@ $< -lcrypto
+
+# a libre that says it is another version (LD_PRELOAD, test_daemon.py)
+$(B)/test/libre-version.so: test/preload/libre_version.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu99 -Wall -Wextra -fPIC -shared -o $@ $<
 
 $(B)/test/sipc: $(CLIENT_OBJS)
 	@mkdir -p $(dir $@)

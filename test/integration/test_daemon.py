@@ -107,6 +107,36 @@ def test_check_config_opens_nothing():
         s.close()
 
 
+def test_refuses_another_libre_version():
+    """The shims of core/libre fit libre 1.1.0 only: another version
+    stops sipd at start, with both versions named."""
+    s = Sipd(accounts=(), start=False)
+    try:
+        preload = os.path.join(os.path.dirname(SIPD), "test",
+                               "libre-version.so")
+        for version in ("1.2.0", "1.1.1"):
+            env = dict(os.environ, LD_PRELOAD=preload,
+                       SIPD_TEST_LIBRE_VERSION=version)
+            r = run_sipd("-t", "-f", s.conf_path, "-m", MODULES, env=env)
+            check(r.returncode != 0, "sipd -t started on libre %s" %
+                  version)
+            check("libre %s is not libre 1.1.0" % version in r.stderr and
+                  "refusing to start" in r.stderr,
+                  "error names both versions: %r" % r.stderr)
+            r = run_sipd("-f", s.conf_path, "-m", MODULES, env=env)
+            check(r.returncode != 0, "sipd started on libre %s" % version)
+            eq(sorted(os.listdir(s.dir)), ["sipd.conf"],
+               "files after the refused start (no database)")
+
+        # the same file starts on the libre it was written for
+        env = dict(os.environ, LD_PRELOAD=preload,
+                   SIPD_TEST_LIBRE_VERSION="1.1.0")
+        r = run_sipd("-t", "-f", s.conf_path, "-m", MODULES, env=env)
+        eq(r.returncode, 0, "sipd -t on libre 1.1.0 (%s)" % r.stderr)
+    finally:
+        s.close()
+
+
 # --- daemon mode ---------------------------------------------------------------
 
 def test_daemonize():

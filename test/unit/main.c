@@ -22,6 +22,7 @@ int main(void)
 	ops_register();
 
 	sr = srunner_create(suite_config());
+	srunner_add_suite(sr, suite_libre());
 	srunner_add_suite(sr, suite_uri());
 	srunner_add_suite(sr, suite_scan());
 	srunner_add_suite(sr, suite_digest());
