@@ -350,6 +350,9 @@ void auth_unregister(struct auth_backend *be);
 int  auth_check(struct auth_identity *id, struct sipd_sock *sock,
 		const struct sip_msg *msg, enum auth_kind kind,
 		const char *realm);
+int  auth_require(struct auth_identity *id, struct sipd_sock *sock,
+		  const struct sip_msg *msg, enum auth_kind kind,
+		  const struct uri *uri);
 
 
 /* --- Source bans ------------------------------------------------------- */

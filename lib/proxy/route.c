@@ -468,16 +468,16 @@ static int route_remote(struct route_result *rr, const struct uri *ruri,
 static int authenticate(struct route_result *rr, struct sipd_sock *sock,
 			const struct sip_msg *msg)
 {
-	char realm[128], from_user[128];
 	int err;
 
-	if (pl_strcpy(&msg->from.uri.host, realm, sizeof(realm)))
-		return fail(rr, 403, "Forbidden");
-
-	err = auth_check(&rr->id, sock, msg, AUTH_PROXY, realm);
+	/* a user sends as itself */
+	err = auth_require(&rr->id, sock, msg, AUTH_PROXY, &msg->from.uri);
 	if (err == EAUTH) {
 		rr->answered = true;
 		return 0;
+	}
+	else if (err == EPERM) {
+		return fail(rr, 403, "Forbidden");
 	}
 	else if (err) {
 		return err;
@@ -485,18 +485,7 @@ static int authenticate(struct route_result *rr, struct sipd_sock *sock,
 
 	rr->authenticated = true;
 
-	/* a user sends as itself */
-	if (msg_aor(rr->caller, sizeof(rr->caller), &msg->from.uri) ||
-	    split_aor(rr->caller, from_user, sizeof(from_user), realm,
-		      sizeof(realm)) ||
-	    strcmp(from_user, rr->id.user) ||
-	    str_casecmp(realm, rr->id.domain)) {
-		log_info("proxy: %s@%s may not send as %r\n", rr->id.user,
-			 rr->id.domain, &msg->from.auri);
-		return fail(rr, 403, "Forbidden");
-	}
-
-	return 0;
+	return msg_aor(rr->caller, sizeof(rr->caller), &msg->from.uri);
 }
 
 

@@ -100,35 +100,23 @@ static int reply_sub(struct sipd_sock *sock, const struct sip_msg *msg,
 }
 
 
-static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg,
-		       const char *watcher)
+static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg)
 {
 	struct auth_identity id;
-	char realm[128], who[300];
 	int err;
 
 	/* watchers from outside are not challenged: the policy decides */
 	if (!sock_auth(sock) || !domain_is_served(&msg->from.uri.host))
 		return true;
 
-	if (pl_strcpy(&msg->from.uri.host, realm, sizeof(realm)))
-		return false;
-
-	err = auth_check(&id, sock, msg, AUTH_WWW, realm);
-	if (err == EAUTH)
-		return false;
-	if (err) {
-		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
-		return false;
-	}
-
-	re_snprintf(who, sizeof(who), "%s@%s", id.user, id.domain);
-	if (str_casecmp(who, watcher)) {
+	/* a watcher subscribes as itself only */
+	err = auth_require(&id, sock, msg, AUTH_WWW, &msg->from.uri);
+	if (err == EPERM)
 		(void)sipd_reply(sock, msg, 403, "Forbidden");
-		return false;
-	}
+	else if (err && err != EAUTH)
+		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
 
-	return true;
+	return err == 0;
 }
 
 
@@ -261,7 +249,7 @@ static void subscribe_new(struct sipd_sock *sock, const struct sip_msg *msg,
 		return;
 	}
 
-	if (!authorized(sock, msg, watcher))
+	if (!authorized(sock, msg))
 		return;
 
 	at = strrchr(presentity, '@');

@@ -149,34 +149,22 @@ static int reply_ok(struct sipd_sock *sock, const struct sip_msg *msg,
 }
 
 
-static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg,
-		       const char *presentity)
+static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg)
 {
 	struct auth_identity id;
-	char who[300];
-	const char *at = strrchr(presentity, '@');
 	int err;
 
 	if (!sock_auth(sock))
 		return true;
 
-	err = auth_check(&id, sock, msg, AUTH_WWW, at + 1);
-	if (err == EAUTH)
-		return false;
-	if (err) {
-		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
-		return false;
-	}
-
-	re_snprintf(who, sizeof(who), "%s@%s", id.user, id.domain);
-	if (str_casecmp(who, presentity)) {
-		log_info("presence: %s may not publish for %s\n", who,
-			 presentity);
+	/* a user publishes for itself only: the Request-URI */
+	err = auth_require(&id, sock, msg, AUTH_WWW, &msg->uri);
+	if (err == EPERM)
 		(void)sipd_reply(sock, msg, 403, "Forbidden");
-		return false;
-	}
+	else if (err && err != EAUTH)
+		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
 
-	return true;
+	return err == 0;
 }
 
 
@@ -263,7 +251,7 @@ bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg)
 		return true;
 	}
 
-	if (!authorized(sock, msg, presentity))
+	if (!authorized(sock, msg))
 		return true;
 
 	{

@@ -79,18 +79,17 @@ static void reply(struct sipd_sock *sock, const struct sip_msg *msg,
 static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg)
 {
 	struct auth_identity id;
-	char realm[128];
 	int err;
 
 	/* callers from outside are not challenged; local users are */
 	if (!sock_auth(sock) || !domain_is_served(&msg->from.uri.host))
 		return true;
 
-	if (pl_strcpy(&msg->from.uri.host, realm, sizeof(realm)))
-		return false;
-
-	err = auth_check(&id, sock, msg, AUTH_WWW, realm);
-	if (err && err != EAUTH)
+	/* a caller calls as itself only */
+	err = auth_require(&id, sock, msg, AUTH_WWW, &msg->from.uri);
+	if (err == EPERM)
+		reply(sock, msg, 403, "Forbidden", NULL);
+	else if (err && err != EAUTH)
 		reply(sock, msg, 500, "Server Internal Error", NULL);
 
 	return err == 0;

@@ -122,22 +122,14 @@ static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg,
 		return true;
 	}
 
-	err = auth_check(&id, sock, msg, AUTH_WWW, domain);
-	if (err == EAUTH)
-		return false;
-	else if (err) {
-		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
-		return false;
-	}
-
-	if (strcmp(id.user, user) || str_casecmp(id.domain, domain)) {
-		log_info("registrar: %s@%s may not register %s@%s\n",
-			 id.user, id.domain, user, domain);
+	/* the To user registers itself only */
+	err = auth_require(&id, sock, msg, AUTH_WWW, &msg->to.uri);
+	if (err == EPERM)
 		(void)sipd_reply(sock, msg, 403, "Forbidden");
-		return false;
-	}
+	else if (err && err != EAUTH)
+		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
 
-	return true;
+	return err == 0;
 }
 
 

@@ -1221,6 +1221,31 @@ def test_watcher_from_other_user_403():
             closing(alice)
 
 
+def test_watcher_user_case_sensitive_host_not():
+    """The From user is the authenticated user compared case-sensitively
+    (RFC 3261 19.1.4), the host case-insensitively: alice's credentials
+    with From Alice or ALICE get 403; From alice@EXAMPLE.COM is alice."""
+    with Sipd(PRES_CONF, accounts=ACCOUNTS) as s:
+        alice = PUA(s, "alice")
+        try:
+            for user in ("Alice", "ALICE"):
+                sub = alice.subscription("bob@example.com")
+                r = sub.subscribe(frm="<sip:%s@example.com>;tag=%s" %
+                                  (user, sub.ftag))
+                eq(r.status, 403, "SUBSCRIBE as %s with alice's"
+                   " credentials" % user)
+            eq(sub_list(s), [], "no subscription")
+            sub = alice.subscription("bob@example.com")
+            r = sub.subscribe(frm="<sip:alice@EXAMPLE.COM>;tag=%s" %
+                              sub.ftag)
+            eq(r.status, 200, "SUBSCRIBE from alice@EXAMPLE.COM")
+            eq([(x["watcher"], x["presentity"]) for x in sub_list(s)],
+               [("alice@example.com", "bob@example.com")],
+               "the subscription of alice")
+        finally:
+            closing(alice)
+
+
 def test_auth_off_socket_needs_no_credentials():
     """On a socket with auth=off the local watcher is not challenged."""
     with Sipd(PRES_CONF, accounts=ACCOUNTS) as s:
@@ -1251,6 +1276,30 @@ def test_publish_for_someone_else_403():
                               target="nobody@example.com")
             check(r.status in (403, 404), "PUBLISH for a user that does"
                   " not exist: %s" % r.start)
+        finally:
+            closing(alice)
+
+
+def test_publish_user_case_sensitive_host_not():
+    """The Request-URI's user of a PUBLISH is the authenticated user
+    compared case-sensitively (RFC 3261 19.1.4), the host
+    case-insensitively: alice publishing for Alice or ALICE gets 403;
+    for alice@EXAMPLE.COM she publishes her own presence."""
+    with Sipd(PRES_CONF, accounts=ACCOUNTS) as s:
+        alice = PUA(s, "alice")
+        try:
+            for user in ("Alice", "ALICE"):
+                target = "%s@example.com" % user
+                r = alice.publish(pidf(target), target=target)
+                eq(r.status, 403, "alice publishes for %s" % target)
+                eq(pub_rows(s, target), [], "nothing published for %s"
+                   % target)
+            eq(pub_rows(s, "alice@example.com"), [], "nothing published")
+            r = alice.publish(pidf("alice@example.com"),
+                              target="alice@EXAMPLE.COM")
+            eq(r.status, 200, "alice publishes for alice@EXAMPLE.COM")
+            eq(len(pub_rows(s, "alice@example.com")), 1,
+               "alice's publication")
         finally:
             closing(alice)
 

@@ -1616,6 +1616,34 @@ def test_from_other_user_403():
             closing(alice, bob)
 
 
+def test_from_user_case_sensitive_host_not():
+    """The From user is the authenticated user compared case-sensitively
+    (RFC 3261 19.1.4), the host case-insensitively: alice's credentials
+    with From Alice or ALICE get 403; From alice@EXAMPLE.COM calls."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        bob = phone(s, "bob")
+        alice = caller(s)
+        try:
+            for user in ("Alice", "ALICE"):
+                d = alice.invite("sip:bob@example.com",
+                                 frm="<sip:%s@example.com>;tag=%s" %
+                                 (user, rand_token(8)))
+                r = d.final()
+                eq(r.status, 403, "INVITE from %s with alice's"
+                   " credentials" % user)
+            bob.no_request("INVITE", 0.3)
+            d = alice.invite("sip:bob@example.com",
+                             frm="<sip:alice@EXAMPLE.COM>;tag=%s" %
+                             rand_token(8))
+            inc = bob.expect_invite()
+            inc.reply(486, "Busy Here")
+            r = d.final()
+            eq(r.status, 486, "INVITE from alice@EXAMPLE.COM")
+            alive(s)
+        finally:
+            closing(alice, bob)
+
+
 def test_open_relay_refused_403():
     """Strangers get nothing relayed to other domains or hosts: by
     Request-URI, by a pre-loaded Route, or by a local From without

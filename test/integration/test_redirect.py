@@ -263,6 +263,34 @@ def test_redirect_socket_has_no_auth():
             c.close()
 
 
+# the redirect socket with digest auth on
+AUTH_CONF = DEFAULT_CONF.replace("roles=redirect\n",
+                                 "roles=redirect;auth=on\n")
+
+
+def test_from_user_case_sensitive_host_not():
+    """With auth=on a caller of a served domain is the authenticated
+    user, compared case-sensitively (RFC 3261 19.1.4), the host
+    case-insensitively: alice's credentials with From Alice or ALICE get
+    403; From alice@EXAMPLE.COM gets the 302."""
+    check(AUTH_CONF != DEFAULT_CONF, "no redirect socket to turn auth on")
+    with Sipd(AUTH_CONF) as s:
+        want = register_alice(s)
+        server = "127.0.0.1:%d" % s.port2
+        for frm in ("sip:Alice@example.com", "sip:ALICE@example.com"):
+            rc, r = sipc("-u", "alice", "-p", "secret", "-F", frm,
+                         "request", "INVITE", server,
+                         "sip:alice@example.com")
+            check(r is not None, "sipc got no answer (From %s)" % frm)
+            eq(r.status, 403, "INVITE from %s with alice's credentials"
+               % frm)
+        rc, r = sipc("-u", "alice", "-p", "secret", "-F",
+                     "sip:alice@EXAMPLE.COM", "request", "INVITE", server,
+                     "sip:alice@example.com")
+        check_302(r, want, "INVITE from alice@EXAMPLE.COM")
+        check(s.alive(), "sipd died")
+
+
 def lab_conf():
     """etc/sipd-redirect.conf with temporary ports and database."""
     with open(os.path.join(ROOT, "etc", "sipd-redirect.conf")) as f:

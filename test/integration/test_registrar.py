@@ -735,6 +735,29 @@ def test_to_aor_must_be_authenticated_user():
         eq(bindings(s, BOB), [q.contact], "bob's binding kept")
 
 
+def test_to_user_case_sensitive_host_not():
+    """The To user is the authenticated user compared case-sensitively
+    (RFC 3261 19.1.4), the host case-insensitively: alice may not
+    register Alice or ALICE (403), and alice@EXAMPLE.COM is alice."""
+    with Sipd() as s:
+        for to in ("Alice@example.com", "ALICE@example.com"):
+            p = Phone(s, aor=to, user="alice", password="secret")
+            try:
+                r = p.reg(expires=120)
+                check(r is not None, "no answer for %s" % to)
+                eq(r.status, 403, "alice registering %s" % to)
+            finally:
+                p.close()
+        eq(s.query("SELECT count(*) FROM bindings"), [(0,)], "no binding")
+        p = Phone(s, aor="alice@EXAMPLE.COM", user="alice",
+                  password="secret")
+        try:
+            ok(p.reg(expires=120), "alice registering alice@EXAMPLE.COM")
+            eq(bindings(s, ALICE), [p.contact], "alice's binding")
+        finally:
+            p.close()
+
+
 def test_to_domain_not_served_404():
     with Sipd() as s:
         p = Phone(s, aor="alice@other.org")

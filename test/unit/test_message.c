@@ -1,7 +1,7 @@
 /**
- * @file test_message.c  Request checks, Contact parsing and the
- *                       registrar's reading of a REGISTER, on canned
- *                       messages
+ * @file test_message.c  Request checks, Contact parsing, the
+ *                       registrar's reading of a REGISTER and whom a
+ *                       request may act for, on canned messages
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -320,6 +320,102 @@ START_TEST(test_register_apply)
 END_TEST
 
 
+/* An auth backend that authenticates everyone as stub.user */
+static struct {
+	const char *user;
+	char realm[128];
+	int err;
+	unsigned calls;
+} stub;
+
+
+static int stub_check(struct auth_identity *id, struct sipd_sock *sock,
+		      const struct sip_msg *msg, enum auth_kind kind,
+		      const char *realm)
+{
+	(void)sock;
+	(void)msg;
+	(void)kind;
+
+	++stub.calls;
+	str_ncpy(stub.realm, realm, sizeof(stub.realm));
+	if (stub.err)
+		return stub.err;
+
+	str_ncpy(id->user, stub.user, sizeof(id->user));
+	str_ncpy(id->domain, realm, sizeof(id->domain));
+
+	return 0;
+}
+
+
+static int require_from(const char *from)
+{
+	struct auth_identity id;
+	struct sip_msg *msg;
+	char text[512];
+	int err;
+
+	re_snprintf(text, sizeof(text),
+		    "INVITE sip:bob@example.com SIP/2.0\n"
+		    "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\n"
+		    "From: <%s>;tag=1\n"
+		    "To: <sip:bob@example.com>\n"
+		    "Call-ID: c1\n"
+		    "CSeq: 1 INVITE\n"
+		    "Content-Length: 0\n\n", from);
+	msg = decode(text);
+	stub.realm[0] = '\0';
+	err = auth_require(&id, NULL, msg, AUTH_PROXY, &msg->from.uri);
+	mem_deref(msg);
+
+	return err;
+}
+
+
+START_TEST(test_auth_require)
+{
+	struct auth_backend be = {.name = "stub", .check = stub_check};
+
+	ck_assert_int_eq(0, test_config("domain example.com\n"));
+	ck_assert_int_eq(0, domain_config(true));
+	auth_register(&be);
+	stub.user = "alice";
+
+	/* the user part is case-sensitive, escapes undone first */
+	ck_assert_int_eq(0, require_from("sip:alice@example.com"));
+	ck_assert_str_eq("example.com", stub.realm);
+	ck_assert_int_eq(0, require_from("sip:%61lice@example.com"));
+	ck_assert_int_eq(EPERM, require_from("sip:Alice@example.com"));
+	ck_assert_int_eq(EPERM, require_from("sip:ALICE@example.com"));
+	ck_assert_int_eq(EPERM, require_from("sip:alic@example.com"));
+	ck_assert_int_eq(EPERM, require_from("sip:alicee@example.com"));
+	ck_assert_int_eq(EPERM, require_from("sip:bob@example.com"));
+
+	/* the host is not: the realm is the served domain, lower case */
+	ck_assert_int_eq(0, require_from("sip:alice@EXAMPLE.COM"));
+	ck_assert_str_eq("example.com", stub.realm);
+
+	/* no user, or another domain: nobody is challenged */
+	stub.calls = 0;
+	ck_assert_int_eq(EPERM, require_from("sip:example.com"));
+	ck_assert_int_eq(EPERM, require_from("sip:alice@example.org"));
+	ck_assert_uint_eq(0, stub.calls);
+
+	/* a challenge is the backend's answer */
+	stub.err = EAUTH;
+	ck_assert_int_eq(EAUTH, require_from("sip:alice@example.com"));
+	stub.err = 0;
+
+	auth_unregister(&be);
+	ck_assert_int_eq(ENOSYS, require_from("sip:alice@example.com"));
+
+	domain_close();
+	config_unload();
+}
+END_TEST
+
+
 Suite *suite_message(void)
 {
 	Suite *s = suite_create("message");
@@ -329,6 +425,7 @@ Suite *suite_message(void)
 	tcase_add_test(tc, test_contact);
 	tcase_add_test(tc, test_register_changes);
 	tcase_add_test(tc, test_register_apply);
+	tcase_add_test(tc, test_auth_require);
 	suite_add_tcase(s, tc);
 
 	return s;
