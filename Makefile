@@ -75,8 +75,19 @@ PREFIX_STAMP := $(B)/prefix.stamp
 $(shell mkdir -p $(B); echo "$(PREFIX)" | cmp -s - $(PREFIX_STAMP) || \
 	echo "$(PREFIX)" > $(PREFIX_STAMP))
 
-CORE_SRCS  := $(wildcard core/*.c core/*/*.c lib/*/*.c)
+CORE_SRCS  := $(wildcard core/*.c core/*/*.c)
 CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS)) $(B)/core/db/schema.o
+
+# the libraries above the core, linked into the modules that use them
+# (and into sipctl and the tests): position-independent, their symbols
+# hidden so that two modules linking one library keep their own copy
+PROXY_SRCS := $(wildcard lib/proxy/*.c)
+PROXY_OBJS := $(patsubst %.c,$(B)/%.o,$(PROXY_SRCS))
+PROXY_LIB  := $(B)/libsipdproxy.a
+DIGEST_SRCS := $(wildcard lib/digest/*.c)
+DIGEST_OBJS := $(patsubst %.c,$(B)/%.o,$(DIGEST_SRCS))
+DIGEST_LIB := $(B)/libsipddigest.a
+LIB_OBJS   := $(PROXY_OBJS) $(DIGEST_OBJS)
 
 # the operations (control socket, status, metrics): the daemon's layer
 # above the core, also linked into sipctl and the tests
@@ -157,6 +168,18 @@ $(CORE_LIB): $(CORE_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(B)/lib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(PROXY_LIB): $(PROXY_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(DIGEST_LIB): $(DIGEST_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(OPS_LIB): $(OPS_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -173,16 +196,24 @@ $(B)/modules/%.o: modules/%.c
 
 MODULE_LIBS_presence := $(XML_LIBS)
 
+# the libraries of lib/ each module links
+MODULE_USES_proxy           := $(PROXY_LIB) $(DIGEST_LIB)
+MODULE_USES_stateless_proxy := $(PROXY_LIB) $(DIGEST_LIB)
+MODULE_USES_auth            := $(DIGEST_LIB)
+MODULE_USES_location        := $(DIGEST_LIB)
+
 define module_rule
-$(B)/modules/$(1).so: $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c))
+$(B)/modules/$(1).so: $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c)) \
+		$(MODULE_USES_$(1))
 	$$(CC) $$(LDFLAGS) -shared -o $$@ $$^ $$(MODULE_LIBS_$(1))
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
 # --- sipctl -----------------------------------------------------------------
 
-$(B)/sipctl: $(SIPCTL_OBJS) $(OPS_LIB) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(OPS_LIB) $(CORE_LIB) $(LDLIBS)
+$(B)/sipctl: $(SIPCTL_OBJS) $(DIGEST_LIB) $(OPS_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(DIGEST_LIB) $(OPS_LIB) \
+		$(CORE_LIB) $(LDLIBS)
 
 # --- tests ------------------------------------------------------------------
 
@@ -190,10 +221,11 @@ $(B)/test/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/test/sipd-test: $(UNIT_OBJS) $(MOD_LIB_OBJS) $(OPS_LIB) $(CORE_LIB)
+$(B)/test/sipd-test: $(UNIT_OBJS) $(MOD_LIB_OBJS) $(LIB_OBJS) $(OPS_LIB) \
+		$(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $(UNIT_OBJS) $(MOD_LIB_OBJS) \
-		$(OPS_LIB) \
+		$(LIB_OBJS) $(OPS_LIB) \
 		-Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
 		$(LDLIBS) $(XML_LIBS) $$(pkg-config --libs check)
 
@@ -225,7 +257,8 @@ $(B)/test/sipc: $(CLIENT_OBJS)
 
 FUZZ_OBJ    := $(B)/test/fuzz/obj
 FUZZ_GLUE   := $(patsubst %,$(FUZZ_OBJ)/glue/%.o,$(MODULES))
-FUZZ_COMMON := $(if $(LIBFUZZER),,$(FUZZ_OBJ)/driver.o) $(MOD_LIB_OBJS)
+FUZZ_COMMON := $(if $(LIBFUZZER),,$(FUZZ_OBJ)/driver.o) $(MOD_LIB_OBJS) \
+	       $(LIB_OBJS)
 FUZZ_LINK   = -rdynamic $(1) $(OPS_LIB) -Wl,--whole-archive $(CORE_LIB) \
 	      -Wl,--no-whole-archive $(LDLIBS) $(XML_LIBS)
 

@@ -104,7 +104,6 @@ static const struct {
 	{module_config,  false},
 	{db_config,      false},
 	{workers_config, false},
-	{routes_config,  true},
 	{dns_config,     true},
 	{flood_config,   true},
 	{scanner_config, true},
@@ -433,7 +432,6 @@ void core_close(void)
 	scanner_close();
 	connlimit_close();
 	conn_close_all();
-	routes_close();
 	domain_close();
 	stats_close();
 	reload_close();        /* the start-up configuration, at last */

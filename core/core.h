@@ -138,7 +138,6 @@ void dns_client_closed(void);
 
 /* domain.c */
 int  domain_config(bool apply);
-bool domain_listed(const struct pl *host);
 void domain_close(void);
 
 
@@ -262,18 +261,6 @@ int  tls_keyfile(const char **pathp, const char *cert, const char *key);
 int  tls_ca_check(const struct config_line *line, const char *ca);
 int  tls_verify_clients(struct tls *tls, const char *ca);
 void tls_close(void);
-
-
-/* routes.c */
-struct static_route;
-int  routes_config(bool apply);
-void routes_close(void);
-const struct static_route *routes_domain(const struct pl *domain);
-const struct static_route *routes_number(const struct pl *user);
-const char *routes_did(const struct pl *number);
-const char *routes_uri(const struct static_route *r);
-int  routes_ruri(char *buf, size_t size, const struct static_route *r,
-		 const struct uri *uri);
 
 
 /* ban.c */

@@ -143,6 +143,7 @@ void stats_unregister(struct stat_figure *fig);
 /* --- Served domains ---------------------------------------------------- */
 
 bool domain_is_served(const struct pl *host);
+bool domain_listed(const struct pl *host);
 const char *domain_default(void);
 
 
@@ -156,15 +157,16 @@ const struct sa *sock_laddr(const struct sipd_sock *sock);
 struct sipd_sock *sock_find(const char *name);
 struct sipd_sock *sock_by_index(uint32_t index);
 uint32_t sock_index(const struct sipd_sock *sock);
+struct sipd_sock *sock_for_laddr(enum sip_transp tp, const struct sa *laddr);
+const struct sa *sock_listen_addr(struct sa *addr, enum sip_transp tp);
+struct sipd_sock *sock_choose(enum sip_transp tp, int af,
+			      struct sipd_sock *prefer);
 
 
 /* --- Worker processes (workers.c) ------------------------------------ */
 
-struct route_result;
-
 int  worker_index(void);
-bool handoff_take(struct sipd_sock *sock, const struct sip_msg *msg,
-		  const struct route_result *rr);
+bool handoff_take(struct sipd_sock *sock, const struct sip_msg *msg);
 
 
 /* --- Roles ------------------------------------------------------------- */
@@ -274,55 +276,6 @@ int  account_ha1(const char *user, const char *domain, enum digest_alg alg,
 		 uint8_t *ha1, size_t *len);
 
 
-/* --- Digest (RFC 2617, RFC 7616, RFC 8760) ----------------------------- */
-
-/** Credentials of an Authorization or Proxy-Authorization header */
-struct digest_cred {
-	struct pl username;
-	struct pl realm;
-	struct pl nonce;
-	struct pl uri;
-	struct pl response;
-	struct pl algorithm;
-	struct pl cnonce;
-	struct pl opaque;
-	struct pl qop;
-	struct pl nc;
-	struct pl userhash;
-};
-
-/** A challenge of a WWW-Authenticate or Proxy-Authenticate header */
-struct digest_chall {
-	struct pl realm;
-	struct pl nonce;
-	struct pl opaque;
-	struct pl algorithm;
-	struct pl qop;
-	struct pl stale;
-};
-
-/* HMAC-SHA-256 with a key set once */
-struct hmac;
-int  hmac_alloc(struct hmac **hp, const uint8_t *key, size_t len);
-int  hmac_sha256(struct hmac *h, uint8_t *out, size_t outl,
-		 const uint8_t *data, size_t len);
-
-size_t digest_size(enum digest_alg alg);
-const char *digest_alg_name(enum digest_alg alg);
-int  digest_alg_decode(enum digest_alg *alg, const struct pl *pl);
-int  digest_ha1(uint8_t *ha1, enum digest_alg alg, const char *user,
-		const char *realm, const char *password);
-int  digest_response(uint8_t *resp, enum digest_alg alg, const uint8_t *ha1,
-		     const struct digest_cred *cred, const struct pl *method);
-bool digest_verify(const struct digest_cred *cred, enum digest_alg alg,
-		   const uint8_t *ha1, const struct pl *method);
-int  digest_cred_decode(struct digest_cred *cred, const struct pl *hval);
-int  digest_chall_decode(struct digest_chall *ch, const struct pl *hval);
-int  digest_cred_write(struct mbuf *mb, const struct digest_chall *ch,
-		       const char *user, const char *password,
-		       const struct pl *method, const struct pl *uri);
-
-
 /* --- Authentication ---------------------------------------------------- */
 
 enum auth_kind {
@@ -414,104 +367,6 @@ const char *event_name(enum sipd_event_type type);
 
 
 const char *call_state_name(enum call_state state);
-
-
-/* --- Proxying: shared by the stateful and the stateless proxy ---------- */
-
-/** One side of a dialog: the socket, transport and address it uses */
-struct flow {
-	uint32_t sock;             /**< Socket index                       */
-	enum sip_transp tp;
-	struct sa addr;
-};
-
-int  flow_token(char *buf, size_t size, const struct flow *a,
-		const struct flow *b);
-int  flow_decode(struct flow *a, struct flow *b, const struct pl *token);
-void flow_set_key(const uint8_t *key);
-
-
-/** Where one branch of a forwarded request goes */
-struct route_target {
-	struct le le;
-	char *ruri;                /**< Request-URI of the branch          */
-	char *nexthop;             /**< SIP URI to send to (host, port,
-					transport), NULL: the Request-URI */
-	char *routes;              /**< Route values to add first, or NULL */
-	struct sipd_sock *sock;    /**< Socket to send from, NULL: choose  */
-	uint16_t q;                /**< q-value times 1000                 */
-	char *aor;                 /**< Local callee, or NULL              */
-	const struct static_route *route;  /**< Static route used, or NULL */
-	bool connection;           /**< A binding registered over TCP, TLS
-					or WebSocket, reached directly   */
-};
-
-/** The routing decision for a request */
-struct route_result {
-	uint16_t scode;            /**< Nonzero: answer with this          */
-	const char *reason;
-	char unsupported[128];     /**< For 420: the option tags           */
-	bool answered;             /**< Already answered (a challenge)     */
-	struct list targets;       /**< struct route_target, best q first  */
-	uint32_t routes_popped;    /**< Our Route values at the top        */
-	bool strict;               /**< Strict-router Request-URI rewrite  */
-	char *ruri;                /**< Rewritten Request-URI, or NULL     */
-	struct sipd_sock *out;     /**< Socket named by a popped Route     */
-	bool in_dialog;            /**< To tag present                     */
-	bool by_route;             /**< Forwarded by a Route header        */
-	bool authenticated;
-	bool flows;                /**< A popped Route held flow tokens    */
-	int32_t cseq_delta;        /**< CSeq shift of the dialog (trunk)   */
-	struct flow flow_a;        /**< Where the dialog began             */
-	struct flow flow_b;        /**< Where it was sent                  */
-	struct auth_identity id;
-	char caller[256];          /**< Local caller AOR, or ""            */
-	char callee[256];          /**< Local callee AOR, or ""            */
-};
-
-/** What a proxy changes in the headers it forwards */
-struct fwd_opts {
-	uint32_t routes_popped;        /**< Route values to drop           */
-	bool drop_last_route;          /**< Strict routing                 */
-	const char *routes;            /**< Route values to add first      */
-	const char *record_route;      /**< Record-Route values to add     */
-	const char *extra;             /**< More header lines ("X: y\r\n") */
-	bool keep_proxy_auth;          /**< Keep Proxy-Authorization       */
-	int32_t cseq_delta;            /**< Added to the CSeq number       */
-};
-
-void route_result_init(struct route_result *rr);
-void route_result_reset(struct route_result *rr);
-int  route_request(struct route_result *rr, struct sipd_sock *sock,
-		   const struct sip_msg *msg);
-int  route_reply(struct sipd_sock *sock, const struct sip_msg *msg,
-		 const struct route_result *rr);
-bool route_uri_is_ours(const struct uri *uri);
-int  route_credentials(const struct static_route *route, char *user,
-		       size_t usize, char *password, size_t psize);
-
-int  fwd_headers(struct mbuf *mb, const struct sip_msg *msg,
-		 const struct fwd_opts *opts);
-int  fwd_response(struct mbuf **mbp, const struct sip_msg *msg,
-		  bool drop_challenges, int32_t cseq_delta, const char *extra);
-int  fwd_record_route(char *buf, size_t size, const struct sipd_sock *in,
-		      enum sip_transp tp, const struct sa *laddr,
-		      const struct flow *a, const struct flow *b);
-uint32_t fwd_loop_hash(const struct sip_msg *msg, const struct pl *ruri);
-bool fwd_is_loop(const struct sip_msg *msg);
-int  fwd_relay_response(const struct sip_msg *msg, int32_t cseq_delta);
-int  fwd_via_update(struct mbuf *mb, const char *branch, uint32_t lh,
-		    uint32_t si, char *out);
-void fwd_stateless_branch(char *buf, size_t size, const struct sip_msg *msg,
-			  const struct pl *ruri);
-int  fwd_stateless(struct sipd_sock *in, const struct sip_msg *msg,
-		   const struct route_result *rr,
-		   const struct route_target *t);
-bool via_is_ours(const struct sip_via *via);
-struct sipd_sock *sock_for_laddr(enum sip_transp tp, const struct sa *laddr);
-const struct sa *sock_listen_addr(struct sa *addr, enum sip_transp tp);
-struct sipd_sock *sock_choose(enum sip_transp tp, int af,
-			      struct sipd_sock *prefer);
 
 
 /* --- Database ---------------------------------------------------------- */

@@ -52,41 +52,6 @@ static struct {
 } ho = {.fd = -1};
 
 
-/* A target that leaves over a connection (URI transport, or sips:) */
-static bool target_connected(const struct route_target *t)
-{
-	const char *str = t->nexthop ? t->nexthop : t->ruri;
-	struct uri uri;
-	struct pl pl;
-
-	if (!str)
-		return false;
-
-	pl_set_str(&pl, str);
-
-	return !uri_decode(&uri, &pl) && uri_transp(&uri) != SIP_TRANSP_UDP;
-}
-
-
-/* This is another worker and a target leaves over a connection */
-static bool handoff_wanted(const struct route_result *rr)
-{
-	struct le *le;
-
-	if (ho.fd < 0 || worker_index() <= 0 || !rr)
-		return false;
-
-	for (le = rr->targets.head; le; le = le->next) {
-		const struct route_target *t = le->data;
-
-		if (t->connection || target_connected(t))
-			return true;
-	}
-
-	return false;
-}
-
-
 /* Hand a request that came over UDP to worker 0 */
 static int handoff_send(const struct sipd_sock *sock, const struct sip_msg *msg)
 {
@@ -123,21 +88,19 @@ static int handoff_send(const struct sipd_sock *sock, const struct sip_msg *msg)
 
 
 /**
- * Hand a routed request to worker 0 if it leaves over one of its
- * connections and this is another worker (for the proxy roles)
+ * Hand a request to worker 0 if this is another worker (for the proxy
+ * roles, when it leaves over a connection: route_needs_connection())
  *
  * @param sock The socket it arrived on
  * @param msg  The request
- * @param rr   Its routing decision
  *
  * @return True if taken: handed over, or answered 500 when that failed
  */
-bool handoff_take(struct sipd_sock *sock, const struct sip_msg *msg,
-		  const struct route_result *rr)
+bool handoff_take(struct sipd_sock *sock, const struct sip_msg *msg)
 {
 	int err;
 
-	if (!handoff_wanted(rr))
+	if (ho.fd < 0 || worker_index() <= 0)
 		return false;
 
 	err = handoff_send(sock, msg);

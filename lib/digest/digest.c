@@ -15,7 +15,7 @@
 #include <openssl/crypto.h>
 #include <ctype.h>
 #include <re.h>
-#include "core.h"
+#include "digest.h"
 
 
 /* The algorithms, fetched once: OpenSSL 3 looks up a legacy EVP_md5()

@@ -14,7 +14,7 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 #include <re.h>
-#include "core.h"
+#include "digest.h"
 
 
 /** HMAC-SHA-256 with its key */

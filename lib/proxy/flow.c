@@ -18,7 +18,7 @@
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <re.h>
-#include "core.h"
+#include "engine.h"
 
 
 enum {

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <re.h>
-#include "core.h"
+#include "engine.h"
 
 
 /* Does a branch start with the RFC 3261 magic cookie? 0 if it does */
@@ -360,12 +360,13 @@ int fwd_record_route(char *buf, size_t size, const struct sipd_sock *in,
 	if (err)
 		return err;
 
-	if (in->tp == tp && sa_cmp(&in->laddr, laddr, SA_ALL)) {
+	if (sock_transp(in) == tp && sa_cmp(sock_laddr(in), laddr, SA_ALL)) {
 		str_ncpy(buf, out_rr, size);
 		return 0;
 	}
 
-	err = rr_uri(in_rr, sizeof(in_rr), in->tp, &in->laddr, token);
+	err = rr_uri(in_rr, sizeof(in_rr), sock_transp(in), sock_laddr(in),
+		     token);
 	if (err)
 		return err;
 
@@ -534,8 +535,8 @@ int fwd_relay_response(const struct sip_msg *msg, int32_t cseq_delta)
 	if (!msg_param_decode(&msg->via.params, "si", &si))
 		sock = sock_by_index(pl_u32(&si));
 
-	if (!sock || sock->tp != (via.tp == SIP_TRANSP_NONE ?
-				  SIP_TRANSP_UDP : via.tp))
+	if (!sock || sock_transp(sock) != (via.tp == SIP_TRANSP_NONE ?
+					   SIP_TRANSP_UDP : via.tp))
 		sock = sock_choose(via.tp == SIP_TRANSP_NONE ? SIP_TRANSP_UDP :
 				   via.tp, sa_af(&dst), sock);
 	if (!sock)
@@ -545,7 +546,7 @@ int fwd_relay_response(const struct sip_msg *msg, int32_t cseq_delta)
 	if (err)
 		return err;
 
-	err = sip_send(sock_sip(sock), NULL, sock->tp, &dst, mb);
+	err = sip_send(sock_sip(sock), NULL, sock_transp(sock), &dst, mb);
 	mem_deref(mb);
 
 	return err;

@@ -20,7 +20,7 @@
 
 #include <string.h>
 #include <re.h>
-#include "core.h"
+#include "engine.h"
 
 
 static const char *proxy_supported[] = {NULL};
@@ -542,7 +542,7 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 
 	/* in a dialog sipd record-routed: follow the route set */
 	if (rr->in_dialog && (rr->routes_popped || rr->strict)) {
-		rr->authenticated = !sock->auth;
+		rr->authenticated = !sock_auth(sock);
 		goto forward;
 	}
 
@@ -552,12 +552,12 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 	 * CANCEL and ACK cannot be resubmitted, hence not challenged (9.2,
 	 * 22.1): they follow their INVITE, whose sender authenticated.
 	 */
-	if (sock->auth && local_from &&
+	if (sock_auth(sock) && local_from &&
 	    (msg_method_is(msg, "CANCEL") || msg_method_is(msg, "ACK"))) {
 		(void)msg_aor(rr->caller, sizeof(rr->caller), &msg->from.uri);
 		rr->authenticated = true;
 	}
-	else if (sock->auth && local_from) {
+	else if (sock_auth(sock) && local_from) {
 		err = authenticate(rr, sock, msg);
 		if (err || rr->answered || rr->scode)
 			return err;
@@ -566,7 +566,7 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 		(void)msg_aor(rr->caller, sizeof(rr->caller), &msg->from.uri);
 	}
 
-	trusted = !sock->auth || rr->authenticated;
+	trusted = !sock_auth(sock) || rr->authenticated;
 
 	/* a pre-loaded Route to elsewhere: a relay */
 	if (rr->by_route) {
@@ -651,4 +651,47 @@ int route_reply(struct sipd_sock *sock, const struct sip_msg *msg,
 				   rr->unsupported);
 
 	return sipd_reply(sock, msg, rr->scode, rr->reason);
+}
+
+
+/* A target that leaves over a connection (URI transport, or sips:) */
+static bool target_connected(const struct route_target *t)
+{
+	const char *str = t->nexthop ? t->nexthop : t->ruri;
+	struct uri uri;
+	struct pl pl;
+
+	if (!str)
+		return false;
+
+	pl_set_str(&pl, str);
+
+	return !uri_decode(&uri, &pl) && uri_transp(&uri) != SIP_TRANSP_UDP;
+}
+
+
+/**
+ * Whether a target of a routing decision leaves over a connection (a
+ * binding registered over TCP, TLS or WebSocket, or a URI transport
+ * other than UDP): with several workers, only worker 0 has connections
+ *
+ * @param rr Routing decision
+ *
+ * @return True if one does
+ */
+bool route_needs_connection(const struct route_result *rr)
+{
+	struct le *le;
+
+	if (!rr)
+		return false;
+
+	for (le = rr->targets.head; le; le = le->next) {
+		const struct route_target *t = le->data;
+
+		if (t->connection || target_connected(t))
+			return true;
+	}
+
+	return false;
 }

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <ctype.h>
 #include <re.h>
-#include "core.h"
+#include "engine.h"
 
 
 enum match_kind {

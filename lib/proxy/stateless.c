@@ -13,7 +13,7 @@
 
 #include <string.h>
 #include <re.h>
-#include "core.h"
+#include "engine.h"
 
 
 enum {
@@ -66,17 +66,17 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 	fwd_stateless_branch(branch, sizeof(branch), ctx->msg, &ruri);
 
 	err = fwd_via_update(mb, branch, fwd_loop_hash(ctx->msg, &ruri),
-			     ctx->in->index, NULL);
+			     sock_index(ctx->in), NULL);
 	if (err)
 		return err;
 
 	if (ctx->record_route) {
 		struct flow fa, fb;
 
-		fa.sock = ctx->in->index;
+		fa.sock = sock_index(ctx->in);
 		fa.tp = ctx->msg->tp;
 		fa.addr = ctx->msg->src;
-		fb.sock = ctx->out->index;
+		fb.sock = sock_index(ctx->out);
 		fb.tp = tp;
 		fb.addr = *dst;
 

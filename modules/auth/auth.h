@@ -4,6 +4,8 @@
  * Copyright (C) 2026 sipd developers
  */
 
+#include <digest/digest.h>
+
 enum {
 	NONCE_SIZE = 64,       /* hex characters */
 };

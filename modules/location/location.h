@@ -4,6 +4,8 @@
  * Copyright (C) 2026 sipd developers
  */
 
+#include <digest/digest.h>
+
 /* store.c */
 int  store_lookup(struct list *bindings, const char *aor, int64_t now);
 int  store_save(const char *aor, const struct list *upserts,

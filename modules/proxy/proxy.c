@@ -59,7 +59,7 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 	}
 
 	/* it leaves over a connection, which is worker 0's: it goes there */
-	if (handoff_take(sock, msg, &rr))
+	if (route_needs_connection(&rr) && handoff_take(sock, msg))
 		goto out;
 
 	if (rr.in_dialog) {
@@ -180,6 +180,10 @@ static int module_init(void)
 	if (err)
 		return err;
 
+	err = proxy_engine_init();
+	if (err)
+		return err;
+
 	branch_init();
 	role_register(&role);
 	reload_register(&hook);
@@ -200,6 +204,7 @@ static int module_close(void)
 	calls_close();
 	shift_close();
 	branch_close();
+	proxy_engine_close();
 
 	return 0;
 }

@@ -4,6 +4,9 @@
  * Copyright (C) 2026 sipd developers
  */
 
+#include <proxy/engine.h>
+
+
 struct ptrans;
 struct branch;
 

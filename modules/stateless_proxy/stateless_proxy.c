@@ -13,6 +13,7 @@
 
 #include <re.h>
 #include <sipd.h>
+#include <proxy/engine.h>
 
 
 static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
@@ -44,7 +45,7 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 	}
 
 	/* it leaves over a connection, which is worker 0's: it goes there */
-	if (handoff_take(sock, msg, &rr))
+	if (route_needs_connection(&rr) && handoff_take(sock, msg))
 		goto out;
 
 	/* one target: the best one */
@@ -94,6 +95,12 @@ static struct role role = {
 
 static int module_init(void)
 {
+	int err;
+
+	err = proxy_engine_init();
+	if (err)
+		return err;
+
 	role_register(&role);
 
 	return 0;
@@ -103,6 +110,7 @@ static int module_init(void)
 static int module_close(void)
 {
 	role_unregister(&role);
+	proxy_engine_close();
 
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <re.h>
 #include "core.h"
+#include "digest/digest.h"
 #include "../../modules/auth/auth.h"
 #include "harness.h"
 

@@ -31,6 +31,8 @@
 #include <arpa/inet.h>
 #include <re.h>
 #include "ops.h"
+#include "digest/digest.h"
+#include "proxy/engine.h"
 #include "libre/libre.h"
 #include "harness.h"
 

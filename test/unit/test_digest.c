@@ -7,6 +7,7 @@
 #include <string.h>
 #include <re.h>
 #include "core.h"
+#include "digest/digest.h"
 #include "test.h"
 
 

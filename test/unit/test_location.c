@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <re.h>
 #include "core.h"
+#include "digest/digest.h"
 #include "../../modules/location/location.h"
 #include "test.h"
 

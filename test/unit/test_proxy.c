@@ -7,6 +7,8 @@
 #include <string.h>
 #include <re.h>
 #include "core.h"
+#include "digest/digest.h"
+#include "proxy/engine.h"
 #include "test.h"
 #include "capture.h"
 

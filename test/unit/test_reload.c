@@ -8,6 +8,8 @@
 #include <string.h>
 #include <re.h>
 #include "ops.h"
+#include "digest/digest.h"
+#include "proxy/engine.h"
 #include "test.h"
 #include "capture.h"
 
@@ -79,6 +81,7 @@ static void setup(void)
 
 	ck_assert_int_eq(0, test_config(boot_conf));
 	ck_assert_int_eq(0, core_config(CONFIG_START));
+	ck_assert_int_eq(0, proxy_engine_init());
 	ck_assert_int_eq(0, hook_handler(true));
 	(void)config_find("legacy_key");   /* a module without a hook */
 	ck_assert_int_eq(0, config_check_unused(NULL));
@@ -99,7 +102,7 @@ static void teardown(void)
 	report = mem_deref(report);
 	reload_unregister(&hook);
 	reload_close();
-	routes_close();
+	proxy_engine_close();
 	listen_close();
 	domain_close();
 	config_unload();

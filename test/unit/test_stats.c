@@ -118,6 +118,7 @@ static void setup(void)
 {
 	capture_start();
 	stats_init();
+	wire_init();        /* as listen_start(): decoded messages counted */
 }
 
 

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <re.h>
 #include "core.h"
+#include "digest/digest.h"
 #include "sipctl.h"
 
 
