@@ -17,6 +17,14 @@
 #include "proxy.h"
 
 
+struct proxy_conf proxy_conf = {
+	.timer_c = TIMER_C_DEFAULT * 1000,
+};
+
+/* where a branch's final outcome goes (its proxy transaction) */
+static branch_response_h *branch_response;
+
+
 enum {
 	BRANCH_HASH_SIZE = 1024,
 	CANCEL_WAIT = 64 * SIP_T1,
@@ -116,7 +124,7 @@ static void timer_c_handler(void *arg)
 
 	/* never answered: done with it, as a timeout */
 	b->req = mem_deref(b->req);
-	ptrans_branch_response(b, ETIMEDOUT, NULL);
+	branch_response(b, ETIMEDOUT, NULL);
 }
 
 
@@ -144,7 +152,7 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 		tmr_cancel(&b->tmr_c);
 	}
 
-	ptrans_branch_response(b, err, msg);
+	branch_response(b, err, msg);
 }
 
 
@@ -280,7 +288,7 @@ static void cancel_give_up(void *arg)
 
 	/* libre's transaction may wait forever: end the branch here */
 	b->req = mem_deref(b->req);
-	ptrans_branch_response(b, ETIMEDOUT, NULL);
+	branch_response(b, ETIMEDOUT, NULL);
 }
 
 
@@ -413,8 +421,16 @@ bool branch_cancel_response(const struct sip_msg *msg)
 }
 
 
-void branch_init(void)
+/**
+ * Start the branches
+ *
+ * @param responseh Told of each branch's responses and its end (the
+ *                  proxy transactions, ptrans.c)
+ */
+void branch_init(branch_response_h *responseh)
 {
+	branch_response = responseh;
+
 	if (!branches)
 		(void)hash_alloc(&branches, BRANCH_HASH_SIZE);
 }

@@ -184,7 +184,7 @@ static int module_init(void)
 	if (err)
 		return err;
 
-	branch_init();
+	branch_init(ptrans_branch_response);
 	role_register(&role);
 	reload_register(&hook);
 	stats_register(&transactions);

@@ -89,7 +89,10 @@ int  branch_start(struct branch **bp, struct ptrans *pt,
 		  int32_t cseq_delta);
 void branch_cancel(struct branch *b, const char *reason);
 bool branch_cancel_response(const struct sip_msg *msg);
-void branch_init(void);
+typedef void (branch_response_h)(struct branch *b, int err,
+				 const struct sip_msg *msg);
+
+void branch_init(branch_response_h *responseh);
 void branch_close(void);
 
 /* calls.c */

@@ -18,10 +18,6 @@
 #include "proxy.h"
 
 
-struct proxy_conf proxy_conf = {
-	.timer_c = TIMER_C_DEFAULT * 1000,
-};
-
 static struct list ptranss;
 
 
