@@ -10,6 +10,7 @@
 #   bench-compare  only the side-by-side comparison
 #   fuzz     build the libFuzzer harnesses with clang, run each FUZZ_TIME s
 #   fuzz-replay  replay the fuzzing seeds and regressions (part of test)
+#   layers   no loop of files calling each other (part of test)
 #   install  install into $(DESTDIR)$(PREFIX)
 #   clean    remove build/ and build-san/
 #
@@ -129,7 +130,7 @@ FUZZ_SEEDS_pidf   := pidf
 FUZZ_SEEDS_scan   := scan
 FUZZ_REPLAY := $(patsubst %,$(B)/test/fuzz/fuzz-%,$(FUZZ_ALL))
 
-.PHONY: all run test bench bench-compare install clean deps deps-test \
+.PHONY: all layers run test bench bench-compare install clean deps deps-test \
 	deps-bench deps-fuzz fuzz fuzz-build fuzz-replay
 
 all: $(PROGRAMS) $(MOD_SOS) $(FUZZ_REPLAY)
@@ -336,8 +337,15 @@ TEST_ENV   := SIPD_BUILD=$(CURDIR)/$(B) \
 	      $(if $(SANITIZE),$(SAN_ENV)) \
 	      $(if $(VALGRIND),SIPD_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=4)
 
+# the layers: no loop of files calling each other (tools/layers)
+layers: all
+	@tools/layers $(B)/core $(B)/daemon
+	@tools/layers $(B)/lib
+	@tools/layers --each $(B)/modules
+
 test: deps-test
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory layers
 	@$(TEST_ENV) $(MAKE) --no-print-directory fuzz-replay
 	@$(TEST_ENV) $(B)/test/sipd-test
 
