@@ -88,7 +88,10 @@ PROXY_LIB  := $(B)/libsipdproxy.a
 DIGEST_SRCS := $(wildcard lib/digest/*.c)
 DIGEST_OBJS := $(patsubst %.c,$(B)/%.o,$(DIGEST_SRCS))
 DIGEST_LIB := $(B)/libsipddigest.a
-LIB_OBJS   := $(PROXY_OBJS) $(DIGEST_OBJS)
+SIPMSG_SRCS := $(wildcard lib/sipmsg/*.c)
+SIPMSG_OBJS := $(patsubst %.c,$(B)/%.o,$(SIPMSG_SRCS))
+SIPMSG_LIB := $(B)/libsipdsipmsg.a
+LIB_OBJS   := $(PROXY_OBJS) $(DIGEST_OBJS) $(SIPMSG_OBJS)
 
 # the operations (control socket, status, metrics): the daemon's layer
 # above the core, also linked into sipctl and the tests
@@ -181,6 +184,10 @@ $(DIGEST_LIB): $(DIGEST_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(SIPMSG_LIB): $(SIPMSG_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(OPS_LIB): $(OPS_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -198,10 +205,13 @@ $(B)/modules/%.o: modules/%.c
 MODULE_LIBS_presence := $(XML_LIBS)
 
 # the libraries of lib/ each module links
-MODULE_USES_proxy           := $(PROXY_LIB) $(DIGEST_LIB)
-MODULE_USES_stateless_proxy := $(PROXY_LIB) $(DIGEST_LIB)
-MODULE_USES_auth            := $(DIGEST_LIB)
+MODULE_USES_proxy           := $(PROXY_LIB) $(DIGEST_LIB) $(SIPMSG_LIB)
+MODULE_USES_stateless_proxy := $(PROXY_LIB) $(DIGEST_LIB) $(SIPMSG_LIB)
+MODULE_USES_auth            := $(DIGEST_LIB) $(SIPMSG_LIB)
 MODULE_USES_location        := $(DIGEST_LIB)
+MODULE_USES_registrar       := $(SIPMSG_LIB)
+MODULE_USES_presence        := $(SIPMSG_LIB)
+MODULE_USES_redirect        := $(SIPMSG_LIB)
 
 define module_rule
 $(B)/modules/$(1).so: $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c)) \
@@ -212,8 +222,10 @@ $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
 # --- sipctl -----------------------------------------------------------------
 
-$(B)/sipctl: $(SIPCTL_OBJS) $(DIGEST_LIB) $(OPS_LIB) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(DIGEST_LIB) $(OPS_LIB) \
+$(B)/sipctl: $(SIPCTL_OBJS) $(DIGEST_LIB) $(SIPMSG_LIB) $(OPS_LIB) \
+		$(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(DIGEST_LIB) $(SIPMSG_LIB) \
+		$(OPS_LIB) \
 		$(CORE_LIB) $(LDLIBS)
 
 # --- tests ------------------------------------------------------------------

@@ -391,31 +391,12 @@ int  db_secret(const char *name, uint8_t *key, size_t len);
 
 /* --- Messages and URIs ------------------------------------------------- */
 
-int  msg_body(const struct sip_msg *msg, struct pl *body);
 int  msg_aor(char *buf, size_t size, const struct uri *uri);
 bool msg_method_is(const struct sip_msg *msg, const char *met);
-int  msg_require_check(const struct sip_msg *msg, enum sip_hdrid id,
-		       const char *const *supported, char *unsup,
-		       size_t size);
-bool uri_equal(const struct uri *a, const struct uri *b);
-bool uri_equal_str(const struct pl *a, const struct pl *b);
 int64_t time_now(void);
-
-/** One value of a Contact header */
-struct contact {
-	struct pl val;         /**< The whole value                      */
-	struct pl uri;         /**< The URI without < >                  */
-	struct pl params;      /**< Header params after the URI          */
-	bool star;             /**< The value is "*"                     */
-	bool angle;            /**< The URI was enclosed in < >          */
-};
-
-int  contact_decode(struct contact *c, const struct pl *pl);
 int  transp_decode(enum sip_transp *tp, const struct pl *name);
 const char *transp_name(enum sip_transp tp);
 enum sip_transp uri_transp(const struct uri *uri);
-bool contact_behind_nat(const struct pl *contact, enum sip_transp tp,
-			const struct sa *received);
 
 
 /* --- Connections peers opened (conn.c) -------------------------------- */

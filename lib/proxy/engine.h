@@ -14,6 +14,7 @@
 
 #include "sipd.h"
 #include "digest/digest.h"
+#include "sipmsg/sipmsg.h"
 
 
 

@@ -4,6 +4,8 @@
  * Copyright (C) 2026 sipd developers
  */
 
+#include <sipmsg/sipmsg.h>
+
 #include <digest/digest.h>
 
 enum {

@@ -4,6 +4,8 @@
  * Copyright (C) 2026 sipd developers
  */
 
+#include <sipmsg/sipmsg.h>
+
 /** Event packages served */
 enum pkg {
 	PKG_PRESENCE = 0,      /* RFC 3856, application/pidf+xml        */

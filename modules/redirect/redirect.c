@@ -12,6 +12,7 @@
 #include <string.h>
 #include <re.h>
 #include <sipd.h>
+#include <sipmsg/sipmsg.h>
 
 
 struct redirect_reply {

@@ -4,6 +4,8 @@
  * Copyright (C) 2026 sipd developers
  */
 
+#include <sipmsg/sipmsg.h>
+
 enum overflow_policy {
 	OVERFLOW_REPLACE,      /* the oldest binding makes room */
 	OVERFLOW_REJECT,       /* 403 */

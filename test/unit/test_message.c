@@ -9,6 +9,7 @@
 #include <string.h>
 #include <re.h>
 #include "core.h"
+#include "sipmsg/sipmsg.h"
 #include "../../modules/registrar/registrar.h"
 #include "test.h"
 

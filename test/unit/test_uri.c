@@ -7,6 +7,7 @@
 #include <string.h>
 #include <re.h>
 #include "core.h"
+#include "sipmsg/sipmsg.h"
 #include "test.h"
 
 

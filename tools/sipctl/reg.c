@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <re.h>
 #include "ops.h"
+#include "sipmsg/sipmsg.h"
 #include "sipctl.h"
 
 

@@ -1,0 +1,36 @@
+/**
+ * @file sipmsg.h  Helpers on SIP messages for the modules: bodies, Require
+ *                 option tags, URI comparison (RFC 3261 19.1.4), Contact
+ *                 values; a static library (lib/sipmsg) linked into the
+ *                 modules that use it
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#ifndef SIPD_SIPMSG_H
+#define SIPD_SIPMSG_H
+
+#include "sipd.h"
+
+
+int  msg_body(const struct sip_msg *msg, struct pl *body);
+int  msg_require_check(const struct sip_msg *msg, enum sip_hdrid id,
+		       const char *const *supported, char *unsup,
+		       size_t size);
+bool uri_equal(const struct uri *a, const struct uri *b);
+bool uri_equal_str(const struct pl *a, const struct pl *b);
+
+/** One value of a Contact header */
+struct contact {
+	struct pl val;         /**< The whole value                      */
+	struct pl uri;         /**< The URI without < >                  */
+	struct pl params;      /**< Header params after the URI          */
+	bool star;             /**< The value is "*"                     */
+	bool angle;            /**< The URI was enclosed in < >          */
+};
+
+int  contact_decode(struct contact *c, const struct pl *pl);
+bool contact_behind_nat(const struct pl *contact, enum sip_transp tp,
+			const struct sa *received);
+
+#endif
