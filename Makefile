@@ -47,7 +47,7 @@ CFLAGS     += -std=gnu99 -Wall -Wextra -Wno-unused-parameter \
 	      -fno-strict-aliasing -D_GNU_SOURCE \
 	      -DSIPD_VERSION=\"$(VERSION)\" \
 	      -DSIPD_MODULE_PATH=\"$(MODDIR)\" \
-	      -Icore $(RE_CFLAGS) $(XML_CFLAGS) -MMD -MP
+	      -Icore -Ilib $(RE_CFLAGS) $(XML_CFLAGS) -MMD -MP
 LDLIBS     := -lre -lsqlite3 -lssl -lcrypto -lpthread -ldl -lm
 
 # libxml2, for the presence module (PIDF)
@@ -78,6 +78,12 @@ $(shell mkdir -p $(B); echo "$(PREFIX)" | cmp -s - $(PREFIX_STAMP) || \
 CORE_SRCS  := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS)) $(B)/core/schema.o
 CORE_LIB   := $(B)/libsipdcore.a
+
+# lib/store: bindings, accounts and presence in the database, for the
+# modules (linked into their .so, compiled -fPIC), sipctl and the tests
+LIB_STORE_SRCS := $(wildcard lib/store/*.c)
+LIB_STORE_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_STORE_SRCS))
+LIB_STORE  := $(B)/lib/libstore.a
 
 MODULES    := $(notdir $(wildcard modules/*))
 MOD_SOS    := $(patsubst %,$(B)/modules/%.so,$(MODULES))
@@ -154,6 +160,17 @@ $(B)/sipd: $(B)/core/main.o $(CORE_LIB)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $(B)/core/main.o \
 		-Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive $(LDLIBS)
 
+# --- libraries --------------------------------------------------------------
+
+# PIC, for the modules; hidden, so that each module keeps its own copy
+$(B)/lib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(LIB_STORE): $(LIB_STORE_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 # --- modules ----------------------------------------------------------------
 
 $(B)/modules/%.o: modules/%.c
@@ -162,16 +179,22 @@ $(B)/modules/%.o: modules/%.c
 
 MODULE_LIBS_presence := $(XML_LIBS)
 
+# the libraries of lib/ a module links
+MODULE_DEPS_location := $(LIB_STORE)
+MODULE_DEPS_presence := $(LIB_STORE)
+
 define module_rule
-$(B)/modules/$(1).so: $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c))
+$(B)/modules/$(1).so: $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c)) \
+		$(MODULE_DEPS_$(1))
 	$$(CC) $$(LDFLAGS) -shared -o $$@ $$^ $$(MODULE_LIBS_$(1))
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
 # --- sipctl -----------------------------------------------------------------
 
-$(B)/sipctl: $(SIPCTL_OBJS) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(CORE_LIB) $(LDLIBS)
+$(B)/sipctl: $(SIPCTL_OBJS) $(LIB_STORE) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(LIB_STORE) $(CORE_LIB) \
+		$(LDLIBS)
 
 # --- tests ------------------------------------------------------------------
 
@@ -179,11 +202,12 @@ $(B)/test/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/test/sipd-test: $(UNIT_OBJS) $(MOD_LIB_OBJS) $(CORE_LIB)
+$(B)/test/sipd-test: $(UNIT_OBJS) $(MOD_LIB_OBJS) $(LIB_STORE) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $(UNIT_OBJS) $(MOD_LIB_OBJS) \
-		-Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
-		$(LDLIBS) $(XML_LIBS) $$(pkg-config --libs check)
+		$(LIB_STORE) -Wl,--whole-archive $(CORE_LIB) \
+		-Wl,--no-whole-archive $(LDLIBS) $(XML_LIBS) \
+		$$(pkg-config --libs check)
 
 # the UDP flood of the flood benchmark (make bench)
 $(B)/test/floodgen: test/bench/floodgen.c
@@ -208,8 +232,9 @@ $(B)/test/sipc: $(CLIENT_OBJS)
 
 FUZZ_OBJ    := $(B)/test/fuzz/obj
 FUZZ_GLUE   := $(patsubst %,$(FUZZ_OBJ)/glue/%.o,$(MODULES))
-FUZZ_COMMON := $(if $(LIBFUZZER),,$(FUZZ_OBJ)/driver.o) $(MOD_LIB_OBJS)
-FUZZ_LINK   = -rdynamic $(1) -Wl,--whole-archive $(CORE_LIB) \
+FUZZ_COMMON := $(if $(LIBFUZZER),,$(FUZZ_OBJ)/driver.o) $(MOD_LIB_OBJS) \
+	       $(LIB_STORE)
+FUZZ_LINK   = -rdynamic $(1) $(LIB_STORE) -Wl,--whole-archive $(CORE_LIB) \
 	      -Wl,--no-whole-archive $(LDLIBS) $(XML_LIBS)
 
 # each module's glue file, its exports renamed: they are linked together
