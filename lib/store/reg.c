@@ -1,8 +1,10 @@
 /**
  * @file reg.c  sipctl reg add and del: what they change, wherever they run
  *
- * The caller saves the change: sipctl with store_binding_save(), the
- * daemon with location_save(), which reports it as core events.
+ * The daemon runs them for sipctl on its control socket with
+ * location_save(), which tells the presence role of the change; sipctl
+ * runs them itself with store_binding_save() when no daemon runs. The
+ * same function decides what changes in both.
  *
  * Copyright (C) 2026 sipd developers
  */

@@ -146,6 +146,7 @@ static int module_init(void)
 	reload_register(&hook);
 	stats_register(&registrations);
 	stats_register(&cache_hit_count);
+	reg_command_register();
 
 	return 0;
 }
@@ -153,6 +154,7 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	reg_command_unregister();
 	stats_unregister(&cache_hit_count);
 	stats_unregister(&registrations);
 	reload_unregister(&hook);

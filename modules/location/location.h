@@ -12,3 +12,7 @@ void cache_close(void);
 
 /* expire.c */
 int  expire_run(int64_t now, uint32_t batch, uint32_t *removed);
+
+/* command.c */
+void reg_command_register(void);
+void reg_command_unregister(void);

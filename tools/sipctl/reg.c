@@ -1,7 +1,9 @@
 /**
  * @file reg.c  sipctl reg: list, add and remove bindings
  *
- * The bindings are read and written through the store (lib/store).
+ * The bindings are read through the store (lib/store). add and del go to
+ * the running sipd when there is one (control socket), which saves them
+ * as it saves a REGISTER and tells the watchers; else to the store.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -116,12 +118,20 @@ static int reg_list(const char *aor, bool json)
 }
 
 
-/* Run a reg add or del on the store */
+/*
+ * Run a reg add or del: through the running sipd, so that it saves the
+ * change as a REGISTER's and tells the watchers of the AOR; with no sipd
+ * running, on the database directly
+ */
 static int reg_change(const char *line, int (*direct)(struct mbuf *msg))
 {
 	struct mbuf *msg;
-	int err;
-	(void)line;
+	bool reached = false;
+	int ret, err;
+
+	ret = control_try(line, &reached);
+	if (reached)
+		return ret;
 
 	if (db_use(false))
 		return 1;
