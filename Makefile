@@ -80,7 +80,8 @@ CORE_SRCS  := $(wildcard core/*.c core/*/*.c)
 CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS)) $(B)/core/db/schema.o
 
 # the libraries above the core, linked into the modules that use them
-# (and into sipctl and the tests): position-independent, their symbols
+# (and into sipctl and the tests): lib/store is the store of bindings,
+# accounts and presence in the database: position-independent, their symbols
 # hidden so that two modules linking one library keep their own copy
 PROXY_SRCS := $(wildcard lib/proxy/*.c)
 PROXY_OBJS := $(patsubst %.c,$(B)/%.o,$(PROXY_SRCS))
@@ -91,7 +92,10 @@ DIGEST_LIB := $(B)/libsipddigest.a
 SIPMSG_SRCS := $(wildcard lib/sipmsg/*.c)
 SIPMSG_OBJS := $(patsubst %.c,$(B)/%.o,$(SIPMSG_SRCS))
 SIPMSG_LIB := $(B)/libsipdsipmsg.a
-LIB_OBJS   := $(PROXY_OBJS) $(DIGEST_OBJS) $(SIPMSG_OBJS)
+LIB_STORE_SRCS := $(wildcard lib/store/*.c)
+LIB_STORE_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_STORE_SRCS))
+LIB_STORE  := $(B)/lib/libstore.a
+LIB_OBJS   := $(PROXY_OBJS) $(DIGEST_OBJS) $(SIPMSG_OBJS) $(LIB_STORE_OBJS)
 
 # the operations (control socket, status, metrics): the daemon's layer
 # above the core, also linked into sipctl and the tests
@@ -196,6 +200,10 @@ $(B)/sipd: $(B)/daemon/main.o $(OPS_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $(B)/daemon/main.o $(OPS_LIB) \
 		-Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive $(LDLIBS)
 
+$(LIB_STORE): $(LIB_STORE_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 # --- modules ----------------------------------------------------------------
 
 $(B)/modules/%.o: modules/%.c
@@ -208,9 +216,9 @@ MODULE_LIBS_presence := $(XML_LIBS)
 MODULE_USES_proxy           := $(PROXY_LIB) $(DIGEST_LIB) $(SIPMSG_LIB)
 MODULE_USES_stateless_proxy := $(PROXY_LIB) $(DIGEST_LIB) $(SIPMSG_LIB)
 MODULE_USES_auth            := $(DIGEST_LIB) $(SIPMSG_LIB)
-MODULE_USES_location        := $(DIGEST_LIB)
+MODULE_USES_location        := $(LIB_STORE) $(DIGEST_LIB) $(SIPMSG_LIB)
 MODULE_USES_registrar       := $(SIPMSG_LIB)
-MODULE_USES_presence        := $(SIPMSG_LIB)
+MODULE_USES_presence        := $(LIB_STORE) $(DIGEST_LIB) $(SIPMSG_LIB)
 MODULE_USES_redirect        := $(SIPMSG_LIB)
 
 define module_rule
@@ -222,11 +230,10 @@ $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
 # --- sipctl -----------------------------------------------------------------
 
-$(B)/sipctl: $(SIPCTL_OBJS) $(DIGEST_LIB) $(SIPMSG_LIB) $(OPS_LIB) \
-		$(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(DIGEST_LIB) $(SIPMSG_LIB) \
-		$(OPS_LIB) \
-		$(CORE_LIB) $(LDLIBS)
+$(B)/sipctl: $(SIPCTL_OBJS) $(LIB_STORE) $(DIGEST_LIB) $(SIPMSG_LIB) \
+		$(OPS_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(LIB_STORE) $(DIGEST_LIB) \
+		$(SIPMSG_LIB) $(OPS_LIB) $(CORE_LIB) $(LDLIBS)
 
 # --- tests ------------------------------------------------------------------
 

@@ -10,6 +10,8 @@
  *   ban del ADDR|all         lift a ban, or every ban
  *   reload                   reread the configuration (reload.c)
  *
+ * and the commands modules register (command_register()).
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -25,20 +27,67 @@ enum {
 };
 
 
-static int reply(struct mbuf *mb, bool ok, const char *fmt, ...)
+static struct list modcmds;    /* struct command */
+
+
+static int vreply(struct mbuf *mb, bool ok, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int err;
 
 	err = mbuf_printf(mb, "%s\n", ok ? "ok" : "error");
 	if (err || !fmt)
 		return err;
 
+	return mbuf_vprintf(mb, fmt, ap);
+}
+
+
+static int reply(struct mbuf *mb, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
 	va_start(ap, fmt);
-	err = mbuf_vprintf(mb, fmt, ap);
+	err = vreply(mb, ok, fmt, ap);
 	va_end(ap);
 
 	return err;
+}
+
+
+/**
+ * Write the reply of a command
+ *
+ * @param mb  Reply buffer
+ * @param ok  True for "ok", false for "error"
+ * @param fmt The rest of the reply, formatted (or NULL)
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int command_reply(struct mbuf *mb, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	err = vreply(mb, ok, fmt, ap);
+	va_end(ap);
+
+	return err;
+}
+
+
+void command_register(struct command *cmd)
+{
+	if (cmd)
+		list_append(&modcmds, &cmd->le, cmd);
+}
+
+
+void command_unregister(struct command *cmd)
+{
+	if (cmd)
+		list_unlink(&cmd->le);
 }
 
 
@@ -236,6 +285,7 @@ int command_run(struct mbuf *mb, char *line)
 	char *argv[MAX_ARGS];
 	int argc = 0;
 	char *p = line;
+	struct le *le;
 	size_t i;
 
 	while (*p) {
@@ -257,6 +307,15 @@ int command_run(struct mbuf *mb, char *line)
 		if (!strcmp(argv[0], commands[i].name)) {
 			log_debug("control: %s\n", argv[0]);
 			return commands[i].h(mb, argc, argv);
+		}
+	}
+
+	for (le = modcmds.head; le; le = le->next) {
+		const struct command *cmd = le->data;
+
+		if (!strcmp(argv[0], cmd->name)) {
+			log_debug("control: %s\n", argv[0]);
+			return cmd->h(mb, argc, argv);
 		}
 	}
 

@@ -369,6 +369,27 @@ const char *event_name(enum sipd_event_type type);
 const char *call_state_name(enum call_state state);
 
 
+/* --- Control socket commands ------------------------------------------ */
+
+/**
+ * Handler of a command of the control socket: argv[0] is its name. It
+ * writes the reply with command_reply() and returns 0, or an errorcode
+ * when it could not.
+ */
+typedef int (command_h)(struct mbuf *mb, int argc, char *argv[]);
+
+/** A command a module adds to the control socket's (worker 0 runs them) */
+struct command {
+	struct le le;
+	const char *name;
+	command_h *h;
+};
+
+void command_register(struct command *cmd);
+void command_unregister(struct command *cmd);
+int  command_reply(struct mbuf *mb, bool ok, const char *fmt, ...);
+
+
 /* --- Database ---------------------------------------------------------- */
 
 /** A prepared statement, prepared on first use, finalized at close */

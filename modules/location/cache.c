@@ -1,33 +1,29 @@
 /**
  * @file cache.c  Lookups answered from memory while the database is unchanged
  *
- * The bindings a lookup read are kept by address-of-record. SQLite
- * rewrites its WAL-index header (the first bytes of the "-shm" file) at
- * every commit of every connection, in this process or any other (sipctl,
- * another worker); the cache remembers the header it was filled under and
- * empties itself as soon as it reads another one. An entry also ends when
- * the first of its bindings expires. The header is read before the query,
- * so what the query returns is never older than the header it is kept
- * under. Inside a transaction, without a WAL index (another journal mode,
- * an in-memory database) or with a size of 0, every lookup reads SQLite.
+ * The bindings a lookup read are kept by address-of-record. The store's
+ * data version (store_version()) changes at every commit of every
+ * connection, in this process or any other (sipctl, another worker); the
+ * cache remembers the version it was filled under and empties itself as
+ * soon as it reads another one. An entry also ends when the first of its
+ * bindings expires. The version is read before the query, so what the
+ * query returns is never older than the version it is kept under. When
+ * the store cannot tell (inside a transaction, an engine without
+ * versions) or with a size of 0, every lookup reads the store.
  *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <stdint.h>
 #include <string.h>
-#include <sqlite3.h>
 #include <re.h>
 #include <sipd.h>
+#include <store/store.h>
 #include "location.h"
 
 
 enum {
-	WAL_HDR_SIZE    = 48,       /* one copy of SQLite's WalIndexHdr  */
-	WAL_HDR_VERSION = 3007000,  /* its iVersion field                */
-	WAL_HDR_INIT    = 12,       /* offset of its isInit byte         */
-	WAL_INDEX_PAGE  = 32768,    /* the size SQLite maps it in        */
-	BUCKETS         = 256,
+	BUCKETS = 256,
 };
 
 
@@ -39,11 +35,18 @@ struct entry {
 };
 
 
+/* the version a lookup's result is kept under */
+struct mark {
+	uint64_t version;
+	bool valid;
+};
+
+
 static struct {
 	struct hash *ht;
 	uint32_t size;              /* most entries, 0: off              */
 	uint32_t count;
-	uint8_t hdr[WAL_HDR_SIZE];  /* the header the entries belong to  */
+	uint64_t version;           /* the version the entries belong to */
 	uint64_t hits;
 } cache;
 
@@ -64,51 +67,6 @@ static void flush(void)
 		hash_flush(cache.ht);
 
 	cache.count = 0;
-}
-
-
-/*
- * SQLite's own mapping of the first page of the connection's WAL index,
- * asked for at every use so that it is never used past the connection's
- * life. (Opening the "-shm" file here would be wrong: closing that file
- * would drop the POSIX locks SQLite holds on it.)
- */
-static const uint8_t *wal_index(sqlite3 *db)
-{
-	sqlite3_file *file = NULL;
-	void volatile *p = NULL;
-
-	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER,
-				 &file) != SQLITE_OK || !file ||
-	    !file->pMethods || file->pMethods->iVersion < 2 ||
-	    !file->pMethods->xShmMap)
-		return NULL;
-
-	if (file->pMethods->xShmMap(file, 0, WAL_INDEX_PAGE, 0, &p) !=
-	    SQLITE_OK)
-		return NULL;
-
-	return (const uint8_t *)p;
-}
-
-
-/* Read the header as SQLite's readers do: both copies, equal */
-static bool header_read(uint8_t *hdr, const volatile uint8_t *shm)
-{
-	uint8_t other[WAL_HDR_SIZE];
-	uint32_t version;
-	size_t i;
-
-	for (i = 0; i < WAL_HDR_SIZE; i++)
-		hdr[i] = shm[i];
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	for (i = 0; i < WAL_HDR_SIZE; i++)
-		other[i] = shm[WAL_HDR_SIZE + i];
-
-	memcpy(&version, hdr, sizeof(version));
-
-	return version == WAL_HDR_VERSION && hdr[WAL_HDR_INIT] == 1 &&
-		!memcmp(hdr, other, WAL_HDR_SIZE);
 }
 
 
@@ -147,38 +105,23 @@ static int bindings_share(struct list *dst, const struct list *src)
 }
 
 
-/**
- * Answer a lookup from the cache
- *
- * @param bindings List to append copies to
- * @param aor      Address-of-record
- * @param now      Current time, epoch seconds
- * @param mark     Set to the header to keep a miss's result under, or
- *                 cleared when it must not be kept
- *
- * @return true if the bindings were appended (a hit)
- */
-bool cache_get(struct list *bindings, const char *aor, int64_t now,
-	       struct cache_mark *mark)
+/* Answer a lookup from the cache; mark is set to the version to keep
+   a miss's result under, or cleared when it must not be kept */
+static bool cache_get(struct list *bindings, const char *aor, int64_t now,
+		      struct mark *mark)
 {
-	sqlite3 *db = db_handle();
-	const uint8_t *shm;
 	struct entry *e;
 
 	mark->valid = false;
 
-	if (!cache.size || !db || !sqlite3_get_autocommit(db))
-		return false;
-
-	shm = wal_index(db);
-	if (!shm || !header_read(mark->hdr, shm))
+	if (!cache.size || store_version(&mark->version))
 		return false;
 
 	mark->valid = true;
 
-	if (memcmp(mark->hdr, cache.hdr, WAL_HDR_SIZE)) {
+	if (mark->version != cache.version) {
 		flush();
-		memcpy(cache.hdr, mark->hdr, WAL_HDR_SIZE);
+		cache.version = mark->version;
 		return false;
 	}
 
@@ -196,21 +139,14 @@ bool cache_get(struct list *bindings, const char *aor, int64_t now,
 }
 
 
-/**
- * Keep the result of a lookup that missed
- *
- * @param aor      Address-of-record
- * @param bindings Its bindings, as the lookup returns them
- * @param mark     What cache_get() set
- */
-void cache_put(const char *aor, const struct list *bindings,
-	       const struct cache_mark *mark)
+/* Keep the result of a lookup that missed */
+static void cache_put(const char *aor, const struct list *bindings,
+		      const struct mark *mark)
 {
 	struct entry *e;
 	struct le *le;
 
-	if (!mark->valid || !cache.ht ||
-	    memcmp(mark->hdr, cache.hdr, WAL_HDR_SIZE))
+	if (!mark->valid || !cache.ht || mark->version != cache.version)
 		return;
 
 	/* an entry that expired is replaced */
@@ -240,6 +176,41 @@ void cache_put(const char *aor, const struct list *bindings,
 
 	hash_append(cache.ht, hash_joaat_str(aor), &e->he, e);
 	++cache.count;
+}
+
+
+/**
+ * Get the unexpired bindings of an address-of-record, best q first,
+ * from the cache while the store is unchanged (the location backend's
+ * lookup)
+ *
+ * @param bindings List to append to
+ * @param aor      Address-of-record
+ * @param now      Current time, epoch seconds
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int cache_lookup(struct list *bindings, const char *aor, int64_t now)
+{
+	struct list found = LIST_INIT;
+	struct mark mark;
+	int err;
+
+	if (cache_get(bindings, aor, now, &mark))
+		return 0;
+
+	err = store_binding_lookup(&found, aor, now);
+	if (!err)
+		cache_put(aor, &found, &mark);
+
+	while (found.head) {
+		struct binding *b = found.head->data;
+
+		list_unlink(&b->le);
+		list_append(bindings, &b->le, b);
+	}
+
+	return err;
 }
 
 

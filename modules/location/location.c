@@ -1,8 +1,9 @@
 /**
- * @file location.c  Location module: the SQLite backend of the location
- *                   and account services
+ * @file location.c  Location module: the backend of the location and
+ *                   account services, on the store (lib/store)
  *
- * Bindings and accounts live in the database the core opened. Every
+ * Bindings and accounts live in the store, on the database the core
+ * opened. Every
  * change is committed before the core hears it succeeded; a timer removes
  * expired bindings a batch at a time so that the loop never stalls;
  * lookups are answered from memory while the database is unchanged.
@@ -10,9 +11,9 @@
  * Copyright (C) 2026 sipd developers
  */
 
-#include <sqlite3.h>
 #include <re.h>
 #include <sipd.h>
+#include <store/store.h>
 #include "location.h"
 
 
@@ -32,17 +33,17 @@ static struct {
 
 
 static struct location_backend backend = {
-	.name   = "sqlite",
-	.lookup = store_lookup,
-	.save   = store_save,
-	.scan   = store_scan,
+	.name   = "store",
+	.lookup = cache_lookup,
+	.save   = store_binding_save,
+	.scan   = store_binding_scan,
 };
 
 
 static struct account_backend accounts = {
-	.name   = "sqlite",
-	.exists = accounts_exists,
-	.ha1    = accounts_ha1,
+	.name   = "store",
+	.exists = store_account_exists,
+	.ha1    = store_account_ha1,
 };
 
 
@@ -100,7 +101,7 @@ static uint64_t registrations_read(void *arg)
 	int err;
 	(void)arg;
 
-	err = store_count(&n, time_now());
+	err = store_binding_count(&n, time_now());
 	if (err)
 		log_warning("location: counting the bindings: %m\n", err);
 
@@ -145,6 +146,7 @@ static int module_init(void)
 	reload_register(&hook);
 	stats_register(&registrations);
 	stats_register(&cache_hit_count);
+	reg_command_register();
 
 	return 0;
 }
@@ -152,6 +154,7 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	reg_command_unregister();
 	stats_unregister(&cache_hit_count);
 	stats_unregister(&registrations);
 	reload_unregister(&hook);

@@ -12,6 +12,9 @@ from sipdlib import (timing, Sipd, SIPCTL, check, eq, contact_uri, param,
                      parse_challenge, digest_header)
 from test_sipp import (SIPP_CONF, add_users, sipp_load, bindings,
                        reg_list_json, sipp_ok)
+from test_presence import (PRES_CONF, ACCOUNTS as PRES_ACCOUNTS, PUA,
+                           presence_sub, reg_of)
+from test_proxy import closing
 
 
 def bound_count(s):
@@ -337,6 +340,62 @@ def test_reg_add_same_contact_twice_updates():
         r = s.client().register("alice@example.com", "secret", contacts=[])
         eq([contact_uri(v) for v in r.all("contact")],
            ["sip:alice@127.0.0.1:7300"], "contacts the registrar returns")
+
+
+def _reg_add_del_notified(conf):
+    """alice watches bob's presence and reg: a binding added with sipctl
+    reg add makes him open with that contact registered, one removed
+    with sipctl reg del closed with it unregistered."""
+    with Sipd(conf, accounts=PRES_ACCOUNTS) as s:
+        alice = PUA(s, "alice")
+        try:
+            pres, n = presence_sub(alice, "bob@example.com")
+            eq(n.pidf().basics(), {"closed"}, "no binding: closed")
+            reg, n = presence_sub(alice, "bob@example.com", "reg")
+            eq(reg_of(n)[1]["contacts"], [], "no contact yet")
+
+            contact = "sip:bob@127.0.0.1:7400"
+            r = s.sipctl("reg", "add", "bob@example.com", contact,
+                         "--expires", "600")
+            eq(r.returncode, 0, "reg add (%s)" % r.stderr.strip())
+            eq(r.stdout.strip(), "added bob@example.com -> %s for 600"
+               " seconds" % contact, "reg add output")
+            p = pres.notify(what="presence NOTIFY after reg add").pidf()
+            eq(p.basics(), {"open"}, "bound with sipctl: open (%s)" % p.raw)
+            _, rg = reg_of(reg.notify(what="reg NOTIFY after reg add"))
+            eq([(c["uri"], c["state"], c["event"]) for c in rg["contacts"]],
+               [(contact, "active", "registered")], "reg after reg add")
+
+            time.sleep(1.1)
+            r = s.sipctl("reg", "del", "bob@example.com", contact)
+            eq(r.returncode, 0, "reg del (%s)" % r.stderr.strip())
+            eq(r.stdout.strip(), "removed 1 binding of bob@example.com",
+               "reg del output")
+            p = pres.notify(what="presence NOTIFY after reg del").pidf()
+            eq(p.basics(), {"closed"}, "unbound with sipctl: closed")
+            _, rg = reg_of(reg.notify(what="reg NOTIFY after reg del"))
+            eq([(c["uri"], c["state"], c["event"]) for c in rg["contacts"]],
+               [(contact, "terminated", "unregistered")],
+               "reg after reg del")
+            eq(bound_count(s), 0, "bindings left")
+
+            # an error of the daemon is sipctl's
+            r = s.sipctl("reg", "del", "bob@example.com")
+            eq(r.returncode, 1, "reg del of nothing")
+            eq(r.stderr.strip(), "sipctl: reg del: no binding of"
+               " bob@example.com", "reg del of nothing: message")
+        finally:
+            closing(alice)
+
+
+def test_reg_add_del_notifies_watchers():
+    _reg_add_del_notified(PRES_CONF)
+
+
+def test_reg_add_del_notifies_watchers_workers_2():
+    """With two workers, worker 0 (the control socket's) runs the
+    change, and has the subscriptions."""
+    _reg_add_del_notified(PRES_CONF + "workers 2\n")
 
 
 def test_reg_list_json_fields():

@@ -11,6 +11,7 @@
 #include <re.h>
 #include "core.h"
 #include "digest/digest.h"
+#include <store/store.h>
 #include "../../modules/location/location.h"
 #include "test.h"
 
@@ -32,7 +33,7 @@ static void event_handler(const struct sipd_event *ev, void *arg)
 static struct event_listener listener = {.h = event_handler};
 
 static struct location_backend backend = {
-	.name = "test", .lookup = store_lookup, .save = store_save,
+	.name = "test", .lookup = cache_lookup, .save = store_binding_save,
 };
 
 
@@ -259,19 +260,21 @@ START_TEST(test_accounts)
 	ck_assert_int_eq(SQLITE_DONE, sqlite3_step(stmt));
 	sqlite3_finalize(stmt);
 
-	ck_assert_int_eq(0, accounts_ha1("alice", "example.com",
-					 DIGEST_SHA256, ha1, &len));
+	ck_assert_int_eq(0, store_account_ha1("alice", "example.com",
+					      DIGEST_SHA256, ha1, &len));
 	ck_assert_uint_eq(32, len);
 	ck_assert(!memcmp(ha1, want, 32));
 
-	ck_assert_int_eq(ENOENT, accounts_ha1("bob", "example.com",
-					      DIGEST_MD5, ha1, &len));
-	ck_assert_int_eq(ENOENT, accounts_ha1("alice", "example.org",
-					      DIGEST_MD5, ha1, &len));
+	ck_assert_int_eq(ENOENT, store_account_ha1("bob", "example.com",
+						   DIGEST_MD5, ha1, &len));
+	ck_assert_int_eq(ENOENT, store_account_ha1("alice", "example.org",
+						   DIGEST_MD5, ha1, &len));
 
-	ck_assert_int_eq(0, accounts_exists("alice", "example.com", &exists));
+	ck_assert_int_eq(0, store_account_exists("alice", "example.com",
+						 &exists));
 	ck_assert(exists);
-	ck_assert_int_eq(0, accounts_exists("Alice", "example.com", &exists));
+	ck_assert_int_eq(0, store_account_exists("Alice", "example.com",
+						 &exists));
 	ck_assert(!exists);
 }
 END_TEST

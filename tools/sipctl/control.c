@@ -1,6 +1,6 @@
 /**
- * @file control.c  sipctl status, ban and reload: commands for the running
- *                  sipd, through its control socket
+ * @file control.c  sipctl status, ban and reload, and reg add and del when
+ *                  sipd runs: commands for it, through its control socket
  *
  * One command line goes to the socket; the reply's first line is "ok" or
  * "error", the rest is printed (on standard output, or on standard error
@@ -171,6 +171,51 @@ static bool usage_ok(int argc, char *argv[])
 		return argc == 2 || (argc == 3 && !strcmp(argv[2], "--json"));
 
 	return argc == 3 && !strcmp(argv[1], "del");
+}
+
+
+/**
+ * Send a command to the running sipd when there is one
+ *
+ * @param line    The command line
+ * @param reached Set to true when sipd answered (its answer is printed)
+ *
+ * @return Exit status, when reached
+ */
+int control_try(const char *line, bool *reached)
+{
+	const char *path = control_path();
+	struct mbuf *reply;
+	int err, ret = 0;
+
+	*reached = false;
+
+	if (!path)
+		return 0;
+
+	reply = mbuf_alloc(4096);
+	if (!reply)
+		return fail("out of memory");
+
+	err = call(reply, path, line);
+	if (!err) {
+		*reached = true;
+		ret = print_reply(reply, false);
+	}
+	else if (err == ETIMEDOUT || err == EOVERFLOW) {
+		/* it may have made the change: not made twice */
+		*reached = true;
+		ret = unreachable(path, err);
+	}
+	else if (err != ENOENT && err != ECONNREFUSED) {
+		(void)fprintf(stderr, "sipctl: warning: cannot reach sipd on"
+			      " %s (%s): the change goes to the database, and"
+			      " no watcher is told\n", path, strerror(err));
+	}
+
+	mem_deref(reply);
+
+	return ret;
 }
 
 

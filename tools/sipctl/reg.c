@@ -1,5 +1,9 @@
 /**
- * @file reg.c  sipctl reg: list and remove bindings
+ * @file reg.c  sipctl reg: list, add and remove bindings
+ *
+ * The bindings are read through the store (lib/store). add and del go to
+ * the running sipd when there is one (control socket), which saves them
+ * as it saves a REGISTER and tells the watchers; else to the store.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -9,34 +13,76 @@
 #include <ctype.h>
 #include <string.h>
 #include <time.h>
-#include <sqlite3.h>
 #include <re.h>
 #include "ops.h"
 #include "sipmsg/sipmsg.h"
+#include <store/store.h>
 #include "sipctl.h"
 
 
 static void json_str(const char *s)
 {
-	(void)re_printf("%H", json_quote, s);
+	(void)re_printf("%H", json_quote, s ? s : "");
 }
 
 
-static const char *col(sqlite3_stmt *stmt, int i)
+static const char *str(const char *s)
 {
-	const char *s = (const char *)sqlite3_column_text(stmt, i);
-
 	return s ? s : "";
+}
+
+
+static void binding_print(const struct binding *b, int64_t now, bool json,
+			  bool first)
+{
+	char recv[64] = "";
+
+	if (sa_isset(&b->received, SA_ALL))
+		re_snprintf(recv, sizeof(recv), "%J", &b->received);
+
+	if (!json) {
+		(void)printf("%-28s %-44s %7lld %-5s %-22s %s\n", str(b->aor),
+			     str(b->contact), (long long)(b->expires - now),
+			     transp_name(b->tp), recv,
+			     str(b->user_agent));
+		return;
+	}
+
+	(void)printf("%s\n  {\"aor\": ", first ? "" : ",");
+	json_str(b->aor);
+	(void)printf(", \"contact\": ");
+	json_str(b->contact);
+	(void)printf(", \"expires\": %lld", (long long)(b->expires - now));
+	(void)printf(", \"transport\": ");
+	json_str(transp_name(b->tp));
+	(void)printf(", \"source\": ");
+	json_str(recv);
+	(void)printf(", \"user_agent\": ");
+	json_str(b->user_agent);
+	(void)printf(", \"q\": %d.%03d", b->q / 1000, b->q % 1000);
+	(void)printf(", \"call_id\": ");
+	json_str(b->callid);
+	(void)printf(", \"cseq\": %u", b->cseq);
+	(void)printf(", \"socket\": ");
+	json_str(b->sock);
+	(void)printf(", \"path\": ");
+	json_str(b->path);
+	(void)printf(", \"instance\": ");
+	json_str(b->instance);
+	(void)printf(", \"reg_id\": %u", b->reg_id);
+	(void)printf(", \"params\": ");
+	json_str(b->params);
+	(void)printf("}");
 }
 
 
 static int reg_list(const char *aor, bool json)
 {
 	char user[128], domain[128], key[300];
-	sqlite3_stmt *stmt;
+	struct list bindings = LIST_INIT;
 	int64_t now = (int64_t)time(NULL);
-	unsigned n = 0;
-	int rc;
+	struct le *le;
+	int err;
 
 	if (aor) {
 		if (!aor_split(aor, user, sizeof(user), domain,
@@ -48,20 +94,11 @@ static int reg_list(const char *aor, bool json)
 	if (db_use(false))
 		return 1;
 
-	rc = sqlite3_prepare_v2(db_handle(),
-		"SELECT aor, contact, expires - ?1, transport, received,"
-		" user_agent, q, callid, cseq, socket, path, instance, reg_id,"
-		" params"
-		" FROM bindings WHERE expires > ?1 AND (?2 IS NULL OR aor = ?2)"
-		" ORDER BY aor, q DESC, id", -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
-
-	sqlite3_bind_int64(stmt, 1, now);
-	if (aor)
-		sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, 2);
+	err = store_binding_list(&bindings, aor ? key : NULL, now);
+	if (err) {
+		list_flush(&bindings);
+		return fail("database: %m", err);
+	}
 
 	if (json)
 		(void)printf("[");
@@ -70,68 +107,68 @@ static int reg_list(const char *aor, bool json)
 			     "CONTACT", "EXPIRES", "TRANS", "SOURCE",
 			     "USER-AGENT");
 
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (json) {
-			int q = sqlite3_column_int(stmt, 6);
-
-			(void)printf("%s\n  {\"aor\": ", n ? "," : "");
-			json_str(col(stmt, 0));
-			(void)printf(", \"contact\": ");
-			json_str(col(stmt, 1));
-			(void)printf(", \"expires\": %lld",
-				     (long long)sqlite3_column_int64(stmt, 2));
-			(void)printf(", \"transport\": ");
-			json_str(col(stmt, 3));
-			(void)printf(", \"source\": ");
-			json_str(col(stmt, 4));
-			(void)printf(", \"user_agent\": ");
-			json_str(col(stmt, 5));
-			(void)printf(", \"q\": %d.%03d", q / 1000, q % 1000);
-			(void)printf(", \"call_id\": ");
-			json_str(col(stmt, 7));
-			(void)printf(", \"cseq\": %lld",
-				     (long long)sqlite3_column_int64(stmt, 8));
-			(void)printf(", \"socket\": ");
-			json_str(col(stmt, 9));
-			(void)printf(", \"path\": ");
-			json_str(col(stmt, 10));
-			(void)printf(", \"instance\": ");
-			json_str(col(stmt, 11));
-			(void)printf(", \"reg_id\": %d",
-				     sqlite3_column_int(stmt, 12));
-			(void)printf(", \"params\": ");
-			json_str(col(stmt, 13));
-			(void)printf("}");
-		}
-		else {
-			(void)printf("%-28s %-44s %7lld %-5s %-22s %s\n",
-				     col(stmt, 0), col(stmt, 1),
-				     (long long)sqlite3_column_int64(stmt, 2),
-				     col(stmt, 3), col(stmt, 4),
-				     col(stmt, 5));
-		}
-		++n;
-	}
+	for (le = bindings.head; le; le = le->next)
+		binding_print(le->data, now, json, le == bindings.head);
 
 	if (json)
-		(void)printf("%s]\n", n ? "\n" : "");
+		(void)printf("%s]\n", bindings.head ? "\n" : "");
 
-	sqlite3_finalize(stmt);
-
-	if (rc != SQLITE_DONE)
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
+	list_flush(&bindings);
 
 	return 0;
 }
 
 
+/*
+ * Run a reg add or del: through the running sipd, so that it saves the
+ * change as a REGISTER's and tells the watchers of the AOR; with no sipd
+ * running, on the database directly
+ */
+static int reg_change(const char *line, int (*direct)(struct mbuf *msg))
+{
+	struct mbuf *msg;
+	bool reached = false;
+	int ret, err;
+
+	ret = control_try(line, &reached);
+	if (reached)
+		return ret;
+
+	if (db_use(false))
+		return 1;
+
+	msg = mbuf_alloc(256);
+	if (!msg)
+		return fail("out of memory");
+
+	err = direct(msg);
+	if (err)
+		(void)fputs("sipctl: ", stderr);
+	(void)fwrite(msg->buf, 1, msg->end, err ? stderr : stdout);
+
+	mem_deref(msg);
+
+	return err ? 1 : 0;
+}
+
+
+static struct {
+	const char *aor;
+	const char *contact;
+	uint32_t expires;
+	uint16_t q;
+} req;
+
+
+static int direct_del(struct mbuf *msg)
+{
+	return store_reg_del(msg, req.aor, req.contact, store_binding_save);
+}
+
+
 static int reg_del(const char *aor, const char *contact)
 {
-	char user[128], domain[128], key[300];
-	sqlite3_stmt *sel, *del;
-	struct pl want;
-	unsigned removed = 0;
-	int rc, ret = 0;
+	char user[128], domain[128], key[300], line[1024];
 
 	if (!aor_split(aor, user, sizeof(user), domain, sizeof(domain)))
 		return fail("reg del: '%s' is not USER@DOMAIN", aor);
@@ -139,122 +176,49 @@ static int reg_del(const char *aor, const char *contact)
 	re_snprintf(key, sizeof(key), "%s@%s", user, domain);
 
 	if (contact) {
+		struct pl want;
 		struct uri u;
 
 		pl_set_str(&want, contact);
-		if (uri_decode(&u, &want))
+		if (uri_decode(&u, &want) || strpbrk(contact, " \t\r\n"))
 			return fail("reg del: '%s' is not a SIP URI",
 				    contact);
 	}
 
-	if (db_use(false))
-		return 1;
+	if (re_snprintf(line, sizeof(line), "reg del %s%s%s", key,
+			contact ? " " : "", contact ? contact : "") < 0)
+		return fail("reg del: the contact is too long");
 
-	if (db_begin())
-		return fail("database is busy");
+	req.aor = key;
+	req.contact = contact;
 
-	if (sqlite3_prepare_v2(db_handle(), "SELECT id, contact FROM"
-			       " bindings WHERE aor = ?1", -1, &sel, NULL)) {
-		db_rollback();
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
-	}
-
-	if (sqlite3_prepare_v2(db_handle(), "DELETE FROM bindings WHERE"
-			       " id = ?1", -1, &del, NULL)) {
-		sqlite3_finalize(sel);
-		db_rollback();
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
-	}
-
-	sqlite3_bind_text(sel, 1, key, -1, SQLITE_STATIC);
-
-	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-		struct pl have;
-
-		pl_set_str(&have, col(sel, 1));
-		if (contact && !uri_equal_str(&want, &have))
-			continue;
-
-		sqlite3_reset(del);
-		sqlite3_bind_int64(del, 1, sqlite3_column_int64(sel, 0));
-		if (sqlite3_step(del) != SQLITE_DONE) {
-			ret = fail("database: %s",
-				   sqlite3_errmsg(db_handle()));
-			break;
-		}
-		++removed;
-	}
-
-	if (!ret && rc != SQLITE_DONE && rc != SQLITE_ROW)
-		ret = fail("database: %s", sqlite3_errmsg(db_handle()));
-
-	sqlite3_finalize(sel);
-	sqlite3_finalize(del);
-
-	if (!ret && !removed)
-		ret = fail("reg del: no binding of %s%s%s", key,
-			   contact ? " matches " : "", contact ? contact : "");
-
-	if (ret) {
-		db_rollback();
-		return ret;
-	}
-
-	if (db_commit())
-		return fail("database: commit failed");
-
-	(void)printf("removed %u binding%s of %s\n", removed,
-		     removed == 1 ? "" : "s", key);
-
-	return 0;
+	return reg_change(line, direct_del);
 }
 
 
-/* The id of the binding of an AOR whose contact equals a URI, or 0 */
-static int64_t binding_of(const char *aor, const char *contact)
+static int direct_add(struct mbuf *msg)
 {
-	sqlite3_stmt *stmt;
-	struct pl want;
-	int64_t id = 0;
-
-	if (sqlite3_prepare_v2(db_handle(), "SELECT id, contact FROM bindings"
-			       " WHERE aor = ?1", -1, &stmt, NULL))
-		return 0;
-
-	pl_set_str(&want, contact);
-	sqlite3_bind_text(stmt, 1, aor, -1, SQLITE_STATIC);
-
-	while (!id && sqlite3_step(stmt) == SQLITE_ROW) {
-		struct pl have;
-
-		pl_set_str(&have, col(stmt, 1));
-		if (uri_equal_str(&want, &have))
-			id = sqlite3_column_int64(stmt, 0);
-	}
-
-	sqlite3_finalize(stmt);
-
-	return id;
+	return store_reg_add(msg, req.aor, req.contact, req.expires, req.q,
+			     store_binding_save);
 }
 
 
 static int reg_add(const char *aor, const char *contact, int argc,
 		   char *argv[])
 {
-	char user[128], domain[128], key[300], callid[40];
+	char user[128], domain[128], key[300], line[1024];
 	uint32_t expires = 3600, q = 1000;
-	int64_t existing;
-	sqlite3_stmt *stmt;
 	struct pl pl;
 	struct uri u;
-	int i, rc;
+	int i;
 
 	if (!aor_split(aor, user, sizeof(user), domain, sizeof(domain)))
 		return fail("reg add: '%s' is not USER@DOMAIN", aor);
 
 	pl_set_str(&pl, contact);
 	if (uri_decode(&u, &pl) || (pl_strcasecmp(&u.scheme, "sip") &&
-				    pl_strcasecmp(&u.scheme, "sips")))
+				    pl_strcasecmp(&u.scheme, "sips")) ||
+	    strpbrk(contact, " \t\r\n"))
 		return fail("reg add: '%s' is not a SIP URI", contact);
 
 	for (i = 0; i < argc; i++) {
@@ -284,65 +248,16 @@ static int reg_add(const char *aor, const char *contact, int argc,
 
 	re_snprintf(key, sizeof(key), "%s@%s", user, domain);
 
-	if (db_use(false))
-		return 1;
+	if (re_snprintf(line, sizeof(line), "reg add %s %s %u %u", key,
+			contact, expires, q) < 0)
+		return fail("reg add: the contact is too long");
 
-	rc = sqlite3_prepare_v2(db_handle(), "SELECT 1 FROM accounts WHERE"
-				" username = ?1 AND domain = ?2", -1, &stmt,
-				NULL);
-	if (rc != SQLITE_OK)
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
-	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, domain, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW)
-		return fail("reg add: no account %s (add it with 'sipctl user"
-			    " add')", key);
+	req.aor = key;
+	req.contact = contact;
+	req.expires = expires;
+	req.q = (uint16_t)q;
 
-	if (db_begin())
-		return fail("database is busy");
-
-	/* the same contact again (RFC 3261 19.1.4) updates its binding */
-	existing = binding_of(key, contact);
-
-	rand_str(callid, 24);
-
-	rc = sqlite3_prepare_v2(db_handle(), existing ?
-		"UPDATE bindings SET expires = ?3, q = ?4, updated = ?6"
-		" WHERE id = ?7" :
-		"INSERT INTO bindings (aor, contact, params, expires, q, callid,"
-		" cseq, received, transport, socket, user_agent, created,"
-		" updated) VALUES (?1, ?2, '', ?3, ?4, ?5, 1, '', 'udp', '',"
-		" 'sipctl', ?6, ?6)", -1, &stmt, NULL);
-	if (rc != SQLITE_OK) {
-		db_rollback();
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
-	}
-
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, contact, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, (int64_t)time(NULL) + expires);
-	sqlite3_bind_int(stmt, 4, (int)q);
-	sqlite3_bind_text(stmt, 5, callid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 6, (int64_t)time(NULL));
-	if (existing)
-		sqlite3_bind_int64(stmt, 7, existing);
-
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE) {
-		db_rollback();
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
-	}
-
-	if (db_commit())
-		return fail("database: commit failed");
-
-	(void)printf("%s %s -> %s for %u seconds\n",
-		     existing ? "updated" : "added", key, contact, expires);
-
-	return 0;
+	return reg_change(line, direct_add);
 }
 
 

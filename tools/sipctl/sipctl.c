@@ -260,6 +260,17 @@ int db_use_upgrade(bool create, bool upgrade)
 }
 
 
+/**
+ * The control socket of the running sipd
+ *
+ * @return Its path, NULL when the configuration turns it off
+ */
+const char *control_path(void)
+{
+	return ctl.control ? ctl.control : ctl.control_conf;
+}
+
+
 static bool is_control_command(const char *cmd)
 {
 	return !strcmp(cmd, "status") || !strcmp(cmd, "ban") ||

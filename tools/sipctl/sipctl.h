@@ -32,3 +32,7 @@ int  cmd_db(int argc, char *argv[]);
 
 /* control.c */
 int  cmd_control(const char *path, int argc, char *argv[]);
+int  control_try(const char *line, bool *reached);
+
+/* sipctl.c */
+const char *control_path(void);

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <errno.h>
 #include <time.h>
-#include <sqlite3.h>
 #include <re.h>
 #include "core.h"
 #include "digest/digest.h"
+#include <store/store.h>
 #include "sipctl.h"
 
 
@@ -20,32 +20,16 @@ enum {
 };
 
 
-struct ha1s {
-	uint8_t md5[DIGEST_MAX_SIZE];
-	uint8_t sha256[DIGEST_MAX_SIZE];
-};
-
-
-static int ha1s_make(struct ha1s *h, const char *user, const char *domain,
-		     const char *password)
+static int ha1s_make(struct store_account *a, const char *password)
 {
 	int err;
 
-	err  = digest_ha1(h->md5, DIGEST_MD5, user, domain, password);
-	err |= digest_ha1(h->sha256, DIGEST_SHA256, user, domain, password);
+	err  = digest_ha1(a->ha1_md5, DIGEST_MD5, a->user, a->domain,
+			  password);
+	err |= digest_ha1(a->ha1_sha256, DIGEST_SHA256, a->user, a->domain,
+			  password);
 
 	return err;
-}
-
-
-static int step(sqlite3_stmt *stmt)
-{
-	int rc = sqlite3_step(stmt);
-
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-		return 0;
-
-	return fail("database: %s", sqlite3_errmsg(db_handle()));
 }
 
 
@@ -57,59 +41,46 @@ static bool password_ok(const char *password)
 }
 
 
+static int db_fail(int err)
+{
+	if (err == EBUSY)
+		return fail("database is busy");
+
+	return fail("database: %m", err);
+}
+
+
 static int write_user(const char *user, const char *domain,
 		      const char *password, const char *mode)
 {
-	static const char *sql_add =
-		"INSERT INTO accounts (username, domain, ha1_md5, ha1_sha256,"
-		" created) VALUES (?1, ?2, ?3, ?4, ?5)";
-	static const char *sql_passwd =
-		"UPDATE accounts SET ha1_md5 = ?3, ha1_sha256 = ?4"
-		" WHERE username = ?1 AND domain = ?2";
-	static const char *sql_upsert =
-		"INSERT INTO accounts (username, domain, ha1_md5, ha1_sha256,"
-		" created) VALUES (?1, ?2, ?3, ?4, ?5)"
-		" ON CONFLICT (username, domain) DO UPDATE SET"
-		" ha1_md5 = excluded.ha1_md5,"
-		" ha1_sha256 = excluded.ha1_sha256";
-	const char *sql;
-	sqlite3_stmt *stmt;
-	struct ha1s h;
-	int rc, ret = 0;
+	struct store_account a;
+	enum store_write how;
+	int err;
 
 	if (!strcmp(mode, "add"))
-		sql = sql_add;
+		how = STORE_ADD;
 	else if (!strcmp(mode, "passwd"))
-		sql = sql_passwd;
+		how = STORE_UPDATE;
 	else
-		sql = sql_upsert;
+		how = STORE_UPSERT;
 
-	if (ha1s_make(&h, user, domain, password))
+	memset(&a, 0, sizeof(a));
+	str_ncpy(a.user, user, sizeof(a.user));
+	str_ncpy(a.domain, domain, sizeof(a.domain));
+	a.created = (int64_t)time(NULL);
+
+	if (ha1s_make(&a, password))
 		return fail("cannot compute HA1");
 
-	rc = sqlite3_prepare_v2(db_handle(), sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
+	err = store_account_write(&a, how);
+	if (err == EEXIST && how == STORE_ADD)
+		return fail("user add: %s@%s already exists", user, domain);
+	else if (err == ENOENT && how == STORE_UPDATE)
+		return fail("user passwd: no account %s@%s", user, domain);
+	else if (err)
+		return db_fail(err);
 
-	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, domain, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 3, h.md5, (int)digest_size(DIGEST_MD5),
-			  SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 4, h.sha256, (int)digest_size(DIGEST_SHA256),
-			  SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)time(NULL));
-
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_CONSTRAINT)
-		ret = fail("user add: %s@%s already exists", user, domain);
-	else if (rc != SQLITE_DONE)
-		ret = fail("database: %s", sqlite3_errmsg(db_handle()));
-	else if (!strcmp(mode, "passwd") && !sqlite3_changes(db_handle()))
-		ret = fail("user passwd: no account %s@%s", user, domain);
-
-	sqlite3_finalize(stmt);
-
-	return ret;
+	return 0;
 }
 
 
@@ -145,9 +116,8 @@ static int user_set(const char *mode, const char *aor, const char *password)
 
 static int user_del(const char *aor)
 {
-	char user[128], domain[128], baor[300];
-	sqlite3_stmt *stmt;
-	int ret = 0, n;
+	char user[128], domain[128];
+	int err;
 
 	if (!aor_split(aor, user, sizeof(user), domain, sizeof(domain)))
 		return fail("user del: '%s' is not USER@DOMAIN", aor);
@@ -155,49 +125,13 @@ static int user_del(const char *aor)
 	if (db_use(false))
 		return 1;
 
-	re_snprintf(baor, sizeof(baor), "%s@%s", user, domain);
+	err = store_account_delete(user, domain);
+	if (err == ENOENT)
+		return fail("user del: no account %s@%s", user, domain);
+	else if (err)
+		return db_fail(err);
 
-	if (db_begin())
-		return fail("database is busy");
-
-	if (sqlite3_prepare_v2(db_handle(), "DELETE FROM accounts WHERE"
-			       " username = ?1 AND domain = ?2", -1, &stmt,
-			       NULL) != SQLITE_OK) {
-		db_rollback();
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
-	}
-
-	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, domain, -1, SQLITE_STATIC);
-	ret = step(stmt);
-	n = sqlite3_changes(db_handle());
-	sqlite3_finalize(stmt);
-
-	if (!ret && !n)
-		ret = fail("user del: no account %s", baor);
-
-	if (!ret) {
-		if (sqlite3_prepare_v2(db_handle(), "DELETE FROM bindings"
-				       " WHERE aor = ?1", -1, &stmt, NULL)) {
-			ret = fail("database: %s",
-				   sqlite3_errmsg(db_handle()));
-		}
-		else {
-			sqlite3_bind_text(stmt, 1, baor, -1, SQLITE_STATIC);
-			ret = step(stmt);
-			sqlite3_finalize(stmt);
-		}
-	}
-
-	if (ret) {
-		db_rollback();
-		return ret;
-	}
-
-	if (db_commit())
-		return fail("database: commit failed");
-
-	(void)printf("removed %s\n", baor);
+	(void)printf("removed %s@%s\n", user, domain);
 
 	return 0;
 }
@@ -205,54 +139,42 @@ static int user_del(const char *aor)
 
 static int user_list(void)
 {
-	sqlite3_stmt *stmt;
-	int rc;
+	struct list accounts = LIST_INIT;
+	struct le *le;
+	int err;
 
 	if (db_use(false))
 		return 1;
 
-	if (sqlite3_prepare_v2(db_handle(),
-			       "SELECT a.username || '@' || a.domain, a.created,"
-			       " (SELECT count(*) FROM bindings b WHERE"
-			       "  b.aor = a.username || '@' || a.domain"
-			       "  AND b.expires > strftime('%s','now'))"
-			       " FROM accounts a ORDER BY a.domain, a.username",
-			       -1, &stmt, NULL) != SQLITE_OK)
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
+	err = store_account_list(&accounts, (int64_t)time(NULL));
+	if (err) {
+		list_flush(&accounts);
+		return db_fail(err);
+	}
 
 	(void)printf("%-40s %-20s %s\n", "ACCOUNT", "CREATED", "BINDINGS");
 
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		time_t t = (time_t)sqlite3_column_int64(stmt, 1);
-		char when[32];
+	for (le = accounts.head; le; le = le->next) {
+		const struct store_account *a = le->data;
+		time_t t = (time_t)a->created;
+		char when[32], name[300];
 
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
 			 localtime(&t));
-		(void)printf("%-40s %-20s %d\n",
-			     sqlite3_column_text(stmt, 0), when,
-			     sqlite3_column_int(stmt, 2));
+		re_snprintf(name, sizeof(name), "%s@%s", a->user, a->domain);
+		(void)printf("%-40s %-20s %u\n", name, when, a->bindings);
 	}
 
-	sqlite3_finalize(stmt);
+	list_flush(&accounts);
 
-	return rc == SQLITE_DONE ? 0 : fail("database: %s",
-					    sqlite3_errmsg(db_handle()));
+	return 0;
 }
-
-
-/** One account read from an import file, ready to insert */
-struct import_row {
-	struct le le;
-	char user[128];
-	char domain[128];
-	struct ha1s h;
-};
 
 
 static int import_line(struct list *rows, char *line, const char *name,
 		       unsigned lineno)
 {
-	struct import_row *row;
+	struct store_account *row;
 	char *aor, *password, *end;
 
 	end = line + strlen(line);
@@ -291,7 +213,9 @@ static int import_line(struct list *rows, char *line, const char *name,
 		return fail("%s:%u: the password must be one word of 1 to %d"
 			    " characters", name, lineno, PASSWORD_MAX);
 
-	if (ha1s_make(&row->h, row->user, row->domain, password))
+	row->created = (int64_t)time(NULL);
+
+	if (ha1s_make(row, password))
 		return fail("cannot compute HA1");
 
 	return 0;
@@ -301,54 +225,9 @@ static int import_line(struct list *rows, char *line, const char *name,
 /* Insert every row in one transaction, the write lock held briefly */
 static int import_rows(const struct list *rows)
 {
-	static const char *sql =
-		"INSERT INTO accounts (username, domain, ha1_md5, ha1_sha256,"
-		" created) VALUES (?1, ?2, ?3, ?4, ?5)"
-		" ON CONFLICT (username, domain) DO UPDATE SET"
-		" ha1_md5 = excluded.ha1_md5,"
-		" ha1_sha256 = excluded.ha1_sha256";
-	sqlite3_int64 now = (sqlite3_int64)time(NULL);
-	sqlite3_stmt *stmt;
-	struct le *le;
-	int ret = 0;
+	int err = store_account_import(rows);
 
-	if (sqlite3_prepare_v2(db_handle(), sql, -1, &stmt, NULL))
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
-
-	if (db_begin()) {
-		sqlite3_finalize(stmt);
-		return fail("database is busy");
-	}
-
-	for (le = rows->head; le && !ret; le = le->next) {
-		const struct import_row *row = le->data;
-
-		sqlite3_reset(stmt);
-		sqlite3_bind_text(stmt, 1, row->user, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 2, row->domain, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(stmt, 3, row->h.md5,
-				  (int)digest_size(DIGEST_MD5), SQLITE_STATIC);
-		sqlite3_bind_blob(stmt, 4, row->h.sha256,
-				  (int)digest_size(DIGEST_SHA256),
-				  SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 5, now);
-
-		if (sqlite3_step(stmt) != SQLITE_DONE)
-			ret = fail("database: %s",
-				   sqlite3_errmsg(db_handle()));
-	}
-
-	sqlite3_finalize(stmt);
-
-	if (ret) {
-		db_rollback();
-		return ret;
-	}
-
-	if (db_commit())
-		return fail("database: commit failed");
-
-	return 0;
+	return err ? db_fail(err) : 0;
 }
 
 

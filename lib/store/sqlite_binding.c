@@ -1,5 +1,5 @@
 /**
- * @file store.c  Bindings in SQLite: look up and save atomically
+ * @file sqlite_binding.c  The store's SQLite engine: bindings
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -8,19 +8,24 @@
 #include <sqlite3.h>
 #include <re.h>
 #include <sipd.h>
-#include "location.h"
+#include "store.h"
+#include "sqlite.h"
 
 
 #define COLUMNS "id, aor, contact, params, expires, q, callid, cseq," \
 	" received, transport, socket, path, user_agent, instance," \
 	" reg_id, created, updated"
 
-const char store_columns[] = COLUMNS;
-
 
 static struct db_stmt st_lookup = {
 	.sql = "SELECT " COLUMNS " FROM bindings"
 	       " WHERE aor = ?1 AND expires > ?2"
+};
+
+static struct db_stmt st_list = {
+	.sql = "SELECT " COLUMNS " FROM bindings"
+	       " WHERE expires > ?1 AND (?2 IS NULL OR aor = ?2)"
+	       " ORDER BY aor, q DESC, id"
 };
 
 static struct db_stmt st_scan = {
@@ -50,6 +55,15 @@ static struct db_stmt st_count = {
 
 static struct db_stmt st_delete = {
 	.sql = "DELETE FROM bindings WHERE id = ?1"
+};
+
+static struct db_stmt st_expired = {
+	.sql = "SELECT " COLUMNS " FROM bindings WHERE expires <= ?1"
+	       " ORDER BY expires LIMIT ?2"
+};
+
+static struct db_stmt st_expire = {
+	.sql = "DELETE FROM bindings WHERE id = ?1 AND expires <= ?2"
 };
 
 
@@ -83,26 +97,8 @@ static enum sip_transp tp_decode(const char *name)
 }
 
 
-static int col_str(char **dst, sqlite3_stmt *stmt, int col)
-{
-	const char *s = (const char *)sqlite3_column_text(stmt, col);
-
-	if (!s)
-		return 0;
-
-	return str_dup(dst, s);
-}
-
-
-/**
- * Read a binding from a row with the columns of store_columns
- *
- * @param bp   Pointer to allocated binding
- * @param stmt Statement positioned on a row
- *
- * @return 0 if success, otherwise errorcode
- */
-int store_binding_read(struct binding **bp, sqlite3_stmt *stmt)
+/* A binding from a row of COLUMNS */
+static int binding_read(struct binding **bp, sqlite3_stmt *stmt)
 {
 	struct binding *b;
 	const char *recv;
@@ -125,14 +121,14 @@ int store_binding_read(struct binding **bp, sqlite3_stmt *stmt)
 	if (recv)
 		(void)sa_decode(&b->received, recv, strlen(recv));
 
-	err  = col_str(&b->aor, stmt, 1);
-	err |= col_str(&b->contact, stmt, 2);
-	err |= col_str(&b->params, stmt, 3);
-	err |= col_str(&b->callid, stmt, 6);
-	err |= col_str(&b->sock, stmt, 10);
-	err |= col_str(&b->path, stmt, 11);
-	err |= col_str(&b->user_agent, stmt, 12);
-	err |= col_str(&b->instance, stmt, 13);
+	err  = sqlite_col_str(&b->aor, stmt, 1);
+	err |= sqlite_col_str(&b->contact, stmt, 2);
+	err |= sqlite_col_str(&b->params, stmt, 3);
+	err |= sqlite_col_str(&b->callid, stmt, 6);
+	err |= sqlite_col_str(&b->sock, stmt, 10);
+	err |= sqlite_col_str(&b->path, stmt, 11);
+	err |= sqlite_col_str(&b->user_agent, stmt, 12);
+	err |= sqlite_col_str(&b->instance, stmt, 13);
 
 	if (err) {
 		mem_deref(b);
@@ -145,28 +141,23 @@ int store_binding_read(struct binding **bp, sqlite3_stmt *stmt)
 }
 
 
-/**
- * Count the bindings that have not expired
- *
- * @param n   The count
- * @param now Current time, epoch seconds
- *
- * @return 0 if success, otherwise errorcode
- */
-int store_count(uint64_t *n, int64_t now)
+/* Append the rows of a bound statement to a list, and reset it */
+static int read_rows(struct list *bindings, sqlite3_stmt *stmt)
 {
-	sqlite3_stmt *stmt = db_stmt(&st_count);
-	int err = 0;
+	int rc, err = 0;
 
-	if (!stmt)
-		return db_error();
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct binding *b;
 
-	sqlite3_bind_int64(stmt, 1, now);
+		err = binding_read(&b, stmt);
+		if (err)
+			break;
 
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*n = (uint64_t)sqlite3_column_int64(stmt, 0);
-	else
-		err = EIO;
+		list_append(bindings, &b->le, b);
+	}
+
+	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = sqlite_errno(rc);
 
 	sqlite3_reset(stmt);
 
@@ -174,26 +165,34 @@ int store_count(uint64_t *n, int64_t now)
 }
 
 
-/**
- * Get the unexpired bindings of an address-of-record, best q first
- *
- * Answered from the cache (cache.c) while the database is unchanged.
- *
- * @param bindings List to append to
- * @param aor      Address-of-record
- * @param now      Current time
- *
- * @return 0 if success, otherwise errorcode
- */
-int store_lookup(struct list *bindings, const char *aor, int64_t now)
+int sqlite_binding_count(uint64_t *n, int64_t now)
 {
-	struct list found = LIST_INIT;
-	struct cache_mark mark;
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = db_stmt(&st_count);
 	int rc, err = 0;
 
-	if (cache_get(bindings, aor, now, &mark))
-		return 0;
+	if (!stmt)
+		return db_error();
+
+	sqlite3_bind_int64(stmt, 1, now);
+
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(stmt, 0);
+	else
+		err = sqlite_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+
+	sqlite3_reset(stmt);
+
+	return err;
+}
+
+
+int sqlite_binding_lookup(struct list *bindings, const char *aor,
+			  int64_t now)
+{
+	struct list found = LIST_INIT;
+	sqlite3_stmt *stmt;
+	int err;
 
 	stmt = db_stmt(&st_lookup);
 	if (!stmt)
@@ -202,27 +201,11 @@ int store_lookup(struct list *bindings, const char *aor, int64_t now)
 	sqlite3_bind_text(stmt, 1, aor, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, now);
 
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct binding *b;
-
-		err = store_binding_read(&b, stmt);
-		if (err)
-			break;
-
-		list_append(&found, &b->le, b);
-	}
-
-	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
-		err = EIO;
-
-	sqlite3_reset(stmt);
+	err = read_rows(&found, stmt);
 
 	/* sorted here: an ORDER BY made SQLite build a temporary b-tree
 	   for the few rows of every lookup */
 	list_sort(&found, binding_before, NULL);
-
-	if (!err)
-		cache_put(aor, &found, &mark);
 
 	while (found.head) {
 		struct binding *b = found.head->data;
@@ -235,21 +218,25 @@ int store_lookup(struct list *bindings, const char *aor, int64_t now)
 }
 
 
-/**
- * Get a batch of unexpired bindings in id order
- *
- * @param bindings List to append to
- * @param after_id Only bindings with a larger id
- * @param limit    Most bindings
- * @param now      Current time
- *
- * @return 0 if success, otherwise errorcode
- */
-int store_scan(struct list *bindings, int64_t after_id, uint32_t limit,
-	       int64_t now)
+int sqlite_binding_list(struct list *bindings, const char *aor,
+			int64_t now)
+{
+	sqlite3_stmt *stmt = db_stmt(&st_list);
+
+	if (!stmt)
+		return db_error();
+
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite_bind_text(stmt, 2, aor);
+
+	return read_rows(bindings, stmt);
+}
+
+
+int sqlite_binding_scan(struct list *bindings, int64_t after_id,
+			uint32_t limit, int64_t now)
 {
 	sqlite3_stmt *stmt = db_stmt(&st_scan);
-	int rc, err = 0;
 
 	if (!stmt)
 		return db_error();
@@ -258,31 +245,22 @@ int store_scan(struct list *bindings, int64_t after_id, uint32_t limit,
 	sqlite3_bind_int64(stmt, 2, now);
 	sqlite3_bind_int64(stmt, 3, limit);
 
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct binding *b;
-
-		err = store_binding_read(&b, stmt);
-		if (err)
-			break;
-
-		list_append(bindings, &b->le, b);
-	}
-
-	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
-		err = EIO;
-
-	sqlite3_reset(stmt);
-
-	return err;
+	return read_rows(bindings, stmt);
 }
 
 
-static void bind_text(sqlite3_stmt *stmt, int col, const char *s)
+int sqlite_binding_expired(struct list *bindings, int64_t now,
+			   uint32_t limit)
 {
-	if (s)
-		sqlite3_bind_text(stmt, col, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, col);
+	sqlite3_stmt *stmt = db_stmt(&st_expired);
+
+	if (!stmt)
+		return db_error();
+
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_int64(stmt, 2, limit);
+
+	return read_rows(bindings, stmt);
 }
 
 
@@ -300,19 +278,19 @@ static int write_binding(const char *aor, struct binding *b)
 	else
 		recv[0] = '\0';
 
-	bind_text(stmt, 1, aor);
-	bind_text(stmt, 2, b->contact);
-	bind_text(stmt, 3, b->params ? b->params : "");
+	sqlite_bind_text(stmt, 1, aor);
+	sqlite_bind_text(stmt, 2, b->contact);
+	sqlite_bind_text(stmt, 3, b->params ? b->params : "");
 	sqlite3_bind_int64(stmt, 4, b->expires);
 	sqlite3_bind_int(stmt, 5, b->q);
-	bind_text(stmt, 6, b->callid ? b->callid : "");
+	sqlite_bind_text(stmt, 6, b->callid ? b->callid : "");
 	sqlite3_bind_int64(stmt, 7, b->cseq);
-	bind_text(stmt, 8, recv);
-	bind_text(stmt, 9, tp_name(b->tp));
-	bind_text(stmt, 10, b->sock ? b->sock : "");
-	bind_text(stmt, 11, b->path);
-	bind_text(stmt, 12, b->user_agent);
-	bind_text(stmt, 13, b->instance);
+	sqlite_bind_text(stmt, 8, recv);
+	sqlite_bind_text(stmt, 9, tp_name(b->tp));
+	sqlite_bind_text(stmt, 10, b->sock ? b->sock : "");
+	sqlite_bind_text(stmt, 11, b->path);
+	sqlite_bind_text(stmt, 12, b->user_agent);
+	sqlite_bind_text(stmt, 13, b->instance);
 	sqlite3_bind_int64(stmt, 14, b->reg_id);
 	sqlite3_bind_int64(stmt, 15, b->created);
 	sqlite3_bind_int64(stmt, 16, b->updated);
@@ -331,15 +309,17 @@ static int write_binding(const char *aor, struct binding *b)
 }
 
 
-static int delete_binding(int64_t id)
+static int delete_binding(struct db_stmt *st, int64_t id, int64_t now)
 {
-	sqlite3_stmt *stmt = db_stmt(&st_delete);
+	sqlite3_stmt *stmt = db_stmt(st);
 	int rc;
 
 	if (!stmt)
 		return db_error();
 
 	sqlite3_bind_int64(stmt, 1, id);
+	if (now)
+		sqlite3_bind_int64(stmt, 2, now);
 	rc = sqlite3_step(stmt);
 	sqlite3_reset(stmt);
 
@@ -347,17 +327,8 @@ static int delete_binding(int64_t id)
 }
 
 
-/**
- * Apply the changes of one registration in one transaction
- *
- * @param aor     Address-of-record
- * @param upserts Bindings to insert (id 0, set on return) or update
- * @param removes Bindings to delete
- *
- * @return 0 once committed, otherwise errorcode (nothing changed)
- */
-int store_save(const char *aor, const struct list *upserts,
-	       const struct list *removes)
+int sqlite_binding_save(const char *aor, const struct list *upserts,
+			const struct list *removes)
 {
 	int64_t *ids;
 	struct le *le;
@@ -380,7 +351,7 @@ int store_save(const char *aor, const struct list *upserts,
 
 	for (le = removes ? removes->head : NULL; le && !err; le = le->next) {
 		const struct binding *b = le->data;
-		err = delete_binding(b->id);
+		err = delete_binding(&st_delete, b->id, 0);
 	}
 
 	for (le = upserts ? upserts->head : NULL; le && !err; le = le->next)
@@ -403,4 +374,28 @@ int store_save(const char *aor, const struct list *upserts,
 	mem_deref(ids);
 
 	return err;
+}
+
+
+int sqlite_binding_expire(const struct list *bindings, int64_t now)
+{
+	struct le *le;
+	int err;
+
+	err = db_begin();
+	if (err)
+		return err;
+
+	for (le = bindings->head; le && !err; le = le->next) {
+		const struct binding *b = le->data;
+
+		err = delete_binding(&st_expire, b->id, now);
+	}
+
+	if (err) {
+		db_rollback();
+		return err;
+	}
+
+	return db_commit();
 }
