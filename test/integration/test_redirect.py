@@ -423,9 +423,11 @@ def test_cache_drops_expired_binding():
     is removed only a minute later)."""
     with Sipd(DEFAULT_CONF + "location_expire_interval 60000\n") as s:
         aor = "bob@example.com"
-        for uri, exp in (("sip:bob@192.0.2.8", "2"),
-                         ("sip:bob@192.0.2.9", "120")):
-            r = s.sipctl("reg", "add", aor, uri, "--expires", exp)
+        # q orders them (with equal q the later second would go first)
+        for uri, exp, q in (("sip:bob@192.0.2.8", "2", "0.9"),
+                            ("sip:bob@192.0.2.9", "120", "0.5")):
+            r = s.sipctl("reg", "add", aor, uri, "--expires", exp,
+                         "--q", q)
             eq(r.returncode, 0, "sipctl reg add: %s" % r.stderr)
         both = ["sip:bob@192.0.2.8", "sip:bob@192.0.2.9"]
         invite_302(s, aor, both, "INVITE while both are bound", 120)
