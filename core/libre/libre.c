@@ -39,8 +39,10 @@ static struct shim shims[] = {
 	 "control.status_counts_a_call", NULL},
 	/* timer.c */
 	{"tmr_start", "one sorted list of every timer: a start walks it,"
-	 " O(n) a transaction", "registrar.*, proxy.* (every timer)", NULL},
-	{"tmr_cancel", "as tmr_start", "registrar.*, proxy.*", NULL},
+	 " O(n) a transaction", "libre.shims_interposed,"
+	 " proxy.timer_c_cancels_ringing_branch", NULL},
+	{"tmr_cancel", "as tmr_start", "libre.shims_interposed,"
+	 " proxy.timer_c_cancels_ringing_branch", NULL},
 	/* udp.c */
 	{"udp_listen", "no way to feed a datagram to a SIP socket: a"
 	 " request for worker 0's connection is handed to it",
