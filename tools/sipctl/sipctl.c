@@ -3,10 +3,11 @@
  *                  and talk to the running sipd
  *
  * sipctl reads the database path from the same configuration file as
- * sipd and works on the SQLite file directly, with the daemon stopped or
- * running beside it (SQLite's locking and a busy timeout keep both safe).
- * status, ban and reload go to the running sipd through its control
- * socket (control_socket in the same file, or --control).
+ * sipd and works on the database through the store (lib/store), with
+ * the daemon stopped or running beside it (SQLite's locking and a busy
+ * timeout keep both safe). status, ban and reload go to the running sipd
+ * through its control socket (control_socket in the same file, or
+ * --control), and so do reg add and del when sipd answers there.
  *
  * Copyright (C) 2026 sipd developers
  */
