@@ -8,6 +8,7 @@
  * Copyright (C) 2026 sipd developers
  */
 
+#include <string.h>
 #include <sqlite3.h>
 #include <re.h>
 #include <sipd.h>
@@ -42,6 +43,28 @@ const struct store_engine store_sqlite = {
 	.account_import  = sqlite_account_import,
 	.account_delete  = sqlite_account_delete,
 	.account_list    = sqlite_account_list,
+	.rule_get        = sqlite_rule_get,
+	.rule_set        = sqlite_rule_set,
+	.rule_list       = sqlite_rule_list,
+	.pub_find        = sqlite_pub_find,
+	.pub_add         = sqlite_pub_add,
+	.pub_modify      = sqlite_pub_modify,
+	.pub_delete      = sqlite_pub_delete,
+	.pub_list        = sqlite_pub_list,
+	.pub_count       = sqlite_pub_count,
+	.pub_expired     = sqlite_pub_expired,
+	.pstate_save     = sqlite_pstate_save,
+	.pstate_get      = sqlite_pstate_get,
+	.sub_save        = sqlite_sub_save,
+	.sub_delete      = sqlite_sub_delete,
+	.sub_purge       = sqlite_sub_purge,
+	.sub_list        = sqlite_sub_list,
+	.sub_expired     = sqlite_sub_expired,
+	.check           = sqlite_check,
+	.lock_wait       = sqlite_lock_wait,
+	.begin           = sqlite_begin,
+	.commit          = sqlite_commit,
+	.rollback        = sqlite_rollback,
 	.version         = sqlite_version,
 };
 
@@ -139,4 +162,52 @@ int sqlite_version(uint64_t *version)
 	*version = dv.version;
 
 	return 0;
+}
+
+
+/**
+ * PRAGMA quick_check
+ *
+ * @param problem Set to what it reports, unless "ok"
+ * @param size    Its size
+ *
+ * @return 0 if ok, EILSEQ with a problem, otherwise errorcode
+ */
+int sqlite_check(char *problem, size_t size)
+{
+	static struct db_stmt st = {.sql = "PRAGMA quick_check"};
+	sqlite3_stmt *stmt = db_stmt(&st);
+	const char *res;
+	int rc, err = 0;
+
+	if (!stmt)
+		return db_error();
+
+	rc = sqlite3_step(stmt);
+	res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) :
+		NULL;
+	if (!res) {
+		str_ncpy(problem, "failed", size);
+		err = rc == SQLITE_ROW ? EIO : sqlite_errno(rc);
+	}
+	else if (strcmp(res, "ok")) {
+		str_ncpy(problem, res, size);
+		err = EILSEQ;
+	}
+
+	sqlite3_reset(stmt);
+
+	return err;
+}
+
+
+/** The busy timeout of the core's connection */
+int sqlite_lock_wait(uint32_t ms)
+{
+	sqlite3 *db = db_handle();
+
+	if (!db)
+		return ENOENT;
+
+	return sqlite_errno(sqlite3_busy_timeout(db, (int)ms));
 }

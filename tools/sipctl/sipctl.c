@@ -19,10 +19,10 @@
 #include <unistd.h>
 #include <getopt.h>
 #include <sys/stat.h>
-#include <sqlite3.h>
 #include <ctype.h>
 #include <re.h>
 #include "core.h"
+#include <store/store.h>
 #include "sipctl.h"
 
 
@@ -255,7 +255,7 @@ int db_use_upgrade(bool create, bool upgrade)
 	if (err)
 		return 1;
 
-	sqlite3_busy_timeout(db_handle(), BUSY_TIMEOUT_MS);
+	(void)store_lock_wait(BUSY_TIMEOUT_MS);
 
 	return 0;
 }
