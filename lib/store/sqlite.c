@@ -1,6 +1,6 @@
 /**
- * @file sqlite.c  The store's SQLite engine: its operations, the data
- *                 version, helpers of its statements
+ * @file sqlite.c  The store's SQLite engine: the data version, the check,
+ *                 transactions, helpers of its statements
  *
  * The engine works on the connection of the core (db.c), whose prepared
  * statements (db_stmt()) it keeps.
@@ -27,46 +27,6 @@ static struct {
 	int64_t changes;            /* its sqlite3_total_changes64()      */
 	uint64_t version;           /* what store_version() answers       */
 } dv;
-
-
-const struct store_engine store_sqlite = {
-	.name            = "sqlite",
-	.binding_lookup  = sqlite_binding_lookup,
-	.binding_list    = sqlite_binding_list,
-	.binding_scan    = sqlite_binding_scan,
-	.binding_save    = sqlite_binding_save,
-	.binding_expired = sqlite_binding_expired,
-	.binding_expire  = sqlite_binding_expire,
-	.binding_count   = sqlite_binding_count,
-	.account_ha1     = sqlite_account_ha1,
-	.account_write   = sqlite_account_write,
-	.account_import  = sqlite_account_import,
-	.account_delete  = sqlite_account_delete,
-	.account_list    = sqlite_account_list,
-	.rule_get        = sqlite_rule_get,
-	.rule_set        = sqlite_rule_set,
-	.rule_list       = sqlite_rule_list,
-	.pub_find        = sqlite_pub_find,
-	.pub_add         = sqlite_pub_add,
-	.pub_modify      = sqlite_pub_modify,
-	.pub_delete      = sqlite_pub_delete,
-	.pub_list        = sqlite_pub_list,
-	.pub_count       = sqlite_pub_count,
-	.pub_expired     = sqlite_pub_expired,
-	.pstate_save     = sqlite_pstate_save,
-	.pstate_get      = sqlite_pstate_get,
-	.sub_save        = sqlite_sub_save,
-	.sub_delete      = sqlite_sub_delete,
-	.sub_purge       = sqlite_sub_purge,
-	.sub_list        = sqlite_sub_list,
-	.sub_expired     = sqlite_sub_expired,
-	.check           = sqlite_check,
-	.lock_wait       = sqlite_lock_wait,
-	.begin           = sqlite_begin,
-	.commit          = sqlite_commit,
-	.rollback        = sqlite_rollback,
-	.version         = sqlite_version,
-};
 
 
 /**
@@ -210,4 +170,22 @@ int sqlite_lock_wait(uint32_t ms)
 		return ENOENT;
 
 	return sqlite_errno(sqlite3_busy_timeout(db, (int)ms));
+}
+
+
+int sqlite_begin(void)
+{
+	return db_begin();
+}
+
+
+int sqlite_commit(void)
+{
+	return db_commit();
+}
+
+
+void sqlite_rollback(void)
+{
+	db_rollback();
 }

@@ -13,6 +13,9 @@ int  sqlite_col_str(char **dst, struct sqlite3_stmt *stmt, int col);
 int  sqlite_version(uint64_t *version);
 int  sqlite_check(char *problem, size_t size);
 int  sqlite_lock_wait(uint32_t ms);
+int  sqlite_begin(void);
+int  sqlite_commit(void);
+void sqlite_rollback(void);
 
 /* sqlite_binding.c */
 int  sqlite_binding_lookup(struct list *bindings, const char *aor,
@@ -64,6 +67,3 @@ int  sqlite_sub_purge(int64_t now);
 int  sqlite_sub_list(struct list *subs, const char *presentity, int64_t now,
 		     bool live);
 int  sqlite_sub_expired(struct list *ids, int64_t now, uint32_t limit);
-int  sqlite_begin(void);
-int  sqlite_commit(void);
-void sqlite_rollback(void);

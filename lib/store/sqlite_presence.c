@@ -712,21 +712,3 @@ int sqlite_sub_expired(struct list *ids, int64_t now, uint32_t limit)
 
 	return err;
 }
-
-
-int sqlite_begin(void)
-{
-	return db_begin();
-}
-
-
-int sqlite_commit(void)
-{
-	return db_commit();
-}
-
-
-void sqlite_rollback(void)
-{
-	db_rollback();
-}
