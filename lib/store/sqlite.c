@@ -1,6 +1,6 @@
 /**
- * @file sqlite.c  The store's SQLite engine: its operations, the data
- *                 version, helpers of its statements
+ * @file sqlite.c  The store's SQLite engine: the data version, the check,
+ *                 transactions, helpers of its statements
  *
  * The engine works on the connection of the core (db.c), whose prepared
  * statements (db_stmt()) it keeps.
@@ -8,6 +8,7 @@
  * Copyright (C) 2026 sipd developers
  */
 
+#include <string.h>
 #include <sqlite3.h>
 #include <re.h>
 #include <sipd.h>
@@ -26,24 +27,6 @@ static struct {
 	int64_t changes;            /* its sqlite3_total_changes64()      */
 	uint64_t version;           /* what store_version() answers       */
 } dv;
-
-
-const struct store_engine store_sqlite = {
-	.name            = "sqlite",
-	.binding_lookup  = sqlite_binding_lookup,
-	.binding_list    = sqlite_binding_list,
-	.binding_scan    = sqlite_binding_scan,
-	.binding_save    = sqlite_binding_save,
-	.binding_expired = sqlite_binding_expired,
-	.binding_expire  = sqlite_binding_expire,
-	.binding_count   = sqlite_binding_count,
-	.account_ha1     = sqlite_account_ha1,
-	.account_write   = sqlite_account_write,
-	.account_import  = sqlite_account_import,
-	.account_delete  = sqlite_account_delete,
-	.account_list    = sqlite_account_list,
-	.version         = sqlite_version,
-};
 
 
 /**
@@ -139,4 +122,70 @@ int sqlite_version(uint64_t *version)
 	*version = dv.version;
 
 	return 0;
+}
+
+
+/**
+ * PRAGMA quick_check
+ *
+ * @param problem Set to what it reports, unless "ok"
+ * @param size    Its size
+ *
+ * @return 0 if ok, EILSEQ with a problem, otherwise errorcode
+ */
+int sqlite_check(char *problem, size_t size)
+{
+	static struct db_stmt st = {.sql = "PRAGMA quick_check"};
+	sqlite3_stmt *stmt = db_stmt(&st);
+	const char *res;
+	int rc, err = 0;
+
+	if (!stmt)
+		return db_error();
+
+	rc = sqlite3_step(stmt);
+	res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) :
+		NULL;
+	if (!res) {
+		str_ncpy(problem, "failed", size);
+		err = rc == SQLITE_ROW ? EIO : sqlite_errno(rc);
+	}
+	else if (strcmp(res, "ok")) {
+		str_ncpy(problem, res, size);
+		err = EILSEQ;
+	}
+
+	sqlite3_reset(stmt);
+
+	return err;
+}
+
+
+/** The busy timeout of the core's connection */
+int sqlite_lock_wait(uint32_t ms)
+{
+	sqlite3 *db = db_handle();
+
+	if (!db)
+		return ENOENT;
+
+	return sqlite_errno(sqlite3_busy_timeout(db, (int)ms));
+}
+
+
+int sqlite_begin(void)
+{
+	return db_begin();
+}
+
+
+int sqlite_commit(void)
+{
+	return db_commit();
+}
+
+
+void sqlite_rollback(void)
+{
+	db_rollback();
 }

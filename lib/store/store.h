@@ -1,5 +1,6 @@
 /**
- * @file store.h  The store: bindings and accounts, whatever the database
+ * @file store.h  The store: bindings, accounts and presence (rules,
+ *                publications, subscriptions), whatever the database
  *                engine
  *
  * The daemon's modules and sipctl read and write through these functions
@@ -42,6 +43,66 @@ enum store_write {
 };
 
 
+/** A presence rule: one watcher of one presentity */
+struct store_rule {
+	struct le le;
+	char *presentity;
+	char *watcher;
+	char *rule;                /**< "allow" or "block"                  */
+};
+
+/** A publication (PUBLISH, RFC 3903), as listed */
+struct store_pub {
+	struct le le;
+	int64_t id;
+	char *presentity;
+	char *etag;
+	int64_t expires;
+	char *source;
+	char *body;
+	int64_t updated;
+};
+
+/** The presence document last composed for a presentity */
+struct store_pstate {
+	char *pidf;
+	char *sources;
+	int64_t updated;
+};
+
+/** A subscription (SUBSCRIBE, RFC 6665) as it is kept */
+struct store_sub {
+	struct le le;
+	int64_t id;                /**< 0 for a new one, set when saved     */
+	char *event;
+	char *presentity;
+	char *watcher;
+	char *state;               /**< pending, active or terminated       */
+	int64_t expires;
+	char *call_id;
+	char *local_tag;
+	char *remote_tag;
+	char *local_uri;
+	char *remote_uri;
+	char *contact;
+	char *route_set;
+	char *sock;
+	char *received;
+	char *transport;
+	uint32_t local_cseq;
+	uint32_t remote_cseq;
+	uint32_t version;
+	char *accept;
+	int64_t updated;
+};
+
+/** A row id in a list */
+struct store_id {
+	struct le le;
+	int64_t id;
+};
+
+
 /** The operations of a database engine; a missing one answers ENOSYS */
 struct store_engine {
 	const char *name;
@@ -69,7 +130,48 @@ struct store_engine {
 	int (*account_delete)(const char *user, const char *domain);
 	int (*account_list)(struct list *accounts, int64_t now);
 
-	/* changes */
+	/* presence rules */
+	int (*rule_get)(char *rule, size_t size, const char *presentity,
+			const char *watcher);
+	int (*rule_set)(const char *presentity, const char *watcher,
+			const char *rule, int64_t now);
+	int (*rule_list)(struct list *rules, const char *presentity);
+
+	/* publications */
+	int (*pub_find)(int64_t *id, char *presentity, size_t size,
+			const struct pl *etag, int64_t now);
+	int (*pub_add)(int64_t *id, const char *presentity, const char *etag,
+		       int64_t expires, const char *ctype,
+		       const struct pl *body, const char *source,
+		       int64_t now);
+	int (*pub_modify)(int64_t id, const char *etag, int64_t expires,
+			  const char *ctype, const struct pl *body,
+			  int64_t now);
+	int (*pub_delete)(int64_t id);
+	int (*pub_list)(struct list *pubs, const char *presentity,
+			int64_t now, bool newest_first);
+	int (*pub_count)(uint64_t *n, int64_t now);
+	int (*pub_expired)(struct list *pubs, int64_t now, uint32_t limit);
+	int (*pstate_save)(const char *presentity, const char *pidf,
+			   const char *sources, int64_t now);
+	int (*pstate_get)(struct store_pstate **psp, const char *presentity);
+
+	/* subscriptions */
+	int (*sub_save)(struct store_sub *sub);
+	int (*sub_delete)(int64_t id);
+	int (*sub_purge)(int64_t now);
+	int (*sub_list)(struct list *subs, const char *presentity,
+			int64_t now, bool live);
+	int (*sub_expired)(struct list *ids, int64_t now, uint32_t limit);
+
+	/* the database as a whole */
+	int (*check)(char *problem, size_t size);
+	int (*lock_wait)(uint32_t ms);
+
+	/* transactions and changes */
+	int (*begin)(void);
+	int (*commit)(void);
+	void (*rollback)(void);
 	int (*version)(uint64_t *version);
 };
 
@@ -79,7 +181,7 @@ void store_engine_set(const struct store_engine *engine);
 const struct store_engine *store_engine(void);
 
 
-/* --- Bindings (struct binding of sipd.h) ---------------------------- */
+/* --- Bindings (struct binding of sipd.h) -------------------------------- */
 
 int  store_binding_lookup(struct list *bindings, const char *aor,
 			  int64_t now);
@@ -104,7 +206,7 @@ int  store_reg_del(struct mbuf *msg, const char *aor, const char *contact,
 		   store_save_h *saveh);
 
 
-/* --- Accounts ------------------------------------------------------- */
+/* --- Accounts ----------------------------------------------------------- */
 
 int  store_account_ha1(const char *user, const char *domain,
 		       enum digest_alg alg, uint8_t *ha1, size_t *len);
@@ -117,8 +219,45 @@ int  store_account_delete(const char *user, const char *domain);
 int  store_account_list(struct list *accounts, int64_t now);
 
 
-/* --- Changes -------------------------------------------------------- */
+/* --- Presence ----------------------------------------------------------- */
 
+int  store_rule_get(char *rule, size_t size, const char *presentity,
+		    const char *watcher);
+int  store_rule_set(const char *presentity, const char *watcher,
+		    const char *rule, int64_t now);
+int  store_rule_list(struct list *rules, const char *presentity);
+
+int  store_pub_find(int64_t *id, char *presentity, size_t size,
+		    const struct pl *etag, int64_t now);
+int  store_pub_add(int64_t *id, const char *presentity, const char *etag,
+		   int64_t expires, const char *ctype, const struct pl *body,
+		   const char *source, int64_t now);
+int  store_pub_modify(int64_t id, const char *etag, int64_t expires,
+		      const char *ctype, const struct pl *body, int64_t now);
+int  store_pub_delete(int64_t id);
+int  store_pub_list(struct list *pubs, const char *presentity, int64_t now,
+		    bool newest_first);
+int  store_pub_count(uint64_t *n, int64_t now);
+int  store_pub_expired(struct list *pubs, int64_t now, uint32_t limit);
+int  store_pstate_save(const char *presentity, const char *pidf,
+		       const char *sources, int64_t now);
+int  store_pstate_get(struct store_pstate **psp, const char *presentity);
+
+int  store_sub_save(struct store_sub *sub);
+int  store_sub_delete(int64_t id);
+int  store_sub_purge(int64_t now);
+int  store_sub_list(struct list *subs, const char *presentity, int64_t now,
+		    bool live);
+int  store_sub_expired(struct list *ids, int64_t now, uint32_t limit);
+
+
+/* --- Transactions and changes ------------------------------------------- */
+
+int  store_check(char *problem, size_t size);
+int  store_lock_wait(uint32_t ms);
+int  store_begin(void);
+int  store_commit(void);
+void store_rollback(void);
 int  store_version(uint64_t *version);
 
 #endif

@@ -5,9 +5,9 @@
  */
 
 #include <string.h>
-#include <sqlite3.h>
 #include <re.h>
 #include <sipd.h>
+#include <store/store.h>
 #include "presence.h"
 
 
@@ -88,24 +88,7 @@ const char *pkg_ctype(enum pkg pkg)
 static void state_store(const char *presentity, const char *pidf,
 			const char *sources)
 {
-	static struct db_stmt st = {
-		.sql = "INSERT INTO presence_state (presentity, pidf, sources,"
-		       " updated) VALUES (?1, ?2, ?3, ?4)"
-		       " ON CONFLICT (presentity) DO UPDATE SET"
-		       " pidf = excluded.pidf, sources = excluded.sources,"
-		       " updated = excluded.updated"
-	};
-	sqlite3_stmt *stmt = db_stmt(&st);
-
-	if (!stmt)
-		return;
-
-	sqlite3_bind_text(stmt, 1, presentity, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, pidf, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, sources, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, time_now());
-	(void)sqlite3_step(stmt);
-	sqlite3_reset(stmt);
+	(void)store_pstate_save(presentity, pidf, sources, time_now());
 }
 
 

@@ -13,42 +13,16 @@
  */
 
 #include <string.h>
-#include <sqlite3.h>
 #include <re.h>
 #include <sipd.h>
+#include <store/store.h>
 #include "presence.h"
-
-
-static struct db_stmt st_rule = {
-	.sql = "SELECT rule FROM presence_rules WHERE presentity = ?1"
-	       " AND watcher = ?2"
-};
 
 
 static int rule_of(char *rule, size_t size, const char *presentity,
 		   const char *watcher)
 {
-	sqlite3_stmt *stmt = db_stmt(&st_rule);
-	int rc, err = 0;
-
-	rule[0] = '\0';
-
-	if (!stmt)
-		return db_error();
-
-	sqlite3_bind_text(stmt, 1, presentity, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, watcher, -1, SQLITE_STATIC);
-
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		str_ncpy(rule, (const char *)sqlite3_column_text(stmt, 0),
-			 size);
-	else if (rc != SQLITE_DONE)
-		err = EIO;
-
-	sqlite3_reset(stmt);
-
-	return err;
+	return store_rule_get(rule, size, presentity, watcher);
 }
 
 

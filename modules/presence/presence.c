@@ -12,7 +12,6 @@
  */
 
 #include <string.h>
-#include <sqlite3.h>
 #include <libxml/parser.h>
 #include <re.h>
 #include <sipd.h>

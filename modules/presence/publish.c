@@ -12,9 +12,9 @@
  */
 
 #include <string.h>
-#include <sqlite3.h>
 #include <re.h>
 #include <sipd.h>
+#include <store/store.h>
 #include "presence.h"
 
 
@@ -25,60 +25,6 @@ enum {
 
 
 static struct tmr tmr_expire;
-
-
-static struct db_stmt st_find = {
-	.sql = "SELECT id, presentity FROM publications WHERE etag = ?1"
-	       " AND event = 'presence' AND expires > ?2"
-};
-
-static struct db_stmt st_insert = {
-	.sql = "INSERT INTO publications (presentity, event, etag, expires,"
-	       " content_type, body, source, created, updated)"
-	       " VALUES (?1, 'presence', ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
-};
-
-static struct db_stmt st_refresh = {
-	.sql = "UPDATE publications SET etag = ?2, expires = ?3, updated = ?4"
-	       " WHERE id = ?1"
-};
-
-static struct db_stmt st_modify = {
-	.sql = "UPDATE publications SET etag = ?2, expires = ?3, updated = ?4,"
-	       " content_type = ?5, body = ?6 WHERE id = ?1"
-};
-
-static struct db_stmt st_remove = {
-	.sql = "DELETE FROM publications WHERE id = ?1"
-};
-
-static struct db_stmt st_bodies = {
-	.sql = "SELECT body FROM publications WHERE presentity = ?1"
-	       " AND event = 'presence' AND expires > ?2"
-	       " ORDER BY updated DESC, id DESC"
-};
-
-static struct db_stmt st_count = {
-	.sql = "SELECT COUNT(*) FROM publications WHERE expires > ?1"
-};
-
-static struct db_stmt st_expired = {
-	.sql = "SELECT id, presentity FROM publications WHERE expires <= ?1"
-	       " LIMIT ?2"
-};
-
-
-static int step_done(sqlite3_stmt *stmt)
-{
-	int rc = sqlite3_step(stmt);
-
-	sqlite3_reset(stmt);
-
-	if (rc == SQLITE_DONE)
-		return 0;
-
-	return rc == SQLITE_BUSY ? EBUSY : EIO;
-}
 
 
 static void body_destructor(void *arg)
@@ -99,16 +45,14 @@ static void body_destructor(void *arg)
  */
 int publish_bodies(struct list *bodies, const char *presentity)
 {
-	sqlite3_stmt *stmt = db_stmt(&st_bodies);
-	int rc, err = 0;
+	struct list pubs = LIST_INIT;
+	struct le *le;
+	int err;
 
-	if (!stmt)
-		return db_error();
+	err = store_pub_list(&pubs, presentity, time_now(), true);
 
-	sqlite3_bind_text(stmt, 1, presentity, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, time_now());
-
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	for (le = pubs.head; le && !err; le = le->next) {
+		struct store_pub *p = le->data;
 		struct pub_body *pb;
 
 		pb = mem_zalloc(sizeof(*pb), body_destructor);
@@ -119,15 +63,17 @@ int publish_bodies(struct list *bodies, const char *presentity)
 
 		list_append(bodies, &pb->le, pb);
 
-		err = str_dup(&pb->text,
-			      (const char *)sqlite3_column_text(stmt, 0));
-		if (err)
-			break;
+		pb->text = mem_ref(p->body);
+		if (!pb->text) {
+			err = str_dup(&pb->text, "");
+			if (err)
+				break;
+		}
 
 		pl_set_str(&pb->pl, pb->text);
 	}
 
-	sqlite3_reset(stmt);
+	list_flush(&pubs);
 
 	return err;
 }
@@ -194,22 +140,17 @@ static int expires_of(uint32_t *expires, const struct sip_msg *msg,
 /* Find the publication a SIP-If-Match names, for this presentity */
 static int64_t find_etag(const struct pl *etag, const char *presentity)
 {
-	sqlite3_stmt *stmt = db_stmt(&st_find);
+	char owner[256];
 	int64_t id = 0;
+	int err;
 
-	if (!stmt)
+	err = store_pub_find(&id, owner, sizeof(owner), etag, time_now());
+	if (err == ENOENT)
+		return 0;
+	else if (err)
 		return -1;
 
-	sqlite3_bind_text(stmt, 1, etag->p, (int)etag->l, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, time_now());
-
-	if (sqlite3_step(stmt) == SQLITE_ROW &&
-	    !strcmp((const char *)sqlite3_column_text(stmt, 1), presentity))
-		id = sqlite3_column_int64(stmt, 0);
-
-	sqlite3_reset(stmt);
-
-	return id;
+	return strcmp(owner, presentity) ? 0 : id;
 }
 
 
@@ -234,8 +175,7 @@ bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg)
 	char presentity[256], etag[24], ctype[64] = "", src[64];
 	uint32_t expires;
 	struct pl body;
-	sqlite3_stmt *stmt;
-	int64_t id = 0;
+	int64_t id = 0, added;
 	bool exists = false;
 	int err;
 
@@ -314,31 +254,11 @@ bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg)
 	re_snprintf(src, sizeof(src), "%J", &msg->src);
 
 	if (id && !expires) {
-		stmt = db_stmt(&st_remove);
-		if (!stmt)
-			goto fail;
-		sqlite3_bind_int64(stmt, 1, id);
-	}
-	else if (id && !body.l) {
-		stmt = db_stmt(&st_refresh);
-		if (!stmt)
-			goto fail;
-		sqlite3_bind_int64(stmt, 1, id);
-		sqlite3_bind_text(stmt, 2, etag, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 3, time_now() + expires);
-		sqlite3_bind_int64(stmt, 4, time_now());
+		err = store_pub_delete(id);
 	}
 	else if (id) {
-		stmt = db_stmt(&st_modify);
-		if (!stmt)
-			goto fail;
-		sqlite3_bind_int64(stmt, 1, id);
-		sqlite3_bind_text(stmt, 2, etag, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 3, time_now() + expires);
-		sqlite3_bind_int64(stmt, 4, time_now());
-		sqlite3_bind_text(stmt, 5, ctype, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 6, body.p, (int)body.l,
-				  SQLITE_STATIC);
+		err = store_pub_modify(id, etag, time_now() + expires, ctype,
+				       body.l ? &body : NULL, time_now());
 	}
 	else {
 		if (!expires) {
@@ -347,20 +267,11 @@ bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg)
 			return true;
 		}
 
-		stmt = db_stmt(&st_insert);
-		if (!stmt)
-			goto fail;
-		sqlite3_bind_text(stmt, 1, presentity, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 2, etag, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 3, time_now() + expires);
-		sqlite3_bind_text(stmt, 4, ctype, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 5, body.p, (int)body.l,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 6, src, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 7, time_now());
+		err = store_pub_add(&added, presentity, etag,
+				    time_now() + expires, ctype, &body, src,
+				    time_now());
 	}
 
-	err = step_done(stmt);
 	if (err) {
 		log_warning("presence: cannot store the publication of %s:"
 			    " %m\n", presentity, err);
@@ -383,67 +294,23 @@ bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg)
 }
 
 
-/** An expired publication, read before it is removed */
-struct expired {
-	struct le le;
-	int64_t id;
-	char *presentity;
-};
-
-
-static void expired_destructor(void *arg)
-{
-	struct expired *e = arg;
-
-	mem_deref(e->presentity);
-}
-
-
 static void expire_handler(void *arg)
 {
 	struct list gone = LIST_INIT;
-	sqlite3_stmt *stmt;
 	struct le *le;
 	uint32_t n = 0;
 	(void)arg;
 
-	stmt = db_stmt(&st_expired);
-	if (stmt) {
-		sqlite3_bind_int64(stmt, 1, time_now());
-		sqlite3_bind_int64(stmt, 2, EXPIRE_BATCH);
-
-		while (sqlite3_step(stmt) == SQLITE_ROW) {
-			struct expired *e;
-
-			e = mem_zalloc(sizeof(*e), expired_destructor);
-			if (!e)
-				break;
-
-			list_append(&gone, &e->le, e);
-			e->id = sqlite3_column_int64(stmt, 0);
-			if (str_dup(&e->presentity, (const char *)
-				    sqlite3_column_text(stmt, 1)))
-				break;
-		}
-
-		sqlite3_reset(stmt);
-	}
+	(void)store_pub_expired(&gone, time_now(), EXPIRE_BATCH);
 
 	for (le = gone.head; le; le = le->next) {
-		const struct expired *e = le->data;
+		const struct store_pub *p = le->data;
 
-		if (!e->presentity)
-			break;
-
-		stmt = db_stmt(&st_remove);
-		if (!stmt)
-			break;
-		sqlite3_bind_int64(stmt, 1, e->id);
-		if (step_done(stmt))
+		if (!p->presentity || store_pub_delete(p->id))
 			break;
 
 		++n;
-		changed(e->presentity);
+		changed(p->presentity);
 	}
 
 	list_flush(&gone);
@@ -460,20 +327,12 @@ static void expire_handler(void *arg)
  */
 uint32_t publish_total(void)
 {
-	sqlite3_stmt *stmt = db_stmt(&st_count);
-	uint32_t n = 0;
+	uint64_t n = 0;
 
-	if (!stmt)
+	if (store_pub_count(&n, time_now()))
 		return 0;
 
-	sqlite3_bind_int64(stmt, 1, time_now());
-
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		n = (uint32_t)sqlite3_column_int64(stmt, 0);
-
-	sqlite3_reset(stmt);
-
-	return n;
+	return (uint32_t)n;
 }
 
 

@@ -1,8 +1,8 @@
 /**
- * @file sub.c  Subscriptions: in memory for the fan-out, in SQLite for
+ * @file sub.c  Subscriptions: in memory for the fan-out, in the store for
  *              restarts
  *
- * Every subscription is a row of the subscriptions table and a struct in
+ * Every subscription is a row of the store's subscriptions and a struct in
  * two hash tables (by presentity, for notifying watchers; by Call-ID, for
  * refreshes). CSeq and document versions change with every NOTIFY; they
  * are written back in batches once they are STORE_AHEAD past what is
@@ -14,9 +14,9 @@
  */
 
 #include <string.h>
-#include <sqlite3.h>
 #include <re.h>
 #include <sipd.h>
+#include <store/store.h>
 #include "presence.h"
 
 
@@ -44,48 +44,6 @@ static struct {
 	struct le *restart_next;   /* moved on when its subscription ends */
 	uint32_t count;
 } subs;
-
-
-#define COLUMNS "id, event, presentity, watcher, state, expires, call_id," \
-	" local_tag, remote_tag, local_uri, remote_uri, contact, route_set," \
-	" socket, received, transport, local_cseq, remote_cseq, version," \
-	" accept"
-
-static struct db_stmt st_insert = {
-	.sql = "INSERT INTO subscriptions (event, presentity, watcher, state,"
-	       " expires, call_id, local_tag, remote_tag, local_uri,"
-	       " remote_uri, contact, route_set, socket, received, transport,"
-	       " local_cseq, remote_cseq, version, accept, created, updated)"
-	       " VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	       " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21)"
-};
-
-static struct db_stmt st_update = {
-	.sql = "UPDATE subscriptions SET state = ?5, expires = ?6,"
-	       " contact = ?12, route_set = ?13, socket = ?14,"
-	       " received = ?15, transport = ?16, local_cseq = ?17,"
-	       " remote_cseq = ?18, version = ?19, accept = ?20,"
-	       " updated = ?21 WHERE id = ?1"
-};
-
-static struct db_stmt st_delete = {
-	.sql = "DELETE FROM subscriptions WHERE id = ?1"
-};
-
-static struct db_stmt st_load = {
-	.sql = "SELECT " COLUMNS " FROM subscriptions WHERE expires > ?1"
-	       " AND state != 'terminated'"
-};
-
-static struct db_stmt st_expired = {
-	.sql = "SELECT id FROM subscriptions WHERE expires <= ?1"
-	       " AND state != 'terminated' LIMIT ?2"
-};
-
-static struct db_stmt st_purge = {
-	.sql = "DELETE FROM subscriptions WHERE expires <= ?1"
-	       " OR state = 'terminated'"
-};
 
 
 static const char *state_names[] = {"pending", "active", "terminated"};
@@ -231,27 +189,8 @@ struct sub *sub_find_dialog(const struct pl *call_id, const struct pl *ltag,
 }
 
 
-static void bind_str(sqlite3_stmt *stmt, int col, const char *s)
-{
-	sqlite3_bind_text(stmt, col, s ? s : "", -1, SQLITE_STATIC);
-}
-
-
-static int step(sqlite3_stmt *stmt)
-{
-	int rc = sqlite3_step(stmt);
-
-	sqlite3_reset(stmt);
-
-	if (rc == SQLITE_DONE)
-		return 0;
-
-	return rc == SQLITE_BUSY ? EBUSY : EIO;
-}
-
-
 /**
- * Write a subscription to the database (insert or update)
+ * Write a subscription to the store (insert or update)
  *
  * @param sub Subscription
  *
@@ -259,46 +198,41 @@ static int step(sqlite3_stmt *stmt)
  */
 int sub_save(struct sub *sub)
 {
-	sqlite3_stmt *stmt = db_stmt(sub->id ? &st_update : &st_insert);
+	struct store_sub rec;
 	char recv[64] = "";
 	int err;
-
-	if (!stmt)
-		return db_error();
 
 	if (sa_isset(&sub->received, SA_ALL))
 		re_snprintf(recv, sizeof(recv), "%J", &sub->received);
 
-	if (sub->id)
-		sqlite3_bind_int64(stmt, 1, sub->id);
-	bind_str(stmt, 2, pkg_name(sub->pkg));
-	bind_str(stmt, 3, sub->presentity);
-	bind_str(stmt, 4, sub->watcher);
-	bind_str(stmt, 5, state_names[sub->state]);
-	sqlite3_bind_int64(stmt, 6, sub->expires);
-	bind_str(stmt, 7, sub->call_id);
-	bind_str(stmt, 8, sub->local_tag);
-	bind_str(stmt, 9, sub->remote_tag);
-	bind_str(stmt, 10, sub->local_uri);
-	bind_str(stmt, 11, sub->remote_uri);
-	bind_str(stmt, 12, sub->contact);
-	bind_str(stmt, 13, sub->route_set);
-	bind_str(stmt, 14, sub->socket);
-	bind_str(stmt, 15, recv);
-	bind_str(stmt, 16, transp_name(sub->tp));
-	sqlite3_bind_int64(stmt, 17, sub->local_cseq);
-	sqlite3_bind_int64(stmt, 18, sub->remote_cseq);
-	sqlite3_bind_int64(stmt, 19, sub->version);
-	bind_str(stmt, 20, sub->accept);
-	sqlite3_bind_int64(stmt, 21, time_now());
+	memset(&rec, 0, sizeof(rec));
+	rec.id          = sub->id;
+	rec.event       = (char *)pkg_name(sub->pkg);
+	rec.presentity  = sub->presentity;
+	rec.watcher     = sub->watcher;
+	rec.state       = (char *)state_names[sub->state];
+	rec.expires     = sub->expires;
+	rec.call_id     = sub->call_id;
+	rec.local_tag   = sub->local_tag;
+	rec.remote_tag  = sub->remote_tag;
+	rec.local_uri   = sub->local_uri;
+	rec.remote_uri  = sub->remote_uri;
+	rec.contact     = sub->contact;
+	rec.route_set   = sub->route_set;
+	rec.sock        = sub->socket;
+	rec.received    = recv;
+	rec.transport   = (char *)transp_name(sub->tp);
+	rec.local_cseq  = sub->local_cseq;
+	rec.remote_cseq = sub->remote_cseq;
+	rec.version     = sub->version;
+	rec.accept      = sub->accept;
+	rec.updated     = time_now();
 
-	err = step(stmt);
+	err = store_sub_save(&rec);
 	if (err)
 		return err;
 
-	if (!sub->id)
-		sub->id = sqlite3_last_insert_rowid(db_handle());
-
+	sub->id = rec.id;
 	sub->stored_cseq = sub->local_cseq;
 	sub->stored_version = sub->version;
 	list_unlink(&sub->le_dirty);
@@ -316,13 +250,10 @@ int sub_save(struct sub *sub)
  */
 int sub_delete(struct sub *sub)
 {
-	sqlite3_stmt *stmt;
 	int err = 0;
 
-	if (sub->id && (stmt = db_stmt(&st_delete))) {
-		sqlite3_bind_int64(stmt, 1, sub->id);
-		err = step(stmt);
-	}
+	if (sub->id)
+		err = store_sub_delete(sub->id);
 
 	mem_deref(sub);
 
@@ -337,7 +268,7 @@ void sub_flush_dirty(void)
 {
 	struct le *le;
 
-	if (list_isempty(&subs.dirty) || db_begin())
+	if (list_isempty(&subs.dirty) || store_begin())
 		return;   /* nothing, or busy: next time */
 
 	while ((le = subs.dirty.head)) {
@@ -353,7 +284,7 @@ void sub_flush_dirty(void)
 			break;
 	}
 
-	if (db_commit())
+	if (store_commit())
 		log_warning("presence: cannot store subscription state\n");
 }
 
@@ -429,14 +360,6 @@ int sub_apply(const char *presentity, enum pkg pkg,
 }
 
 
-static int col_dup(char **dst, sqlite3_stmt *stmt, int col)
-{
-	const char *s = (const char *)sqlite3_column_text(stmt, col);
-
-	return str_dup(dst, s ? s : "");
-}
-
-
 static int pkg_decode(enum pkg *pkg, const char *name)
 {
 	int i;
@@ -459,24 +382,17 @@ static int pkg_decode(enum pkg *pkg, const char *name)
  */
 int sub_load(void)
 {
-	sqlite3_stmt *stmt;
-	int rc, err = 0;
+	struct list rows = LIST_INIT;
+	struct le *le;
+	int err;
 	uint32_t n = 0;
 
-	stmt = db_stmt(&st_purge);
-	if (stmt) {
-		sqlite3_bind_int64(stmt, 1, time_now());
-		(void)step(stmt);
-	}
+	(void)store_sub_purge(time_now());
 
-	stmt = db_stmt(&st_load);
-	if (!stmt)
-		return db_error();
+	err = store_sub_list(&rows, NULL, time_now(), true);
 
-	sqlite3_bind_int64(stmt, 1, time_now());
-
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *s;
+	for (le = rows.head; le && !err; le = le->next) {
+		struct store_sub *rec = le->data;
 		struct sub *sub;
 		struct pl tp;
 
@@ -484,55 +400,46 @@ int sub_load(void)
 		if (err)
 			break;
 
-		sub->id = sqlite3_column_int64(stmt, 0);
-		if (pkg_decode(&sub->pkg,
-			       (const char *)sqlite3_column_text(stmt, 1))) {
+		sub->id = rec->id;
+		if (pkg_decode(&sub->pkg, rec->event)) {
 			mem_deref(sub);
 			continue;
 		}
 
-		s = (const char *)sqlite3_column_text(stmt, 4);
-		sub->state = s && !strcmp(s, "active") ? SUB_ACTIVE :
+		sub->state = !strcmp(rec->state, "active") ? SUB_ACTIVE :
 			SUB_PENDING;
-		sub->expires = sqlite3_column_int64(stmt, 5);
+		sub->expires = rec->expires;
 
-		err  = col_dup(&sub->presentity, stmt, 2);
-		err |= col_dup(&sub->watcher, stmt, 3);
-		err |= col_dup(&sub->call_id, stmt, 6);
-		err |= col_dup(&sub->local_tag, stmt, 7);
-		err |= col_dup(&sub->remote_tag, stmt, 8);
-		err |= col_dup(&sub->local_uri, stmt, 9);
-		err |= col_dup(&sub->remote_uri, stmt, 10);
-		err |= col_dup(&sub->contact, stmt, 11);
-		err |= col_dup(&sub->route_set, stmt, 12);
-		err |= col_dup(&sub->socket, stmt, 13);
-		err |= col_dup(&sub->accept, stmt, 19);
-		if (err) {
-			mem_deref(sub);
-			err = ENOMEM;
-			break;
-		}
+		/* the strings change hands */
+		sub->presentity = mem_ref(rec->presentity);
+		sub->watcher    = mem_ref(rec->watcher);
+		sub->call_id    = mem_ref(rec->call_id);
+		sub->local_tag  = mem_ref(rec->local_tag);
+		sub->remote_tag = mem_ref(rec->remote_tag);
+		sub->local_uri  = mem_ref(rec->local_uri);
+		sub->remote_uri = mem_ref(rec->remote_uri);
+		sub->contact    = mem_ref(rec->contact);
+		sub->route_set  = mem_ref(rec->route_set);
+		sub->socket     = mem_ref(rec->sock);
+		sub->accept     = mem_ref(rec->accept);
 
-		s = (const char *)sqlite3_column_text(stmt, 14);
-		if (s && *s)
-			(void)sa_decode(&sub->received, s, strlen(s));
-		s = (const char *)sqlite3_column_text(stmt, 15);
-		pl_set_str(&tp, s ? s : "udp");
+		if (*rec->received)
+			(void)sa_decode(&sub->received, rec->received,
+					strlen(rec->received));
+		pl_set_str(&tp, *rec->transport ? rec->transport : "udp");
 		if (transp_decode(&sub->tp, &tp))
 			sub->tp = SIP_TRANSP_UDP;
 
 		/* CSeq and versions only grow, even after a crash */
-		sub->local_cseq = (uint32_t)sqlite3_column_int64(stmt, 16) +
-			RESTART_MARGIN;
-		sub->remote_cseq = (uint32_t)sqlite3_column_int64(stmt, 17);
-		sub->version = (uint32_t)sqlite3_column_int64(stmt, 18) +
-			RESTART_MARGIN;
+		sub->local_cseq = rec->local_cseq + RESTART_MARGIN;
+		sub->remote_cseq = rec->remote_cseq;
+		sub->version = rec->version + RESTART_MARGIN;
 		sub_index(sub);
 		sub_dirty(sub);
 		++n;
 	}
 
-	sqlite3_reset(stmt);
+	list_flush(&rows);
 
 	if (n)
 		log_info("presence: %u subscriptions restored\n", n);
@@ -567,39 +474,31 @@ static bool id_cmp(struct le *le, void *arg)
 }
 
 
-/* The expired ones, found by the database's index on expires */
+/* The expired ones, found by the store's index on expires */
 static void expire_handler(void *arg)
 {
-	int64_t ids[EXPIRE_BATCH];
-	sqlite3_stmt *stmt;
-	uint32_t i, n = 0;
+	struct list ids = LIST_INIT;
+	struct le *le;
+	uint32_t n = 0;
 	(void)arg;
 
-	stmt = db_stmt(&st_expired);
-	if (stmt) {
-		sqlite3_bind_int64(stmt, 1, time_now());
-		sqlite3_bind_int64(stmt, 2, EXPIRE_BATCH);
+	(void)store_sub_expired(&ids, time_now(), EXPIRE_BATCH);
 
-		while (n < EXPIRE_BATCH && sqlite3_step(stmt) == SQLITE_ROW)
-			ids[n++] = sqlite3_column_int64(stmt, 0);
-
-		sqlite3_reset(stmt);
-	}
-
-	for (i = 0; i < n; i++) {
+	for (le = ids.head; le; le = le->next) {
+		struct store_id *id = le->data;
 		struct sub *sub;
 
-		sub = list_ledata(hash_lookup(subs.by_id, (uint32_t)ids[i],
-					      id_cmp, &ids[i]));
-		if (sub && sub->state != SUB_TERMINATED) {
+		++n;
+		sub = list_ledata(hash_lookup(subs.by_id, (uint32_t)id->id,
+					      id_cmp, &id->id));
+		if (sub && sub->state != SUB_TERMINATED)
 			notify_terminate(sub, "timeout");
-		}
-		else if (!sub && (stmt = db_stmt(&st_delete))) {
+		else if (!sub)
 			/* a row no subscription in memory has: gone */
-			sqlite3_bind_int64(stmt, 1, ids[i]);
-			(void)step(stmt);
-		}
+			(void)store_sub_delete(id->id);
 	}
+
+	list_flush(&ids);
 
 	tmr_start(&subs.tmr_expire, n == EXPIRE_BATCH ? 20 : TICK,
 		  expire_handler, NULL);

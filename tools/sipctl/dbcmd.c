@@ -6,41 +6,28 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sqlite3.h>
 #include <re.h>
 #include "core.h"
+#include <store/store.h>
 #include "sipctl.h"
 
 
 static int db_check(void)
 {
-	sqlite3_stmt *stmt;
-	const char *res = NULL;
-	int rc;
+	char problem[256];
+	int err;
 
 	if (db_use(false))
 		return 1;
 
-	rc = sqlite3_prepare_v2(db_handle(), "PRAGMA quick_check", -1, &stmt,
-				NULL);
-	if (rc != SQLITE_OK)
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
+	err = store_check(problem, sizeof(problem));
+	if (err)
+		return fail("database check: %s", problem[0] ? problem :
+			    "failed");
 
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		res = (const char *)sqlite3_column_text(stmt, 0);
+	(void)printf("database OK, schema version %d\n", db_schema_version());
 
-	if (!res || strcmp(res, "ok")) {
-		rc = fail("database check: %s", res ? res : "failed");
-	}
-	else {
-		(void)printf("database OK, schema version %d\n",
-			     db_schema_version());
-		rc = 0;
-	}
-
-	sqlite3_finalize(stmt);
-
-	return rc;
+	return 0;
 }
 
 

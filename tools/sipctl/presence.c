@@ -7,22 +7,22 @@
  *   sub list [AOR] [--json]        subscriptions (watchers)
  *   pub list [AOR]                 publications
  *
+ * All read and written through the store (lib/store).
+ *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <sqlite3.h>
 #include <re.h>
 #include "core.h"
+#include <store/store.h>
 #include "sipctl.h"
 
 
-static const char *col(sqlite3_stmt *stmt, int i)
+static const char *col(const char *s)
 {
-	const char *s = (const char *)sqlite3_column_text(stmt, i);
-
 	return s ? s : "";
 }
 
@@ -59,110 +59,83 @@ static int aor_key(char *key, size_t size, const char *aor, const char *cmd)
 }
 
 
-static int prepare(sqlite3_stmt **stmt, const char *sql)
+static int db_fail(int err)
 {
-	if (sqlite3_prepare_v2(db_handle(), sql, -1, stmt, NULL))
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
+	if (err == EBUSY)
+		return fail("database is busy");
 
-	return 0;
+	return fail("database: %m", err);
 }
 
 
 static int presence_show(const char *aor)
 {
-	char key[300];
-	sqlite3_stmt *stmt;
+	struct list pubs = LIST_INIT, bindings = LIST_INIT;
+	struct store_pstate *ps = NULL;
 	int64_t now = (int64_t)time(NULL);
-	int rc, n = 0;
+	char key[300];
+	struct le *le;
+	int err;
 
 	if (aor_key(key, sizeof(key), aor, "presence show") || db_use(false))
 		return 1;
 
-	if (prepare(&stmt, "SELECT pidf, sources, updated FROM presence_state"
-		    " WHERE presentity = ?1"))
-		return 1;
-
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+	err = store_pstate_get(&ps, key);
+	if (!err) {
 		(void)printf("%s: as last composed %lld s ago (%s)\n", key,
-			     (long long)(now - sqlite3_column_int64(stmt, 2)),
-			     col(stmt, 1));
-		(void)printf("%s", col(stmt, 0));
+			     (long long)(now - ps->updated), col(ps->sources));
+		(void)printf("%s", col(ps->pidf));
+		mem_deref(ps);
 	}
-	else {
+	else if (err == ENOENT) {
 		(void)printf("%s: no state composed yet (nobody watches it)\n",
 			     key);
 	}
-	sqlite3_finalize(stmt);
+	else {
+		return db_fail(err);
+	}
 
 	/* the sources as they are now */
-	if (prepare(&stmt, "SELECT etag, expires - ?2, source, body FROM"
-		    " publications WHERE presentity = ?1 AND expires > ?2"
-		    " ORDER BY id"))
-		return 1;
+	err = store_pub_list(&pubs, key, now, false);
+	for (le = pubs.head; le && !err; le = le->next) {
+		const struct store_pub *p = le->data;
 
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, now);
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		(void)printf("publication %s from %s, %lld s left:\n%s\n",
-			     col(stmt, 0), col(stmt, 2),
-			     (long long)sqlite3_column_int64(stmt, 1),
-			     col(stmt, 3));
-		++n;
+			     col(p->etag), col(p->source),
+			     (long long)(p->expires - now), col(p->body));
 	}
-	sqlite3_finalize(stmt);
 
-	if (!n)
+	if (!err && list_isempty(&pubs))
 		(void)printf("no publication\n");
 
-	if (prepare(&stmt, "SELECT count(*) FROM bindings WHERE aor = ?1"
-		    " AND expires > ?2"))
-		return 1;
+	list_flush(&pubs);
 
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, now);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		(void)printf("bindings: %d\n", sqlite3_column_int(stmt, 0));
-	sqlite3_finalize(stmt);
+	if (!err)
+		err = store_binding_lookup(&bindings, key, now);
+	if (!err)
+		(void)printf("bindings: %u\n", list_count(&bindings));
 
-	return 0;
+	list_flush(&bindings);
+
+	return err ? db_fail(err) : 0;
 }
 
 
 static int rule_set(const char *rule, const char *pres, const char *watcher)
 {
 	char p[300], w[300];
-	sqlite3_stmt *stmt;
-	int rc;
+	int err;
 
 	if (aor_key(p, sizeof(p), pres, "presence") ||
 	    aor_key(w, sizeof(w), watcher, "presence") || db_use(false))
 		return 1;
 
-	if (prepare(&stmt, rule ?
-		    "INSERT INTO presence_rules (presentity, watcher, rule,"
-		    " created) VALUES (?1, ?2, ?3, ?4) ON CONFLICT"
-		    " (presentity, watcher) DO UPDATE SET rule = excluded.rule" :
-		    "DELETE FROM presence_rules WHERE presentity = ?1 AND"
-		    " watcher = ?2"))
-		return 1;
-
-	sqlite3_bind_text(stmt, 1, p, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, w, -1, SQLITE_STATIC);
-	if (rule) {
-		sqlite3_bind_text(stmt, 3, rule, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 4, (int64_t)time(NULL));
-	}
-
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return fail("database: %s", sqlite3_errmsg(db_handle()));
-
-	if (!rule && !sqlite3_changes(db_handle()))
+	err = store_rule_set(p, w, rule, (int64_t)time(NULL));
+	if (err == ENOENT && !rule)
 		return fail("presence unset: no rule for %s watching %s", w,
 			    p);
+	else if (err)
+		return db_fail(err);
 
 	(void)printf("%s: %s %s %s\n", p, w, rule ? "is" : "has no rule",
 		     rule ? (!strcmp(rule, "allow") ? "allowed" : "blocked") :
@@ -174,27 +147,30 @@ static int rule_set(const char *rule, const char *pres, const char *watcher)
 
 static int rules_list(const char *pres)
 {
+	struct list rules = LIST_INIT;
+	struct le *le;
 	char p[300];
-	sqlite3_stmt *stmt;
+	int err;
 
 	if ((pres && aor_key(p, sizeof(p), pres, "presence rules")) ||
 	    db_use(false))
 		return 1;
 
-	if (prepare(&stmt, "SELECT presentity, watcher, rule FROM"
-		    " presence_rules WHERE ?1 IS NULL OR presentity = ?1"
-		    " ORDER BY presentity, watcher"))
-		return 1;
-
-	if (pres)
-		sqlite3_bind_text(stmt, 1, p, -1, SQLITE_STATIC);
+	err = store_rule_list(&rules, pres ? p : NULL);
+	if (err) {
+		list_flush(&rules);
+		return db_fail(err);
+	}
 
 	(void)printf("%-30s %-30s %s\n", "PRESENTITY", "WATCHER", "RULE");
-	while (sqlite3_step(stmt) == SQLITE_ROW)
-		(void)printf("%-30s %-30s %s\n", col(stmt, 0), col(stmt, 1),
-			     col(stmt, 2));
+	for (le = rules.head; le; le = le->next) {
+		const struct store_rule *r = le->data;
 
-	sqlite3_finalize(stmt);
+		(void)printf("%-30s %-30s %s\n", col(r->presentity),
+			     col(r->watcher), col(r->rule));
+	}
+
+	list_flush(&rules);
 
 	return 0;
 }
@@ -203,23 +179,20 @@ static int rules_list(const char *pres)
 static int sub_list(const char *aor, bool json)
 {
 	int64_t now = (int64_t)time(NULL);
-	sqlite3_stmt *stmt;
+	struct list subs = LIST_INIT;
+	struct le *le;
 	char key[300];
-	unsigned n = 0;
+	int err;
 
 	if ((aor && aor_key(key, sizeof(key), aor, "sub list")) ||
 	    db_use(false))
 		return 1;
 
-	if (prepare(&stmt, "SELECT presentity, watcher, event, state,"
-		    " expires - ?2, contact, socket, call_id FROM subscriptions"
-		    " WHERE expires > ?2 AND (?1 IS NULL OR presentity = ?1)"
-		    " ORDER BY presentity, event, watcher"))
-		return 1;
-
-	if (aor)
-		sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, now);
+	err = store_sub_list(&subs, aor ? key : NULL, now, false);
+	if (err) {
+		list_flush(&subs);
+		return db_fail(err);
+	}
 
 	if (json)
 		(void)printf("[");
@@ -228,40 +201,42 @@ static int sub_list(const char *aor, bool json)
 			     "WATCHER", "EVENT", "STATE", "EXPIRES",
 			     "CONTACT");
 
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
+	for (le = subs.head; le; le = le->next) {
+		const struct store_sub *sub = le->data;
+
 		if (json) {
-			(void)printf("%s\n  {\"presentity\": ", n ? "," : "");
-			json_str(col(stmt, 0));
+			(void)printf("%s\n  {\"presentity\": ",
+				     le != subs.head ? "," : "");
+			json_str(sub->presentity);
 			(void)printf(", \"watcher\": ");
-			json_str(col(stmt, 1));
+			json_str(sub->watcher);
 			(void)printf(", \"event\": ");
-			json_str(col(stmt, 2));
+			json_str(sub->event);
 			(void)printf(", \"state\": ");
-			json_str(col(stmt, 3));
+			json_str(sub->state);
 			(void)printf(", \"expires\": %lld",
-				     (long long)sqlite3_column_int64(stmt, 4));
+				     (long long)(sub->expires - now));
 			(void)printf(", \"contact\": ");
-			json_str(col(stmt, 5));
+			json_str(sub->contact);
 			(void)printf(", \"socket\": ");
-			json_str(col(stmt, 6));
+			json_str(sub->sock);
 			(void)printf(", \"call_id\": ");
-			json_str(col(stmt, 7));
+			json_str(sub->call_id);
 			(void)printf("}");
 		}
 		else {
 			(void)printf("%-28s %-28s %-15s %-10s %7lld %s\n",
-				     col(stmt, 0), col(stmt, 1), col(stmt, 2),
-				     col(stmt, 3),
-				     (long long)sqlite3_column_int64(stmt, 4),
-				     col(stmt, 5));
+				     col(sub->presentity), col(sub->watcher),
+				     col(sub->event), col(sub->state),
+				     (long long)(sub->expires - now),
+				     col(sub->contact));
 		}
-		++n;
 	}
 
 	if (json)
-		(void)printf("%s]\n", n ? "\n" : "");
+		(void)printf("%s]\n", subs.head ? "\n" : "");
 
-	sqlite3_finalize(stmt);
+	list_flush(&subs);
 
 	return 0;
 }
@@ -270,31 +245,33 @@ static int sub_list(const char *aor, bool json)
 static int pub_list(const char *aor)
 {
 	int64_t now = (int64_t)time(NULL);
-	sqlite3_stmt *stmt;
+	struct list pubs = LIST_INIT;
+	struct le *le;
 	char key[300];
+	int err;
 
 	if ((aor && aor_key(key, sizeof(key), aor, "pub list")) ||
 	    db_use(false))
 		return 1;
 
-	if (prepare(&stmt, "SELECT presentity, etag, expires - ?2, source,"
-		    " length(body) FROM publications WHERE expires > ?2 AND"
-		    " (?1 IS NULL OR presentity = ?1) ORDER BY presentity, id"))
-		return 1;
-
-	if (aor)
-		sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, now);
+	err = store_pub_list(&pubs, aor ? key : NULL, now, false);
+	if (err) {
+		list_flush(&pubs);
+		return db_fail(err);
+	}
 
 	(void)printf("%-28s %-26s %7s %-22s %s\n", "PRESENTITY", "ETAG",
 		     "EXPIRES", "SOURCE", "BYTES");
-	while (sqlite3_step(stmt) == SQLITE_ROW)
-		(void)printf("%-28s %-26s %7lld %-22s %d\n", col(stmt, 0),
-			     col(stmt, 1),
-			     (long long)sqlite3_column_int64(stmt, 2),
-			     col(stmt, 3), sqlite3_column_int(stmt, 4));
+	for (le = pubs.head; le; le = le->next) {
+		const struct store_pub *p = le->data;
 
-	sqlite3_finalize(stmt);
+		(void)printf("%-28s %-26s %7lld %-22s %zu\n",
+			     col(p->presentity), col(p->etag),
+			     (long long)(p->expires - now), col(p->source),
+			     strlen(col(p->body)));
+	}
+
+	list_flush(&pubs);
 
 	return 0;
 }

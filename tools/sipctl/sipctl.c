@@ -3,10 +3,11 @@
  *                  and talk to the running sipd
  *
  * sipctl reads the database path from the same configuration file as
- * sipd and works on the SQLite file directly, with the daemon stopped or
- * running beside it (SQLite's locking and a busy timeout keep both safe).
- * status, ban and reload go to the running sipd through its control
- * socket (control_socket in the same file, or --control).
+ * sipd and works on the database through the store (lib/store), with
+ * the daemon stopped or running beside it (SQLite's locking and a busy
+ * timeout keep both safe). status, ban and reload go to the running sipd
+ * through its control socket (control_socket in the same file, or
+ * --control), and so do reg add and del when sipd answers there.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -18,10 +19,10 @@
 #include <unistd.h>
 #include <getopt.h>
 #include <sys/stat.h>
-#include <sqlite3.h>
 #include <ctype.h>
 #include <re.h>
 #include "ops.h"
+#include <store/store.h>
 #include "sipctl.h"
 
 
@@ -254,7 +255,7 @@ int db_use_upgrade(bool create, bool upgrade)
 	if (err)
 		return 1;
 
-	sqlite3_busy_timeout(db_handle(), BUSY_TIMEOUT_MS);
+	(void)store_lock_wait(BUSY_TIMEOUT_MS);
 
 	return 0;
 }
