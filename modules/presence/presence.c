@@ -445,7 +445,7 @@ static void start_handler(void *arg)
 		log_warning("presence: cannot restore subscriptions\n");
 
 	sub_start();
-	publish_start();
+	publish_start(notify_presentity);
 }
 
 
@@ -588,7 +588,7 @@ static int module_init(void)
 
 	LIBXML_TEST_VERSION;
 
-	err = sub_init();
+	err = sub_init(notify_sub, notify_terminate);
 	if (err)
 		return err;
 

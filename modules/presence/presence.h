@@ -94,16 +94,21 @@ struct pub_body {
 	struct pl pl;
 };
 
-/* body.c */
+/* conf.c */
 const char *pkg_name(enum pkg pkg);
 const char *pkg_ctype(enum pkg pkg);
+
+/* body.c */
 int  presence_compose(char **docp, const char *presentity);
 void body_binding_gone(const struct binding *b, const char *event);
 void body_invalidate(const char *presentity);
 void body_close(void);
 
 /* sub.c */
-int  sub_init(void);
+typedef void (sub_notify_h)(struct sub *sub);
+typedef void (sub_terminate_h)(struct sub *sub, const char *reason);
+
+int  sub_init(sub_notify_h *notifyh, sub_terminate_h *terminateh);
 int  sub_alloc(struct sub **subp);
 void sub_index(struct sub *sub);
 struct sub *sub_find_dialog(const struct pl *call_id, const struct pl *ltag,
@@ -134,7 +139,9 @@ int  notify_body(struct mbuf *mb, struct sub *sub);
 bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg);
 int  publish_bodies(struct list *bodies, const char *presentity);
 uint32_t publish_total(void);
-void publish_start(void);
+typedef void (publish_changed_h)(const char *presentity, enum pkg pkg);
+
+void publish_start(publish_changed_h *h);
 void publish_close(void);
 
 /* pidf.c */

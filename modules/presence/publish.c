@@ -25,6 +25,7 @@ enum {
 
 
 static struct tmr tmr_expire;
+static publish_changed_h *changedh;     /* notify.c: tell the watchers */
 
 
 static void body_destructor(void *arg)
@@ -156,7 +157,8 @@ static int64_t find_etag(const struct pl *etag, const char *presentity)
 
 static void changed(const char *presentity)
 {
-	notify_presentity(presentity, PKG_PRESENCE);
+	if (changedh)
+		changedh(presentity, PKG_PRESENCE);
 }
 
 
@@ -336,8 +338,15 @@ uint32_t publish_total(void)
 }
 
 
-void publish_start(void)
+/**
+ * Start expiring publications
+ *
+ * @param h Told of each presentity whose publications changed (notify.c)
+ */
+void publish_start(publish_changed_h *h)
 {
+	changedh = h;
+
 	tmr_start(&tmr_expire, TICK, expire_handler, NULL);
 }
 

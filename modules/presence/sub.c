@@ -41,6 +41,8 @@ static struct {
 	struct tmr tmr_expire;
 	struct tmr tmr_flush;
 	struct tmr tmr_restart;
+	sub_notify_h *notifyh;      /* sends a subscription's NOTIFY */
+	sub_terminate_h *terminateh; /* ends one with a final NOTIFY  */
 	struct le *restart_next;   /* moved on when its subscription ends */
 	uint32_t count;
 } subs;
@@ -458,7 +460,7 @@ static void restart_handler(void *arg)
 		struct sub *sub = subs.restart_next->data;
 
 		subs.restart_next = subs.restart_next->next;
-		notify_sub(sub);
+		subs.notifyh(sub);
 	}
 
 	if (subs.restart_next)
@@ -492,7 +494,7 @@ static void expire_handler(void *arg)
 		sub = list_ledata(hash_lookup(subs.by_id, (uint32_t)id->id,
 					      id_cmp, &id->id));
 		if (sub && sub->state != SUB_TERMINATED)
-			notify_terminate(sub, "timeout");
+			subs.terminateh(sub, "timeout");
 		else if (!sub)
 			/* a row no subscription in memory has: gone */
 			(void)store_sub_delete(id->id);
@@ -529,13 +531,16 @@ void sub_start(void)
 
 
 /**
- * Allocate the indexes
+ * Allocate the indexes, and say who sends the NOTIFYs (notify.c)
  *
  * @return 0 if success, otherwise errorcode
  */
-int sub_init(void)
+int sub_init(sub_notify_h *notifyh, sub_terminate_h *terminateh)
 {
 	int err;
+
+	subs.notifyh = notifyh;
+	subs.terminateh = terminateh;
 
 	err  = hash_alloc(&subs.by_pres, HASH_SIZE);
 	err |= hash_alloc(&subs.by_dlg, HASH_SIZE);
