@@ -79,7 +79,9 @@ int sqlite_col_str(char **dst, sqlite3_stmt *stmt, int col)
  * at every commit of another connection (another worker, sipctl, the
  * sqlite3 shell), and sqlite3_total_changes64(), which changes at every
  * change of this connection. Both are documented interfaces. The pragma
- * runs a read transaction of its own, so it sees the latest commit.
+ * runs a read transaction of its own, so it sees the latest commit; it
+ * is skipped while no file of the database was written
+ * (sqlite_watch.c).
  *
  * @param version Set to the version
  *
@@ -98,6 +100,13 @@ int sqlite_version(uint64_t *version)
 	/* its own changes may still be rolled back */
 	if (!sqlite3_get_autocommit(db))
 		return EBUSY;
+
+	/* nothing written by anyone since the last read: it stands */
+	changes = sqlite3_total_changes64(db);
+	if (db == dv.db && changes == dv.changes && sqlite_watch_quiet(db)) {
+		*version = dv.version;
+		return 0;
+	}
 
 	stmt = db_stmt(&st_data_version);
 	if (!stmt)

@@ -17,6 +17,9 @@ int  sqlite_begin(void);
 int  sqlite_commit(void);
 void sqlite_rollback(void);
 
+/* sqlite_watch.c */
+bool sqlite_watch_quiet(const struct sqlite3 *db);
+
 /* sqlite_binding.c */
 int  sqlite_binding_lookup(struct list *bindings, const char *aor,
 			   int64_t now);

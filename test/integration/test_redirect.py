@@ -417,6 +417,32 @@ def test_cache_sees_every_commit():
         invite_302(s, aor, [], "INVITE after sipctl reg del")
 
 
+def test_cache_sees_commits_after_a_quiet_while():
+    """Past a second without any write to the database, a lookup asks
+    SQLite nothing (the kernel's word that no file of the database was
+    written suffices); a commit of another connection then is still in
+    the very next answer, each time."""
+    with Sipd() as s:
+        want = register_alice(s)
+        aor = "alice@example.com"
+        invite_302(s, aor, want, "first INVITE")
+        for contact in ("sip:alice@192.0.2.7", "sip:alice@127.0.0.1:5071"):
+            time.sleep(1.3)
+            hits = cache_hits(s)
+            invite_302(s, aor, want, "INVITE after a quiet while")
+            check(cache_hits(s) > hits, "no cache hit after a quiet while")
+            time.sleep(1.3)
+            db = sqlite3.connect(s.db, timeout=10, isolation_level=None)
+            try:
+                db.execute("DELETE FROM bindings WHERE contact = ?",
+                           (contact,))
+            finally:
+                db.close()
+            want.remove(contact)
+            invite_302(s, aor, want, "INVITE right after a DELETE by"
+                       " another connection, %s" % contact)
+
+
 def test_cache_drops_expired_binding():
     """A binding that expires while its lookup is cached is not listed
     after its expiry, with nothing written in between (the expired row
