@@ -101,9 +101,19 @@ int sqlite_version(uint64_t *version)
 	if (!sqlite3_get_autocommit(db))
 		return EBUSY;
 
-	/* nothing written by anyone since the last read: it stands */
 	changes = sqlite3_total_changes64(db);
-	if (db == dv.db && changes == dv.changes && sqlite_watch_quiet(db)) {
+
+	/* a change of its own: a new version, whatever other connections
+	   did (what is read next sees their commits too; their next data
+	   version read makes one more) */
+	if (db == dv.db && changes != dv.changes) {
+		dv.changes = changes;
+		*version = ++dv.version;
+		return 0;
+	}
+
+	/* nothing written by anyone since the last read: it stands */
+	if (db == dv.db && sqlite_watch_quiet(db)) {
 		*version = dv.version;
 		return 0;
 	}
