@@ -163,8 +163,11 @@ bool sqlite_watch_quiet(const sqlite3 *db)
 {
 	uint64_t now;
 
-	if (db != w.db || !w.tried)
+	/* a watch set now has seen nothing yet: ask SQLite this time */
+	if (db != w.db || !w.tried) {
 		watch_open(db);
+		return false;
+	}
 
 	if (w.fd < 0)
 		return false;
