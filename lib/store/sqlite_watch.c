@@ -17,8 +17,8 @@
  * is told the check stays on for WATCH_HOT_MS: every look asks SQLite
  * until then, and whatever the write was part of is seen.
  *
- * Without inotify (no watch could be set, the queue overflowed) every
- * look asks SQLite. A forked child sets its own watch: the parent's
+ * Without inotify (no watch could be set, or its folder went away) every
+ * look asks SQLite; an overflowed queue counts as a write. A forked child sets its own watch: the parent's
  * queue is the parent's.
  *
  * Copyright (C) 2026 sipd developers
@@ -123,7 +123,7 @@ static void watch_open(const sqlite3 *db)
 static bool written(void)
 {
 	char buf[4096] __attribute__((aligned(8)));
-	bool any = false;
+	bool any = false, dead = false;
 	ssize_t n;
 
 	while ((n = read(w.fd, buf, sizeof(buf))) > 0) {
@@ -132,7 +132,9 @@ static bool written(void)
 		while (p < buf + n) {
 			const struct inotify_event *ev = (const void *)p;
 
-			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED))
+			if (ev->mask & IN_IGNORED)
+				dead = true;
+			else if (ev->mask & IN_Q_OVERFLOW)
 				any = true;
 			else if (ev->len &&
 				 !strncmp(ev->name, w.name, w.namelen))
@@ -144,6 +146,13 @@ static bool written(void)
 
 	if (n < 0 && errno != EAGAIN && errno != EINTR)
 		any = true;
+
+	/* the folder went away: no watch from now on, SQLite is asked */
+	if (dead) {
+		(void)close(w.fd);
+		w.fd = -1;
+		any = true;
+	}
 
 	return any;
 }
