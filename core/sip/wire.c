@@ -1,9 +1,10 @@
 /**
  * @file wire.c  Datagrams that libre's SIP parser would drop in silence
  *
- * libre decodes a message once, through sipd's decoder (decode.c), which
- * calls wire_decode(); a UDP helper in front of libre's socket tells it
- * which datagram and sender it is. For a message libre cannot decode it
+ * libre decodes a message once, through sipd's decoder (libre/decode.c),
+ * which calls the hook set here; a UDP helper in front of libre's socket
+ * tells it which datagram and sender it is. For a message libre cannot
+ * decode it
  *
  *  - adds a branch to the top Via of an RFC 2543 request (no branch, so
  *    libre refuses it), computed from the request's identity so that a
@@ -517,7 +518,7 @@ static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
 
 
 /**
- * What sipd does around libre's decoder (see decode.c): a request whose
+ * What sipd does around libre's decoder (see libre/decode.c): a request whose
  * CSeq method differs from its method is refused (libre would match it
  * to another transaction, RFC 3261 17.2.3), and what libre cannot decode
  * is answered or repaired. Called for every message libre decodes.
@@ -638,7 +639,8 @@ int wire_attach_udp(struct udp_sock *us, struct sipd_sock *sock)
 
 /**
  * Feed a datagram that another worker read to libre, as if the shared
- * UDP socket of a sipd socket had read it here (see handoff.c)
+ * UDP socket of a sipd socket had read it here (proc/handoff.c; the
+ * libre layer's libre_udp_feed())
  *
  * @param sock The sipd socket
  * @param src  Source address

@@ -18,8 +18,8 @@
  * until then, and whatever the write was part of is seen.
  *
  * Without inotify (no watch could be set, or its folder went away) every
- * look asks SQLite; an overflowed queue counts as a write. A forked child sets its own watch: the parent's
- * queue is the parent's.
+ * look asks SQLite; an overflowed queue counts as a write. A forked child
+ * sets its own watch: the parent's queue is the parent's.
  *
  * Copyright (C) 2026 sipd developers
  */

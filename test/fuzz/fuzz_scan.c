@@ -2,7 +2,7 @@
  * @file fuzz_scan.c  Fuzzing harness: sipd's header scanners against
  *                    libre's decoders
  *
- * The bytes are a header value; core/scan.c's decoders and libre's own
+ * The bytes are a header value; core/libre's scanners and libre's own
  * (test/unit/scandiff.c) must give the same results on them, or the
  * harness aborts.
  *

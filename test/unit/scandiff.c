@@ -1,8 +1,8 @@
 /**
  * @file scandiff.c  sipd's header scanners against libre's decoders
  *
- * core/scan.c defines libre's header decoders in the executable; libre's
- * own are still in the library, and dlsym(RTLD_NEXT) finds them. Each
+ * core/libre/scan_uri.c and scan_msg.c define libre's header decoders in
+ * the executable; libre's own are still in the library, and dlsym(RTLD_NEXT) finds them. Each
  * input goes through both, with every parameter and header name of a
  * table, into output structs filled alike beforehand: the return codes
  * and the structs, byte for byte, must be the same. A difference is

@@ -1,5 +1,5 @@
 /**
- * @file test_scan.c  core/scan.c's decoders give what libre's give
+ * @file test_scan.c  core/libre's scanners give what libre's give
  *
  * Every input of the table, and every prefix and suffix of it, goes
  * through sipd's scanners and libre's regular-expression decoders
