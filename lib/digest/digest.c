@@ -18,23 +18,29 @@
 #include "digest.h"
 
 
-/* The algorithms, fetched once: OpenSSL 3 looks up a legacy EVP_md5()
-   at every EVP_DigestInit_ex() */
+/* The algorithms, fetched once (OpenSSL 3 looks up a legacy EVP_md5()
+   at every EVP_DigestInit_ex()), and one context used again: the
+   process is single-threaded */
+static struct {
+	EVP_MD *md5;
+	EVP_MD *sha256;
+	EVP_MD_CTX *ctx;
+} dg;
+
+
 static EVP_MD *alg_md(enum digest_alg alg)
 {
-	static EVP_MD *md5, *sha256;
-
 	switch (alg) {
 
 	case DIGEST_MD5:
-		if (!md5)
-			md5 = EVP_MD_fetch(NULL, "MD5", NULL);
-		return md5;
+		if (!dg.md5)
+			dg.md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+		return dg.md5;
 
 	case DIGEST_SHA256:
-		if (!sha256)
-			sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-		return sha256;
+		if (!dg.sha256)
+			dg.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+		return dg.sha256;
 
 	default:
 		return NULL;
@@ -92,7 +98,6 @@ int digest_alg_decode(enum digest_alg *alg, const struct pl *pl)
 static int hash_print(uint8_t *out, enum digest_alg alg,
 		      const char *fmt, ...)
 {
-	static EVP_MD_CTX *ctx;
 	const EVP_MD *md = alg_md(alg);
 	unsigned int len = 0;
 	char *str = NULL;
@@ -108,17 +113,16 @@ static int hash_print(uint8_t *out, enum digest_alg alg,
 	if (err)
 		return err;
 
-	/* one context, used again: the process is single-threaded */
-	if (!ctx)
-		ctx = EVP_MD_CTX_new();
-	if (!ctx) {
+	if (!dg.ctx)
+		dg.ctx = EVP_MD_CTX_new();
+	if (!dg.ctx) {
 		mem_deref(str);
 		return ENOMEM;
 	}
 
-	if (!EVP_DigestInit_ex(ctx, md, NULL) ||
-	    !EVP_DigestUpdate(ctx, str, strlen(str)) ||
-	    !EVP_DigestFinal_ex(ctx, out, &len))
+	if (!EVP_DigestInit_ex(dg.ctx, md, NULL) ||
+	    !EVP_DigestUpdate(dg.ctx, str, strlen(str)) ||
+	    !EVP_DigestFinal_ex(dg.ctx, out, &len))
 		err = EIO;
 
 	mem_deref(str);
@@ -486,4 +490,17 @@ int digest_cred_write(struct mbuf *mb, const struct digest_chall *ch,
 				  " cnonce=\"%s\"", cnonce);
 
 	return err;
+}
+
+
+/**
+ * Free what the digests keep (in a module's close: the library's copy
+ * goes with the module)
+ */
+void digest_close(void)
+{
+	EVP_MD_CTX_free(dg.ctx);
+	EVP_MD_free(dg.md5);
+	EVP_MD_free(dg.sha256);
+	memset(&dg, 0, sizeof(dg));
 }

@@ -54,6 +54,7 @@ int  digest_response(uint8_t *resp, enum digest_alg alg, const uint8_t *ha1,
 bool digest_verify(const struct digest_cred *cred, enum digest_alg alg,
 		   const uint8_t *ha1, const struct pl *method);
 int  digest_cred_decode(struct digest_cred *cred, const struct pl *hval);
+void digest_close(void);
 int  digest_chall_decode(struct digest_chall *ch, const struct pl *hval);
 int  digest_cred_write(struct mbuf *mb, const struct digest_chall *ch,
 		       const char *user, const char *password,

@@ -55,4 +55,6 @@ void proxy_engine_close(void)
 
 	reload_unregister(&hook);
 	routes_close();
+	flow_close();
+	digest_close();
 }

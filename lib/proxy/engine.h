@@ -29,6 +29,7 @@ int  flow_token(char *buf, size_t size, const struct flow *a,
 		const struct flow *b);
 int  flow_decode(struct flow *a, struct flow *b, const struct pl *token);
 void flow_set_key(const uint8_t *key);
+void flow_close(void);
 
 
 /** Where one branch of a forwarded request goes */

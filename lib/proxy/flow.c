@@ -46,6 +46,15 @@ void flow_set_key(const uint8_t *key)
 }
 
 
+/**
+ * Forget the token key (the proxy engine's close)
+ */
+void flow_close(void)
+{
+	fk.hmac = mem_deref(fk.hmac);
+}
+
+
 static int key_load(void)
 {
 	uint8_t key[KEY_SIZE];

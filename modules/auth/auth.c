@@ -521,6 +521,7 @@ static int module_close(void)
 	replay_flush();
 	throttle_flush();
 	nonce_close();
+	digest_close();
 
 	return 0;
 }

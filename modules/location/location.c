@@ -13,6 +13,7 @@
 
 #include <re.h>
 #include <sipd.h>
+#include <digest/digest.h>
 #include <store/store.h>
 #include "location.h"
 
@@ -162,6 +163,7 @@ static int module_close(void)
 	cache_close();
 	location_unregister(&backend);
 	account_unregister(&accounts);
+	digest_close();
 
 	return 0;
 }

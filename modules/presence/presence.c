@@ -15,6 +15,7 @@
 #include <libxml/parser.h>
 #include <re.h>
 #include <sipd.h>
+#include <digest/digest.h>
 #include "presence.h"
 
 
@@ -622,6 +623,7 @@ static int module_close(void)
 	/* the statements live in this module's memory */
 	db_stmts_release();
 	xmlCleanupParser();
+	digest_close();
 
 	return 0;
 }
