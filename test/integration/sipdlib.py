@@ -27,7 +27,7 @@ SIPD = os.path.join(BUILD, "sipd")
 SIPCTL = os.path.join(BUILD, "sipctl")
 SIPC = os.path.join(BUILD, "test", "sipc")
 MODULES = os.path.join(BUILD, "modules")
-CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpora", "rfc4475")
+CORPUS = os.path.join(ROOT, "test", "corpora", "rfc4475")
 SIPP_DIR = os.path.join(ROOT, "test", "sipp")
 
 # make test VALGRIND=1: sipd runs under valgrind, every wait is longer
