@@ -77,7 +77,13 @@ $(shell mkdir -p $(B); echo "$(PREFIX)" | cmp -s - $(PREFIX_STAMP) || \
 	echo "$(PREFIX)" > $(PREFIX_STAMP))
 
 CORE_SRCS  := $(wildcard core/*.c core/*/*.c)
-CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS)) $(B)/core/db/schema.o
+CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS))
+
+# the SQLite file (lib/db): linked once into sipd, its symbols exported
+# to the modules (and into sipctl and the tests)
+DB_SRCS    := $(wildcard lib/db/*.c)
+DB_OBJS    := $(patsubst %.c,$(B)/%.o,$(DB_SRCS)) $(B)/lib/db/schema.o
+DB_LIB     := $(B)/libsipddb.a
 
 # the libraries above the core, linked into the modules that use them
 # (and into sipctl and the tests): lib/store is the store of bindings,
@@ -158,19 +164,28 @@ deps-fuzz:
 
 # --- core and daemon --------------------------------------------------------
 
-$(B)/core/db/schema.c: db/schema.sql $(wildcard db/migrations/*.sql) \
+$(B)/lib/db/schema.c: db/schema.sql $(wildcard db/migrations/*.sql) \
 		tools/embed-schema
 	@mkdir -p $(dir $@)
 	tools/embed-schema $< > $@
 
-$(B)/core/db/schema.o: $(B)/core/db/schema.c
+$(B)/lib/db/schema.o: $(B)/lib/db/schema.c
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/lib/db/%.o: lib/db/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(DB_LIB): $(DB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/core/module.o $(B)/daemon/main.o $(B)/core/core.o: $(PREFIX_STAMP)
+$(B)/core/module.o $(B)/daemon/main.o $(B)/core/core.o \
+	$(B)/lib/db/part.o: $(PREFIX_STAMP)
 
 $(CORE_LIB): $(CORE_OBJS)
 	@rm -f $@
@@ -196,9 +211,10 @@ $(OPS_LIB): $(OPS_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/sipd: $(B)/daemon/main.o $(OPS_LIB) $(CORE_LIB)
+$(B)/sipd: $(B)/daemon/main.o $(OPS_LIB) $(DB_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $(B)/daemon/main.o $(OPS_LIB) \
-		-Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive $(LDLIBS)
+		-Wl,--whole-archive $(DB_LIB) $(CORE_LIB) \
+		-Wl,--no-whole-archive $(LDLIBS)
 
 $(LIB_STORE): $(LIB_STORE_OBJS)
 	@rm -f $@
@@ -231,9 +247,9 @@ $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 # --- sipctl -----------------------------------------------------------------
 
 $(B)/sipctl: $(SIPCTL_OBJS) $(LIB_STORE) $(DIGEST_LIB) $(SIPMSG_LIB) \
-		$(OPS_LIB) $(CORE_LIB)
+		$(OPS_LIB) $(DB_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(LIB_STORE) $(DIGEST_LIB) \
-		$(SIPMSG_LIB) $(OPS_LIB) $(CORE_LIB) $(LDLIBS)
+		$(SIPMSG_LIB) $(OPS_LIB) $(DB_LIB) $(CORE_LIB) $(LDLIBS)
 
 # --- tests ------------------------------------------------------------------
 
@@ -242,11 +258,11 @@ $(B)/test/obj/%.o: %.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/test/sipd-test: $(UNIT_OBJS) $(MOD_LIB_OBJS) $(LIB_OBJS) $(OPS_LIB) \
-		$(CORE_LIB)
+		$(DB_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $(UNIT_OBJS) $(MOD_LIB_OBJS) \
 		$(LIB_OBJS) $(OPS_LIB) \
-		-Wl,--whole-archive $(CORE_LIB) -Wl,--no-whole-archive \
+		-Wl,--whole-archive $(DB_LIB) $(CORE_LIB) -Wl,--no-whole-archive \
 		$(LDLIBS) $(XML_LIBS) $$(pkg-config --libs check)
 
 # the UDP flood of the flood benchmark (make bench)
@@ -279,8 +295,8 @@ FUZZ_OBJ    := $(B)/test/fuzz/obj
 FUZZ_GLUE   := $(patsubst %,$(FUZZ_OBJ)/glue/%.o,$(MODULES))
 FUZZ_COMMON := $(if $(LIBFUZZER),,$(FUZZ_OBJ)/driver.o) $(MOD_LIB_OBJS) \
 	       $(LIB_OBJS)
-FUZZ_LINK   = -rdynamic $(1) $(OPS_LIB) -Wl,--whole-archive $(CORE_LIB) \
-	      -Wl,--no-whole-archive $(LDLIBS) $(XML_LIBS)
+FUZZ_LINK   = -rdynamic $(1) $(OPS_LIB) -Wl,--whole-archive $(DB_LIB) \
+	      $(CORE_LIB) -Wl,--no-whole-archive $(LDLIBS) $(XML_LIBS)
 
 # each module's glue file, its exports renamed: they are linked together
 define fuzz_glue_rule
@@ -302,14 +318,14 @@ $(FUZZ_OBJ)/fuzz_$(1).o: test/fuzz/fuzz_sip.c
 	$$(CC) $$(CFLAGS) -DFUZZ_ROLES='"$$(FUZZ_ROLES_$(1))"' -c $$< -o $$@
 
 $(B)/test/fuzz/fuzz-$(1): $(FUZZ_OBJ)/fuzz_$(1).o $(FUZZ_OBJ)/harness.o \
-		$(FUZZ_GLUE) $(FUZZ_COMMON) $(OPS_LIB) $(CORE_LIB)
+		$(FUZZ_GLUE) $(FUZZ_COMMON) $(OPS_LIB) $(DB_LIB) $(CORE_LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$(call FUZZ_LINK,$$(filter %.o,$$^))
 endef
 $(foreach h,$(FUZZ_SIP),$(eval $(call fuzz_sip_rule,$(h))))
 
 define fuzz_rule
 $(B)/test/fuzz/fuzz-$(1): $(FUZZ_OBJ)/fuzz_$(1).o $(FUZZ_COMMON) $(OPS_LIB) \
-		$(CORE_LIB)
+		$(DB_LIB) $(CORE_LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$(call FUZZ_LINK,$$(filter %.o,$$^))
 endef
 $(foreach h,digest pidf scan,$(eval $(call fuzz_rule,$(h))))

@@ -1,5 +1,6 @@
 /**
- * @file core.c  Start and stop the core: config, database, modules, sockets
+ * @file core.c  Start and stop the core: config, modules, sockets, and
+ *               the parts registered above it
  *
  * The core's keys are read by a list of parts, each of which can check
  * its keys without applying them: a start applies them all, a reload
@@ -16,11 +17,6 @@
 #include "libre/libre.h"
 
 
-#ifndef SIPD_DB_PATH
-#define SIPD_DB_PATH "/var/lib/sipd/sipd.db"
-#endif
-
-
 enum {
 	FD_LIMIT_DEFAULT = 16384,
 	MALLOC_TRIM_THRESHOLD = 32 * 1024 * 1024,
@@ -29,13 +25,11 @@ enum {
 
 
 static struct {
-	char *db_path;
-	bool db_full_sync;
 	uint32_t fd_limit;
 	bool started;
 	struct list parts;         /* struct core_part, registered */
 } core = {
-	NULL, false, FD_LIMIT_DEFAULT, false, LIST_INIT
+	FD_LIMIT_DEFAULT, false, LIST_INIT
 };
 
 
@@ -55,39 +49,14 @@ static int log_config(bool apply)
 }
 
 
-static int db_config(bool apply)
+static int fd_config(bool apply)
 {
-	const struct config_line *line;
 	uint32_t fd_limit = FD_LIMIT_DEFAULT;
-	bool full_sync = false;
-	char *path = NULL;
 	int err;
 
-	line = config_find("db");
-	err = path_absolute(&path, line ? line->val : SIPD_DB_PATH);
-	if (err)
-		return err;
-
-	line = config_find("db_sync");
-	if (line) {
-		if (!str_casecmp(line->val, "full"))
-			full_sync = true;
-		else if (str_casecmp(line->val, "normal"))
-			err = config_fail(line, "'%s' is not normal or full",
-					  line->val);
-	}
-
-	err |= config_u32("fd_limit", &fd_limit, 256, 1048576);
-
-	if (!err && apply) {
-		mem_deref(core.db_path);
-		core.db_path = path;
-		path = NULL;
-		core.db_full_sync = full_sync;
+	err = config_u32("fd_limit", &fd_limit, 256, 1048576);
+	if (!err && apply)
 		core.fd_limit = fd_limit;
-	}
-
-	mem_deref(path);
 
 	return err;
 }
@@ -102,7 +71,7 @@ static const struct {
 	{domain_config,  true},
 	{listen_config,  false},
 	{module_config,  false},
-	{db_config,      false},
+	{fd_config,      false},
 	{workers_config, false},
 	{dns_config,     true},
 	{flood_config,   true},
@@ -164,8 +133,9 @@ int core_config(enum config_phase phase)
 
 /**
  * Register a part of the program above the core (its operations: the
- * control socket, the metrics): its keys are read with the core's, it
- * starts with the sockets and stops before them
+ * control socket, the metrics; the database): its keys are read with the
+ * core's, it opens once the modules are loaded, starts with the sockets,
+ * stops before them and closes around the modules' unload
  *
  * @param part Static part
  */
@@ -197,6 +167,42 @@ static int parts_start(bool first)
 }
 
 
+/* Open the registered parts that open once the modules are loaded */
+static int parts_open(bool check_only)
+{
+	struct le *le;
+
+	for (le = core.parts.head; le; le = le->next) {
+		const struct core_part *part = le->data;
+		int err;
+
+		if (!part->openh)
+			continue;
+
+		err = part->openh(check_only);
+		if (err)
+			return err;
+	}
+
+	return 0;
+}
+
+
+/* Before (closed false) or after (true) the modules unload */
+static void parts_unload(bool closed)
+{
+	struct le *le;
+
+	for (le = core.parts.tail; le; le = le->prev) {
+		const struct core_part *part = le->data;
+		void (*h)(void) = closed ? part->closeh : part->unloadh;
+
+		if (h)
+			h();
+	}
+}
+
+
 static void parts_stop(void)
 {
 	struct le *le;
@@ -218,17 +224,6 @@ static void parts_stop(void)
 const char *const *core_restart_keys(void)
 {
 	return restart_keys;
-}
-
-
-/**
- * The database file of the loaded configuration
- *
- * @return Absolute path
- */
-const char *core_db_path(void)
-{
-	return core.db_path;
 }
 
 
@@ -269,7 +264,8 @@ static int fd_limit_raise(uint32_t n)
  * Read the configuration and load the modules
  *
  * @param conf_path   Configuration file
- * @param check_only  True for sipd -t: do not open the database
+ * @param check_only  True for sipd -t: the parts open nothing (no
+ *                    database)
  *
  * @return 0 if success, otherwise errorcode (every problem reported)
  */
@@ -286,7 +282,6 @@ int core_init(const char *conf_path, bool check_only)
 	stats_init();
 	ban_init();
 	handoff_init();
-	checkpoint_init();
 
 	err = config_load(conf_path);
 	if (err)
@@ -324,37 +319,11 @@ int core_init(const char *conf_path, bool check_only)
 	if (err)
 		return err;
 
-	if (!check_only) {
-		err = db_open(core.db_path, true, false);
-		if (err)
-			return err;
-
-		err = db_set_sync(core.db_full_sync);
-		if (err)
-			return err;
-	}
-
-	return config_errors() ? EINVAL : 0;
-}
-
-
-/**
- * Open the database again in a worker process (the master closed its
- * connection before it forked: a connection is never shared)
- *
- * @return 0 if success, otherwise errorcode (reported)
- */
-int core_db_reopen(void)
-{
-	int err;
-
-	db_close();
-
-	err = db_open(core.db_path, false, false);
+	err = parts_open(check_only);
 	if (err)
 		return err;
 
-	return db_set_sync(core.db_full_sync);
+	return config_errors() ? EINVAL : 0;
 }
 
 
@@ -391,9 +360,6 @@ int core_start(void)
 	if (err)
 		return err;
 
-	/* a failure is logged; SQLite's own checkpoints stay on */
-	(void)checkpoint_start(core.db_path);
-
 	err = handoff_start();
 	if (err)
 		return err;
@@ -421,12 +387,9 @@ void core_close(void)
 	listen_close();
 	tls_close();
 
-	checkpoint_stop();
-
-	/* statements live in module memory: release them before dlclose */
-	db_stmts_release();
+	parts_unload(false);
 	module_unload_all();
-	db_close();
+	parts_unload(true);
 	ban_close();
 	flood_close();
 	scanner_close();
@@ -436,6 +399,5 @@ void core_close(void)
 	stats_close();
 	reload_close();        /* the start-up configuration, at last */
 	config_unload();
-	core.db_path = mem_deref(core.db_path);
 	core.started = false;
 }

@@ -237,23 +237,6 @@ void module_unload_all(void);
 bool service_available(const char *name);
 
 
-/* checkpoint.c */
-int  checkpoint_start(const char *path);
-void checkpoint_stop(void);
-void checkpoint_init(void);
-
-
-/* db.c */
-int  db_open(const char *path, bool create, bool upgrade);
-void db_close(void);
-int  db_schema_version(void);
-int  db_set_sync(bool full);
-int  db_upgrade(void);
-extern const char db_schema_sql[];
-extern const int db_schema_ver;
-extern const char *const db_migrations[];
-
-
 /* tls.c */
 int  tls_files_check(const struct config_line *line, const char *cert,
 		     const char *key);
@@ -321,6 +304,9 @@ struct core_part {
 	int  (*starth)(void);         /**< Start, or NULL                 */
 	bool start_first;             /**< Before the sockets open        */
 	void (*stoph)(void);          /**< Stop (before the sockets)      */
+	int  (*openh)(bool check_only);/**< Open, once the modules load    */
+	void (*unloadh)(void);        /**< Before the modules unload      */
+	void (*closeh)(void);         /**< After the modules unload       */
 };
 
 void core_part_register(struct core_part *part);
@@ -328,8 +314,6 @@ int  core_config(enum config_phase phase);
 const char *const *core_restart_keys(void);
 int  core_init(const char *conf_path, bool check_only);
 int  core_start(void);
-int  core_db_reopen(void);
 void core_close(void);
-const char *core_db_path(void);
 
 #endif

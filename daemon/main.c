@@ -15,6 +15,7 @@
 #include <re.h>
 #include "ops.h"
 #include "libre/libre.h"
+#include "db/db.h"
 
 
 #ifndef SIPD_CONF_PATH
@@ -277,6 +278,7 @@ int main(int argc, char *argv[])
 	(void)signal(SIGHUP, SIG_IGN);
 
 	ops_register();
+	db_part_register();
 
 	err = core_init(conf, check);
 	if (err)
@@ -304,7 +306,7 @@ int main(int argc, char *argv[])
 		if (daemonize)
 			daemon_detach();
 
-		err = core_db_reopen();
+		err = db_reopen();
 		if (err)
 			goto out;
 	}

@@ -34,6 +34,7 @@
 #include "digest/digest.h"
 #include "proxy/engine.h"
 #include "libre/libre.h"
+#include "db/db.h"
 #include "harness.h"
 
 
@@ -416,6 +417,7 @@ int fuzz_core_start(const char *roles, const char *extra)
 
 	module_builtin_set(builtin);
 	ops_register();
+	db_part_register();
 
 	err = core_init(conf, false);
 	if (err)

@@ -11,6 +11,7 @@
 #include <re.h>
 #include "core.h"
 #include "digest/digest.h"
+#include <db/db.h>
 #include <store/store.h>
 #include "../../modules/location/location.h"
 #include "test.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <re.h>
 #include "core.h"
+#include <db/db.h>
 #include <store/store.h>
 #include "sipctl.h"
 

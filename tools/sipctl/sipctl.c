@@ -22,6 +22,7 @@
 #include <ctype.h>
 #include <re.h>
 #include "ops.h"
+#include <db/db.h>
 #include <store/store.h>
 #include "sipctl.h"
 

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <re.h>
 #include "core.h"
+#include "db/db.h"
 
 
 enum {

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 #include <re.h>
 #include "core.h"
+#include "db/db.h"
 
 
 enum {
@@ -221,5 +222,6 @@ static struct stat_figure figure = {
  */
 void checkpoint_init(void)
 {
-	stats_register(&figure);
+	if (!figure.le.list)
+		stats_register(&figure);
 }

@@ -1,0 +1,40 @@
+/**
+ * @file db.h  The SQLite file of the daemon and of sipctl: open, schema,
+ *             checkpoints (the statements' API is in sipd.h)
+ *
+ * Linked once into sipd (its symbols exported to the modules) and into
+ * sipctl; lib/store's SQLite engine works on this connection. The daemon
+ * registers the database as a part of the core (db_part_register()).
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#ifndef DB_H
+#define DB_H
+
+#include <sipd.h>
+
+
+/* db.c */
+int  db_open(const char *path, bool create, bool upgrade);
+void db_close(void);
+int  db_schema_version(void);
+int  db_set_sync(bool full);
+int  db_upgrade(void);
+extern const char db_schema_sql[];
+extern const int db_schema_ver;
+extern const char *const db_migrations[];
+
+
+/* checkpoint.c */
+int  checkpoint_start(const char *path);
+void checkpoint_stop(void);
+void checkpoint_init(void);
+
+
+/* part.c */
+void db_part_register(void);
+int  db_reopen(void);
+const char *db_path(void);
+
+#endif
