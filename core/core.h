@@ -57,14 +57,24 @@ void handoff_init(void);
 
 
 /* workers.c */
+enum {
+	WORKERS_MAX = 64,
+	WORKER_PORTS_MAX = 16,
+};
+
+/** A worker of the set, in memory the master and the workers share */
+struct worker_slot {
+	pid_t pid;
+	uint32_t nports;
+	uint16_t ports[WORKER_PORTS_MAX];  /**< Of its private UDP sockets */
+};
+
 int  workers_config(bool apply);
 uint32_t workers_count(void);
+void workers_share(struct worker_slot *slots, int index);
 int  worker_pid(uint32_t i);
 void workers_port_add(uint16_t port);
 bool workers_port_is_ours(uint16_t port);
-int  workers_print(struct re_printf *pf, bool json);
-int  workers_run(bool *worker, void (*started)(int err));
-void workers_ready(int err);
 
 
 /* reuseport.c */

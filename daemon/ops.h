@@ -1,6 +1,7 @@
 /**
  * @file ops.h  sipd's operations: the control socket, its commands, the
- *              status and the metrics, above the core
+ *              status and the metrics, and the master of the workers,
+ *              above the core
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -37,6 +38,12 @@ int  metrics_start(void);
 void metrics_close(void);
 int  metrics_print(struct re_printf *pf);
 
+
+
+/* master.c */
+int  workers_run(bool *worker, void (*started)(int err));
+void workers_ready(int err);
+int  workers_print(struct re_printf *pf, bool json);
 
 
 /* ops.c */
