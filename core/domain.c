@@ -2,7 +2,9 @@
  * @file domain.c  The domains this server is responsible for
  *
  * A reload replaces the list at once; a request in progress keeps the
- * answer it got.
+ * answer it got. An IPv6 address is one domain with or without its
+ * brackets: "[2001:db8::10]" and "2001:db8::10" match either form (libre
+ * gives a URI's IPv6 host without them).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -38,6 +40,9 @@ static bool valid_domain(const char *name)
 	if (!*name || strlen(name) > 253)
 		return false;
 
+	if ((*name == '[') != (name[strlen(name) - 1] == ']'))
+		return false;
+
 	for (p = name; *p; p++) {
 		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' ||
 		      *p == '[' || *p == ']' || *p == ':' || *p == '_'))
@@ -45,6 +50,31 @@ static bool valid_domain(const char *name)
 	}
 
 	return true;
+}
+
+
+/* A host without the brackets of an IPv6 address */
+static struct pl unbracketed(const struct pl *host)
+{
+	struct pl pl = *host;
+
+	if (pl.l >= 2 && pl.p[0] == '[' && pl.p[pl.l - 1] == ']') {
+		++pl.p;
+		pl.l -= 2;
+	}
+
+	return pl;
+}
+
+
+static bool same_domain(const struct pl *host, const char *name)
+{
+	struct pl a = unbracketed(host), b;
+
+	pl_set_str(&b, name);
+	b = unbracketed(&b);
+
+	return a.l == b.l && 0 == pl_casecmp(&a, &b);
 }
 
 
@@ -58,7 +88,7 @@ static bool in_list(const struct list *list, const struct pl *host)
 	for (le = list->head; le; le = le->next) {
 		const struct domain *d = le->data;
 
-		if (0 == pl_strcasecmp(host, d->name))
+		if (same_domain(host, d->name))
 			return true;
 	}
 
@@ -121,7 +151,7 @@ static int listed_handler(const struct config_line *line, void *arg)
 {
 	const struct pl *host = arg;
 
-	return pl_strcasecmp(host, line->val) ? 0 : EEXIST;
+	return same_domain(host, line->val) ? EEXIST : 0;
 }
 
 

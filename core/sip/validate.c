@@ -10,6 +10,7 @@
  */
 
 #include <string.h>
+#include <ctype.h>
 #include <re.h>
 #include "core.h"
 
@@ -187,6 +188,50 @@ static bool via_bad(const struct sip_hdr *h, const struct sip_msg *msg,
 }
 
 
+/* The host and port of a sip or sips Request-URI: an IPv6 address in
+   brackets (RFC 3261 25.1: sip:2001:db8::1 is not a URI), a port of
+   digits */
+static bool ruri_hostport_valid(const struct pl *ruri)
+{
+	const char *p, *e, *at, *end = ruri->p + ruri->l;
+
+	p = memchr(ruri->p, ':', ruri->l);
+	if (!p)
+		return false;
+
+	for (e = ++p; e < end && *e != ';' && *e != '?'; e++)
+		;
+
+	for (at = e; at > p && at[-1] != '@'; at--)
+		;
+	p = at;
+
+	if (p < e && *p == '[') {
+		p = memchr(p, ']', e - p);
+		if (!p)
+			return false;
+		++p;
+	}
+	else {
+		while (p < e && *p != ':')
+			++p;
+	}
+
+	if (p == e)
+		return true;
+
+	if (*p++ != ':' || p == e)
+		return false;
+
+	for (; p < e; p++) {
+		if (!isdigit((unsigned char)*p))
+			return false;
+	}
+
+	return true;
+}
+
+
 static const struct sip_hdr *hdr(const struct sip_msg *msg,
 				 enum sip_hdrid id)
 {
@@ -333,6 +378,11 @@ int validate_request(const struct sip_msg *msg, const char **reason)
 	    pl_strcasecmp(&msg->uri.scheme, "sips")) {
 		*reason = "Unsupported URI Scheme";
 		return 416;
+	}
+
+	if (!ruri_hostport_valid(&msg->ruri)) {
+		*reason = "Malformed Request-URI";
+		return 400;
 	}
 
 	return 0;

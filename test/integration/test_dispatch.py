@@ -538,6 +538,8 @@ db {db}
 module auth
 listen udp:127.0.0.1:{port};roles=registrar
 """, "listen udp", ["location"], True),
+    ("IPv6 domain with one bracket", GOOD_HEAD + "domain [2001:db8::10\n",
+     "domain [2001", ["[2001:db8::10", "not a domain"], True),
     ("address not local", GOOD_HEAD +
      "listen udp:192.0.2.1:5060;roles=registrar\n",
      "192.0.2.1", ["192.0.2.1"], False),

@@ -1344,3 +1344,69 @@ def test_sipctl_reg_del():
         out = s.sipctl("reg", "del", ALICE, "sip:nobody@127.0.0.1:9")
         check(out.returncode != 0, "reg del of nothing must fail")
         check(out.stderr.strip(), "reg del of nothing names the problem")
+
+
+IPV6_DOMAINS_CONF = """\
+domain [2001:db8::10]
+domain 2001:db8::11
+db {db}
+log_level debug
+module location
+module auth
+listen udp:127.0.0.1:{port};roles=registrar,proxy
+"""
+
+
+def test_ipv6_domains_bracketed_or_not_are_served():
+    """A domain written [2001:db8::10] or 2001:db8::11 is the same domain
+    as its other form: a REGISTER to either form reaches the registrar
+    (401), not the proxy (407), and registers."""
+    accounts = (("alice@[2001:db8::10]", "secret"),
+                ("bob@2001:db8::11", "secret2"))
+    with Sipd(conf=IPV6_DOMAINS_CONF, accounts=accounts) as s:
+        for aor, ruri_host in (("alice@[2001:db8::10]", "[2001:db8::10]"),
+                               ("bob@[2001:db8::11]", "[2001:db8::11]")):
+            c = s.client()
+            try:
+                frm = "<sip:%s>;tag=%s" % (aor, c.ftag)
+                c.request("REGISTER", "sip:" + ruri_host,
+                          ["Contact: <sip:x@127.0.0.1:%d>" % c.local[1]],
+                          to="<sip:%s>" % aor, frm=frm)
+                r = c.final()
+                check(r is not None, "no answer to REGISTER %s" % ruri_host)
+                eq(r.status, 401, "REGISTER sip:%s: the registrar's "
+                   "challenge" % ruri_host)
+            finally:
+                c.close()
+        c = s.client()
+        try:
+            r = c.register("alice@[2001:db8::10]", "secret", expires=120)
+            eq(r.status, 200, "alice registers at [2001:db8::10]")
+        finally:
+            c.close()
+        rows = s.query("SELECT aor FROM bindings")
+        eq(rows, [("alice@2001:db8::10",)], "one binding, one AOR form")
+
+
+def test_ipv6_address_without_brackets_in_request_uri_400():
+    """sip:2001:db8::10 is not a URI (RFC 3261 25.1: an IPv6 host is
+    bracketed): 400, not a challenge."""
+    with Sipd(conf=IPV6_DOMAINS_CONF) as s:
+        c = s.client()
+        try:
+            c.send_raw("REGISTER sip:2001:db8::10 SIP/2.0\r\n"
+                       "Via: %s\r\n"
+                       "Max-Forwards: 70\r\n"
+                       "From: <sip:alice@[2001:db8::10]>;tag=%s\r\n"
+                       "To: <sip:alice@[2001:db8::10]>\r\n"
+                       "Call-ID: %s@test\r\n"
+                       "CSeq: 1 REGISTER\r\n"
+                       "Contact: <sip:x@127.0.0.1:%d>\r\n"
+                       "Content-Length: 0\r\n\r\n"
+                       % (c.via(), c.ftag, rand_token(10), c.local[1]))
+            r = c.final()
+            check(r is not None, "no answer")
+            eq(r.status, 400, "unbracketed IPv6 host in the Request-URI")
+        finally:
+            c.close()
+        check(s.alive(), "sipd died")

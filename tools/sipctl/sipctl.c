@@ -148,8 +148,17 @@ bool aor_split(const char *aor, char *user, size_t usize, char *domain,
 	memcpy(user, aor, ul);
 	user[ul] = '\0';
 
-	for (i = 0, p = at + 1; *p; p++, i++) {
-		if (!isalnum((unsigned char)*p) && !strchr("-.[]:", *p))
+	/* an IPv6 address without its brackets, as in the AORs of
+	   requests (libre gives a URI's IPv6 host without them) */
+	p = at + 1;
+	ul = strlen(p);
+	if (*p == '[' && ul > 2 && p[ul - 1] == ']') {
+		++p;
+		ul -= 2;
+	}
+
+	for (i = 0; i < ul; p++, i++) {
+		if (!isalnum((unsigned char)*p) && !strchr("-.:", *p))
 			return false;
 		domain[i] = (char)tolower((unsigned char)*p);
 	}
