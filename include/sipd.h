@@ -150,6 +150,7 @@ const char *domain_default(void);
 /* --- Listening sockets ------------------------------------------------- */
 
 struct sip *sock_sip(const struct sipd_sock *sock);
+struct dnsc *sipd_dnsc(void);
 bool sock_auth(const struct sipd_sock *sock);
 const char *sock_name(const struct sipd_sock *sock);
 enum sip_transp sock_transp(const struct sipd_sock *sock);

@@ -506,6 +506,17 @@ int listen_start(void)
 }
 
 
+/**
+ * The DNS client the sockets resolve next hops with
+ *
+ * @return The client, NULL when no role sends requests
+ */
+struct dnsc *sipd_dnsc(void)
+{
+	return lst.dnsc;
+}
+
+
 void listen_close(void)
 {
 	wire_close();

@@ -8,6 +8,15 @@
  * that rings forever. sipd sends its own CANCEL, so that it can carry a
  * Reason header (RFC 3326), e.g. "Call completed elsewhere".
  *
+ * A branch whose next hop does not resolve is never sent. libre ends it
+ * with EDESTADDRREQ whether the name does not exist or the DNS servers
+ * failed, so sipd asks for the host's A record once more and reads the
+ * answer's code: a name that does not exist (NXDOMAIN) or has no address
+ * ends the branch as 404, a DNS that fails or does not answer as 503,
+ * and a log line names the host and the DNS error. libre's DNS client
+ * retries a silent server for over a minute: a branch not sent after
+ * DNS_WAIT ends as 503 first, well before the caller's own timeout.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -27,6 +36,7 @@ static branch_response_h *branch_response;
 
 enum {
 	BRANCH_HASH_SIZE = 1024,
+	DNS_WAIT = 10000,           /* ms for the next hop's lookup */
 	CANCEL_WAIT = 64 * SIP_T1,
 };
 
@@ -40,6 +50,8 @@ static void branch_destructor(void *arg)
 
 	tmr_cancel(&b->tmr_c);
 	tmr_cancel(&b->tmr_cancel);
+	tmr_cancel(&b->tmr_dns);
+	mem_deref(b->dq);
 	hash_unlink(&b->he);
 	list_unlink(&b->le);
 	b->req = mem_deref(b->req);
@@ -84,6 +96,7 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 	b->laddr = *src;
 	b->dst = *dst;
 	b->sent = true;
+	tmr_cancel(&b->tmr_dns);
 
 	if (creates_dialog(pt->msg)) {
 		struct flow fa, fb;
@@ -128,9 +141,104 @@ static void timer_c_handler(void *arg)
 }
 
 
+static void unresolved_end(struct branch *b, uint16_t scode,
+			   const char *why, int err)
+{
+	struct uri uri;
+	struct pl pl;
+
+	pl_set_str(&pl, b->target->nexthop ? b->target->nexthop :
+		   b->target->ruri);
+	if (uri_decode(&uri, &pl))
+		uri.host = pl;
+
+	log_warning("proxy: %r %s: cannot resolve %r: %s%s%m\n",
+		    &b->pt->msg->met, b->target->ruri, &uri.host, why,
+		    err ? ": " : "", err);
+
+	b->unresolved = scode;
+	b->dq = mem_deref(b->dq);
+	b->req = mem_deref(b->req);
+	tmr_cancel(&b->tmr_c);
+	tmr_cancel(&b->tmr_dns);
+	branch_response(b, err ? err : EDESTADDRREQ, NULL);
+}
+
+
+static void diag_handler(int err, const struct dnshdr *hdr, struct list *ansl,
+			 struct list *authl, struct list *addl, void *arg)
+{
+	struct branch *b = arg;
+	(void)authl;
+	(void)addl;
+
+	if (err)
+		unresolved_end(b, 503, "no answer from the DNS servers", err);
+	else if (hdr->rcode == DNS_RCODE_NAME_ERR)
+		unresolved_end(b, 404, "no such domain (NXDOMAIN)", 0);
+	else if (hdr->rcode != DNS_RCODE_OK)
+		unresolved_end(b, 503, hdr->rcode == DNS_RCODE_SRV_FAIL ?
+			       "the DNS server failed (SERVFAIL)" :
+			       "the DNS server refused the query", 0);
+	else if (list_isempty(ansl))
+		unresolved_end(b, 404, "no NAPTR, SRV or address records", 0);
+	else
+		unresolved_end(b, 503, "its records did not answer", 0);
+}
+
+
+static void dns_wait_handler(void *arg)
+{
+	struct branch *b = arg;
+
+	unresolved_end(b, 503, "no answer from the DNS servers in time",
+		       ETIMEDOUT);
+}
+
+
+/* A branch that never left: find out why its next hop did not resolve */
+static bool unresolved_start(struct branch *b, int err)
+{
+	struct uri uri;
+	struct sa sa;
+	struct pl pl;
+	char host[256];
+
+	if (b->sent || b->unresolved || !sipd_dnsc())
+		return false;
+
+	pl_set_str(&pl, b->target->nexthop ? b->target->nexthop :
+		   b->target->ruri);
+	if (uri_decode(&uri, &pl) || !sa_set(&sa, &uri.host, 0) ||
+	    pl_strcpy(&uri.host, host, sizeof(host)))
+		return false;
+
+	if (err == ECONNABORTED)         /* canceled before it left */
+		return false;
+
+	if (err != EDESTADDRREQ) {
+		unresolved_end(b, 503, "the lookup failed", err);
+		return true;
+	}
+
+	if (dnsc_query(&b->dq, sipd_dnsc(), host, DNS_TYPE_A, DNS_CLASS_IN,
+		       true, diag_handler, b))
+		unresolved_end(b, 404, "no NAPTR, SRV or address records", 0);
+
+	return true;
+}
+
+
 static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 {
 	struct branch *b = arg;
+
+	if (!msg && err) {
+		b->req = NULL;
+		tmr_cancel(&b->tmr_c);
+		if (unresolved_start(b, err))
+			return;
+	}
 
 	if (msg && msg->scode < 200) {
 		/* any provisional response, 100 too, allows a CANCEL (9.1,
@@ -246,6 +354,9 @@ int branch_start(struct branch **bp, struct ptrans *pt,
 
 	if (pt->invite)
 		tmr_start(&b->tmr_c, proxy_conf.timer_c, timer_c_handler, b);
+
+	if (!b->sent)
+		tmr_start(&b->tmr_dns, DNS_WAIT, dns_wait_handler, b);
 
 	if (bp)
 		*bp = b;

@@ -37,6 +37,7 @@ struct ptrans {
 	int32_t best_delta;            /* its CSeq shift               */
 	struct mbuf *challenges;       /* 401/407 challenges collected */
 	uint16_t local_scode;          /* best when no response came   */
+	bool local_dns;                /* it is a next hop's DNS failure */
 	bool invite;
 	bool final_sent;
 	bool canceled;
@@ -72,6 +73,9 @@ struct branch {
 	bool cancel_pending;
 	bool cancel_sent;
 	bool sent;
+	struct dns_query *dq;          /* why the next hop did not resolve */
+	struct tmr tmr_dns;            /* the next hop's lookup, at most  */
+	uint16_t unresolved;           /* 404 or 503 when it did not      */
 };
 
 

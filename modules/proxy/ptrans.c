@@ -187,6 +187,16 @@ static void send_best(struct ptrans *pt)
 
 		case 487: reason = "Request Terminated"; break;
 		case 408: reason = "Request Timeout"; break;
+		case 404: reason = "Not Found"; break;
+		case 503:
+			/* a DNS that fails is worth a retry (RFC 3263);
+			   a next hop that failed is not passed on (16.7
+			   step 6) */
+			if (pt->local_dns) {
+				reason = "Service Unavailable";
+				break;
+			}
+			/* fall through */
 		default:
 			scode = 500;
 			reason = "Server Internal Error";
@@ -316,10 +326,15 @@ void ptrans_branch_response(struct branch *b, int err,
 	uint16_t scode;
 
 	if (err || !msg) {
-		b->scode = err == ETIMEDOUT ? 408 : 503;
+		if (b->unresolved)
+			b->scode = b->unresolved;
+		else
+			b->scode = err == ETIMEDOUT ? 408 : 503;
 		if (rank(b->scode) < rank(pt->local_scode) ||
-		    !pt->local_scode)
+		    !pt->local_scode) {
 			pt->local_scode = b->scode;
+			pt->local_dns = b->unresolved != 0;
+		}
 		ptrans_done_check(pt);
 		return;
 	}

@@ -63,6 +63,8 @@ class DnsStub:
                             records.items())
         self.names = set(n for n, _ in self.records)
         self.queries = []
+        self.rcode = None          # every answer with this code
+        self.silent = False        # no answer at all
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -104,8 +106,12 @@ class DnsStub:
         name = ".".join(labels).lower()
         self.queries.append((name, TYPES.get(qtype, str(qtype))))
 
+        if self.silent:
+            return None
         rdatas = self.records.get((name, qtype), [])
         rcode = 0 if name in self.names else 3     # NXDOMAIN
+        if self.rcode is not None:
+            rdatas, rcode = [], self.rcode
         # QR, the query's opcode and RD, AA, RA
         rflags = 0x8000 | (flags & 0x7900) | 0x0400 | 0x0080 | rcode
         out = struct.pack("!HHHHHH", qid, rflags, 1, len(rdatas), 0, 0)
@@ -220,29 +226,72 @@ def test_dns_srv_next_hop_stateless():
         dns.close()
 
 
+def dns_failure_answer(dns, domain, timeout=10.0):
+    """alice calls sip:carl@domain through a proxy whose DNS is dns: the
+    final response, the seconds it took and sipd's log."""
+    with Sipd(proxy_conf(dns.conf), accounts=ACCOUNTS) as s:
+        alice = caller(s)
+        try:
+            started = time.time()
+            d = alice.invite("sip:carl@%s" % domain)
+            r = d.final(timeout=timeout)
+            took = time.time() - started
+            alive(s)
+            return r, took, s.log()
+        finally:
+            closing(alice)
+
+
 def test_dns_unknown_domain_answered():
     """A domain the DNS does not know (NXDOMAIN for everything): the
-    lookup ends with A, the failure counts as a 503 (RFC 3261 16.9) and
-    a lone 503 becomes 500 (16.7 step 6), at once."""
+    lookup ends with A, and the caller gets 404 at once (not a 500), with
+    a log line that names the domain and the DNS error."""
     dns = DnsStub({})
     try:
-        with Sipd(proxy_conf(dns.conf), accounts=ACCOUNTS) as s:
-            alice = caller(s)
-            try:
-                started = time.time()
-                d = alice.invite("sip:carl@nowhere.test")
-                r = d.final(timeout=10.0)
-                eq(r.status, 500, "final response for a domain"
-                   " without DNS records")
-                check(time.time() - started < 5.0, "the answer took"
-                      " %.1f s" % (time.time() - started))
-                check(dns.asked("nowhere.test", "NAPTR"),
-                      "queries: %s" % dns.queries)
-                check(dns.asked("nowhere.test", "A"), "RFC 3263 ends with"
-                      " A: %s" % dns.queries)
-                alive(s)
-            finally:
-                closing(alice)
+        r, took, log = dns_failure_answer(dns, "nowhere.test")
+        check(r is not None, "no final response")
+        eq(r.status, 404, "final response for a domain without DNS"
+           " records")
+        check(took < 5.0, "the answer took %.1f s" % took)
+        check(dns.asked("nowhere.test", "NAPTR"),
+              "queries: %s" % dns.queries)
+        check(dns.asked("nowhere.test", "A"), "RFC 3263 ends with"
+              " A: %s" % dns.queries)
+        check(any("cannot resolve nowhere.test" in l and "NXDOMAIN" in l
+                  for l in log.splitlines()),
+              "no log line naming the domain and NXDOMAIN:\n" + log)
+    finally:
+        dns.close()
+
+
+def test_dns_server_failure_answered_503():
+    """A DNS server that answers SERVFAIL: the caller gets 503 (worth a
+    retry), not 404 and not a silent 500, and the log says SERVFAIL."""
+    dns = DnsStub({})
+    dns.rcode = 2
+    try:
+        r, took, log = dns_failure_answer(dns, "broken.test")
+        check(r is not None, "no final response")
+        eq(r.status, 503, "final response when the DNS fails")
+        check(any("cannot resolve broken.test" in l and "SERVFAIL" in l
+                  for l in log.splitlines()),
+              "no log line naming the domain and SERVFAIL:\n" + log)
+    finally:
+        dns.close()
+
+
+def test_dns_server_silent_answered_503():
+    """A DNS server that never answers: 503 once libre's DNS client gives
+    up, and a log line that says so."""
+    dns = DnsStub({})
+    dns.silent = True
+    try:
+        r, took, log = dns_failure_answer(dns, "silent.test", timeout=40.0)
+        check(r is not None, "no final response")
+        eq(r.status, 503, "final response when the DNS does not answer")
+        check(any("cannot resolve silent.test" in l and "DNS" in l
+                  for l in log.splitlines()),
+              "no log line naming the domain:\n" + log)
     finally:
         dns.close()
 
