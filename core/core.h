@@ -168,6 +168,7 @@ struct sipd_sock {
 	char name[80];
 	struct list roles;            /* struct role_ref */
 	bool auth;
+	bool any_method;              /* a role takes methods sipd does not know */
 	char *allow;
 	const struct config_line *line;
 };
@@ -208,7 +209,8 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg);
 
 
 /* validate.c */
-int validate_request(const struct sip_msg *msg, const char **reason);
+int validate_request(const struct sip_msg *msg, bool any_method,
+		     const char **reason);
 bool validate_port_bad(const struct pl *sentby);
 bool validate_framing_broken(const struct sip_msg *msg);
 

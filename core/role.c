@@ -71,7 +71,8 @@ const struct role *role_find(const char *name)
  * @param met  Method name
  * @param len  Length of the method name
  *
- * @return True if the method is in the role's list
+ * @return True if the method is in the role's list, or the list has "*"
+ *         (a proxy: it forwards methods it does not know, RFC 3261 16)
  */
 bool role_takes(const struct role *role, const char *met, size_t len)
 {
@@ -81,7 +82,8 @@ bool role_takes(const struct role *role, const char *met, size_t len)
 		return false;
 
 	for (m = role->methods; *m; m++) {
-		if (strlen(*m) == len && !memcmp(*m, met, len))
+		if (!strcmp(*m, "*") ||
+		    (strlen(*m) == len && !memcmp(*m, met, len)))
 			return true;
 	}
 

@@ -4,7 +4,8 @@
  * A request is checked, then offered to the roles of its socket in the
  * order of the listen line; the first role that takes it wins. The core
  * itself answers OPTIONS addressed to the server, 501 for methods it does
- * not know and 405 (with Allow) for methods no role on the socket takes.
+ * not know (unless a proxy role on the socket forwards them) and 405
+ * (with Allow) for methods no role on the socket takes.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -101,7 +102,7 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 	if (scode)
 		stats_count(STATS_OVER_LIMITS);
 	else
-		scode = validate_request(msg, &reason);
+		scode = validate_request(msg, sock->any_method, &reason);
 	if (scode) {
 		stats_count(STATS_MALFORMED);
 		log_debug("%r from %J refused: %d %s\n", &msg->met,

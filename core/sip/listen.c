@@ -202,6 +202,7 @@ static int sock_allow_build(struct sipd_sock *sock)
 		"MESSAGE", "UPDATE",
 	};
 	struct mbuf *mb;
+	struct le *le;
 	size_t i;
 	int err = 0;
 
@@ -209,9 +210,15 @@ static int sock_allow_build(struct sipd_sock *sock)
 	if (!mb)
 		return ENOMEM;
 
+	sock->any_method = false;
+	for (le = sock->roles.head; le; le = le->next) {
+		const struct role_ref *ref = le->data;
+
+		sock->any_method |= role_takes(ref->role, "*", 1);
+	}
+
 	for (i = 0; i < ARRAY_SIZE(order); i++) {
 		bool taken = !strcmp(order[i], "OPTIONS");
-		struct le *le;
 
 		for (le = sock->roles.head; le && !taken; le = le->next) {
 			const struct role_ref *ref = le->data;

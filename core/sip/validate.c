@@ -298,12 +298,15 @@ static int check_numbers(const struct sip_msg *msg, const char **reason)
 /**
  * Check a request that libre decoded
  *
- * @param msg    The request
- * @param reason Set to the reason phrase when the request is refused
+ * @param msg        The request
+ * @param any_method True if a role of its socket takes methods sipd
+ *                   does not know (no 501 for them)
+ * @param reason     Set to the reason phrase when the request is refused
  *
  * @return 0 if the request may go on, otherwise the status code to answer
  */
-int validate_request(const struct sip_msg *msg, const char **reason)
+int validate_request(const struct sip_msg *msg, bool any_method,
+		     const char **reason)
 {
 	const struct sip_hdr *h;
 	size_t i;
@@ -327,7 +330,7 @@ int validate_request(const struct sip_msg *msg, const char **reason)
 	}
 
 	/* an unknown method gets 501 before anything else about it */
-	if (!method_known(&msg->met)) {
+	if (!any_method && !method_known(&msg->met)) {
 		*reason = "Not Implemented";
 		return 501;
 	}

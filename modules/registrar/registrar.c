@@ -190,9 +190,8 @@ static void registrar_handle(struct sipd_sock *sock,
 	at = strrchr(aor, '@');
 	str_ncpy(user, aor, MIN(sizeof(user), (size_t)(at - aor) + 1));
 
-	if (!authorized(sock, msg, user, at + 1))
-		goto out;
-
+	/* a request that can never succeed is answered before the client
+	   is asked for credentials */
 	err = reg_changes_decode(&changes, msg, &conf, &star, &scode,
 				 &reason);
 	if (err) {
@@ -205,6 +204,9 @@ static void registrar_handle(struct sipd_sock *sock,
 			(void)sipd_reply(sock, msg, scode, reason);
 		goto out;
 	}
+
+	if (!authorized(sock, msg, user, at + 1))
+		goto out;
 
 	/* contacts never outlive the maximum */
 	{

@@ -77,11 +77,8 @@ static bool response_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 }
 
 
-static const char *methods[] = {
-	"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK",
-	"SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE",
-	"UPDATE", NULL
-};
+/* every method: a proxy forwards those it does not know (RFC 3261 16) */
+static const char *methods[] = {"*", NULL};
 static const char *needs[] = {"location", "account", "auth", "dns", NULL};
 
 static struct role role = {

@@ -1980,3 +1980,37 @@ def test_timer_c_setting_checked():
                   " key:\n%s" % s.log()[-500:])
         finally:
             s.close()
+
+
+def extension_method_reaches_bob(roles):
+    """A method sipd does not know (NEWMETHOD), to a user of a served
+    domain on a proxy socket, goes to the user's contacts (RFC 3261 16:
+    a proxy forwards methods it does not know), and the answer back;
+    an unknown method to the server itself still gets 501 from a socket
+    with no proxy role."""
+    with Sipd(proxy_conf(roles=roles), accounts=ACCOUNTS) as s:
+        bob = phone(s, "bob")
+        ext = stranger(s)
+        try:
+            text, _ = ext.build_request(
+                "NEWMETHOD", "sip:bob@example.com",
+                "<%s>;tag=nm1" % ext.uri, "<sip:bob@example.com>",
+                "newmethod@t", 1)
+            ext.send(text)
+            m = bob.expect_request("NEWMETHOD")
+            eq(m.start.split()[0], "NEWMETHOD", "the method forwarded")
+            eq(m.get("max-forwards"), "69", "Max-Forwards after sipd")
+            bob.reply(m, 200, "OK")
+            r = ext.expect_response("newmethod@t", final=True)
+            eq(r.status, 200, "bob's answer to NEWMETHOD through %s" % roles)
+            alive(s)
+        finally:
+            closing(bob, ext)
+
+
+def test_extension_method_forwarded_stateful():
+    extension_method_reaches_bob("registrar,proxy")
+
+
+def test_extension_method_forwarded_stateless():
+    extension_method_reaches_bob("registrar,stateless-proxy")

@@ -1410,3 +1410,24 @@ def test_ipv6_address_without_brackets_in_request_uri_400():
         finally:
             c.close()
         check(s.alive(), "sipd died")
+
+
+def test_malformed_contact_400_before_challenge():
+    """A REGISTER that can never succeed (a malformed Contact, a bad
+    Expires) gets 400 at once, without credentials: a client is not asked
+    to authenticate a request that must fail."""
+    with Sipd() as s:
+        p = Phone(s)
+        for what, kw in (
+                ("Contact: <sip:>", dict(contacts=["<sip:>"], expires=60)),
+                ("Contact: garbage", dict(contacts=["<<<garbage"],
+                                          expires=60)),
+                ("Contact: <http://x>", dict(contacts=["<http://x.org/>"],
+                                             expires=60)),
+                ("Expires: abc", dict(expires="abc"))):
+            r = p.reg(auth=False, **kw)
+            check(r is not None, "%s: no answer" % what)
+            eq(r.status, 400, "%s without credentials" % what)
+        eq(bindings(s), [], "nothing stored")
+        r = p.reg(auth=False, expires=60)
+        eq(r.status, 401, "a good REGISTER without credentials")

@@ -53,7 +53,7 @@ static struct sip_msg *decode(const char *text)
 static int check(const char *text, const char **reason)
 {
 	struct sip_msg *msg = decode(text);
-	int scode = validate_request(msg, reason);
+	int scode = validate_request(msg, false, reason);
 
 	mem_deref(msg);
 
