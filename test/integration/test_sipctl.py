@@ -8,7 +8,8 @@ import sqlite3
 import subprocess
 import time
 
-from sipdlib import (timing, Sipd, SIPCTL, check, eq, contact_uri, param,
+from sipdlib import (timing, Sipd, SIPCTL, DEFAULT_CONF, check, eq,
+                     contact_uri, param, start_refused,
                      parse_challenge, digest_header)
 from test_sipp import (SIPP_CONF, add_users, sipp_load, bindings,
                        reg_list_json, sipp_ok)
@@ -272,6 +273,77 @@ def test_missing_database_and_config():
         r = subprocess.run([SIPCTL, "user", "list"], capture_output=True,
                            text=True, timeout=30, env=env)
         eq(r.returncode, 0, "sipctl with $SIPD_CONF (%s)" % r.stderr)
+    finally:
+        s.close()
+
+
+# --- the database's directory ---------------------------------------------------
+
+def test_db_directory_missing_named():
+    missing = "{dir}/missing/sub"
+    conf = DEFAULT_CONF.replace("db {db}", "db %s/sipd.db" % missing)
+    s = Sipd(conf, accounts=(), start=False)
+    try:
+        text = open(s.conf_path).read()
+        lineno = [i for i, l in enumerate(text.splitlines(), 1)
+                  if l.startswith("db ")][0]
+        where = "%s:%d: db: directory %s does not exist" % (
+            s.conf_path, lineno, missing.format(dir=s.dir))
+
+        # the commands that read: no vague error, nothing created
+        for args in (("user", "list"), ("reg", "list"),
+                     ("reg", "list", "alice@example.com"),
+                     ("presence", "show", "alice@example.com"),
+                     ("user", "add", "x@example.com", "y"),
+                     ("db", "check"), ("db", "upgrade")):
+            r = s.sipctl(*args)
+            what = "sipctl " + " ".join(args)
+            eq(r.returncode, 1, "exit status of %s" % what)
+            eq(r.stderr, "sipctl: error: %s (run 'sipctl db init' to"
+               " create it and the database)\n" % where,
+               "message of " + what)
+        check(not os.path.exists(os.path.join(s.dir, "missing")),
+              "a command that reads created the directory")
+
+        # sipd says the same and stops
+        out = start_refused(s, "a db in a missing directory")
+        check("sipd: error: %s (create it, or run 'sipctl db init')" %
+              where in out, "sipd's message: %s" % out)
+        check("unable to open" not in out, "SQLite's vague error: %s" % out)
+        check(not os.path.exists(os.path.join(s.dir, "missing")),
+              "sipd created the directory")
+
+        # db init creates it (documented), then all is well
+        r = s.sipctl("db", "init")
+        eq(r.returncode, 0, "db init (%s)" % r.stderr.strip())
+        check(os.path.isdir(missing.format(dir=s.dir)),
+              "db init created the directory")
+        s.start()
+        eq(s.sipctl("user", "list").returncode, 0, "user list")
+
+        # a file where the directory should be
+        s.stop()
+        with open(os.path.join(s.dir, "plain"), "w"):
+            pass
+        s.write_conf(conf.replace(missing, "{dir}/plain"))
+        r = s.sipctl("user", "list")
+        eq((r.returncode, r.stderr), (1, "sipctl: error: %s:%d: db:"
+                                      " directory %s/plain: Not a"
+                                      " directory\n" % (s.conf_path,
+                                                        lineno, s.dir)),
+           "sipctl with a file as the directory")
+        out = start_refused(s, "a db under a file")
+        check("%s:%d: db: directory %s/plain: Not a directory" % (
+            s.conf_path, lineno, s.dir) in out, "sipd: %s" % out)
+
+        # the file missing in an existing directory: named too
+        s.write_conf(conf.replace(missing, "{dir}"))
+        r = s.sipctl("reg", "list")
+        eq((r.returncode, r.stderr), (1, "sipctl: error: %s:%d: db: no"
+                                      " database %s/sipd.db (start sipd"
+                                      " once, or run 'sipctl db init')\n"
+                                      % (s.conf_path, lineno, s.dir)),
+           "sipctl without the database file")
     finally:
         s.close()
 

@@ -241,15 +241,23 @@ int db_use_upgrade(bool create, bool upgrade)
 {
 	int err;
 
+	/* the problems of the path are those of the db line */
 	if (create) {
 		err = path_mkdir(ctl.db, 0750);
-		if (err)
-			return fail("cannot create the directory of %s: %m",
-				    ctl.db, err);
+		if (err) {
+			(void)db_key_fail("cannot create the directory of %s:"
+					  " %m", ctl.db, err);
+			return 1;
+		}
+	}
+	else if (db_dir_check(ctl.db, "run 'sipctl db init' to create it"
+			      " and the database")) {
+		return 1;
 	}
 	else if (access(ctl.db, F_OK)) {
-		return fail("%s: no database (set 'db' in %s, start sipd or"
-			    " run 'sipctl db init')", ctl.db, ctl.conf);
+		(void)db_key_fail("no database %s (start sipd once, or run"
+				  " 'sipctl db init')", ctl.db);
+		return 1;
 	}
 
 	err = db_open(ctl.db, create, upgrade);
