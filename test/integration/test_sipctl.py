@@ -277,7 +277,92 @@ def test_missing_database_and_config():
         s.close()
 
 
-# --- the database's directory ---------------------------------------------------
+# --- what sipctl says about accounts, domains and the database ---------------
+
+def test_unknown_user_is_no_such_user():
+    with Sipd(PRES_CONF, accounts=PRES_ACCOUNTS) as s:
+        for args in (("reg", "list", "ghost@example.com"),
+                     ("reg", "list", "ghost@example.com", "--json"),
+                     ("reg", "list", "sip:Ghost@EXAMPLE.com"),
+                     ("presence", "show", "ghost@example.com"),
+                     ("presence", "show", "alice@other.test")):
+            r = s.sipctl(*args)
+            what = "sipctl " + " ".join(args)
+            eq(r.returncode, 1, "exit status of %s (%s)" % (
+                what, r.stderr.strip()))
+            eq(r.stdout, "", "stdout of " + what)
+            aor = args[2].replace("sip:", "").split("@")
+            aor = "%s@%s" % (aor[0], aor[1].lower())
+            eq(r.stderr, "sipctl: %s %s: no such user %s\n" % (
+                args[0], args[1], aor), "message of " + what)
+
+        # an account without bindings or presence is not an error
+        r = s.sipctl("reg", "list", "alice@example.com")
+        eq(r.returncode, 0, "reg list of alice (%s)" % r.stderr.strip())
+        eq(len(r.stdout.splitlines()), 1, "only the header: %r" % r.stdout)
+        eq(s.sipctl("reg", "list", "alice@example.com", "--json")
+           .stdout.strip(), "[]", "reg list --json of alice")
+        r = s.sipctl("presence", "show", "alice@example.com")
+        eq(r.returncode, 0, "presence show alice (%s)" % r.stderr.strip())
+        check("bindings: 0" in r.stdout, "presence show: %r" % r.stdout)
+
+
+def test_user_add_domain_not_served():
+    conf = DEFAULT_CONF.replace("domain example.com\n",
+                                "domain example.com\ndomain Example.ORG\n")
+    with Sipd(conf) as s:
+        r = s.sipctl("user", "add", "carol@example.net", "pw")
+        eq(r.returncode, 1, "user add in a domain not served (%s)" %
+           r.stderr.strip())
+        eq(r.stdout, "", "stdout of the refused user add")
+        for w in ("user add: example.net is not a domain of %s" %
+                  s.conf_path, "it serves example.com, Example.ORG",
+                  "'domain example.net'", "--force"):
+            check(w in r.stderr, "%r not in %r" % (w, r.stderr))
+        eq(accounts(s), ["alice@example.com", "bob@example.com"],
+           "accounts after the refused user add")
+
+        # a served domain, in any case, is taken
+        r = s.sipctl("user", "add", "carol@EXAMPLE.org", "pw")
+        eq((r.returncode, r.stderr), (0, ""), "user add in example.org")
+
+        # --force, before or after the account: added, with a warning
+        for args in (("--force", "dave@example.net", "pw"),
+                     ("erin@example.net", "pw", "--force")):
+            r = s.sipctl("user", "add", *args)
+            eq(r.returncode, 0, "user add %s (%s)" % (" ".join(args),
+                                                      r.stderr.strip()))
+            check("warning" in r.stderr and "example.net" in r.stderr,
+                  "warning of a forced add: %r" % r.stderr)
+        # with no word to spare, --force is the password
+        r = s.sipctl("user", "add", "frank@example.com", "--force")
+        eq(r.returncode, 0, "a password '--force' (%s)" % r.stderr.strip())
+        eq(accounts(s), ["alice@example.com", "bob@example.com",
+                         "carol@example.org", "dave@example.net",
+                         "erin@example.net", "frank@example.com"],
+           "accounts at the end")
+
+        # an import too: all or nothing, the line named
+        text = "gina@example.com pw\nhank@other.test pw\n"
+        r = s.sipctl("user", "import", "-", stdin=text)
+        eq(r.returncode, 1, "import with a domain not served")
+        check("(stdin):2: other.test is not a domain of %s" % s.conf_path
+              in r.stderr and "nothing imported" in r.stderr,
+              "import message: %r" % r.stderr)
+        r = s.sipctl("user", "import", "--force", "-", stdin=text)
+        eq(r.returncode, 0, "import --force (%s)" % r.stderr.strip())
+        check("gina@example.com" in accounts(s) and
+              "hank@other.test" in accounts(s), "imported with --force")
+
+    # a configuration without a domain line says so
+    with Sipd(DEFAULT_CONF.replace("domain example.com\n", ""),
+              accounts=(), start=False) as s:
+        eq(s.sipctl("db", "init").returncode, 0, "db init")
+        r = s.sipctl("user", "add", "ivy@example.com", "pw")
+        eq(r.returncode, 1, "user add with no domain line")
+        check("it has no 'domain' line" in r.stderr, "message: %r" %
+              r.stderr)
+
 
 def test_db_directory_missing_named():
     missing = "{dir}/missing/sub"
@@ -533,7 +618,8 @@ def test_reg_list_json_fields():
 
         only = reg_list_json(s, "bob@example.com")
         eq([e["aor"] for e in only], ["bob@example.com"], "filtered by AOR")
-        eq(reg_list_json(s, "nobody@example.com"), [], "unknown AOR")
+        r = s.sipctl("reg", "list", "nobody@example.com", "--json")
+        eq((r.returncode, r.stdout), (1, ""), "reg list of an unknown AOR")
 
         # the text listing shows the same
         r = s.sipctl("reg", "list")

@@ -94,6 +94,10 @@ static int reg_list(const char *aor, bool json)
 	if (db_use(false))
 		return 1;
 
+	/* an AOR without an account has no bindings: say so */
+	if (aor && account_check("reg list", user, domain))
+		return 1;
+
 	err = store_binding_list(&bindings, aor ? key : NULL, now);
 	if (err) {
 		list_flush(&bindings);
