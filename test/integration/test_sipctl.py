@@ -364,6 +364,47 @@ def test_user_add_domain_not_served():
               r.stderr)
 
 
+def test_reg_list_columns_aligned():
+    with Sipd() as s:
+        long_contact = "sip:alice@127.0.0.1:7100;transport=tcp;ob;" + \
+            "x-long-parameter=" + "a" * 60
+        r = s.sipctl("reg", "add", "alice@example.com", long_contact,
+                     "--expires", "315360000")
+        eq(r.returncode, 0, "reg add (%s)" % r.stderr.strip())
+        c = s.client()
+        agent = "Long Phone/1.0 (with spaces)"
+        r = c.register("bob@example.com", "secret2", extra=[
+            "User-Agent: " + agent])
+        eq(r.status, 200, "REGISTER bob")
+        c.close()
+
+        r = s.sipctl("reg", "list")
+        eq(r.returncode, 0, "reg list (%s)" % r.stderr.strip())
+        lines = r.stdout.splitlines()
+        eq(len(lines), 3, "lines: %r" % r.stdout)
+        head = lines[0]
+        start = {w: head.index(w) for w in ("CONTACT", "TRANS", "SOURCE",
+                                            "USER-AGENT")}
+        end_expires = head.index("EXPIRES") + len("EXPIRES")
+        rows = {l.split()[0]: l for l in lines[1:]}
+        for aor, line in rows.items():
+            for col, pos in start.items():
+                check(line[pos - 1] == " " and line[pos] != " " or
+                      col == "SOURCE" and line[pos] == " ",
+                      "%s does not start at column %d in %r (header %r)"
+                      % (col, pos, line, head))
+            check(line[end_expires - 1].isdigit() and
+                  line[end_expires] == " ",
+                  "EXPIRES does not end at column %d in %r (header %r)"
+                  % (end_expires, line, head))
+        eq(rows["alice@example.com"].split()[1], long_contact,
+           "alice's contact, whole")
+        eq(rows["bob@example.com"][start["USER-AGENT"]:], agent,
+           "bob's user agent, last and whole")
+        check(rows["alice@example.com"][:end_expires].endswith(
+            "315360000"), "alice's expiry: %r" % rows["alice@example.com"])
+
+
 def test_db_directory_missing_named():
     missing = "{dir}/missing/sub"
     conf = DEFAULT_CONF.replace("db {db}", "db %s/sipd.db" % missing)
