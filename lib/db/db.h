@@ -32,6 +32,11 @@ void checkpoint_stop(void);
 void checkpoint_init(void);
 
 
+/* dir.c */
+int  db_key_fail(const char *fmt, ...);
+int  db_dir_check(const char *path, const char *hint);
+
+
 /* part.c */
 void db_part_register(void);
 int  db_reopen(void);

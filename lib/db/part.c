@@ -65,6 +65,11 @@ static int part_open(bool check_only)
 	if (check_only)
 		return 0;
 
+	/* SQLite would only say "unable to open database file" */
+	err = db_dir_check(dbp.path, "create it, or run 'sipctl db init'");
+	if (err)
+		return err;
+
 	err = db_open(dbp.path, true, false);
 	if (err)
 		return err;

@@ -314,6 +314,39 @@ def test_libre_user_agent_gets_md5_challenge_only():
         eq(algs, ["SHA-256", "MD5"], "algorithms offered to Linphone")
 
 
+def test_md5_left_out_is_neither_offered_nor_accepted():
+    """auth_algorithms SHA-256: no MD5 challenge, not even to an agent of
+    auth_md5_user_agent or a built-in one, and an answer computed with
+    MD5 gets a new challenge, not a 200 (sipd.conf(5), auth_algorithms)."""
+    with Sipd(conf_with("auth_algorithms SHA-256",
+                        "auth_md5_user_agent SIPp")) as s:
+        for agent in ("Linphone/5.2", "SIPp", "baresip v3.0 (libre)"):
+            c = Client(s.addr)
+            hdrs = ["User-Agent: " + agent,
+                    "Contact: <sip:alice@127.0.0.1:%d>" % c.local[1]]
+            to, frm = "<sip:%s>" % ALICE, "<sip:%s>;tag=%s" % (ALICE, c.ftag)
+            c.request("REGISTER", "sip:example.com", hdrs, to=to, frm=frm)
+            r = c.final()
+            eq(r.status, 401, "REGISTER of %s" % agent)
+            eq([parse_challenge(v).get("algorithm")
+                for v in r.all("www-authenticate")], ["SHA-256"],
+               "algorithms offered to %s" % agent)
+            md5 = dict(pick_challenge(r, "SHA-256"), algorithm="MD5")
+            auth = digest_header(md5, "REGISTER", "sip:example.com",
+                                 "alice", "secret")
+            c.request("REGISTER", "sip:example.com",
+                      hdrs + ["Authorization: " + auth], to=to, frm=frm)
+            r = c.final()
+            eq(r.status, 401, "MD5 credentials of %s" % agent)
+            eq([parse_challenge(v).get("algorithm")
+                for v in r.all("www-authenticate")], ["SHA-256"],
+               "algorithms offered again to %s" % agent)
+            c.close()
+        eq(s.query("SELECT count(*) FROM bindings"), [(0,)], "bindings")
+        check("failed digest" not in s.log(), "an MD5 answer counted as a"
+              " failure:\n" + s.log()[-2000:])
+
+
 # --- add, refresh, several contacts ------------------------------------------
 
 def test_refresh_same_callid_moves_expiry():

@@ -8,7 +8,8 @@ import sqlite3
 import subprocess
 import time
 
-from sipdlib import (timing, Sipd, SIPCTL, check, eq, contact_uri, param,
+from sipdlib import (timing, Sipd, SIPCTL, DEFAULT_CONF, check, eq,
+                     contact_uri, param, start_refused,
                      parse_challenge, digest_header)
 from test_sipp import (SIPP_CONF, add_users, sipp_load, bindings,
                        reg_list_json, sipp_ok)
@@ -276,6 +277,203 @@ def test_missing_database_and_config():
         s.close()
 
 
+# --- what sipctl says about accounts, domains and the database ---------------
+
+def test_unknown_user_is_no_such_user():
+    with Sipd(PRES_CONF, accounts=PRES_ACCOUNTS) as s:
+        for args in (("reg", "list", "ghost@example.com"),
+                     ("reg", "list", "ghost@example.com", "--json"),
+                     ("reg", "list", "sip:Ghost@EXAMPLE.com"),
+                     ("presence", "show", "ghost@example.com"),
+                     ("presence", "show", "alice@other.test")):
+            r = s.sipctl(*args)
+            what = "sipctl " + " ".join(args)
+            eq(r.returncode, 1, "exit status of %s (%s)" % (
+                what, r.stderr.strip()))
+            eq(r.stdout, "", "stdout of " + what)
+            aor = args[2].replace("sip:", "").split("@")
+            aor = "%s@%s" % (aor[0], aor[1].lower())
+            eq(r.stderr, "sipctl: %s %s: no such user %s\n" % (
+                args[0], args[1], aor), "message of " + what)
+
+        # an account without bindings or presence is not an error
+        r = s.sipctl("reg", "list", "alice@example.com")
+        eq(r.returncode, 0, "reg list of alice (%s)" % r.stderr.strip())
+        eq(len(r.stdout.splitlines()), 1, "only the header: %r" % r.stdout)
+        eq(s.sipctl("reg", "list", "alice@example.com", "--json")
+           .stdout.strip(), "[]", "reg list --json of alice")
+        r = s.sipctl("presence", "show", "alice@example.com")
+        eq(r.returncode, 0, "presence show alice (%s)" % r.stderr.strip())
+        check("bindings: 0" in r.stdout, "presence show: %r" % r.stdout)
+
+
+def test_user_add_domain_not_served():
+    conf = DEFAULT_CONF.replace("domain example.com\n",
+                                "domain example.com\ndomain Example.ORG\n")
+    with Sipd(conf) as s:
+        r = s.sipctl("user", "add", "carol@example.net", "pw")
+        eq(r.returncode, 1, "user add in a domain not served (%s)" %
+           r.stderr.strip())
+        eq(r.stdout, "", "stdout of the refused user add")
+        for w in ("user add: example.net is not a domain of %s" %
+                  s.conf_path, "it serves example.com, Example.ORG",
+                  "'domain example.net'", "--force"):
+            check(w in r.stderr, "%r not in %r" % (w, r.stderr))
+        eq(accounts(s), ["alice@example.com", "bob@example.com"],
+           "accounts after the refused user add")
+
+        # a served domain, in any case, is taken
+        r = s.sipctl("user", "add", "carol@EXAMPLE.org", "pw")
+        eq((r.returncode, r.stderr), (0, ""), "user add in example.org")
+
+        # --force, before or after the account: added, with a warning
+        for args in (("--force", "dave@example.net", "pw"),
+                     ("erin@example.net", "pw", "--force")):
+            r = s.sipctl("user", "add", *args)
+            eq(r.returncode, 0, "user add %s (%s)" % (" ".join(args),
+                                                      r.stderr.strip()))
+            check("warning" in r.stderr and "example.net" in r.stderr,
+                  "warning of a forced add: %r" % r.stderr)
+        # with no word to spare, --force is the password
+        r = s.sipctl("user", "add", "frank@example.com", "--force")
+        eq(r.returncode, 0, "a password '--force' (%s)" % r.stderr.strip())
+        eq(accounts(s), ["alice@example.com", "bob@example.com",
+                         "carol@example.org", "dave@example.net",
+                         "erin@example.net", "frank@example.com"],
+           "accounts at the end")
+
+        # an import too: all or nothing, the line named
+        text = "gina@example.com pw\nhank@other.test pw\n"
+        r = s.sipctl("user", "import", "-", stdin=text)
+        eq(r.returncode, 1, "import with a domain not served")
+        check("(stdin):2: other.test is not a domain of %s" % s.conf_path
+              in r.stderr and "nothing imported" in r.stderr,
+              "import message: %r" % r.stderr)
+        r = s.sipctl("user", "import", "--force", "-", stdin=text)
+        eq(r.returncode, 0, "import --force (%s)" % r.stderr.strip())
+        check("gina@example.com" in accounts(s) and
+              "hank@other.test" in accounts(s), "imported with --force")
+
+    # a configuration without a domain line says so
+    with Sipd(DEFAULT_CONF.replace("domain example.com\n", ""),
+              accounts=(), start=False) as s:
+        eq(s.sipctl("db", "init").returncode, 0, "db init")
+        r = s.sipctl("user", "add", "ivy@example.com", "pw")
+        eq(r.returncode, 1, "user add with no domain line")
+        check("it has no 'domain' line" in r.stderr, "message: %r" %
+              r.stderr)
+
+
+def test_reg_list_columns_aligned():
+    with Sipd() as s:
+        long_contact = "sip:alice@127.0.0.1:7100;transport=tcp;ob;" + \
+            "x-long-parameter=" + "a" * 60
+        r = s.sipctl("reg", "add", "alice@example.com", long_contact,
+                     "--expires", "315360000")
+        eq(r.returncode, 0, "reg add (%s)" % r.stderr.strip())
+        c = s.client()
+        agent = "Long Phone/1.0 (with spaces)"
+        r = c.register("bob@example.com", "secret2", extra=[
+            "User-Agent: " + agent])
+        eq(r.status, 200, "REGISTER bob")
+        c.close()
+
+        r = s.sipctl("reg", "list")
+        eq(r.returncode, 0, "reg list (%s)" % r.stderr.strip())
+        lines = r.stdout.splitlines()
+        eq(len(lines), 3, "lines: %r" % r.stdout)
+        head = lines[0]
+        start = {w: head.index(w) for w in ("CONTACT", "TRANS", "SOURCE",
+                                            "USER-AGENT")}
+        end_expires = head.index("EXPIRES") + len("EXPIRES")
+        rows = {l.split()[0]: l for l in lines[1:]}
+        for aor, line in rows.items():
+            for col, pos in start.items():
+                check(line[pos - 1] == " " and line[pos] != " " or
+                      col == "SOURCE" and line[pos] == " ",
+                      "%s does not start at column %d in %r (header %r)"
+                      % (col, pos, line, head))
+            check(line[end_expires - 1].isdigit() and
+                  line[end_expires] == " ",
+                  "EXPIRES does not end at column %d in %r (header %r)"
+                  % (end_expires, line, head))
+        eq(rows["alice@example.com"].split()[1], long_contact,
+           "alice's contact, whole")
+        eq(rows["bob@example.com"][start["USER-AGENT"]:], agent,
+           "bob's user agent, last and whole")
+        check(rows["alice@example.com"][:end_expires].endswith(
+            "315360000"), "alice's expiry: %r" % rows["alice@example.com"])
+
+
+def test_db_directory_missing_named():
+    missing = "{dir}/missing/sub"
+    conf = DEFAULT_CONF.replace("db {db}", "db %s/sipd.db" % missing)
+    s = Sipd(conf, accounts=(), start=False)
+    try:
+        text = open(s.conf_path).read()
+        lineno = [i for i, l in enumerate(text.splitlines(), 1)
+                  if l.startswith("db ")][0]
+        where = "%s:%d: db: directory %s does not exist" % (
+            s.conf_path, lineno, missing.format(dir=s.dir))
+
+        # the commands that read: no vague error, nothing created
+        for args in (("user", "list"), ("reg", "list"),
+                     ("reg", "list", "alice@example.com"),
+                     ("presence", "show", "alice@example.com"),
+                     ("user", "add", "x@example.com", "y"),
+                     ("db", "check"), ("db", "upgrade")):
+            r = s.sipctl(*args)
+            what = "sipctl " + " ".join(args)
+            eq(r.returncode, 1, "exit status of %s" % what)
+            eq(r.stderr, "sipctl: error: %s (run 'sipctl db init' to"
+               " create it and the database)\n" % where,
+               "message of " + what)
+        check(not os.path.exists(os.path.join(s.dir, "missing")),
+              "a command that reads created the directory")
+
+        # sipd says the same and stops
+        out = start_refused(s, "a db in a missing directory")
+        check("sipd: error: %s (create it, or run 'sipctl db init')" %
+              where in out, "sipd's message: %s" % out)
+        check("unable to open" not in out, "SQLite's vague error: %s" % out)
+        check(not os.path.exists(os.path.join(s.dir, "missing")),
+              "sipd created the directory")
+
+        # db init creates it (documented), then all is well
+        r = s.sipctl("db", "init")
+        eq(r.returncode, 0, "db init (%s)" % r.stderr.strip())
+        check(os.path.isdir(missing.format(dir=s.dir)),
+              "db init created the directory")
+        s.start()
+        eq(s.sipctl("user", "list").returncode, 0, "user list")
+
+        # a file where the directory should be
+        s.stop()
+        with open(os.path.join(s.dir, "plain"), "w"):
+            pass
+        s.write_conf(conf.replace(missing, "{dir}/plain"))
+        r = s.sipctl("user", "list")
+        eq((r.returncode, r.stderr), (1, "sipctl: error: %s:%d: db:"
+                                      " directory %s/plain: Not a"
+                                      " directory\n" % (s.conf_path,
+                                                        lineno, s.dir)),
+           "sipctl with a file as the directory")
+        out = start_refused(s, "a db under a file")
+        check("%s:%d: db: directory %s/plain: Not a directory" % (
+            s.conf_path, lineno, s.dir) in out, "sipd: %s" % out)
+
+        # the file missing in an existing directory: named too
+        s.write_conf(conf.replace(missing, "{dir}"))
+        r = s.sipctl("reg", "list")
+        eq((r.returncode, r.stderr), (1, "sipctl: error: %s:%d: db: no"
+                                      " database %s/sipd.db (start sipd"
+                                      " once, or run 'sipctl db init')\n"
+                                      % (s.conf_path, lineno, s.dir)),
+           "sipctl without the database file")
+    finally:
+        s.close()
+
+
 # --- bindings -------------------------------------------------------------------
 
 def test_reg_add_del_seen_by_daemon():
@@ -461,7 +659,8 @@ def test_reg_list_json_fields():
 
         only = reg_list_json(s, "bob@example.com")
         eq([e["aor"] for e in only], ["bob@example.com"], "filtered by AOR")
-        eq(reg_list_json(s, "nobody@example.com"), [], "unknown AOR")
+        r = s.sipctl("reg", "list", "nobody@example.com", "--json")
+        eq((r.returncode, r.stdout), (1, ""), "reg list of an unknown AOR")
 
         # the text listing shows the same
         r = s.sipctl("reg", "list")

@@ -73,11 +73,16 @@ static int presence_show(const char *aor)
 	struct list pubs = LIST_INIT, bindings = LIST_INIT;
 	struct store_pstate *ps = NULL;
 	int64_t now = (int64_t)time(NULL);
-	char key[300];
+	char user[128], domain[128], key[300];
 	struct le *le;
 	int err;
 
 	if (aor_key(key, sizeof(key), aor, "presence show") || db_use(false))
+		return 1;
+
+	/* only an account has a presence (sipd answers 404 for others) */
+	(void)aor_split(aor, user, sizeof(user), domain, sizeof(domain));
+	if (account_check("presence show", user, domain))
 		return 1;
 
 	err = store_pstate_get(&ps, key);

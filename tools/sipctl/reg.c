@@ -32,18 +32,73 @@ static const char *str(const char *s)
 }
 
 
-static void binding_print(const struct binding *b, int64_t now, bool json,
-			  bool first)
+/*
+ * The widths of the table's columns: at least those of the usual values
+ * (and of the header), wider when a value is longer, so that every
+ * column stays aligned; the last one, USER-AGENT, is not padded
+ */
+struct widths {
+	int aor;
+	int contact;
+	int expires;
+	int source;
+};
+
+
+static void source_str(char *buf, size_t size, const struct binding *b)
 {
-	char recv[64] = "";
+	buf[0] = '\0';
 
 	if (sa_isset(&b->received, SA_ALL))
-		re_snprintf(recv, sizeof(recv), "%J", &b->received);
+		re_snprintf(buf, size, "%J", &b->received);
+}
 
-	if (!json) {
-		(void)printf("%-28s %-44s %7lld %-5s %-22s %s\n", str(b->aor),
-			     str(b->contact), (long long)(b->expires - now),
-			     transp_name(b->tp), recv,
+
+static void widen(int *w, size_t len)
+{
+	if (len > (size_t)*w)
+		*w = (int)len;
+}
+
+
+static void widths_fit(struct widths *w, const struct list *bindings,
+		       int64_t now)
+{
+	struct le *le;
+
+	w->aor = 28;
+	w->contact = 44;
+	w->expires = 7;
+	w->source = 22;
+
+	for (le = bindings->head; le; le = le->next) {
+		const struct binding *b = le->data;
+		char recv[64], expires[24];
+
+		source_str(recv, sizeof(recv), b);
+		(void)snprintf(expires, sizeof(expires), "%lld",
+			       (long long)(b->expires - now));
+
+		widen(&w->aor, strlen(str(b->aor)));
+		widen(&w->contact, strlen(str(b->contact)));
+		widen(&w->expires, strlen(expires));
+		widen(&w->source, strlen(recv));
+	}
+}
+
+
+static void binding_print(const struct binding *b, int64_t now,
+			  const struct widths *w, bool first)
+{
+	char recv[64];
+
+	source_str(recv, sizeof(recv), b);
+
+	if (w) {
+		(void)printf("%-*s %-*s %*lld %-5s %-*s %s\n", w->aor,
+			     str(b->aor), w->contact, str(b->contact),
+			     w->expires, (long long)(b->expires - now),
+			     transp_name(b->tp), w->source, recv,
 			     str(b->user_agent));
 		return;
 	}
@@ -81,6 +136,7 @@ static int reg_list(const char *aor, bool json)
 	char user[128], domain[128], key[300];
 	struct list bindings = LIST_INIT;
 	int64_t now = (int64_t)time(NULL);
+	struct widths w;
 	struct le *le;
 	int err;
 
@@ -94,21 +150,28 @@ static int reg_list(const char *aor, bool json)
 	if (db_use(false))
 		return 1;
 
+	/* an AOR without an account has no bindings: say so */
+	if (aor && account_check("reg list", user, domain))
+		return 1;
+
 	err = store_binding_list(&bindings, aor ? key : NULL, now);
 	if (err) {
 		list_flush(&bindings);
 		return fail("database: %m", err);
 	}
 
+	widths_fit(&w, &bindings, now);
+
 	if (json)
 		(void)printf("[");
 	else
-		(void)printf("%-28s %-44s %7s %-5s %-22s %s\n", "AOR",
-			     "CONTACT", "EXPIRES", "TRANS", "SOURCE",
-			     "USER-AGENT");
+		(void)printf("%-*s %-*s %*s %-5s %-*s %s\n", w.aor, "AOR",
+			     w.contact, "CONTACT", w.expires, "EXPIRES",
+			     "TRANS", w.source, "SOURCE", "USER-AGENT");
 
 	for (le = bindings.head; le; le = le->next)
-		binding_print(le->data, now, json, le == bindings.head);
+		binding_print(le->data, now, json ? NULL : &w,
+			      le == bindings.head);
 
 	if (json)
 		(void)printf("%s]\n", bindings.head ? "\n" : "");

@@ -61,12 +61,13 @@ static void usage(void)
 		"  ban del ADDR|all                lift a ban, or every ban\n"
 		"  reload                          make sipd reread its"
 		" configuration\n"
-		"  user add USER@DOMAIN PASSWORD   add an account\n"
+		"  user add [--force] USER@DOMAIN PASSWORD  add an account"
+		" (--force: of a domain not served)\n"
 		"  user passwd USER@DOMAIN PASSWORD  change its password\n"
 		"  user del USER@DOMAIN            remove an account and its"
 		" bindings\n"
 		"  user list                       list the accounts\n"
-		"  user import FILE|-              add or update accounts, one"
+		"  user import [--force] FILE|-    add or update accounts, one"
 		" 'user@domain password' a line\n"
 		"  reg list [AOR] [--json]         list current bindings\n"
 		"  reg add AOR CONTACT [--expires S] [--q Q]  add a binding, or"
@@ -185,6 +186,74 @@ bool domain_configured(const char *domain)
 }
 
 
+static int domain_name_handler(const struct config_line *line, void *arg)
+{
+	struct mbuf *mb = arg;
+
+	return mbuf_printf(mb, "%s%s", mb->end ? ", " : "", line->val);
+}
+
+
+/**
+ * Refuse an account of a domain the configuration does not serve: its
+ * digest realm is its domain, and sipd challenges only for the domains
+ * it serves, so nobody could ever authenticate as it
+ *
+ * @param where  What the message is about ("user add", "FILE:LINE")
+ * @param domain Domain of the account (lower case)
+ *
+ * @return 0 if served, otherwise 1 (reported, with the domains served)
+ */
+int domain_refuse(const char *where, const char *domain)
+{
+	struct mbuf *mb;
+
+	if (domain_configured(domain))
+		return 0;
+
+	mb = mbuf_alloc(128);
+	if (!mb)
+		return fail("out of memory");
+
+	(void)config_apply("domain", domain_name_handler, mb);
+
+	(void)fail("%s: %s is not a domain of %s (%s%b): nobody could"
+		   " authenticate as that account; add 'domain %s' there,"
+		   " or use --force", where, domain, ctl.conf,
+		   mb->end ? "it serves " : "it has no 'domain' line",
+		   mb->buf, mb->end, domain);
+
+	mem_deref(mb);
+
+	return 1;
+}
+
+
+/**
+ * Check that an account exists
+ *
+ * @param cmd    The command, for the message ("reg list")
+ * @param user   User part
+ * @param domain Domain (lower case)
+ *
+ * @return 0 if it exists, otherwise 1 (reported: "no such user")
+ */
+int account_check(const char *cmd, const char *user, const char *domain)
+{
+	bool exists = false;
+	int err;
+
+	err = store_account_exists(user, domain, &exists);
+	if (err)
+		return fail("database: %m", err);
+
+	if (!exists)
+		return fail("%s: no such user %s@%s", cmd, user, domain);
+
+	return 0;
+}
+
+
 static int read_config(void)
 {
 	const struct config_line *line;
@@ -250,15 +319,23 @@ int db_use_upgrade(bool create, bool upgrade)
 {
 	int err;
 
+	/* the problems of the path are those of the db line */
 	if (create) {
 		err = path_mkdir(ctl.db, 0750);
-		if (err)
-			return fail("cannot create the directory of %s: %m",
-				    ctl.db, err);
+		if (err) {
+			(void)db_key_fail("cannot create the directory of %s:"
+					  " %m", ctl.db, err);
+			return 1;
+		}
+	}
+	else if (db_dir_check(ctl.db, "run 'sipctl db init' to create it"
+			      " and the database")) {
+		return 1;
 	}
 	else if (access(ctl.db, F_OK)) {
-		return fail("%s: no database (set 'db' in %s, start sipd or"
-			    " run 'sipctl db init')", ctl.db, ctl.conf);
+		(void)db_key_fail("no database %s (start sipd once, or run"
+				  " 'sipctl db init')", ctl.db);
+		return 1;
 	}
 
 	err = db_open(ctl.db, create, upgrade);

@@ -16,6 +16,8 @@ int  db_use_upgrade(bool create, bool upgrade);
 bool aor_split(const char *aor, char *user, size_t usize, char *domain,
 	       size_t dsize);
 bool domain_configured(const char *domain);
+int  domain_refuse(const char *where, const char *domain);
+int  account_check(const char *cmd, const char *user, const char *domain);
 
 /* user.c */
 int  cmd_user(int argc, char *argv[]);

@@ -84,7 +84,8 @@ static int write_user(const char *user, const char *domain,
 }
 
 
-static int user_set(const char *mode, const char *aor, const char *password)
+static int user_set(const char *mode, const char *aor, const char *password,
+		    bool force)
 {
 	char user[128], domain[128];
 	int ret;
@@ -95,6 +96,11 @@ static int user_set(const char *mode, const char *aor, const char *password)
 	if (!password_ok(password))
 		return fail("user %s: the password must be 1 to %d characters"
 			    " on one line", mode, PASSWORD_MAX);
+
+	/* a new account nobody could use: only when told */
+	if (!strcmp(mode, "add") && !force &&
+	    domain_refuse("user add", domain))
+		return 1;
 
 	if (db_use(false))
 		return 1;
@@ -172,10 +178,11 @@ static int user_list(void)
 
 
 static int import_line(struct list *rows, char *line, const char *name,
-		       unsigned lineno)
+		       unsigned lineno, bool force)
 {
 	struct store_account *row;
 	char *aor, *password, *end;
+	char where[300];
 
 	end = line + strlen(line);
 	while (end > line && (end[-1] == '\n' || end[-1] == '\r' ||
@@ -213,6 +220,10 @@ static int import_line(struct list *rows, char *line, const char *name,
 		return fail("%s:%u: the password must be one word of 1 to %d"
 			    " characters", name, lineno, PASSWORD_MAX);
 
+	re_snprintf(where, sizeof(where), "%s:%u", name, lineno);
+	if (!force && domain_refuse(where, row->domain))
+		return 1;
+
 	row->created = (int64_t)time(NULL);
 
 	if (ha1s_make(row, password))
@@ -231,7 +242,7 @@ static int import_rows(const struct list *rows)
 }
 
 
-static int user_import(const char *file)
+static int user_import(const char *file, bool force)
 {
 	const char *name = strcmp(file, "-") ? file : "(stdin)";
 	struct list rows = LIST_INIT;
@@ -254,7 +265,7 @@ static int user_import(const char *file)
 			break;
 		}
 
-		ret = import_line(&rows, line, name, lineno);
+		ret = import_line(&rows, line, name, lineno, force);
 		if (ret)
 			break;
 	}
@@ -282,6 +293,31 @@ static int user_import(const char *file)
 }
 
 
+/*
+ * Take a --force out of the arguments when there is one word more than
+ * the command takes (so that a password "--force" stays a password)
+ */
+static bool take_force(int *argc, char *argv[], int words)
+{
+	int i;
+
+	if (*argc != words + 1)
+		return false;
+
+	for (i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--force"))
+			continue;
+
+		memmove(&argv[i], &argv[i + 1],
+			(size_t)(*argc - i - 1) * sizeof(*argv));
+		--*argc;
+		return true;
+	}
+
+	return false;
+}
+
+
 /**
  * sipctl user ...
  *
@@ -292,11 +328,18 @@ static int user_import(const char *file)
  */
 int cmd_user(int argc, char *argv[])
 {
+	bool force = false;
+
+	if (argc >= 1 && (!strcmp(argv[0], "add") ||
+			  !strcmp(argv[0], "import")))
+		force = take_force(&argc, argv, !strcmp(argv[0], "add") ? 3 :
+				   2);
+
 	if (argc == 3 && !strcmp(argv[0], "add"))
-		return user_set("add", argv[1], argv[2]);
+		return user_set("add", argv[1], argv[2], force);
 
 	if (argc == 3 && !strcmp(argv[0], "passwd"))
-		return user_set("passwd", argv[1], argv[2]);
+		return user_set("passwd", argv[1], argv[2], false);
 
 	if (argc == 2 && !strcmp(argv[0], "del"))
 		return user_del(argv[1]);
@@ -305,10 +348,11 @@ int cmd_user(int argc, char *argv[])
 		return user_list();
 
 	if (argc == 2 && !strcmp(argv[0], "import"))
-		return user_import(argv[1]);
+		return user_import(argv[1], force);
 
-	(void)fail("usage: sipctl user add|passwd USER@DOMAIN PASSWORD,"
-		   " user del USER@DOMAIN, user list, user import FILE|-");
+	(void)fail("usage: sipctl user add [--force] USER@DOMAIN PASSWORD,"
+		   " user passwd USER@DOMAIN PASSWORD, user del USER@DOMAIN,"
+		   " user list, user import [--force] FILE|-");
 
 	return EXIT_USAGE;
 }
