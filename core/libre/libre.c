@@ -33,7 +33,8 @@ static struct shim shims[] = {
 	{"sip_msg_decode", "no hook between reading bytes and decoding:"
 	 " a message the parser refuses is dropped (UDP) or closes the"
 	 " connection (TCP) without an answer",
-	 "dispatch.malformed_requests_get_400, torture.invalid_udp", NULL},
+	 "dispatch.malformed_requests_get_400, torture.invalid_udp,"
+	 " dispatch.tcp_answers_like_udp", NULL},
 	/* send.c */
 	{"sip_transp_send", "no count of the messages sent",
 	 "control.status_counts_a_call", NULL},
@@ -50,6 +51,9 @@ static struct shim shims[] = {
 	/* tcp.c */
 	{"tcp_accept", "no limit on the connections peers open, Nagle"
 	 " left on", "robust.connections_per_source_limited", NULL},
+	{"tcp_connect", "the transport decodes a connection's bytes without"
+	 " saying which connection: the read helper notes it",
+	 "dispatch.tcp_answers_like_udp", NULL},
 	{"tcp_sock_listen", "a listen backlog of 5: a burst of connections"
 	 " waits for SYN retries", "robust.connect_and_drop_storm", NULL},
 	{"fd_close", "no callback when a connection's descriptor closes",

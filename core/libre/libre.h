@@ -60,6 +60,7 @@ typedef bool (libre_accept_h)(int fd, const struct sa *peer);
 typedef void (libre_fd_close_h)(int fd);
 
 void libre_tcp_hooks(libre_accept_h *accepth, libre_fd_close_h *closeh);
+struct tcp_conn *libre_tcp_current(void);
 
 
 /* bind.c: the next datagram socket bound gets SO_REUSEPORT */

@@ -1,5 +1,5 @@
 /**
- * @file wire.c  Datagrams that libre's SIP parser would drop in silence
+ * @file wire.c  Messages that libre's SIP parser would drop in silence
  *
  * libre decodes a message once, through sipd's decoder (libre/decode.c),
  * which calls the hook set here; a UDP helper in front of libre's socket
@@ -12,6 +12,11 @@
  *  - answers 505 to a request of another SIP version;
  *  - answers 400 to any other malformed request it can find a Via in;
  *  - drops malformed responses and everything else, counting them.
+ *
+ * Over a connection of a TCP or TLS socket (the libre layer says which
+ * one it reads) it answers the same before libre closes the connection,
+ * also for a complete message whose start line libre would wait behind
+ * forever (leading blanks).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -26,6 +31,14 @@
 enum {
 	LAYER = 0,
 	MAX_DATAGRAM = 65535,
+};
+
+
+/* Where an answer to raw bytes goes: a datagram's source, a connection */
+struct wire_to {
+	struct udp_sock *us;
+	struct sa dst;
+	struct tcp_conn *tc;
 };
 
 
@@ -153,9 +166,8 @@ static const struct raw_hdr *raw_find(const struct raw_hdr *hv, size_t hc,
 }
 
 
-static int reply_raw(struct udp_sock *us, const struct sa *dst,
-		     const struct raw_hdr *hv, size_t hc,
-		     uint16_t scode, const char *reason)
+static int reply_raw(const struct wire_to *to, const struct raw_hdr *hv,
+		     size_t hc, uint16_t scode, const char *reason)
 {
 	struct mbuf *mb;
 	size_t i;
@@ -197,7 +209,8 @@ static int reply_raw(struct udp_sock *us, const struct sa *dst,
 			   "Content-Length: 0\r\n\r\n", SIPD_VERSION);
 	if (!err) {
 		mb->pos = 0;
-		err = udp_send(us, dst, mb);
+		err = to->tc ? tcp_send(to->tc, mb) :
+			udp_send(to->us, &to->dst, mb);
 	}
 
 	mem_deref(mb);
@@ -355,11 +368,41 @@ static bool other_scheme(const struct pl *ruri)
 
 
 /*
+ * A stream libre's decoder refused (or waits on): whether to answer it,
+ * and on which connection. A connection of a SIP TCP or TLS socket is
+ * answered (not one sipd opened, not a WebSocket). Waiting for data is
+ * right unless a whole header block is there already.
+ */
+static bool stream_answerable(struct wire_to *to, const struct mbuf *mb,
+			      size_t start, int err)
+{
+	struct tcp_conn *tc = libre_tcp_current();
+	const uint8_t *p = mb->buf + start;
+	size_t l = mb->end - start;
+	struct sa la;
+
+	if (err == ENODATA && (l < 4 || !memmem(p, MIN(l, 8192),
+					       "\r\n\r\n", 4)))
+		return false;
+
+	if (!tc || tcp_conn_local_get(tc, &la) ||
+	    (!sock_for_laddr(SIP_TRANSP_TCP, &la) &&
+	     !sock_for_laddr(SIP_TRANSP_TLS, &la)))
+		return err != ENODATA;
+
+	to->tc = tc;
+	(void)tcp_conn_peer_get(tc, &to->dst);
+
+	return true;
+}
+
+
+/*
  * A datagram libre cannot decode. With a UDP socket to answer from:
  * 505, 416 or 400 (or nothing for what is not a request). Returns 0 when
  * an RFC 2543 request got a branch and decodes now.
  */
-static int rescue(struct mbuf *mb, struct udp_sock *us, const struct sa *src)
+static int rescue(struct mbuf *mb, const struct wire_to *to)
 {
 	struct raw_hdr hv[64];
 	struct pl met, ruri, ver;
@@ -387,8 +430,8 @@ static int rescue(struct mbuf *mb, struct udp_sock *us, const struct sa *src)
 	if (ver.l >= 4 && !strncasecmp(ver.p, "SIP/", 4) &&
 	    pl_strcmp(&ver, "SIP/2.0")) {
 		stats_count(STATS_MALFORMED);
-		if (us)
-			(void)reply_raw(us, src, hv, hc, 505,
+		if (to)
+			(void)reply_raw(to, hv, hc, 505,
 					"Version Not Supported");
 		return EBADMSG;
 	}
@@ -401,7 +444,7 @@ static int rescue(struct mbuf *mb, struct udp_sock *us, const struct sa *src)
 
 	stats_count(STATS_MALFORMED);
 
-	if (!us)
+	if (!to)
 		return EBADMSG;
 
 	/* the branch may have been added and the buffer moved: read the
@@ -413,20 +456,19 @@ static int rescue(struct mbuf *mb, struct udp_sock *us, const struct sa *src)
 
 	/* an absoluteURI libre cannot decode (RFC 3261 8.2.2.1) */
 	if (!pl_strcmp(&ver, "SIP/2.0") && other_scheme(&ruri)) {
-		(void)reply_raw(us, src, hv, hc, 416,
-				"Unsupported URI Scheme");
+		(void)reply_raw(to, hv, hc, 416, "Unsupported URI Scheme");
 		return EBADMSG;
 	}
 
-	log_debug("malformed request from %J: answered 400\n", src);
-	(void)reply_raw(us, src, hv, hc, 400, "Bad Request");
+	log_debug("malformed request from %J%s: answered 400\n", &to->dst,
+		  to->tc ? " (over a connection)" : "");
+	(void)reply_raw(to, hv, hc, 400, "Bad Request");
 
 	return EBADMSG;
 }
 
 
-static bool mismatch_reply(struct mbuf *mb, struct udp_sock *us,
-			   const struct sa *src)
+static bool mismatch_reply(struct mbuf *mb, const struct wire_to *to)
 {
 	struct raw_hdr hv[64];
 	struct pl met, ruri, ver;
@@ -437,7 +479,7 @@ static bool mismatch_reply(struct mbuf *mb, struct udp_sock *us,
 
 	stats_count(STATS_MALFORMED);
 	if (start_line(&met, &ruri, &ver, p, l) || pl_strcmp(&met, "ACK"))
-		(void)reply_raw(us, src, hv, hc, 400,
+		(void)reply_raw(to, hv, hc, 400,
 				"CSeq Method Does Not Match");
 
 	return true;
@@ -455,7 +497,8 @@ static bool token_char(uint8_t c)
  * What a datagram starts with: a request (a method: a token, whose case
  * matters, so "register" is an unknown method and gets 501), a response,
  * a keepalive (CR LF) or STUN (libre answers binding requests: the first
- * two bits are zero). Anything else is not SIP and is dropped unparsed.
+ * two bits are zero), maybe behind blanks. Anything else is not SIP and
+ * is dropped unparsed.
  */
 static enum kind {
 	KIND_JUNK,
@@ -479,6 +522,12 @@ static enum kind {
 	if (n >= 8 && !memcmp(p, "OPTIONS ", 8))
 		return KIND_OPTIONS;
 
+	/* a request behind blanks is malformed, and answered 400 */
+	while (n > 1 && (*p == ' ' || *p == '\t')) {
+		++p;
+		--n;
+	}
+
 	return token_char(p[0]) ? KIND_REQUEST : KIND_JUNK;
 }
 
@@ -486,7 +535,10 @@ static enum kind {
 static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
 {
 	struct wire_helper *wh = arg;
+	struct wire_to to;
 	bool mismatch = false;
+
+	memset(&to, 0, sizeof(to));
 	enum kind kind;
 
 	if (ban_check(src))
@@ -510,10 +562,12 @@ static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
 	}
 
 	/* without the interposition: decode here as well */
+	to.us = wh->us;
+	to.dst = *src;
 	if (decodes(mb, &mismatch))
-		return mismatch ? mismatch_reply(mb, wh->us, src) : false;
+		return mismatch ? mismatch_reply(mb, &to) : false;
 
-	return rescue(mb, wh->us, src) != 0;
+	return rescue(mb, &to) != 0;
 }
 
 
@@ -534,30 +588,38 @@ static int decode_fix(struct sip_msg **msgp, struct mbuf *mb, size_t start,
 		      int err)
 {
 	bool datagram = mb && mb == wire.cur_mb;
-	struct udp_sock *us = datagram ? wire.cur_us : NULL;
-	struct sa src = wire.cur_src;
+	struct wire_to to;
+
+	memset(&to, 0, sizeof(to));
 
 	/* one decode for each datagram */
-	if (datagram)
+	if (datagram) {
 		wire.cur_mb = NULL;
+		to.us = wire.cur_us;
+		to.dst = wire.cur_src;
+	}
 
 	if (!err) {
 		if (datagram && cseq_mismatch(*msgp)) {
 			*msgp = mem_deref(*msgp);
 			mb->pos = start;
-			(void)mismatch_reply(mb, us, &src);
+			(void)mismatch_reply(mb, &to);
 			return EBADMSG;
 		}
 		return 0;
 	}
 
-	/* a stream waits for the rest of the message */
-	if (!mb || (err == ENODATA && !datagram))
+	if (!mb)
+		return err;
+
+	/* a stream waits for the rest of the message, unless what it has
+	   is a whole header block behind a start line libre cannot read */
+	if (!datagram && !stream_answerable(&to, mb, start, err))
 		return err;
 
 	mb->pos = start;
-	if (rescue(mb, us, datagram ? &src : NULL))
-		return err;
+	if (rescue(mb, datagram || to.tc ? &to : NULL))
+		return err == ENODATA ? EBADMSG : err;
 
 	mb->pos = start;
 

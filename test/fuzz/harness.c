@@ -8,10 +8,10 @@
  * or a TCP connection to the TCP socket on 127.0.0.1, read by libre,
  * decoded through sipd's decoder and dispatched to the roles.
  *
- * Nothing leaves the process: udp_send() and tcp_connect() are
- * interposed here (answers, forwarded requests and DNS queries are
- * dropped, outgoing connections refused), as sipd interposes its own
- * libre functions. tmr_jiffies() is interposed too: after each input the
+ * Nothing leaves the process: udp_send() and connect() are interposed
+ * here (answers, forwarded requests and DNS queries are dropped,
+ * outgoing connections refused), as sipd interposes its own libre
+ * functions. tmr_jiffies() is interposed too: after each input the
  * clock jumps ahead until every transaction, DNS query and timer C has
  * ended, so that state does not grow from one input to the next. Bans
  * are lifted and the bindings restored to the fixture after each input.
@@ -55,6 +55,7 @@ static struct {
 	uint16_t port_open;      /* udp and tcp, auth=off                 */
 	int ready[2];            /* a pipe that is always readable        */
 	int udp;                 /* the client's UDP socket               */
+	bool delivering;         /* tcp_deliver() connects now            */
 	struct tmr tmr;
 } fz = {.ready = {-1, -1}, .udp = -1};
 
@@ -109,17 +110,28 @@ int udp_send(struct udp_sock *us, const struct sa *dst, struct mbuf *mb)
 }
 
 
-int tcp_connect(struct tcp_conn **tcp, const struct sa *peer,
-		tcp_estab_h *eh, tcp_recv_h *rh, tcp_close_h *ch, void *arg)
+/* Outgoing connections are refused (libre's connect() of a forwarded
+   request, a TCP DNS query): only tcp_deliver() connects */
+int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	(void)tcp;
-	(void)peer;
-	(void)eh;
-	(void)rh;
-	(void)ch;
-	(void)arg;
+	typedef int (connect_h)(int fd, const struct sockaddr *sa,
+				socklen_t len);
+	static connect_h *real;
 
-	return ECONNREFUSED;
+	if (!fz.delivering) {
+		errno = ECONNREFUSED;
+		return -1;
+	}
+
+	if (!real) {
+		real = (connect_h *)dlsym(RTLD_NEXT, "connect");
+		if (!real) {
+			errno = ENOSYS;
+			return -1;
+		}
+	}
+
+	return real(fd, sa, len);
 }
 
 
@@ -306,10 +318,13 @@ static int tcp_deliver(uint16_t port, const uint8_t *data, size_t size)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = htons(port);
 
+	fz.delivering = true;
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
 		err = errno;
+		fz.delivering = false;
 		goto out;
 	}
+	fz.delivering = false;
 
 	loop_round();          /* accepted */
 

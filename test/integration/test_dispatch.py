@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 from sipdlib import (SIPD, MODULES, Sipd, check, eq, param, rand_token,
                      free_port)
@@ -596,3 +597,63 @@ def test_shipped_configs_pass_check():
         r = subprocess.run([SIPD, "-t", "-f", path, "-m", MODULES],
                            capture_output=True, text=True, timeout=10)
         eq(r.returncode, 0, "sipd -t -f etc/%s: %s" % (name, r.stderr))
+
+
+def tcp_bad_cases(c):
+    """Requests libre's parser refuses, each as a complete message:
+    (what, bytes, the answer over UDP and TCP)."""
+    def msg(start, extra=(), lead=""):
+        lines = [start,
+                 "Via: %s" % c.via(),
+                 "Max-Forwards: 70",
+                 "From: <sip:tester@example.com>;tag=%s" % c.ftag,
+                 "To: <sip:alice@example.com>",
+                 "Call-ID: %s@test" % rand_token(12),
+                 "CSeq: 1 OPTIONS"] + list(extra) + ["Content-Length: 0"]
+        return lead + "\r\n".join(lines) + "\r\n\r\n"
+    return [
+        ("bad SIP version", msg("OPTIONS sip:alice@example.com SIP/7.0"),
+         505),
+        ("trailing blank in the request line",
+         msg("OPTIONS sip:alice@example.com SIP/2.0 "), 400),
+        ("a space in the Request-URI",
+         msg("OPTIONS sip:alice @example.com SIP/2.0"), 400),
+        ("an absoluteURI libre cannot decode",
+         msg("OPTIONS http://example.com/x SIP/2.0"), 416),
+        ("leading blanks", msg("OPTIONS sip:alice@example.com SIP/2.0",
+                               lead="  "), 400),
+    ]
+
+
+def test_tcp_answers_like_udp():
+    """What libre's parser refuses over a stream gets the answer a
+    datagram gets (400, 505, 416) before the connection closes, and at
+    once (no wait for more bytes)."""
+    with Sipd() as s:
+        problems = []
+        probe = s.client()
+        cases = tcp_bad_cases(probe)
+        probe.close()
+        for tp in ("udp", "tcp"):
+            for what, data, want in cases:
+                c = s.client(tp)
+                try:
+                    started = time.time()
+                    c.send_raw(data)
+                    r = c.final(timeout=2.0)
+                    took = time.time() - started
+                    closed = tp == "tcp" and closed_by_server(c, 2.0)
+                finally:
+                    c.close()
+                got = r and r.status
+                if got != want:
+                    problems.append("%s over %s: expected %d, got %s" % (
+                        what, tp, want, got))
+                elif took > 1.5:
+                    problems.append("%s over %s: answered after %.1f s" % (
+                        what, tp, took))
+                elif tp == "tcp" and not closed:
+                    problems.append("%s over tcp: connection left open" %
+                                    what)
+        check(s.alive(), "sipd died")
+        check(not problems, "\n  ".join(["stream answers:"] + problems))
