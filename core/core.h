@@ -19,7 +19,6 @@ int  config_read_buf(struct config **cp, const char *name, const char *buf);
 struct config *config_swap(struct config *c);
 struct config *config_current(void);
 void config_unload(void);
-const char *config_path(void);
 int  config_check_unused(const struct config *known);
 int  config_errors(void);
 void config_capture(struct mbuf *mb);
@@ -256,6 +255,10 @@ int  tls_keyfile(const char **pathp, const char *cert, const char *key);
 int  tls_ca_check(const struct config_line *line, const char *ca);
 int  tls_verify_clients(struct tls *tls, const char *ca);
 void tls_close(void);
+
+
+/* tls_peer.c */
+void tls_peer_close(void);
 
 
 /* ban.c */

@@ -80,6 +80,7 @@ int  config_apply(const char *key, config_line_h *h, void *arg);
 int  config_fail(const struct config_line *line, const char *fmt, ...);
 int  config_parse_bool(bool *val, const char *str);
 int  path_absolute(char **pathp, const char *path);
+const char *config_path(void);
 
 
 /* --- Configuration reload ---------------------------------------------- */
@@ -419,6 +420,16 @@ int64_t time_now(void);
 int  transp_decode(enum sip_transp *tp, const struct pl *name);
 const char *transp_name(enum sip_transp tp);
 enum sip_transp uri_transp(const struct uri *uri);
+
+
+/* --- TLS connections sipd opens: the server's check (tls_peer.c) ----- */
+
+struct tls_peer;
+
+int  tls_peer_alloc(struct tls_peer **pp, const struct config_line *line,
+		    const char *label, const char *name, const char *ca,
+		    bool verify);
+int  tls_peer_expect(const struct sa *dst, struct tls_peer *peer);
 
 
 /* --- Connections peers opened (conn.c) -------------------------------- */

@@ -36,8 +36,10 @@ static struct shim shims[] = {
 	 "dispatch.malformed_requests_get_400, torture.invalid_udp,"
 	 " dispatch.tcp_answers_like_udp", NULL},
 	/* send.c */
-	{"sip_transp_send", "no count of the messages sent",
-	 "control.status_counts_a_call", NULL},
+	{"sip_transp_send", "no count of the messages sent; no word of"
+	 " where a TLS connection it opens goes (for SSL_new)",
+	 "control.status_counts_a_call, tls_verify.self_signed_refused",
+	 NULL},
 	/* timer.c */
 	{"tmr_start", "one sorted list of every timer: a start walks it,"
 	 " O(n) a transaction", "libre.shims_interposed,"
@@ -73,6 +75,11 @@ static struct shim shims[] = {
 	/* ssl.c */
 	{"SSL_CTX_new", "no TLS policy: TLS 1.0 and weak ciphers accepted",
 	 "tls_ws.tls_versions_and_ciphers", NULL},
+	{"SSL_new", "the TLS connections its SIP transport opens check no"
+	 " server certificate (no tls_set_verify_server() call, no hook at"
+	 " their start; that call would use the listener's CAs)",
+	 "tls_verify.self_signed_refused,"
+	 " tls_verify.other_name_refused_unless_tls_name", NULL},
 	/* quiet.c */
 	{"re_printf", "prints to stdout from inside its transports",
 	 "libre.prints_go_to_the_log", NULL},

@@ -49,6 +49,15 @@ typedef void (libre_sent_h)(const struct mbuf *mb, int err);
 void libre_sent_hook(libre_sent_h *h);
 
 
+/* ssl.c and send.c: the SSL object of every TLS connection sipd opens,
+   with its destination (tls_peer.c sets its check); 0 or an errorcode */
+struct ssl_st;
+typedef int (libre_tls_client_h)(struct ssl_st *ssl, const struct sa *dst);
+
+void libre_tls_client_hook(libre_tls_client_h *h);
+const struct sa *libre_sending_tls(void);
+
+
 /* udp.c: a datagram fed to libre as if its UDP socket had read it */
 int  libre_udp_feed(struct udp_sock *us, const struct sa *src,
 		    struct mbuf *mb);

@@ -259,7 +259,8 @@ static int verify_handler(int ok, X509_STORE_CTX *store)
 	X509 *x509;
 	char name[128] = "";
 
-	/* sipd's own connections out are left unchecked, as libre has them */
+	/* connections sipd opens: a route's gets its own check
+	   (tls_peer.c), the others are left unchecked, as libre has them */
 	if (!ssl || !SSL_is_server(ssl) || ok)
 		return 1;
 

@@ -120,6 +120,8 @@ const struct static_route *routes_domain(const struct pl *domain);
 const struct static_route *routes_number(const struct pl *user);
 const char *routes_did(const struct pl *number);
 const char *routes_uri(const struct static_route *r);
+int  routes_tls_expect(const struct static_route *r, enum sip_transp tp,
+		       const struct sa *dst);
 int  routes_ruri(char *buf, size_t size, const struct static_route *r,
 		 const struct uri *uri);
 

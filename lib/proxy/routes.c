@@ -3,12 +3,19 @@
  *
  *   route PATTERN>HOST[:PORT][;transport=udp|tcp|tls][;user=U;password=P]
  *                [;strip=N][;prefix=DIGITS]
+ *                [;ca=FILE][;tls_name=NAME][;verify=on|off]
  *   did NUMBER>USER@DOMAIN
  *
  * PATTERN is a domain (example.org), a user-part prefix ending in '*'
  * (0*), or '*' alone for every other domain. A route with credentials is
  * a SIP trunk: sipd answers its 401/407 challenges with them. A did line
  * maps a number that a trunk calls to a local user.
+ *
+ * A route over TLS checks the server's certificate: signed by a CA of
+ * the system's store, or of its ca= file, and for the route's HOST, or
+ * its tls_name=; verify=off checks nothing, with a warning. Its check (a
+ * TLS peer of the core) is made when the line is read, so a reload reads
+ * the CA file and the system's store again.
  *
  * A reload replaces the lists at once. A proxied request holds a
  * reference to the route it took, so a trunk's credentials stay while
@@ -41,6 +48,10 @@ struct static_route {
 	uint32_t strip;
 	char *prefix;
 	char *uri;             /* sip:host[:port][;transport=x] */
+	char *ca;              /* ca=, or NULL: the system's store */
+	char *tls_name;        /* tls_name=, or NULL: the host */
+	int verify;            /* verify=: 1 on, 0 off, -1 not given */
+	struct tls_peer *tls;  /* the check of a TLS route */
 };
 
 struct did {
@@ -53,6 +64,7 @@ struct did {
 struct route_lists {
 	struct list routes;    /* struct static_route, in file order */
 	struct list dids;      /* struct did */
+	bool apply;
 };
 
 static struct route_lists rt;
@@ -69,6 +81,9 @@ static void route_destructor(void *arg)
 	mem_deref(r->password);
 	mem_deref(r->prefix);
 	mem_deref(r->uri);
+	mem_deref(r->ca);
+	mem_deref(r->tls_name);
+	mem_deref(r->tls);
 }
 
 
@@ -126,11 +141,78 @@ static int route_param(struct static_route *r, const struct pl *name,
 					   " optionally after '+'");
 		return pl_strdup(&r->prefix, val);
 	}
+	else if (!pl_strcasecmp(name, "ca")) {
+		if (!pl_isset(val))
+			return config_fail(line, "ca needs a FILE");
+		return pl_strdup(&r->ca, val);
+	}
+	else if (!pl_strcasecmp(name, "tls_name")) {
+		if (!pl_isset(val))
+			return config_fail(line, "tls_name needs a NAME");
+		return pl_strdup(&r->tls_name, val);
+	}
+	else if (!pl_strcasecmp(name, "verify")) {
+		bool on;
+
+		(void)pl_strcpy(val, buf, sizeof(buf));
+		if (val->l >= sizeof(buf) || config_parse_bool(&on, buf))
+			return config_fail(line, "verify must be on or off,"
+					   " not '%r'", val);
+		r->verify = on;
+	}
 	else {
 		return config_fail(line, "unknown parameter '%r'", name);
 	}
 
 	return 0;
+}
+
+
+/* The check of a TLS route's server; val is the line's value, hostport
+   its HOST[:PORT], host that HOST alone */
+static int route_tls(struct static_route *r, bool apply,
+		     const struct config_line *line, const struct pl *val,
+		     const struct pl *hostport, const struct pl *host)
+{
+	char *label = NULL, *name = NULL;
+	struct pl route;
+	int err;
+
+	if (r->tp != SIP_TRANSP_TLS) {
+		if (r->ca || r->tls_name || r->verify >= 0)
+			return config_fail(line, "ca, tls_name and verify are"
+					   " for transport=tls only");
+		return 0;
+	}
+
+	if (!r->verify && r->ca)
+		return config_fail(line, "ca has no use with verify=off");
+
+	/* "PATTERN>HOST[:PORT]": never the credentials */
+	route.p = val->p;
+	route.l = hostport->p + hostport->l - val->p;
+
+	err = re_sdprintf(&label, "route %r (%s:%u)", &route, config_path(),
+			  line->lineno);
+	if (!err) {
+		if (r->tls_name)
+			err = str_dup(&name, r->tls_name);
+		else
+			err = pl_strdup(&name, host);
+	}
+	if (!err)
+		err = tls_peer_alloc(&r->tls, line, label, name, r->ca,
+				     r->verify != 0);
+
+	if (!err && apply && !r->verify)
+		log_warning("%s:%u: route %r: verify=off: the certificate of"
+			    " the server is not checked\n", config_path(),
+			    line->lineno, &route);
+
+	mem_deref(label);
+	mem_deref(name);
+
+	return err;
 }
 
 
@@ -152,6 +234,7 @@ static int route_handler(const struct config_line *line, void *arg)
 		return ENOMEM;
 
 	r->tp = SIP_TRANSP_NONE;
+	r->verify = -1;
 
 	if (pat.l == 1 && pat.p[0] == '*') {
 		r->kind = MATCH_ANY;
@@ -214,6 +297,10 @@ static int route_handler(const struct config_line *line, void *arg)
 		err = config_fail(line, "user and password go together");
 		goto out;
 	}
+
+	err = route_tls(r, fresh->apply, line, &val, &host, &h);
+	if (err)
+		goto out;
 
 	err = re_sdprintf(&r->uri, "sip:%r%s%s", &host,
 			  r->tp == SIP_TRANSP_NONE ? "" : ";transport=",
@@ -279,6 +366,7 @@ int routes_config(bool apply)
 
 	list_init(&fresh.routes);
 	list_init(&fresh.dids);
+	fresh.apply = apply;
 
 	err  = config_apply("route", route_handler, &fresh);
 	err |= config_apply("did", did_handler, &fresh);
@@ -390,6 +478,26 @@ const char *routes_did(const struct pl *number)
 const char *routes_uri(const struct static_route *r)
 {
 	return r ? r->uri : NULL;
+}
+
+
+/**
+ * Check the TLS connections opened to where a route sends as the route
+ * says (its CA, its name): called before a request goes out by it
+ *
+ * @param r   Route, or NULL
+ * @param tp  Transport the request goes out on
+ * @param dst Address it goes to
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int routes_tls_expect(const struct static_route *r, enum sip_transp tp,
+		      const struct sa *dst)
+{
+	if (!r || !r->tls || tp != SIP_TRANSP_TLS)
+		return 0;
+
+	return tls_peer_expect(dst, r->tls);
 }
 
 

@@ -26,6 +26,7 @@ struct sl_ctx {
 	struct sip_msg *msg;
 	struct sipd_sock *in;
 	struct sipd_sock *out;
+	const struct static_route *route;  /* static route taken, or NULL */
 	struct mbuf *hdrs;
 	struct fwd_opts opts;
 	char *routes;
@@ -42,6 +43,7 @@ static void ctx_destructor(void *arg)
 
 	tmr_cancel(&ctx->tmr);
 	mem_deref(ctx->msg);
+	mem_deref((void *)ctx->route);
 	mem_deref(ctx->hdrs);
 	mem_deref(ctx->routes);
 	mem_deref(ctx->ruri);
@@ -61,6 +63,10 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 	char branch[48];
 	struct pl ruri;
 	int err;
+
+	err = routes_tls_expect(ctx->route, tp, dst);
+	if (err)
+		return err;
 
 	pl_set_str(&ruri, ctx->ruri);
 	fwd_stateless_branch(branch, sizeof(branch), ctx->msg, &ruri);
@@ -132,6 +138,7 @@ int fwd_stateless(struct sipd_sock *in, const struct sip_msg *msg,
 		return ENOMEM;
 
 	ctx->msg = mem_ref((void *)msg);
+	ctx->route = mem_ref((void *)t->route);
 	ctx->in = in;
 	ctx->record_route = creates_dialog(msg);
 

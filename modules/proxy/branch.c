@@ -83,6 +83,12 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 
 	pl_set_str(&ruri, b->target->ruri);
 
+	/* a route over TLS: the connection opened for it checks the
+	   server as the route says */
+	err = routes_tls_expect(b->target->route, tp, dst);
+	if (err)
+		return err;
+
 	hash_unlink(&b->he);
 
 	err = fwd_via_update(mb, NULL, fwd_loop_hash(pt->msg, &ruri),

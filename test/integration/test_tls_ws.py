@@ -835,13 +835,14 @@ class TlsServer:
 
 
 def test_tls_static_route_to_tls_server():
-    """sipd's TLS client side: 'route far.test>127.0.0.1:P;transport=tls'
-    sends alice's INVITE for carl@far.test over a TLS connection sipd
-    opens (TLS 1.2 or 1.3) to a Python TLS UAS; the call completes."""
+    """sipd's TLS client side: 'route far.test>127.0.0.1:P;transport=tls;
+    ca=CERT' sends alice's INVITE for carl@far.test over a TLS connection
+    sipd opens (TLS 1.2 or 1.3) to a Python TLS UAS, whose self-signed
+    certificate the ca= file trusts; the call completes."""
     srv = TlsServer()
     try:
-        with TlsWsSipd(extra="route far.test>127.0.0.1:%d;transport=tls\n"
-                       % srv.port) as s:
+        with TlsWsSipd(extra="route far.test>127.0.0.1:%d;transport=tls;"
+                       "ca={dir}/cert.pem\n" % srv.port) as s:
             srv.ctx.load_cert_chain(s.cert, s.key)
             alice = caller(s, "alice")
             carl = None
