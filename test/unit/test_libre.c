@@ -63,7 +63,7 @@ START_TEST(test_shims_interposed)
 			      " calls: the shim is not active", *name);
 	}
 
-	ck_assert_uint_eq(n, 28);
+	ck_assert_uint_eq(n, 29);
 }
 END_TEST
 
