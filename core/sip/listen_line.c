@@ -439,7 +439,10 @@ int listen_modules(struct list *names)
 
 
 /**
- * Resolve the role names of every listen line, after modules are loaded
+ * Resolve the role names of every listen line, after modules are loaded.
+ * The proxy roles (they take every request) are put last, whatever the
+ * order of the line: a role listed after one would never be offered a
+ * request.
  *
  * @return 0 if every role is known, otherwise errorcode (reported)
  */
@@ -450,15 +453,32 @@ int listen_resolve_roles(void)
 
 	for (le = lines.head; le; le = le->next) {
 		struct listen_spec *spec = le->data;
+		struct list last = LIST_INIT;
 
-		for (re = spec->roles.head; re; re = re->next) {
+		for (re = spec->roles.head; re; ) {
 			struct role_ref *ref = re->data;
+
+			re = re->next;
 
 			ref->role = role_find(ref->name);
 			if (!ref->role) {
 				err = config_fail(spec->line, "unknown role"
 						  " '%s'", ref->name);
+				continue;
 			}
+
+			/* a proxy takes every request: the others first */
+			if (role_takes(ref->role, "*", 1)) {
+				list_unlink(&ref->le);
+				list_append(&last, &ref->le, ref);
+			}
+		}
+
+		while (last.head) {
+			struct le *l = last.head;
+
+			list_unlink(l);
+			list_append(&spec->roles, l, l->data);
 		}
 	}
 

@@ -2393,3 +2393,29 @@ def test_libre_client_refreshes_publication():
             eq(r.status, 412, "refresh of the removed publication")
         finally:
             closing(bob)
+
+
+def test_proxy_listed_before_presence_does_not_swallow_it():
+    """roles=registrar,proxy,presence: the proxy roles are offered a
+    request last whatever the order of the line, so PUBLISH and
+    SUBSCRIBE for local users still reach the presence role (not 480
+    from the proxy)."""
+    conf = PRES_CONF.replace("roles=registrar,presence,proxy",
+                             "roles=registrar,proxy,presence")
+    check("roles=registrar,proxy,presence" in conf, "config rewritten")
+    with Sipd(conf, accounts=ACCOUNTS) as s:
+        bob = PUA(s, "bob")
+        alice = PUA(s, "alice")
+        try:
+            r, _ = publish_ok(bob, pidf("bob@example.com",
+                                        (("bob-desk", "open", None),)),
+                              expires=600)
+            check(bob.challenged, "PUBLISH was not challenged (401)")
+            sub = alice.subscription("bob@example.com")
+            r = sub.subscribe(expires=600)
+            eq(r.status, 200, "SUBSCRIBE with the proxy listed first")
+            n = sub.notify()
+            eq(n.pidf().tuples, {"bob-desk": "open"}, "tuples")
+            alive(s)
+        finally:
+            closing(alice, bob)
