@@ -281,7 +281,6 @@ int core_init(const char *conf_path, bool check_only)
 	(void)path_init();
 	stats_init();
 	ban_init();
-	handoff_init();
 
 	err = config_load(conf_path);
 	if (err)
@@ -360,10 +359,6 @@ int core_start(void)
 	if (err)
 		return err;
 
-	err = handoff_start();
-	if (err)
-		return err;
-
 	err = reload_signal_start();
 	if (err) {
 		log_error("cannot catch SIGHUP: %m\n", err);
@@ -382,7 +377,6 @@ int core_start(void)
  */
 void core_close(void)
 {
-	handoff_close();
 	parts_stop();
 	listen_close();
 	tls_close();

@@ -49,12 +49,6 @@ int  reload_signal_start(void);
 void reload_close(void);
 
 
-/* handoff.c */
-int  handoff_start(void);
-void handoff_close(void);
-void handoff_init(void);
-
-
 /* workers.c */
 enum {
 	WORKERS_MAX = 64,

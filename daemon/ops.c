@@ -1,5 +1,6 @@
 /**
- * @file ops.c  The operations, registered with the core as its parts
+ * @file ops.c  The operations, and the hand-off of requests between
+ *              workers, registered with the core as its parts
  *
  * The core reads their keys with its own, starts the control socket
  * before its sockets (a second sipd on the same control socket stops
@@ -33,6 +34,12 @@ static struct core_part control_part = {
 	.stoph = control_close,
 };
 
+static struct core_part handoff_part = {
+	.name = "handoff",
+	.starth = handoff_start,
+	.stoph = handoff_close,
+};
+
 static struct core_part metrics_part = {
 	.name = "metrics",
 	.configh = metrics_config,
@@ -46,6 +53,8 @@ static struct core_part metrics_part = {
  */
 void ops_register(void)
 {
+	handoff_init();
 	core_part_register(&control_part);
 	core_part_register(&metrics_part);
+	core_part_register(&handoff_part);
 }

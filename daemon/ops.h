@@ -40,6 +40,12 @@ int  metrics_print(struct re_printf *pf);
 
 
 
+/* handoff.c */
+int  handoff_start(void);
+void handoff_close(void);
+void handoff_init(void);
+
+
 /* master.c */
 int  workers_run(bool *worker, void (*started)(int err));
 void workers_ready(int err);

@@ -4,7 +4,7 @@
  *
  * libre 1.1.0 has no way to give a SIP socket a datagram that another
  * process read: with several workers, a request for worker 0's
- * connection is handed to worker 0 (proc/handoff.c), which must feed it
+ * connection is handed to worker 0 (daemon/handoff.c), which must feed it
  * to its copy of the shared UDP socket. libre calls udp_listen() through
  * the dynamic linker, so the sipd executable defines it: the receive
  * handler libre gives each UDP socket is noted, and libre_udp_feed()

@@ -701,7 +701,7 @@ int wire_attach_udp(struct udp_sock *us, struct sipd_sock *sock)
 
 /**
  * Feed a datagram that another worker read to libre, as if the shared
- * UDP socket of a sipd socket had read it here (proc/handoff.c; the
+ * UDP socket of a sipd socket had read it here (daemon/handoff.c; the
  * libre layer's libre_udp_feed())
  *
  * @param sock The sipd socket

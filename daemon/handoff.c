@@ -16,6 +16,8 @@
  * request (the kernel's hash of its source) and takes the same way.
  *
  * The datagram is fed to libre by the libre layer (core/libre/udp.c).
+ * A part of the daemon, registered with the core (ops.c): it opens
+ * with the sockets and closes before them.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -26,7 +28,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <re.h>
-#include "core.h"
+#include "ops.h"
 
 
 enum {
@@ -273,11 +275,12 @@ static struct stat_figure figure = {
 
 
 /**
- * Register the figure of the hand-offs (at the core's start)
+ * Register the figure of the hand-offs (before the core's start)
  */
 void handoff_init(void)
 {
-	stats_register(&figure);
+	if (!figure.le.list)
+		stats_register(&figure);
 }
 
 
