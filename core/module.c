@@ -1,9 +1,11 @@
 /**
  * @file module.c  Loading modules with libre's mod API
  *
- * Modules are shared objects in the module directory. A role named in a
- * listen line loads its module by itself; "module NAME" lines load the
- * others (the location and auth backends). Modules are loaded once, at
+ * Modules are shared objects in the module directory (sipd -m, else
+ * module_path, else the one compiled in; a module missing there is
+ * looked for in "modules" beside the sipd binary, as in a build that is
+ * not installed). A role named in a listen line loads its module by
+ * itself; "module NAME" lines load the others. Modules are loaded once, at
  * start: a reload only checks that the modules it names exist.
  *
  * Copyright (C) 2026 sipd developers
@@ -96,6 +98,69 @@ static const char *module_dir(void)
 }
 
 
+/* The "modules" folder beside the running binary (build/sipd and
+   build/modules of a build that is not installed), "" if unknown */
+static const char *beside_dir(void)
+{
+	static char dir[512];
+	char exe[480];
+	ssize_t n;
+	char *slash;
+
+	if (*dir)
+		return dir;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return "";
+	exe[n] = '\0';
+
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return "";
+	*slash = '\0';
+
+	re_snprintf(dir, sizeof(dir), "%s/modules", exe);
+
+	return dir;
+}
+
+
+/*
+ * The file of a module: in the module directory; when that is the one
+ * compiled in (no -m, no module_path) and lacks it, beside the binary
+ */
+static bool module_file(char *path, size_t size, const char *file)
+{
+	re_snprintf(path, size, "%s/%s.so", module_dir(), file);
+	if (access(path, R_OK) == 0)
+		return true;
+
+	if (mods.path || mods.conf_path || !*beside_dir())
+		return false;
+
+	re_snprintf(path, size, "%s/%s.so", beside_dir(), file);
+	if (access(path, R_OK) == 0)
+		return true;
+
+	re_snprintf(path, size, "%s/%s.so", module_dir(), file);
+
+	return false;
+}
+
+
+/* Where modules were looked for, for a message */
+static int dirs_print(struct re_printf *pf, void *arg)
+{
+	(void)arg;
+
+	if (mods.path || mods.conf_path || !*beside_dir())
+		return re_hprintf(pf, "%s", module_dir());
+
+	return re_hprintf(pf, "%s or %s", module_dir(), beside_dir());
+}
+
+
 static bool valid_name(const char *name)
 {
 	const char *p;
@@ -156,8 +221,8 @@ static int module_line_handler(const struct config_line *line, void *arg)
 
 	if (!apply) {
 		if (!module_available(line->val))
-			return config_fail(line, "no module %s.so in %s",
-					   line->val, module_dir());
+			return config_fail(line, "no module %s.so in %H",
+					   line->val, dirs_print, NULL);
 		return 0;
 	}
 
@@ -197,9 +262,7 @@ bool module_available(const char *name)
 	if (builtin_find(file))
 		return true;
 
-	re_snprintf(path, sizeof(path), "%s/%s.so", module_dir(), file);
-
-	return access(path, R_OK) == 0;
+	return module_file(path, sizeof(path), file);
 }
 
 
@@ -266,16 +329,21 @@ int module_load_all(void)
 	for (le = mods.refs.head; le; le = le->next) {
 		struct module_ref *ref = le->data;
 		const struct mod_export *me = builtin_find(ref->name);
-		char path[512];
+		char path[640];
 
-		re_snprintf(path, sizeof(path), "%s/%s.so", module_dir(),
-			    ref->name);
+		if (!me && !module_file(path, sizeof(path), ref->name)) {
+			return config_fail(ref->line, "no module %s.so in %H"
+					   " (unknown role or module '%s')",
+					   ref->name, dirs_print, NULL,
+					   ref->name);
+		}
 
 		err = me ? mod_add(&ref->mod, me) : mod_load(&ref->mod, path);
 		if (err == ENOENT) {
-			return config_fail(ref->line, "no module %s.so in %s"
+			return config_fail(ref->line, "no module %s.so in %H"
 					   " (unknown role or module '%s')",
-					   ref->name, module_dir(), ref->name);
+					   ref->name, dirs_print, NULL,
+					   ref->name);
 		}
 		else if (err) {
 			return config_fail(ref->line, "module %s failed to"

@@ -413,3 +413,47 @@ def test_kill9_under_sipp_load_keeps_acknowledged():
                "contacts returned for " + aor)
         r = s.sipctl("db", "check")
         eq(r.returncode, 0, "db check after kill -9 (%s)" % r.stderr)
+
+
+UNINSTALLED_CONF = """\
+domain example.com
+db {db}
+listen udp:127.0.0.1:{port};roles=registrar,presence,proxy
+listen udp:127.0.0.1:{port2};roles=redirect
+"""
+
+
+def test_uninstalled_build_runs_without_module_lines():
+    """build/sipd -f CONF, without -m, without module_path and without
+    'module' lines: the modules are found beside the binary when the
+    compiled-in directory lacks them, and the roles load the location
+    and auth modules they need; a REGISTER is challenged (401)."""
+    s = Sipd(conf=UNINSTALLED_CONF, accounts=(), start=False)
+    proc = None
+    try:
+        r = run_sipd("-t", "-f", s.conf_path)
+        eq(r.returncode, 0, "sipd -t without -m: %s" % r.stderr.strip())
+        r = run_sipd("-t", "-f", os.path.join(ROOT, "etc", "sipd.conf"))
+        eq(r.returncode, 0, "sipd -t etc/sipd.conf without -m: %s" %
+           r.stderr.strip())
+        log = open(s.log_path, "wb")
+        proc = subprocess.Popen([SIPD, "-f", s.conf_path, "-p", s.pidfile],
+                                stdout=log, stderr=subprocess.STDOUT,
+                                cwd=s.dir)
+        deadline = time.time() + 10
+        while "started with" not in s.log() and time.time() < deadline:
+            check(proc.poll() is None, "sipd exited:\n" + s.log())
+            time.sleep(0.05)
+        check("started with" in s.log(), "sipd did not start:\n" + s.log())
+        c = s.client()
+        try:
+            r = c.register("alice@example.com", expires=60)
+            check(r is not None, "no answer to REGISTER")
+            eq(r.status, 401, "REGISTER to an uninstalled build")
+        finally:
+            c.close()
+    finally:
+        if proc:
+            proc.kill()
+            proc.wait()
+        s.close()
