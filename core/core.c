@@ -244,6 +244,23 @@ static int roles_modules_add(void)
 }
 
 
+static int services_modules_load(void)
+{
+	struct list names = LIST_INIT;
+	int err;
+
+	err = listen_services_missing(&names);
+	if (!err && names.head)
+		err = module_services_add(&names);
+	if (!err && names.head)
+		err = module_load_all();
+
+	list_flush(&names);
+
+	return err;
+}
+
+
 static int fd_limit_raise(uint32_t n)
 {
 	struct rlimit rl;
@@ -308,6 +325,13 @@ int core_init(const char *conf_path, bool check_only)
 		return err;
 
 	(void)listen_resolve_roles();
+
+	/* the modules of the services the roles need and no "module"
+	   line named (location, auth) */
+	err = services_modules_load();
+	if (err)
+		return err;
+
 	(void)listen_check_needs();
 	(void)config_check_unused(NULL);
 

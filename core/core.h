@@ -183,6 +183,7 @@ struct sip_inst {
 
 int  listen_config(bool apply);
 int  listen_modules(struct list *names);
+int  listen_services_missing(struct list *names);
 int  listen_resolve_roles(void);
 int  listen_check_needs(void);
 int  listen_start(void);
@@ -236,6 +237,7 @@ int  module_path_set(const char *path);
 void module_builtin_set(const struct mod_export *const *list);
 int  module_config(bool apply);
 int  module_roles_add(const struct list *names);
+int  module_services_add(const struct list *names);
 bool module_available(const char *name);
 int  module_load_all(void);
 void module_unload_all(void);

@@ -177,7 +177,8 @@ static bool valid_name(const char *name)
 }
 
 
-static int ref_add(const char *name, const struct config_line *line)
+static int ref_add_at(const char *name, const struct config_line *line,
+		      bool first)
 {
 	struct module_ref *ref;
 	struct le *le;
@@ -205,9 +206,18 @@ static int ref_add(const char *name, const struct config_line *line)
 	}
 
 	ref->line = line;
-	list_append(&mods.refs, &ref->le, ref);
+	if (first)
+		list_prepend(&mods.refs, &ref->le, ref);
+	else
+		list_append(&mods.refs, &ref->le, ref);
 
 	return 0;
+}
+
+
+static int ref_add(const char *name, const struct config_line *line)
+{
+	return ref_add_at(name, line, false);
 }
 
 
@@ -317,7 +327,31 @@ int module_roles_add(const struct list *names)
 
 
 /**
- * Load every module in order
+ * Add the modules that provide services the roles need, before the
+ * others (loaded by the next module_load_all(), unloaded after the
+ * roles)
+ *
+ * @param names Module names (struct role_ref)
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int module_services_add(const struct list *names)
+{
+	struct le *le;
+	int err = 0;
+
+	for (le = names->tail; le && !err; le = le->prev) {
+		const struct role_ref *n = le->data;
+
+		err = ref_add_at(n->name, n->line, true);
+	}
+
+	return err;
+}
+
+
+/**
+ * Load every module not loaded yet, in order
  *
  * @return 0 if success, otherwise errorcode (reported)
  */
@@ -330,6 +364,9 @@ int module_load_all(void)
 		struct module_ref *ref = le->data;
 		const struct mod_export *me = builtin_find(ref->name);
 		char path[640];
+
+		if (ref->mod)
+			continue;
 
 		if (!me && !module_file(path, sizeof(path), ref->name)) {
 			return config_fail(ref->line, "no module %s.so in %H"

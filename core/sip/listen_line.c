@@ -521,6 +521,73 @@ static const char *service_module(const char *service)
 }
 
 
+/* A module name, once, in a list of struct role_ref */
+static int name_add(struct list *names, const char *name,
+		    const struct config_line *line)
+{
+	struct role_ref *ref;
+	struct le *le;
+
+	for (le = names->head; le; le = le->next) {
+		const struct role_ref *n = le->data;
+
+		if (!str_casecmp(n->name, name))
+			return 0;
+	}
+
+	ref = mem_zalloc(sizeof(*ref), role_ref_destructor);
+	if (!ref)
+		return ENOMEM;
+
+	ref->line = line;
+	list_append(names, &ref->le, ref);
+
+	return str_dup(&ref->name, name);
+}
+
+
+/**
+ * Collect the modules that provide the services the roles need and no
+ * loaded module provides (location and account: location; auth, on a
+ * socket with digest auth: auth)
+ *
+ * @param names List to append module names (struct role_ref) to
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int listen_services_missing(struct list *names)
+{
+	struct le *le, *re;
+	int err = 0;
+
+	for (le = lines.head; le && !err; le = le->next) {
+		const struct listen_spec *spec = le->data;
+
+		for (re = spec->roles.head; re && !err; re = re->next) {
+			const struct role_ref *ref = re->data;
+			const char *const *need;
+
+			if (!ref->role || !ref->role->needs)
+				continue;
+
+			for (need = ref->role->needs; *need && !err; need++) {
+
+				if ((!str_casecmp(*need, "auth") &&
+				     !spec->auth) ||
+				    !str_casecmp(*need, "dns") ||
+				    service_available(*need))
+					continue;
+
+				err = name_add(names, service_module(*need),
+					       spec->line);
+			}
+		}
+	}
+
+	return err;
+}
+
+
 /**
  * Check that every service a role needs has a backend
  *

@@ -533,12 +533,6 @@ BAD_CONFIGS = [
     ("bad auth value", GOOD_HEAD +
      "listen udp:127.0.0.1:{port};roles=registrar;auth=maybe\n",
      "auth=maybe", ["maybe"], True),
-    ("registrar without module location", """\
-domain example.com
-db {db}
-module auth
-listen udp:127.0.0.1:{port};roles=registrar
-""", "listen udp", ["location"], True),
     ("IPv6 domain with one bracket", GOOD_HEAD + "domain [2001:db8::10\n",
      "domain [2001", ["[2001:db8::10", "not a domain"], True),
     ("address not local", GOOD_HEAD +
