@@ -384,6 +384,41 @@ int listen_config(bool apply)
 }
 
 
+/* A module name, once, in a list of struct role_ref ('-' read as '_') */
+static int name_add(struct list *names, const char *name,
+		    const struct config_line *line)
+{
+	struct role_ref *ref;
+	struct le *le;
+	char *p;
+
+	ref = mem_zalloc(sizeof(*ref), role_ref_destructor);
+	if (!ref || str_dup(&ref->name, name)) {
+		mem_deref(ref);
+		return ENOMEM;
+	}
+
+	for (p = ref->name; *p; p++) {
+		if (*p == '-')
+			*p = '_';
+	}
+
+	for (le = names->head; le; le = le->next) {
+		const struct role_ref *n = le->data;
+
+		if (!str_casecmp(n->name, ref->name)) {
+			mem_deref(ref);
+			return 0;
+		}
+	}
+
+	ref->line = line;
+	list_append(names, &ref->le, ref);
+
+	return 0;
+}
+
+
 /**
  * Collect the module names that the roles of the listen lines need
  *
@@ -394,47 +429,19 @@ int listen_config(bool apply)
 int listen_modules(struct list *names)
 {
 	struct le *le, *re;
+	int err = 0;
 
-	for (le = lines.head; le; le = le->next) {
+	for (le = lines.head; le && !err; le = le->next) {
 		const struct listen_spec *spec = le->data;
 
-		for (re = spec->roles.head; re; re = re->next) {
+		for (re = spec->roles.head; re && !err; re = re->next) {
 			const struct role_ref *ref = re->data;
-			struct role_ref *name;
-			struct le *ne;
-			bool dup = false;
-			char *p;
 
-			for (ne = names->head; ne; ne = ne->next) {
-				const struct role_ref *n = ne->data;
-				if (!str_casecmp(n->name, ref->name))
-					dup = true;
-			}
-
-			if (dup)
-				continue;
-
-			name = mem_zalloc(sizeof(*name), role_ref_destructor);
-			if (!name)
-				return ENOMEM;
-
-			if (str_dup(&name->name, ref->name)) {
-				mem_deref(name);
-				return ENOMEM;
-			}
-
-			name->line = spec->line;
-
-			for (p = name->name; *p; p++) {
-				if (*p == '-')
-					*p = '_';
-			}
-
-			list_append(names, &name->le, name);
+			err = name_add(names, ref->name, spec->line);
 		}
 	}
 
-	return 0;
+	return err;
 }
 
 
@@ -486,76 +493,12 @@ int listen_resolve_roles(void)
 }
 
 
-/* Does a role of some listen line need a service? */
-bool listen_needs(const char *service)
-{
-	struct le *le, *re;
+/* A service a role of a listen line needs; a handler returns non-zero
+   to stop the walk */
+typedef int (need_h)(const struct listen_spec *spec,
+		     const struct role_ref *ref, const char *need, void *arg);
 
-	for (le = lines.head; le; le = le->next) {
-		const struct listen_spec *spec = le->data;
-
-		for (re = spec->roles.head; re; re = re->next) {
-			const struct role_ref *ref = re->data;
-			const char *const *need;
-
-			if (!ref->role || !ref->role->needs)
-				continue;
-
-			for (need = ref->role->needs; *need; need++) {
-				if (!str_casecmp(*need, service))
-					return true;
-			}
-		}
-	}
-
-	return false;
-}
-
-
-static const char *service_module(const char *service)
-{
-	if (!str_casecmp(service, "account"))
-		return "location";
-
-	return service;
-}
-
-
-/* A module name, once, in a list of struct role_ref */
-static int name_add(struct list *names, const char *name,
-		    const struct config_line *line)
-{
-	struct role_ref *ref;
-	struct le *le;
-
-	for (le = names->head; le; le = le->next) {
-		const struct role_ref *n = le->data;
-
-		if (!str_casecmp(n->name, name))
-			return 0;
-	}
-
-	ref = mem_zalloc(sizeof(*ref), role_ref_destructor);
-	if (!ref)
-		return ENOMEM;
-
-	ref->line = line;
-	list_append(names, &ref->le, ref);
-
-	return str_dup(&ref->name, name);
-}
-
-
-/**
- * Collect the modules that provide the services the roles need and no
- * loaded module provides (location and account: location; auth, on a
- * socket with digest auth: auth)
- *
- * @param names List to append module names (struct role_ref) to
- *
- * @return 0 if success, otherwise errorcode
- */
-int listen_services_missing(struct list *names)
+static int needs_apply(need_h *h, void *arg)
 {
 	struct le *le, *re;
 	int err = 0;
@@ -570,21 +513,92 @@ int listen_services_missing(struct list *names)
 			if (!ref->role || !ref->role->needs)
 				continue;
 
-			for (need = ref->role->needs; *need && !err; need++) {
-
-				if ((!str_casecmp(*need, "auth") &&
-				     !spec->auth) ||
-				    !str_casecmp(*need, "dns") ||
-				    service_available(*need))
-					continue;
-
-				err = name_add(names, service_module(*need),
-					       spec->line);
-			}
+			for (need = ref->role->needs; *need && !err; need++)
+				err = h(spec, ref, *need, arg);
 		}
 	}
 
 	return err;
+}
+
+
+static int needed_handler(const struct listen_spec *spec,
+			  const struct role_ref *ref, const char *need,
+			  void *arg)
+{
+	(void)spec;
+	(void)ref;
+
+	return str_casecmp(need, arg) ? 0 : EEXIST;
+}
+
+
+/* Does a role of some listen line need a service? */
+bool listen_needs(const char *service)
+{
+	return needs_apply(needed_handler, (void *)service) == EEXIST;
+}
+
+
+/* A service no loaded module provides, on a socket where it is used
+   (the core provides dns; auth is not used with auth=off) */
+static bool missing(const struct listen_spec *spec, const char *need)
+{
+	return !(!str_casecmp(need, "auth") && !spec->auth) &&
+		str_casecmp(need, "dns") && !service_available(need);
+}
+
+
+/* The module of a service */
+static const char *service_module(const char *service)
+{
+	if (!str_casecmp(service, "account"))
+		return "location";
+
+	return service;
+}
+
+
+static int missing_handler(const struct listen_spec *spec,
+			   const struct role_ref *ref, const char *need,
+			   void *arg)
+{
+	(void)ref;
+
+	if (!missing(spec, need))
+		return 0;
+
+	return name_add(arg, service_module(need), spec->line);
+}
+
+
+/**
+ * Collect the modules that provide the services the roles need and no
+ * loaded module provides (location and account: location; auth, on a
+ * socket with digest auth: auth)
+ *
+ * @param names List to append module names (struct role_ref) to
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int listen_services_missing(struct list *names)
+{
+	return needs_apply(missing_handler, names);
+}
+
+
+static int check_handler(const struct listen_spec *spec,
+			 const struct role_ref *ref, const char *need,
+			 void *arg)
+{
+	int *errp = arg;
+
+	if (missing(spec, need))
+		*errp = config_fail(spec->line, "role %s needs the %s"
+				    " service: no module %s provides it",
+				    ref->name, need, service_module(need));
+
+	return 0;
 }
 
 
@@ -595,39 +609,9 @@ int listen_services_missing(struct list *names)
  */
 int listen_check_needs(void)
 {
-	struct le *le, *re;
 	int err = 0;
 
-	for (le = lines.head; le; le = le->next) {
-		const struct listen_spec *spec = le->data;
-
-		for (re = spec->roles.head; re; re = re->next) {
-			const struct role_ref *ref = re->data;
-			const char *const *need;
-
-			if (!ref->role || !ref->role->needs)
-				continue;
-
-			for (need = ref->role->needs; *need; need++) {
-
-				if (!str_casecmp(*need, "auth") && !spec->auth)
-					continue;
-
-				/* the core provides it */
-				if (!str_casecmp(*need, "dns"))
-					continue;
-
-				if (service_available(*need))
-					continue;
-
-				err = config_fail(spec->line, "role %s needs"
-						  " the %s service: add"
-						  " 'module %s'", ref->name,
-						  *need,
-						  service_module(*need));
-			}
-		}
-	}
+	(void)needs_apply(check_handler, &err);
 
 	return err;
 }
