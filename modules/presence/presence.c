@@ -100,17 +100,23 @@ static int reply_sub(struct sipd_sock *sock, const struct sip_msg *msg,
 }
 
 
-static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg)
+/*
+ * Is a SUBSCRIBE, initial or in a dialog, from its watcher? One rule for
+ * both: on a socket that authenticates, a watcher of a served domain is
+ * challenged (401) and must be authenticated as that watcher (403).
+ */
+static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg,
+		       const struct uri *watcher)
 {
 	struct auth_identity id;
 	int err;
 
 	/* watchers from outside are not challenged: the policy decides */
-	if (!sock_auth(sock) || !domain_is_served(&msg->from.uri.host))
+	if (!sock_auth(sock) || !domain_is_served(&watcher->host))
 		return true;
 
 	/* a watcher subscribes as itself only */
-	err = auth_require(&id, sock, msg, AUTH_WWW, &msg->from.uri);
+	err = auth_require(&id, sock, msg, AUTH_WWW, watcher);
 	if (err == EPERM)
 		(void)sipd_reply(sock, msg, 403, "Forbidden");
 	else if (err && err != EAUTH)
@@ -143,6 +149,31 @@ static void winfo_changed(const char *presentity)
 }
 
 
+/*
+ * A SUBSCRIBE in the dialog comes from the subscription's watcher: the
+ * dialog's identifiers (Call-ID, tags) are not enough to refresh, end or
+ * redirect it. Its remote URI is the From of the initial SUBSCRIBE, the
+ * watcher's address; the refresh's own From is not trusted.
+ */
+static bool refresh_authorized(struct sipd_sock *sock,
+			       const struct sip_msg *msg,
+			       const struct sub *sub)
+{
+	struct uri watcher;
+	struct pl pl = PL_INIT;
+
+	pl_set_str(&pl, sub->remote_uri);
+	if (!pl_isset(&pl) || uri_decode(&watcher, &pl)) {
+		log_warning("presence: subscription of %s: bad remote URI"
+			    " '%s'\n", sub->watcher, sub->remote_uri);
+		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
+		return false;
+	}
+
+	return authorized(sock, msg, &watcher);
+}
+
+
 /* A SUBSCRIBE inside an existing subscription: refresh or end it */
 static void subscribe_refresh(struct sipd_sock *sock,
 			      const struct sip_msg *msg)
@@ -157,6 +188,10 @@ static void subscribe_refresh(struct sipd_sock *sock,
 				 "Subscription Does Not Exist");
 		return;
 	}
+
+	/* before anything of the subscription changes or is told */
+	if (!refresh_authorized(sock, msg, sub))
+		return;
 
 	if (msg->cseq.num <= sub->remote_cseq) {
 		(void)sipd_reply(sock, msg, 500, "Out Of Order CSeq");
@@ -249,7 +284,7 @@ static void subscribe_new(struct sipd_sock *sock, const struct sip_msg *msg,
 		return;
 	}
 
-	if (!authorized(sock, msg))
+	if (!authorized(sock, msg, &msg->from.uri))
 		return;
 
 	at = strrchr(presentity, '@');

@@ -35,6 +35,7 @@ from sipdlib import Sipd, check, eq                      # noqa: E402
 from test_baresip import (Baresip, DnsStub, BARESIP, ACCOUNT,  # noqa
                           loopback_only, not_loopback, TRACE_RE)
 from test_presence import Pidf, sub_list, wait_for         # noqa: E402
+from test_proxy import tag_of                              # noqa: E402
 
 CONF = """\
 # test_baresip_presence: registrar, presence and proxy on one socket
@@ -252,6 +253,111 @@ def test_baresip_presence_offline_seen_by_watcher():
         dns.close()
 
 
+# subscriptions of 10 seconds: libre refreshes them after 9, 18, ...
+# seconds; nonces of 15 seconds: the first refresh answers with the
+# initial SUBSCRIBE's nonce, the second with a stale one (401)
+REFRESH_CONF = CONF.replace("auth_nonce_expiry 60", "auth_nonce_expiry 15") + \
+    "presence_min_expires 5\npresence_max_expires 10\n"
+
+
+def in_dialog_subscribes(ua):
+    """The SUBSCRIBEs with a To tag in baresip's trace, each as (request,
+    its final response or None), in order."""
+    msgs = [m for src, dst, m in trace(ua)]
+    out = []
+    for m in msgs:
+        if m.is_response or m.method != "SUBSCRIBE" or \
+                not tag_of(m.get("to", "")):
+            continue
+        final = [r for r in msgs if r.is_response and r.status >= 200 and
+                 r.get("call-id") == m.get("call-id") and
+                 r.get("cseq") == m.get("cseq")]
+        out.append((m, final[-1] if final else None))
+    return out
+
+
+def test_baresip_refreshes_subscription_with_credentials():
+    """A refresh is authenticated like the initial SUBSCRIBE (issue 13,
+    item 10): baresip (alice) watches bob, sipd grants 10 seconds, and
+    libre refreshes in the dialog every 9 seconds with digest
+    credentials, sent at once for the nonce it has; once that nonce is
+    stale, sipd's 401 makes it send the refresh again with new
+    credentials and a higher CSeq. Each refresh ends in 200, the
+    subscription stays active, and the unsubscribe when baresip quits
+    is accepted (the row goes)."""
+    if not shutil.which(BARESIP):
+        raise sipdlib.TestFailure("baresip is missing (Debian package"
+                                  " baresip-core)")
+    dns = DnsStub()
+    srv = Sipd(REFRESH_CONF, accounts=(("alice@example.com", "secret-a"),
+                                       ("bob@example.com", "secret-b")))
+    alice = PresenceBaresip("alice", "alice", "secret-a", srv.port,
+                            dns.port, contacts=(
+                                '"Bob" <sip:bob@example.com>;presence=p2p',))
+    try:
+        alice.start()
+        alice.wait_registered(10, server=srv)
+        wait_for(lambda: sub_list(srv, "bob@example.com"),
+                 "alice's subscription to bob (sipctl sub list)",
+                 timeout=10)
+
+        def answered():
+            done = [(m, r) for m, r in in_dialog_subscribes(alice)
+                    if r is not None and r.status == 200]
+            return len(done) >= 2 and done
+        done = wait_for(answered, lambda: "two refreshes of alice"
+                        " answered 200; in the dialog: %s" % [
+                            (m.get("cseq"), r and r.status) for m, r in
+                            in_dialog_subscribes(alice)], timeout=30)
+        for m, r in done:
+            check(m.get("authorization"), "a refresh accepted without"
+                  " credentials:\n" + m.raw)
+        seen = in_dialog_subscribes(alice)
+        first = seen[0][1]
+        check(first is not None and first.status == 200, "libre's first"
+              " refresh, with the credentials it had, answered %s" % (
+                  first and first.start))
+        check([r for m, r in seen if r is not None and r.status == 401],
+              "no refresh was challenged (stale nonce)")
+        for i, (m, r) in enumerate(seen):
+            if r is not None and r.status == 401:
+                later = [x for x, y in seen[i + 1:]
+                         if y is not None and y.status == 200]
+                check(later and int(later[0].get("cseq").split()[0]) >
+                      int(m.get("cseq").split()[0]),
+                      "a challenged refresh was not sent again with a"
+                      " higher CSeq and accepted")
+            else:
+                check(r is None or r.status == 200, "a refresh of"
+                      " baresip answered %s" % (r and r.start))
+        subs = sub_list(srv, "bob@example.com")
+        eq([(x["watcher"], x["state"]) for x in subs],
+           [("alice@example.com", "active")], "sipctl sub list")
+        check(subs[0]["expires"] <= 10, "expiry %s" % subs[0])
+        check("may not act as" not in srv.log(), "a refresh refused:\n"
+              + srv.log()[-3000:])
+
+        # baresip's unsubscribe when it quits: in the dialog too
+        alice.stop()
+        wait_for(lambda: sub_list(srv) == [], lambda: "the subscription"
+                 " after baresip quit: %s" % sub_list(srv), timeout=5)
+        last = in_dialog_subscribes(alice)[-1]
+        check(last[0].get("expires") == "0" and last[1] is not None and
+              last[1].status == 200, "baresip's unsubscribe: %s -> %s" % (
+                  last[0].get("expires"), last[1] and last[1].start))
+    except Exception:
+        sys.stderr.write("--- baresip alice log (tail) ---\n%s\n" %
+                         alice.log()[-6000:])
+        sys.stderr.write("--- sipd log (tail) ---\n%s\n" %
+                         srv.log()[-6000:])
+        raise
+    finally:
+        alice.close()
+        srv.close()
+        dns.close()
+
+
 if __name__ == "__main__":
     test_baresip_presence_offline_seen_by_watcher()
+    test_baresip_refreshes_subscription_with_credentials()
     print("ok")

@@ -413,12 +413,16 @@ RESTART_UAS = 10        # sockets they are spread over (receive buffers)
 
 
 def unsubscribe_nowait(sub):
-    """A SUBSCRIBE with Expires: 0 in the dialog, its answer not awaited
-    (drain() collects it)."""
+    """A SUBSCRIBE with Expires: 0 in the dialog, with credentials for
+    the nonce of the PUA's last challenge (a refresh is authenticated
+    too), its answer not awaited (drain() collects it)."""
     sub.cseq += 1
+    ruri = sub.target or sub.ruri
+    hdrs = ["Event: %s" % sub.event, "Expires: 0"]
+    if sub.ua.password and sub.ua.chall:
+        hdrs.append(sub.ua.auth_header("SUBSCRIBE", ruri))
     sub.unsubscribe = sub.ua.build(
-        "SUBSCRIBE", sub.target or sub.ruri, sub.frm, sub.to, sub.callid,
-        sub.cseq, ["Event: %s" % sub.event, "Expires: 0"],
+        "SUBSCRIBE", ruri, sub.frm, sub.to, sub.callid, sub.cseq, hdrs,
         routes=sub.route_set)
     sub.ua.send(sub.unsubscribe)
 
