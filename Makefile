@@ -79,9 +79,10 @@ $(shell mkdir -p $(B); echo "$(PREFIX)" | cmp -s - $(PREFIX_STAMP) || \
 CORE_SRCS  := $(wildcard core/*.c core/*/*.c)
 CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS))
 
-# the SQLite file (lib/db): linked once into sipd, its symbols exported
-# to the modules (and into sipctl and the tests)
-DB_SRCS    := $(wildcard lib/db/*.c)
+# the services above the core linked once into sipd, their symbols
+# exported to the modules (and into sipctl and the tests): the SQLite
+# file (lib/db), the checks of TLS servers (lib/tlspeer)
+DB_SRCS    := $(wildcard lib/db/*.c lib/tlspeer/*.c)
 DB_OBJS    := $(patsubst %.c,$(B)/%.o,$(DB_SRCS)) $(B)/lib/db/schema.o
 DB_LIB     := $(B)/libsipddb.a
 
@@ -173,6 +174,10 @@ $(B)/lib/db/schema.o: $(B)/lib/db/schema.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/lib/db/%.o: lib/db/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/lib/tlspeer/%.o: lib/tlspeer/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

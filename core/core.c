@@ -404,7 +404,6 @@ void core_close(void)
 	parts_stop();
 	listen_close();
 	tls_close();
-	tls_peer_close();
 
 	parts_unload(false);
 	module_unload_all();

@@ -253,8 +253,6 @@ int  tls_verify_clients(struct tls *tls, const char *ca);
 void tls_close(void);
 
 
-/* tls_peer.c */
-void tls_peer_close(void);
 
 
 /* ban.c */

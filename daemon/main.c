@@ -16,6 +16,7 @@
 #include "ops.h"
 #include "libre/libre.h"
 #include "db/db.h"
+#include "tlspeer/tlspeer.h"
 
 
 #ifndef SIPD_CONF_PATH
@@ -279,6 +280,7 @@ int main(int argc, char *argv[])
 
 	ops_register();
 	db_part_register();
+	tls_peer_part_register();
 
 	err = core_init(conf, check);
 	if (err)

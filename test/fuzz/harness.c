@@ -35,6 +35,7 @@
 #include "proxy/engine.h"
 #include "libre/libre.h"
 #include "db/db.h"
+#include "tlspeer/tlspeer.h"
 #include "harness.h"
 
 
@@ -433,6 +434,7 @@ int fuzz_core_start(const char *roles, const char *extra)
 	module_builtin_set(builtin);
 	ops_register();
 	db_part_register();
+	tls_peer_part_register();
 
 	err = core_init(conf, false);
 	if (err)

@@ -19,6 +19,10 @@
  * and the request fails as on any transport error (the proxy answers
  * 503); the log names the route, the address and OpenSSL's reason.
  *
+ * A service above the core, linked once into sipd (its symbols exported
+ * to the modules, whose two proxy roles share it); the daemon registers
+ * it as a part of the core, closed once the sockets are.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -30,6 +34,7 @@
 #include <re.h>
 #include "core.h"
 #include "libre/libre.h"
+#include "tlspeer/tlspeer.h"
 
 
 enum {
@@ -372,9 +377,24 @@ int tls_peer_expect(const struct sa *dst, struct tls_peer *peer)
 }
 
 
-void tls_peer_close(void)
+static void tls_peer_close(void)
 {
 	libre_tls_client_hook(NULL);
 	list_flush(&tp.order);
 	tp.by_dst = mem_deref(tp.by_dst);
+}
+
+
+static struct core_part tls_peer_part = {
+	.name = "tls_peer",
+	.unloadh = tls_peer_close,
+};
+
+
+/**
+ * Register the checks of TLS servers with the core (before core_init)
+ */
+void tls_peer_part_register(void)
+{
+	core_part_register(&tls_peer_part);
 }
