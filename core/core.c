@@ -73,7 +73,6 @@ static const struct {
 	{module_config,  false},
 	{fd_config,      false},
 	{workers_config, false},
-	{dns_config,     true},
 	{flood_config,   true},
 	{scanner_config, true},
 	{limits_config,  true},

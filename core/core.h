@@ -132,11 +132,10 @@ void log_set_stderr(bool enable);
 void log_set_ident(const char *ident);
 
 
-/* dns.c */
+/* listen.c: the DNS client of the sockets, from a part above */
 struct dnsc;
-int  dns_config(bool apply);
-int  dns_client_alloc(struct dnsc **dnscp);
-void dns_client_closed(void);
+typedef int (listen_dnsc_h)(struct dnsc **dnscp);
+void listen_dnsc_provider(listen_dnsc_h *alloch);
 
 
 /* domain.c */

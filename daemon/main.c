@@ -17,6 +17,7 @@
 #include "libre/libre.h"
 #include "db/db.h"
 #include "tlspeer/tlspeer.h"
+#include "dns/dns.h"
 
 
 #ifndef SIPD_CONF_PATH
@@ -281,6 +282,7 @@ int main(int argc, char *argv[])
 	ops_register();
 	db_part_register();
 	tls_peer_part_register();
+	dns_part_register();
 
 	err = core_init(conf, check);
 	if (err)

@@ -31,6 +31,7 @@ enum {
 
 static struct {
 	struct dnsc *dnsc;
+	listen_dnsc_h *dnsc_alloch;
 	uint32_t sock_count;
 } lst;
 
@@ -482,8 +483,8 @@ int listen_start(void)
 	wire_init();
 
 	/* a DNS client (its sockets) only for roles that send requests */
-	if (listen_needs("dns")) {
-		err = dns_client_alloc(&lst.dnsc);
+	if (listen_needs("dns") && lst.dnsc_alloch) {
+		err = lst.dnsc_alloch(&lst.dnsc);
 		if (err)
 			return err;
 	}
@@ -514,13 +515,13 @@ int listen_start(void)
 
 
 /**
- * The DNS client the sockets resolve next hops with
+ * Set who gives the sockets their DNS client (a part above the core)
  *
- * @return The client, NULL when no role sends requests
+ * @param alloch Its handler, or NULL for none
  */
-struct dnsc *sipd_dnsc(void)
+void listen_dnsc_provider(listen_dnsc_h *alloch)
 {
-	return lst.dnsc;
+	lst.dnsc_alloch = alloch;
 }
 
 
@@ -530,6 +531,5 @@ void listen_close(void)
 	list_flush(sock_insts());
 	list_flush(listen_specs());
 	lst.dnsc = mem_deref(lst.dnsc);
-	dns_client_closed();
 	lst.sock_count = 0;
 }

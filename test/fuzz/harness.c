@@ -36,6 +36,7 @@
 #include "libre/libre.h"
 #include "db/db.h"
 #include "tlspeer/tlspeer.h"
+#include "dns/dns.h"
 #include "harness.h"
 
 
@@ -435,6 +436,7 @@ int fuzz_core_start(const char *roles, const char *extra)
 	ops_register();
 	db_part_register();
 	tls_peer_part_register();
+	dns_part_register();
 
 	err = core_init(conf, false);
 	if (err)

@@ -1424,7 +1424,7 @@ def test_ipv6_domains_bracketed_or_not_are_served():
 def test_ipv6_address_without_brackets_in_request_uri_400():
     """sip:2001:db8::10 is not a URI (RFC 3261 25.1: an IPv6 host is
     bracketed): 400, not a challenge."""
-    with Sipd(conf=IPV6_DOMAINS_CONF) as s:
+    with Sipd(conf=IPV6_DOMAINS_CONF, accounts=()) as s:
         c = s.client()
         try:
             c.send_raw("REGISTER sip:2001:db8::10 SIP/2.0\r\n"

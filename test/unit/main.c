@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <re.h>
 #include "ops.h"
+#include "db/db.h"
+#include "tlspeer/tlspeer.h"
+#include "dns/dns.h"
 #include "test.h"
 
 
@@ -19,7 +22,11 @@ int main(void)
 	int failed;
 
 	log_set_level(LOG_LEVEL_WARNING);
+	/* the parts the daemon registers */
 	ops_register();
+	db_part_register();
+	tls_peer_part_register();
+	dns_part_register();
 
 	sr = srunner_create(suite_config());
 	srunner_add_suite(sr, suite_libre());

@@ -5,6 +5,11 @@
  * from "dns_server" lines or, when there are none, from the system
  * (resolv.conf). A reload gives the running client its new servers.
  *
+ * A service above the core, linked once into sipd (the proxy modules
+ * ask for the client with sipd_dnsc()); the daemon registers it as a
+ * part of the core, and the core's sockets get their client from it
+ * when a role needs DNS.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -12,6 +17,7 @@
 #include <ctype.h>
 #include <re.h>
 #include "core.h"
+#include "dns/dns.h"
 
 
 enum {
@@ -26,7 +32,7 @@ struct servers {
 
 static struct {
 	struct servers conf;       /* of dns_server lines */
-	struct dnsc *client;       /* the client in use, not a reference */
+	struct dnsc *client;       /* the client in use */
 } dns;
 
 
@@ -130,7 +136,7 @@ static void servers_get(struct servers *s)
  *
  * @return 0 if success, otherwise errorcode
  */
-int dns_config(bool apply)
+static int dns_config(bool apply)
 {
 	struct servers fresh = {.srvc = 0};
 	int err;
@@ -152,34 +158,56 @@ int dns_config(bool apply)
 }
 
 
-/**
- * Allocate the DNS client on the configured or the system's servers
- *
- * @param dnscp Pointer to allocated DNS client
- *
- * @return 0 if success, otherwise errorcode
- */
-int dns_client_alloc(struct dnsc **dnscp)
+/* The core's sockets ask for the client (listen.c) */
+static int client_alloc(struct dnsc **dnscp)
 {
 	struct servers s;
 	int err;
 
-	servers_get(&s);
+	if (!dns.client) {
+		servers_get(&s);
 
-	err = dnsc_alloc(dnscp, NULL, s.srvv, s.srvc);
-	if (err)
-		return err;
+		err = dnsc_alloc(&dns.client, NULL, s.srvv, s.srvc);
+		if (err)
+			return err;
+	}
 
-	dns.client = *dnscp;
+	*dnscp = mem_ref(dns.client);
 
 	return 0;
 }
 
 
 /**
- * The DNS client is freed: a reload has none to update
+ * The DNS client the proxy roles resolve next hops with
+ *
+ * @return The client, NULL when no role sends requests
  */
-void dns_client_closed(void)
+struct dnsc *sipd_dnsc(void)
 {
-	dns.client = NULL;
+	return dns.client;
+}
+
+
+static void dns_close(void)
+{
+	dns.client = mem_deref(dns.client);
+}
+
+
+static struct core_part dns_part = {
+	.name = "dns",
+	.configh = dns_config,
+	.live = true,
+	.unloadh = dns_close,
+};
+
+
+/**
+ * Register the DNS client with the core (before core_init)
+ */
+void dns_part_register(void)
+{
+	core_part_register(&dns_part);
+	listen_dnsc_provider(client_alloc);
 }
