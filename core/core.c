@@ -112,6 +112,14 @@ static const struct {
 	{conn_config,    true},
 };
 
+/* The checks that drop a source's messages (filter.c) */
+static const struct filter guard = {
+	.bannedh  = bans_check,
+	.banh     = bans_add,
+	.floodh   = flood_check,
+	.requesth = scanner_check,
+};
+
 /* The keys of the parts that a reload does not apply */
 static const char *restart_keys[] = {
 	"listen", "module", "module_path", "db", "db_sync", "fd_limit",
@@ -284,7 +292,8 @@ int core_init(const char *conf_path, bool check_only)
 
 	(void)path_init();
 	stats_init();
-	ban_init();
+	bans_init();
+	filter_register(&guard);
 	handoff_init();
 	checkpoint_init();
 
@@ -427,7 +436,8 @@ void core_close(void)
 	db_stmts_release();
 	module_unload_all();
 	db_close();
-	ban_close();
+	filter_unregister(&guard);
+	bans_close();
 	flood_close();
 	scanner_close();
 	connlimit_close();

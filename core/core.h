@@ -197,6 +197,11 @@ void sock_apply(sock_apply_h *h, void *arg);
 bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg);
 
 
+/* filter.c */
+bool filter_flood(const struct sa *src, bool options);
+bool filter_request(const struct sip_msg *msg);
+
+
 /* validate.c */
 int validate_request(const struct sip_msg *msg, const char **reason);
 bool validate_port_bad(const struct pl *sentby);
@@ -273,12 +278,14 @@ struct ban_info {
 
 typedef bool (ban_apply_h)(const struct ban_info *ban, void *arg);
 
-void ban_init(void);
-uint32_t ban_count(void);
-void ban_apply(ban_apply_h *h, void *arg);
-int  ban_del(const struct sa *addr);
-uint32_t ban_del_all(void);
-void ban_close(void);
+void bans_init(void);
+bool bans_check(const struct sa *src);
+void bans_add(const struct sa *src, uint32_t seconds, const char *reason);
+uint32_t bans_count(void);
+void bans_apply(ban_apply_h *h, void *arg);
+int  bans_del(const struct sa *addr);
+uint32_t bans_del_all(void);
+void bans_close(void);
 
 
 /* flood.c */

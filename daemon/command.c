@@ -171,7 +171,7 @@ static int ban_list(struct mbuf *mb, bool json)
 	if (err)
 		return err;
 
-	ban_apply(ban_handler, &bl);
+	bans_apply(ban_handler, &bl);
 
 	if (json)
 		return mbuf_printf(mb, "%s]\n", bl.n ? "\n" : "");
@@ -186,7 +186,7 @@ static int ban_del_addr(struct mbuf *mb, const char *addr)
 	struct sa sa;
 
 	if (!strcmp(addr, "all")) {
-		uint32_t n = ban_del_all();
+		uint32_t n = bans_del_all();
 
 		return reply(mb, true, "lifted %u ban%s\n", n,
 			     n == 1 ? "" : "s");
@@ -201,7 +201,7 @@ static int ban_del_addr(struct mbuf *mb, const char *addr)
 	if (sa_set(&sa, &pl, 0))
 		return reply(mb, false, "'%s' is not an IP address\n", addr);
 
-	if (ban_del(&sa))
+	if (bans_del(&sa))
 		return reply(mb, false, "%j is not banned\n", &sa);
 
 	return reply(mb, true, "lifted the ban of %j\n", &sa);

@@ -308,8 +308,25 @@ int  auth_require(struct auth_identity *id, struct sipd_sock *sock,
 		  const struct uri *uri);
 
 
-/* --- Source bans ------------------------------------------------------- */
+/* --- Source filter: bans, floods, scanners ----------------------------- */
 
+/**
+ * What drops the messages of a source before they are handled, each
+ * check true to drop in silence: the guard module registers it (every
+ * sipd loads that module). Without one nothing is dropped and ban_add()
+ * keeps no ban. Every handler is set.
+ */
+struct filter {
+	bool (*bannedh)(const struct sa *src);       /**< Banned now?      */
+	void (*banh)(const struct sa *src, uint32_t seconds,
+		     const char *reason);             /**< Ban a source     */
+	bool (*floodh)(const struct sa *src,
+		       bool options);                 /**< Over its rate?   */
+	bool (*requesth)(const struct sip_msg *msg); /**< A scanner's?     */
+};
+
+void filter_register(const struct filter *f);
+void filter_unregister(const struct filter *f);
 bool ban_check(const struct sa *src);
 void ban_add(const struct sa *src, uint32_t seconds, const char *reason);
 

@@ -68,7 +68,7 @@ static struct ban *ban_lookup(const struct sa *addr)
  *
  * @return True if requests from it must be dropped
  */
-bool ban_check(const struct sa *src)
+bool bans_check(const struct sa *src)
 {
 	struct ban *ban;
 
@@ -109,7 +109,7 @@ static bool oldest_handler(struct le *le, void *arg)
  * @param seconds How long
  * @param reason  Short reason, for the log and for sipctl
  */
-void ban_add(const struct sa *src, uint32_t seconds, const char *reason)
+void bans_add(const struct sa *src, uint32_t seconds, const char *reason)
 {
 	struct ban *ban;
 
@@ -170,7 +170,7 @@ static void bans_expire(void)
  *
  * @return Count
  */
-uint32_t ban_count(void)
+uint32_t bans_count(void)
 {
 	bans_expire();
 
@@ -182,7 +182,7 @@ static uint64_t figure_read(void *arg)
 {
 	(void)arg;
 
-	return ban_count();
+	return bans_count();
 }
 
 
@@ -197,7 +197,7 @@ static struct stat_figure figure = {
 /**
  * Register the figure of the bans (at the core's start)
  */
-void ban_init(void)
+void bans_init(void)
 {
 	stats_register(&figure);
 }
@@ -231,7 +231,7 @@ static bool walk_handler(struct le *le, void *arg)
  * @param h   Handler; returning true stops the walk
  * @param arg Handler argument
  */
-void ban_apply(ban_apply_h *h, void *arg)
+void bans_apply(ban_apply_h *h, void *arg)
 {
 	struct ban_walk w = {h, arg, 0};
 
@@ -252,7 +252,7 @@ void ban_apply(ban_apply_h *h, void *arg)
  *
  * @return 0 if it was banned, ENOENT if not
  */
-int ban_del(const struct sa *addr)
+int bans_del(const struct sa *addr)
 {
 	struct ban *ban;
 
@@ -274,9 +274,9 @@ int ban_del(const struct sa *addr)
  *
  * @return How many were lifted
  */
-uint32_t ban_del_all(void)
+uint32_t bans_del_all(void)
 {
-	uint32_t n = ban_count();
+	uint32_t n = bans_count();
 
 	hash_flush(bans.ht);
 
@@ -287,7 +287,7 @@ uint32_t ban_del_all(void)
 }
 
 
-void ban_close(void)
+void bans_close(void)
 {
 	hash_flush(bans.ht);
 	bans.ht = mem_deref(bans.ht);

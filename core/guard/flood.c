@@ -281,7 +281,7 @@ bool flood_check(const struct sa *src, bool options)
 	stats_count(STATS_FLOOD_DROPS);
 
 	if (++b->dropped >= fl.set.burst && fl.set.ban_time) {
-		ban_add(src, fl.set.ban_time, "request flood");
+		bans_add(src, fl.set.ban_time, "request flood");
 		b->dropped = 0;
 	}
 

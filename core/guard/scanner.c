@@ -169,7 +169,7 @@ bool scanner_check(const struct sip_msg *msg)
 
 		stats_count(STATS_SCANNER_DROPS);
 		if (sc.set.ban_time)
-			ban_add(&msg->src, sc.set.ban_time, "scanner");
+			bans_add(&msg->src, sc.set.ban_time, "scanner");
 
 		return true;
 	}

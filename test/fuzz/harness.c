@@ -479,7 +479,7 @@ void fuzz_core_input(const uint8_t *data, size_t size)
 
 	clock_run_out();
 
-	(void)ban_del_all();
+	(void)bans_del_all();
 	(void)db_exec("DELETE FROM bindings;"
 		      "INSERT INTO bindings SELECT * FROM fixture;");
 }
