@@ -293,6 +293,8 @@ int core_init(const char *conf_path, bool check_only)
 	(void)path_init();
 	stats_init();
 	bans_init();
+	flood_init();
+	scanner_init();
 	filter_register(&guard);
 	handoff_init();
 	checkpoint_init();

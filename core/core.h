@@ -80,21 +80,13 @@ int  path_mkdir(const char *file, unsigned mode);
 enum stats_counter {
 	STATS_MALFORMED = 0,
 	STATS_SEND_ERRORS,
-	STATS_BANS,
-	STATS_BANNED_DROPS,
-	STATS_FLOOD_DROPS,
-	STATS_FLOOD_OPTIONS_DROPS,
-	STATS_SCANNER_DROPS,
 	STATS_JUNK,
 	STATS_OVER_LIMITS,
-	STATS_CONN_REFUSED,
 	STATS_MESSAGE_TIMEOUTS,
 	STATS_COUNTERS
 };
 
 /* Figures of the core's parts, registered by them (stats_register) */
-#define STAT_BANS_ACTIVE       "bans_active"
-#define STAT_CONNECTIONS_OPEN  "connections_open"
 #define STAT_HANDOFFS_RECEIVED "handoffs_received"
 #define STAT_DB_CHECKPOINTS    "db_checkpoints"
 
@@ -290,12 +282,14 @@ void bans_close(void);
 
 /* flood.c */
 int  flood_config(bool apply);
+void flood_init(void);
 bool flood_check(const struct sa *src, bool options);
 void flood_close(void);
 
 
 /* scanner.c */
 int  scanner_config(bool apply);
+void scanner_init(void);
 bool scanner_check(const struct sip_msg *msg);
 void scanner_close(void);
 

@@ -136,6 +136,16 @@ struct stat_figure {
 #define STAT_CALLS         "calls"
 #define STAT_AUTH_FAILURES "auth_failures"
 
+/* Figures of the defences (the guard module), placed among the core's */
+#define STAT_BANS_ACTIVE         "bans_active"
+#define STAT_BANS                "bans"
+#define STAT_BANNED_DROPS        "banned_drops"
+#define STAT_FLOOD_DROPS         "flood_drops"
+#define STAT_FLOOD_OPTIONS_DROPS "flood_options_drops"
+#define STAT_SCANNER_DROPS       "scanner_drops"
+#define STAT_CONNECTIONS_OPEN    "connections_open"
+#define STAT_CONNECTIONS_REFUSED "connections_refused"
+
 void stats_register(struct stat_figure *fig);
 void stats_unregister(struct stat_figure *fig);
 

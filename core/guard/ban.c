@@ -31,6 +31,8 @@ struct ban {
 static struct {
 	struct hash *ht;
 	uint32_t count;
+	uint64_t added;        /* bans made */
+	uint64_t drops;        /* messages dropped */
 } bans;
 
 
@@ -80,7 +82,7 @@ bool bans_check(const struct sa *src)
 		return false;
 
 	if (tmr_jiffies() < ban->until) {
-		stats_count(STATS_BANNED_DROPS);
+		++bans.drops;
 		return true;
 	}
 
@@ -131,7 +133,7 @@ void bans_add(const struct sa *src, uint32_t seconds, const char *reason)
 		ban->addr = *src;
 		hash_append(bans.ht, sa_hash(src, SA_ADDR), &ban->he, ban);
 		++bans.count;
-		stats_count(STATS_BANS);
+		++bans.added;
 	}
 
 	ban->since = time_now();
@@ -178,7 +180,7 @@ uint32_t bans_count(void)
 }
 
 
-static uint64_t figure_read(void *arg)
+static uint64_t active_read(void *arg)
 {
 	(void)arg;
 
@@ -186,20 +188,32 @@ static uint64_t figure_read(void *arg)
 }
 
 
-static struct stat_figure figure = {
-	.name = STAT_BANS_ACTIVE,
-	.help = "Source addresses banned now",
-	.kind = STAT_GAUGE,
-	.readh = figure_read,
+static uint64_t counter_read(void *arg)
+{
+	return *(uint64_t *)arg;
+}
+
+
+static struct stat_figure figures[] = {
+	{.name = STAT_BANS_ACTIVE, .help = "Source addresses banned now",
+	 .kind = STAT_GAUGE, .readh = active_read},
+	{.name = STAT_BANS, .help = "Source addresses banned",
+	 .kind = STAT_COUNTER, .readh = counter_read, .arg = &bans.added},
+	{.name = STAT_BANNED_DROPS,
+	 .help = "Messages dropped because their source is banned",
+	 .kind = STAT_COUNTER, .readh = counter_read, .arg = &bans.drops},
 };
 
 
 /**
- * Register the figure of the bans (at the core's start)
+ * Register the figures of the bans
  */
 void bans_init(void)
 {
-	stats_register(&figure);
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(figures); i++)
+		stats_register(&figures[i]);
 }
 
 
@@ -289,6 +303,11 @@ uint32_t bans_del_all(void)
 
 void bans_close(void)
 {
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(figures); i++)
+		stats_unregister(&figures[i]);
+
 	hash_flush(bans.ht);
 	bans.ht = mem_deref(bans.ht);
 	bans.count = 0;
