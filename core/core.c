@@ -105,19 +105,8 @@ static const struct {
 	{db_config,      false},
 	{workers_config, false},
 	{dns_config,     true},
-	{flood_config,   true},
-	{scanner_config, true},
 	{limits_config,  true},
-	{connlimit_config, true},
 	{conn_config,    true},
-};
-
-/* The checks that drop a source's messages (filter.c) */
-static const struct filter guard = {
-	.bannedh  = bans_check,
-	.banh     = bans_add,
-	.floodh   = flood_check,
-	.requesth = scanner_check,
 };
 
 /* The keys of the parts that a reload does not apply */
@@ -240,14 +229,28 @@ const char *core_db_path(void)
 }
 
 
+/**
+ * The descriptor limit of the loaded configuration (fd_limit)
+ *
+ * @return Number of descriptors
+ */
+uint32_t core_fd_limit(void)
+{
+	return core.fd_limit;
+}
+
+
 /* The modules the roles of the listen lines need, after the "module"
-   lines */
+   lines; before them the guard (bans, floods, scanners, connection
+   limits), which every sipd loads: a "module guard" line adds nothing */
 static int roles_modules_add(void)
 {
 	struct list names = LIST_INIT;
 	int err;
 
-	err = listen_modules(&names);
+	err = module_add("guard");
+	if (!err)
+		err = listen_modules(&names);
 	if (!err)
 		err = module_roles_add(&names);
 
@@ -292,10 +295,6 @@ int core_init(const char *conf_path, bool check_only)
 
 	(void)path_init();
 	stats_init();
-	bans_init();
-	flood_init();
-	scanner_init();
-	filter_register(&guard);
 	handoff_init();
 	checkpoint_init();
 
@@ -311,8 +310,6 @@ int core_init(const char *conf_path, bool check_only)
 	err = roles_modules_add();
 	if (err)
 		return err;
-
-	connlimit_init(core.fd_limit);
 
 	if (!domain_default())
 		log_warning("%s: no 'domain' line: no request is for a domain"
@@ -438,11 +435,6 @@ void core_close(void)
 	db_stmts_release();
 	module_unload_all();
 	db_close();
-	filter_unregister(&guard);
-	bans_close();
-	flood_close();
-	scanner_close();
-	connlimit_close();
 	conn_close_all();
 	domain_close();
 	stats_close();

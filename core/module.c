@@ -3,8 +3,9 @@
  *
  * Modules are shared objects in the module directory. A role named in a
  * listen line loads its module by itself; "module NAME" lines load the
- * others (the location and auth backends). Modules are loaded once, at
- * start: a reload only checks that the modules it names exist.
+ * others (the location and auth backends); the core adds the one every
+ * sipd loads (the guard), first. Modules are loaded once, at start: a
+ * reload only checks that the modules it names exist.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -112,7 +113,8 @@ static bool valid_name(const char *name)
 }
 
 
-static int ref_add(const char *name, const struct config_line *line)
+static int ref_add(const char *name, const struct config_line *line,
+		   bool first)
 {
 	struct module_ref *ref;
 	struct le *le;
@@ -140,7 +142,10 @@ static int ref_add(const char *name, const struct config_line *line)
 	}
 
 	ref->line = line;
-	list_append(&mods.refs, &ref->le, ref);
+	if (first)
+		list_prepend(&mods.refs, &ref->le, ref);
+	else
+		list_append(&mods.refs, &ref->le, ref);
 
 	return 0;
 }
@@ -161,7 +166,7 @@ static int module_line_handler(const struct config_line *line, void *arg)
 		return 0;
 	}
 
-	return ref_add(line->val, line);
+	return ref_add(line->val, line, false);
 }
 
 
@@ -231,6 +236,20 @@ int module_config(bool apply)
 
 
 /**
+ * Add a module that the core loads whatever the configuration, before
+ * the others (a "module" line that names it adds nothing)
+ *
+ * @param name Module name
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int module_add(const char *name)
+{
+	return ref_add(name, NULL, true);
+}
+
+
+/**
  * Add the modules the roles of the listen lines name, after those of
  * the "module" lines (backends first: roles need them when they start)
  *
@@ -246,7 +265,7 @@ int module_roles_add(const struct list *names)
 	for (le = names->head; le && !err; le = le->next) {
 		const struct role_ref *n = le->data;
 
-		err = ref_add(n->name, n->line);
+		err = ref_add(n->name, n->line, false);
 	}
 
 	return err;
@@ -267,15 +286,21 @@ int module_load_all(void)
 		struct module_ref *ref = le->data;
 		const struct mod_export *me = builtin_find(ref->name);
 		char path[512];
+		int errors;
 
 		re_snprintf(path, sizeof(path), "%s/%s.so", module_dir(),
 			    ref->name);
 
+		errors = config_errors();
 		err = me ? mod_add(&ref->mod, me) : mod_load(&ref->mod, path);
 		if (err == ENOENT) {
 			return config_fail(ref->line, "no module %s.so in %s"
 					   " (unknown role or module '%s')",
 					   ref->name, module_dir(), ref->name);
+		}
+		else if (err && !ref->line && config_errors() > errors) {
+			/* no line to name: the problems of its keys say it */
+			return err;
 		}
 		else if (err) {
 			return config_fail(ref->line, "module %s failed to"

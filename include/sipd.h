@@ -416,6 +416,11 @@ void command_register(struct command *cmd);
 void command_unregister(struct command *cmd);
 int  command_reply(struct mbuf *mb, bool ok, const char *fmt, ...);
 
+/* For %H in a reply: a string as a JSON string (const char *), an epoch
+   time as local date and time (const int64_t *) */
+int  json_quote(struct re_printf *pf, void *arg);
+int  time_print(struct re_printf *pf, void *arg);
+
 
 /* --- Database ---------------------------------------------------------- */
 
@@ -447,7 +452,7 @@ const char *transp_name(enum sip_transp tp);
 enum sip_transp uri_transp(const struct uri *uri);
 
 
-/* --- Connections peers opened (conn.c) -------------------------------- */
+/* --- Connections peers opened (conn.c, tcp.c) ------------------------- */
 
 typedef void (conn_close_h)(enum sip_transp tp, const struct sa *peer,
 			    int err, void *arg);
@@ -464,6 +469,15 @@ void conn_hold(const struct sip_msg *msg, uint32_t seconds);
 bool conn_is_open(enum sip_transp tp, const struct sa *peer);
 void conn_listen(struct conn_listener *l);
 void conn_unlisten(struct conn_listener *l);
+
+/* Connections libre accepts (the libre layer, tcp.c): the accept hook
+   may refuse one (false closes it at once), the close hook is told of
+   every descriptor closed; one pair, the guard's connection limits */
+typedef bool (libre_accept_h)(int fd, const struct sa *peer);
+typedef void (libre_fd_close_h)(int fd);
+
+void libre_tcp_hooks(libre_accept_h *accepth, libre_fd_close_h *closeh);
+uint32_t core_fd_limit(void);       /* fd_limit: descriptors in all */
 
 
 /* --- Replies ----------------------------------------------------------- */

@@ -34,6 +34,7 @@
 #include "digest/digest.h"
 #include "proxy/engine.h"
 #include "libre/libre.h"
+#include "../../modules/guard/guard.h"
 #include "harness.h"
 
 
@@ -60,11 +61,11 @@ static struct {
 
 /* the modules, linked in; exports renamed by the Makefile */
 extern const struct mod_export exports_auth, exports_eventlog,
-	exports_location, exports_presence, exports_proxy, exports_redirect,
-	exports_registrar, exports_stateless_proxy;
+	exports_guard, exports_location, exports_presence, exports_proxy,
+	exports_redirect, exports_registrar, exports_stateless_proxy;
 
 static const struct mod_export *const builtin[] = {
-	&exports_auth, &exports_eventlog, &exports_location,
+	&exports_auth, &exports_eventlog, &exports_guard, &exports_location,
 	&exports_presence, &exports_proxy, &exports_redirect,
 	&exports_registrar, &exports_stateless_proxy, NULL
 };

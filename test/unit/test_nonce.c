@@ -8,13 +8,14 @@
 #include <re.h>
 #include "core.h"
 #include "../../modules/auth/auth.h"
+#include "../../modules/guard/guard.h"
 #include "test.h"
 
 
 static const uint8_t key[] = "0123456789abcdef0123456789abcdef";
 
 
-/* the bans throttle.c makes */
+/* the bans throttle.c makes, kept as the guard module keeps them */
 static const struct filter guard = {
 	.bannedh  = bans_check,
 	.banh     = bans_add,

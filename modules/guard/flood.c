@@ -25,7 +25,8 @@
 
 #include <string.h>
 #include <re.h>
-#include "core.h"
+#include <sipd.h>
+#include "guard.h"
 
 
 enum {

@@ -1,16 +1,19 @@
 /**
  * @file ban.c  Source addresses that sipd refuses for a while
  *
- * Any module may ban an address (the auth module does after repeated
- * failures); the core drops every datagram and request from it until the
+ * Any module may ban an address through the core's ban_add() (the auth
+ * module does after repeated failures); the core's source filter, which
+ * guard.c registers, drops every datagram and request from it until the
  * ban ends. The table is bounded: when full, the ban closest to its end
- * makes room. sipctl lists and lifts bans through the control socket.
+ * makes room. sipctl lists and lifts bans through the control socket
+ * (command.c).
  *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <re.h>
-#include "core.h"
+#include <sipd.h>
+#include "guard.h"
 
 
 enum {

@@ -13,7 +13,8 @@
 
 #include <string.h>
 #include <re.h>
-#include "core.h"
+#include <sipd.h>
+#include "guard.h"
 
 
 enum {

@@ -12,7 +12,8 @@
  */
 
 #include <re.h>
-#include "libre/libre.h"
+#include <sipd.h>
+#include "guard.h"
 
 
 enum {
