@@ -73,10 +73,7 @@ static const struct {
 	{module_config,  false},
 	{fd_config,      false},
 	{workers_config, false},
-	{flood_config,   true},
-	{scanner_config, true},
 	{limits_config,  true},
-	{connlimit_config, true},
 	{conn_config,    true},
 };
 
@@ -226,14 +223,28 @@ const char *const *core_restart_keys(void)
 }
 
 
+/**
+ * The descriptor limit of the loaded configuration (fd_limit)
+ *
+ * @return Number of descriptors
+ */
+uint32_t core_fd_limit(void)
+{
+	return core.fd_limit;
+}
+
+
 /* The modules the roles of the listen lines need, after the "module"
-   lines */
+   lines; before them the guard (bans, floods, scanners, connection
+   limits), which every sipd loads: a "module guard" line adds nothing */
 static int roles_modules_add(void)
 {
 	struct list names = LIST_INIT;
 	int err;
 
-	err = listen_modules(&names);
+	err = module_add("guard");
+	if (!err)
+		err = listen_modules(&names);
 	if (!err)
 		err = module_roles_add(&names);
 
@@ -296,7 +307,6 @@ int core_init(const char *conf_path, bool check_only)
 
 	(void)path_init();
 	stats_init();
-	ban_init();
 
 	err = config_load(conf_path);
 	if (err)
@@ -310,8 +320,6 @@ int core_init(const char *conf_path, bool check_only)
 	err = roles_modules_add();
 	if (err)
 		return err;
-
-	connlimit_init(core.fd_limit);
 
 	if (!domain_default())
 		log_warning("%s: no 'domain' line: no request is for a domain"
@@ -407,10 +415,6 @@ void core_close(void)
 	parts_unload(false);
 	module_unload_all();
 	parts_unload(true);
-	ban_close();
-	flood_close();
-	scanner_close();
-	connlimit_close();
 	conn_close_all();
 	domain_close();
 	stats_close();

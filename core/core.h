@@ -83,21 +83,13 @@ int  path_mkdir(const char *file, unsigned mode);
 enum stats_counter {
 	STATS_MALFORMED = 0,
 	STATS_SEND_ERRORS,
-	STATS_BANS,
-	STATS_BANNED_DROPS,
-	STATS_FLOOD_DROPS,
-	STATS_FLOOD_OPTIONS_DROPS,
-	STATS_SCANNER_DROPS,
 	STATS_JUNK,
 	STATS_OVER_LIMITS,
-	STATS_CONN_REFUSED,
 	STATS_MESSAGE_TIMEOUTS,
 	STATS_COUNTERS
 };
 
 /* Figures of the core's parts, registered by them (stats_register) */
-#define STAT_BANS_ACTIVE       "bans_active"
-#define STAT_CONNECTIONS_OPEN  "connections_open"
 #define STAT_HANDOFFS_RECEIVED "handoffs_received"
 #define STAT_DB_CHECKPOINTS    "db_checkpoints"
 
@@ -201,6 +193,11 @@ void sock_apply(sock_apply_h *h, void *arg);
 bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg);
 
 
+/* filter.c */
+bool filter_flood(const struct sa *src, bool options);
+bool filter_request(const struct sip_msg *msg);
+
+
 /* validate.c */
 int validate_request(const struct sip_msg *msg, bool any_method,
 		     const char **reason);
@@ -235,6 +232,7 @@ bool role_response(struct sipd_sock *sock, const struct sip_msg *msg);
 int  module_path_set(const char *path);
 void module_builtin_set(const struct mod_export *const *list);
 int  module_config(bool apply);
+int  module_add(const char *name);
 int  module_roles_add(const struct list *names);
 int  module_services_add(const struct list *names);
 bool module_available(const char *name);
@@ -250,44 +248,6 @@ int  tls_keyfile(const char **pathp, const char *cert, const char *key);
 int  tls_ca_check(const struct config_line *line, const char *ca);
 int  tls_verify_clients(struct tls *tls, const char *ca);
 void tls_close(void);
-
-
-
-
-/* ban.c */
-struct ban_info {
-	const struct sa *addr;
-	uint32_t remaining;        /* seconds */
-	int64_t since;             /* epoch seconds */
-	const char *reason;
-};
-
-typedef bool (ban_apply_h)(const struct ban_info *ban, void *arg);
-
-void ban_init(void);
-uint32_t ban_count(void);
-void ban_apply(ban_apply_h *h, void *arg);
-int  ban_del(const struct sa *addr);
-uint32_t ban_del_all(void);
-void ban_close(void);
-
-
-/* flood.c */
-int  flood_config(bool apply);
-bool flood_check(const struct sa *src, bool options);
-void flood_close(void);
-
-
-/* scanner.c */
-int  scanner_config(bool apply);
-bool scanner_check(const struct sip_msg *msg);
-void scanner_close(void);
-
-
-/* connlimit.c */
-int  connlimit_config(bool apply);
-void connlimit_init(uint32_t fd_limit);
-void connlimit_close(void);
 
 
 /* limits.c */

@@ -5,8 +5,10 @@
  * module_path, else the one compiled in; a module missing there is
  * looked for in "modules" beside the sipd binary, as in a build that is
  * not installed). A role named in a listen line loads its module by
- * itself; "module NAME" lines load the others. Modules are loaded once, at
- * start: a reload only checks that the modules it names exist.
+ * itself, and the modules of the services it needs when no "module NAME"
+ * line names them; the core adds the one every sipd loads (the guard),
+ * first. Modules are loaded once, at start: a reload only checks that
+ * the modules it names exist.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -177,8 +179,8 @@ static bool valid_name(const char *name)
 }
 
 
-static int ref_add_at(const char *name, const struct config_line *line,
-		      bool first)
+static int ref_add(const char *name, const struct config_line *line,
+		   bool first)
 {
 	struct module_ref *ref;
 	struct le *le;
@@ -215,12 +217,6 @@ static int ref_add_at(const char *name, const struct config_line *line,
 }
 
 
-static int ref_add(const char *name, const struct config_line *line)
-{
-	return ref_add_at(name, line, false);
-}
-
-
 static int module_line_handler(const struct config_line *line, void *arg)
 {
 	bool apply = *(bool *)arg;
@@ -236,7 +232,7 @@ static int module_line_handler(const struct config_line *line, void *arg)
 		return 0;
 	}
 
-	return ref_add(line->val, line);
+	return ref_add(line->val, line, false);
 }
 
 
@@ -304,6 +300,20 @@ int module_config(bool apply)
 
 
 /**
+ * Add a module that the core loads whatever the configuration, before
+ * the others (a "module" line that names it adds nothing)
+ *
+ * @param name Module name
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int module_add(const char *name)
+{
+	return ref_add(name, NULL, true);
+}
+
+
+/**
  * Add the modules the roles of the listen lines name, after those of
  * the "module" lines (backends first: roles need them when they start)
  *
@@ -319,7 +329,7 @@ int module_roles_add(const struct list *names)
 	for (le = names->head; le && !err; le = le->next) {
 		const struct role_ref *n = le->data;
 
-		err = ref_add(n->name, n->line);
+		err = ref_add(n->name, n->line, false);
 	}
 
 	return err;
@@ -343,7 +353,7 @@ int module_services_add(const struct list *names)
 	for (le = names->tail; le && !err; le = le->prev) {
 		const struct role_ref *n = le->data;
 
-		err = ref_add_at(n->name, n->line, true);
+		err = ref_add(n->name, n->line, true);
 	}
 
 	return err;
@@ -364,6 +374,7 @@ int module_load_all(void)
 		struct module_ref *ref = le->data;
 		const struct mod_export *me = builtin_find(ref->name);
 		char path[640];
+		int errors;
 
 		if (ref->mod)
 			continue;
@@ -375,12 +386,17 @@ int module_load_all(void)
 					   ref->name);
 		}
 
+		errors = config_errors();
 		err = me ? mod_add(&ref->mod, me) : mod_load(&ref->mod, path);
 		if (err == ENOENT) {
 			return config_fail(ref->line, "no module %s.so in %H"
 					   " (unknown role or module '%s')",
 					   ref->name, dirs_print, NULL,
 					   ref->name);
+		}
+		else if (err && !ref->line && config_errors() > errors) {
+			/* no line to name: the problems of its keys say it */
+			return err;
 		}
 		else if (err) {
 			return config_fail(ref->line, "module %s failed to"

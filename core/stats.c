@@ -3,10 +3,11 @@
  *
  * The core counts what passes it: messages received (through its
  * decoder) and sent (through its sender, send.c) by method and status
- * class, malformed messages, send errors, bans. Modules provide the rest
+ * class, malformed messages, send errors, junk. Modules provide the rest
  * by registering figures, read only when someone asks: the location
  * backend the registrations, the proxy its transactions and calls, auth
- * its failures. Figures of the same name add up.
+ * its failures, the guard its bans and drops. Figures of the same name
+ * add up.
  *
  * Counting is a plain increment: no lock (one thread), no allocation.
  *
@@ -62,21 +63,19 @@ static const struct {
 	 "Messages that could not be decoded or broke the rules,"
 	 " refused or dropped"},
 	{"send_errors", "Messages that could not be sent"},
-	{"bans", "Source addresses banned"},
-	{"banned_drops", "Messages dropped because their source is banned"},
-	{"flood_drops",
-	 "Requests dropped in silence for their source's request rate"},
-	{"flood_options_drops",
-	 "OPTIONS dropped in silence for their source's OPTIONS rate"},
-	{"scanner_drops",
-	 "Requests dropped in silence for a scanner's User-Agent"},
 	{"junk_drops", "Datagrams dropped unparsed: not SIP"},
 	{"over_limits",
 	 "Requests refused for their size, header count or Via count"},
-	{"connections_refused",
-	 "Connections closed at once: too many in all or from one source"},
 	{"message_timeouts",
 	 "Connections closed: a message unfinished for tcp_message_timeout"},
+};
+
+/* Figures of a module that the status places among the core's, with the
+   kind and help the module gives them */
+static const char *const placed[] = {
+	STAT_BANS_ACTIVE, STAT_BANS, STAT_BANNED_DROPS, STAT_FLOOD_DROPS,
+	STAT_FLOOD_OPTIONS_DROPS, STAT_SCANNER_DROPS, STAT_CONNECTIONS_OPEN,
+	STAT_CONNECTIONS_REFUSED,
 };
 
 static const char *class_names[CLASSES] = {
@@ -230,10 +229,12 @@ void stats_unregister(struct stat_figure *fig)
 }
 
 
-/* The sum of the registered figures of a name; false if there is none */
-static bool figure_read(const char *name, uint64_t *value)
+/* The sum of the registered figures of a name; the first of them, NULL
+   if there is none */
+static const struct stat_figure *figure_read(const char *name,
+					     uint64_t *value)
 {
-	bool found = false;
+	const struct stat_figure *first = NULL;
 	struct le *le;
 
 	*value = 0;
@@ -245,10 +246,11 @@ static bool figure_read(const char *name, uint64_t *value)
 			continue;
 
 		*value += fig->readh(fig->arg);
-		found = true;
+		if (!first)
+			first = fig;
 	}
 
-	return found;
+	return first;
 }
 
 
@@ -261,9 +263,12 @@ static bool is_well_known(const char *name)
 			return true;
 	}
 
+	for (i = 0; i < ARRAY_SIZE(placed); i++) {
+		if (!strcmp(placed[i], name))
+			return true;
+	}
+
 	return !strcmp(name, STAT_AUTH_FAILURES) ||
-		!strcmp(name, STAT_BANS_ACTIVE) ||
-		!strcmp(name, STAT_CONNECTIONS_OPEN) ||
 		!strcmp(name, STAT_HANDOFFS_RECEIVED) ||
 		!strcmp(name, STAT_DB_CHECKPOINTS);
 }
@@ -301,9 +306,20 @@ static void emit_module(struct walk *w, const char *name,
 			enum stat_kind kind, const char *help)
 {
 	uint64_t value;
-	bool known = figure_read(name, &value);
+	bool known = figure_read(name, &value) != NULL;
 
 	emit(w, name, kind, help, NULL, NULL, value, known);
+}
+
+
+/* A figure of placed[], as its module registered it ("-" without one) */
+static void emit_placed(struct walk *w, const char *name)
+{
+	uint64_t value;
+	const struct stat_figure *fig = figure_read(name, &value);
+
+	emit(w, name, fig ? fig->kind : STAT_COUNTER, fig ? fig->help : "",
+	     NULL, NULL, value, fig != NULL);
 }
 
 
@@ -395,18 +411,16 @@ int stats_walk(stat_value_h *h, void *arg)
 	emit_module(&w, STAT_AUTH_FAILURES, STAT_COUNTER,
 		    "Failed digest authentications");
 
-	emit_module(&w, STAT_BANS_ACTIVE, STAT_GAUGE,
-		    "Source addresses banned now");
-	emit_counter(&w, STATS_BANS);
-	emit_counter(&w, STATS_BANNED_DROPS);
-	emit_counter(&w, STATS_FLOOD_DROPS);
-	emit_counter(&w, STATS_FLOOD_OPTIONS_DROPS);
-	emit_counter(&w, STATS_SCANNER_DROPS);
+	emit_placed(&w, STAT_BANS_ACTIVE);
+	emit_placed(&w, STAT_BANS);
+	emit_placed(&w, STAT_BANNED_DROPS);
+	emit_placed(&w, STAT_FLOOD_DROPS);
+	emit_placed(&w, STAT_FLOOD_OPTIONS_DROPS);
+	emit_placed(&w, STAT_SCANNER_DROPS);
 	emit_counter(&w, STATS_JUNK);
 	emit_counter(&w, STATS_OVER_LIMITS);
-	emit_module(&w, STAT_CONNECTIONS_OPEN, STAT_GAUGE,
-		    "TCP, TLS and WebSocket connections open now");
-	emit_counter(&w, STATS_CONN_REFUSED);
+	emit_placed(&w, STAT_CONNECTIONS_OPEN);
+	emit_placed(&w, STAT_CONNECTIONS_REFUSED);
 	emit_counter(&w, STATS_MESSAGE_TIMEOUTS);
 	emit_module(&w, STAT_HANDOFFS_RECEIVED, STAT_COUNTER,
 		    "Requests another worker handed over for a connection of"

@@ -6,11 +6,10 @@
  * program):
  *
  *   status [--json]          uptime, sockets, the figures of stats.c
- *   ban list [--json]        the banned source addresses
- *   ban del ADDR|all         lift a ban, or every ban
  *   reload                   reread the configuration (reload.c)
  *
- * and the commands modules register (command_register()).
+ * and the commands modules register (command_register()): ban list and
+ * ban del (the guard), reg add and del (the location module).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -125,108 +124,6 @@ static int cmd_status(struct mbuf *mb, int argc, char *argv[])
 }
 
 
-struct ban_list {
-	struct mbuf *mb;
-	bool json;
-	unsigned n;
-};
-
-
-static bool ban_handler(const struct ban_info *ban, void *arg)
-{
-	struct ban_list *bl = arg;
-	int64_t since = ban->since;
-	int err;
-
-	if (bl->json) {
-		err = mbuf_printf(bl->mb, "%s  {\"address\": \"%j\","
-				  " \"remaining\": %u, \"since\": %lld,"
-				  " \"reason\": %H}", bl->n ? ",\n" : "",
-				  ban->addr, ban->remaining,
-				  (long long)ban->since, json_quote,
-				  ban->reason);
-	}
-	else {
-		if (!bl->n)
-			(void)mbuf_printf(bl->mb, "%-40s %8s  %-19s  %s\n",
-					  "ADDRESS", "LEFT", "SINCE",
-					  "REASON");
-		err = mbuf_printf(bl->mb, "%-40j %8u  %H  %s\n", ban->addr,
-				  ban->remaining, time_print, &since,
-				  ban->reason);
-	}
-
-	++bl->n;
-
-	return err != 0;
-}
-
-
-static int ban_list(struct mbuf *mb, bool json)
-{
-	struct ban_list bl = {mb, json, 0};
-	int err;
-
-	err = reply(mb, true, json ? "[\n" : NULL);
-	if (err)
-		return err;
-
-	ban_apply(ban_handler, &bl);
-
-	if (json)
-		return mbuf_printf(mb, "%s]\n", bl.n ? "\n" : "");
-
-	return bl.n ? 0 : mbuf_printf(mb, "no source address is banned\n");
-}
-
-
-static int ban_del_addr(struct mbuf *mb, const char *addr)
-{
-	struct pl pl;
-	struct sa sa;
-
-	if (!strcmp(addr, "all")) {
-		uint32_t n = ban_del_all();
-
-		return reply(mb, true, "lifted %u ban%s\n", n,
-			     n == 1 ? "" : "s");
-	}
-
-	pl_set_str(&pl, addr);
-	if (pl.l > 2 && pl.p[0] == '[' && pl.p[pl.l - 1] == ']') {
-		++pl.p;
-		pl.l -= 2;
-	}
-
-	if (sa_set(&sa, &pl, 0))
-		return reply(mb, false, "'%s' is not an IP address\n", addr);
-
-	if (ban_del(&sa))
-		return reply(mb, false, "%j is not banned\n", &sa);
-
-	return reply(mb, true, "lifted the ban of %j\n", &sa);
-}
-
-
-static int cmd_ban(struct mbuf *mb, int argc, char *argv[])
-{
-	bool bad = false;
-	bool json;
-
-	if (argc >= 2 && !strcmp(argv[1], "list")) {
-		json = json_flag(argc, argv, 2, &bad);
-		if (!bad)
-			return ban_list(mb, json);
-	}
-	else if (argc == 3 && !strcmp(argv[1], "del")) {
-		return ban_del_addr(mb, argv[2]);
-	}
-
-	return reply(mb, false, "usage: ban list [--json] | ban del"
-		     " ADDR|all\n");
-}
-
-
 static int cmd_reload(struct mbuf *mb, int argc, char *argv[])
 {
 	struct mbuf *report;
@@ -267,7 +164,6 @@ static const struct {
 	int (*h)(struct mbuf *mb, int argc, char *argv[]);
 } commands[] = {
 	{"status", cmd_status},
-	{"ban",    cmd_ban},
 	{"reload", cmd_reload},
 };
 

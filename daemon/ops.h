@@ -14,8 +14,6 @@
 
 /* status.c */
 int  status_print(struct re_printf *pf, bool json);
-int  json_quote(struct re_printf *pf, void *arg);
-int  time_print(struct re_printf *pf, void *arg);
 
 
 /* command.c */

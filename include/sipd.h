@@ -137,6 +137,16 @@ struct stat_figure {
 #define STAT_CALLS         "calls"
 #define STAT_AUTH_FAILURES "auth_failures"
 
+/* Figures of the defences (the guard module), placed among the core's */
+#define STAT_BANS_ACTIVE         "bans_active"
+#define STAT_BANS                "bans"
+#define STAT_BANNED_DROPS        "banned_drops"
+#define STAT_FLOOD_DROPS         "flood_drops"
+#define STAT_FLOOD_OPTIONS_DROPS "flood_options_drops"
+#define STAT_SCANNER_DROPS       "scanner_drops"
+#define STAT_CONNECTIONS_OPEN    "connections_open"
+#define STAT_CONNECTIONS_REFUSED "connections_refused"
+
 void stats_register(struct stat_figure *fig);
 void stats_unregister(struct stat_figure *fig);
 
@@ -310,8 +320,25 @@ int  auth_require(struct auth_identity *id, struct sipd_sock *sock,
 		  const struct uri *uri);
 
 
-/* --- Source bans ------------------------------------------------------- */
+/* --- Source filter: bans, floods, scanners ----------------------------- */
 
+/**
+ * What drops the messages of a source before they are handled, each
+ * check true to drop in silence: the guard module registers it (every
+ * sipd loads that module). Without one nothing is dropped and ban_add()
+ * keeps no ban. Every handler is set.
+ */
+struct filter {
+	bool (*bannedh)(const struct sa *src);       /**< Banned now?      */
+	void (*banh)(const struct sa *src, uint32_t seconds,
+		     const char *reason);             /**< Ban a source     */
+	bool (*floodh)(const struct sa *src,
+		       bool options);                 /**< Over its rate?   */
+	bool (*requesth)(const struct sip_msg *msg); /**< A scanner's?     */
+};
+
+void filter_register(const struct filter *f);
+void filter_unregister(const struct filter *f);
 bool ban_check(const struct sa *src);
 void ban_add(const struct sa *src, uint32_t seconds, const char *reason);
 
@@ -391,6 +418,11 @@ void command_register(struct command *cmd);
 void command_unregister(struct command *cmd);
 int  command_reply(struct mbuf *mb, bool ok, const char *fmt, ...);
 
+/* For %H in a reply: a string as a JSON string (const char *), an epoch
+   time as local date and time (const int64_t *) */
+int  json_quote(struct re_printf *pf, void *arg);
+int  time_print(struct re_printf *pf, void *arg);
+
 
 /* --- Database ---------------------------------------------------------- */
 
@@ -432,7 +464,7 @@ int  tls_peer_alloc(struct tls_peer **pp, const struct config_line *line,
 int  tls_peer_expect(const struct sa *dst, struct tls_peer *peer);
 
 
-/* --- Connections peers opened (conn.c) -------------------------------- */
+/* --- Connections peers opened (conn.c, tcp.c) ------------------------- */
 
 typedef void (conn_close_h)(enum sip_transp tp, const struct sa *peer,
 			    int err, void *arg);
@@ -449,6 +481,15 @@ void conn_hold(const struct sip_msg *msg, uint32_t seconds);
 bool conn_is_open(enum sip_transp tp, const struct sa *peer);
 void conn_listen(struct conn_listener *l);
 void conn_unlisten(struct conn_listener *l);
+
+/* Connections libre accepts (the libre layer, tcp.c): the accept hook
+   may refuse one (false closes it at once), the close hook is told of
+   every descriptor closed; one pair, the guard's connection limits */
+typedef bool (libre_accept_h)(int fd, const struct sa *peer);
+typedef void (libre_fd_close_h)(int fd);
+
+void libre_tcp_hooks(libre_accept_h *accepth, libre_fd_close_h *closeh);
+uint32_t core_fd_limit(void);       /* fd_limit: descriptors in all */
 
 
 /* --- Replies ----------------------------------------------------------- */

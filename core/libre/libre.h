@@ -64,11 +64,8 @@ int  libre_udp_feed(struct udp_sock *us, const struct sa *src,
 
 
 /* tcp.c: connections accepted (refused when the hook says no) and
-   descriptors closed */
-typedef bool (libre_accept_h)(int fd, const struct sa *peer);
-typedef void (libre_fd_close_h)(int fd);
-
-void libre_tcp_hooks(libre_accept_h *accepth, libre_fd_close_h *closeh);
+   descriptors closed: libre_tcp_hooks() is in sipd.h (the guard module
+   limits the connections) */
 struct tcp_conn *libre_tcp_current(void);
 
 

@@ -9,8 +9,8 @@
  * leaves Nagle's algorithm on. It calls these three functions through
  * the dynamic linker, so the sipd executable defines them: an accepted
  * connection gets TCP_NODELAY and is offered to the accept hook (the
- * connection limits, guard/connlimit.c), which may refuse it; a closed
- * descriptor is told to the close hook; a listen asks for
+ * connection limits, modules/guard/connlimit.c), which may refuse it; a
+ * closed descriptor is told to the close hook; a listen asks for
  * LISTEN_BACKLOG.
  *
  * libre's SIP transport decodes what a connection reads without saying

@@ -80,10 +80,10 @@ bool dispatch_request(struct sipd_sock *sock, const struct sip_msg *msg)
 
 	/* datagrams are counted before they are parsed (wire.c) */
 	if (msg->tp != SIP_TRANSP_UDP &&
-	    flood_check(&msg->src, !pl_strcmp(&msg->met, "OPTIONS")))
+	    filter_flood(&msg->src, !pl_strcmp(&msg->met, "OPTIONS")))
 		return true;
 
-	if (scanner_check(msg))
+	if (filter_request(msg))
 		return true;
 
 	conn_seen(msg);

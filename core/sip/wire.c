@@ -550,7 +550,7 @@ static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
 		return true;
 	}
 
-	if (kind != KIND_OTHER && flood_check(src, kind == KIND_OPTIONS))
+	if (kind != KIND_OTHER && filter_flood(src, kind == KIND_OPTIONS))
 		return true;
 
 	/* decoded once, by libre, through wire_decode() */

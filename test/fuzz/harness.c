@@ -37,6 +37,7 @@
 #include "db/db.h"
 #include "tlspeer/tlspeer.h"
 #include "dns/dns.h"
+#include "../../modules/guard/guard.h"
 #include "harness.h"
 
 
@@ -64,11 +65,11 @@ static struct {
 
 /* the modules, linked in; exports renamed by the Makefile */
 extern const struct mod_export exports_auth, exports_eventlog,
-	exports_location, exports_presence, exports_proxy, exports_redirect,
-	exports_registrar, exports_stateless_proxy;
+	exports_guard, exports_location, exports_presence, exports_proxy,
+	exports_redirect, exports_registrar, exports_stateless_proxy;
 
 static const struct mod_export *const builtin[] = {
-	&exports_auth, &exports_eventlog, &exports_location,
+	&exports_auth, &exports_eventlog, &exports_guard, &exports_location,
 	&exports_presence, &exports_proxy, &exports_redirect,
 	&exports_registrar, &exports_stateless_proxy, NULL
 };
@@ -500,7 +501,7 @@ void fuzz_core_input(const uint8_t *data, size_t size)
 
 	clock_run_out();
 
-	(void)ban_del_all();
+	(void)bans_del_all();
 	(void)db_exec("DELETE FROM bindings;"
 		      "INSERT INTO bindings SELECT * FROM fixture;");
 }

@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 
+import sipdlib
 from sipdlib import (Client, Sipd, SIPD, SIPCTL, MODULES, DEFAULT_CONF,
                      check, eq, free_port, status)
 from test_registrar import Phone, ok, contacts_of
@@ -380,6 +381,29 @@ def test_ban_list_and_del():
            "ban del all")
         eq(q.challenge().status, 401, "answered after ban del all")
         check("ban of 127.0.0.3 lifted" in s.log(), "lift logged")
+
+
+def test_guard_module_line_changes_nothing():
+    """Every sipd loads the guard, before the other modules; "module guard"
+    lines (two here) load it once: one ban, its figures once."""
+    conf = DEFAULT_CONF.replace("module auth\n", "module auth\n"
+                                "module guard\nmodule guard\n")
+    with Sipd(conf=conf) as s:
+        eq(s.log().count("loaded module guard"), 1, "guard loaded once")
+        eq(scanner_options(s, "127.0.0.3"), None, "scanner dropped")
+        eq(list(sipdlib.bans(s)), ["127.0.0.3"], "scanner banned")
+        st = status(s)
+        eq((st["scanner_drops"], st["bans"], st["bans_active"]), (1, 1, 1),
+           "scanner_drops, bans, bans_active")
+        text = s.sipctl("status").stdout
+        eq(len(re.findall(r"(?m)^bans active +1$", text)), 1,
+           "bans active once:\n" + text)
+
+    with Sipd() as s:
+        log = s.log()
+        check(log.find("loaded module guard") <
+              log.find("loaded module location") and
+              "loaded module guard" in log, "the guard first:\n" + log)
 
 
 # --- reload ------------------------------------------------------------------

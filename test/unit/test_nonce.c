@@ -8,15 +8,26 @@
 #include <re.h>
 #include "core.h"
 #include "../../modules/auth/auth.h"
+#include "../../modules/guard/guard.h"
 #include "test.h"
 
 
 static const uint8_t key[] = "0123456789abcdef0123456789abcdef";
 
 
+/* the bans throttle.c makes, kept as the guard module keeps them */
+static const struct filter guard = {
+	.bannedh  = bans_check,
+	.banh     = bans_add,
+	.floodh   = flood_check,
+	.requesth = scanner_check,
+};
+
+
 static void setup(void)
 {
 	ck_assert_int_eq(0, nonce_set_key(key, 32));
+	filter_register(&guard);
 }
 
 
@@ -24,7 +35,8 @@ static void teardown(void)
 {
 	replay_flush();
 	throttle_flush();
-	ban_close();
+	filter_unregister(&guard);
+	bans_close();
 }
 
 

@@ -280,7 +280,7 @@ START_TEST(test_metrics_output)
 
 	stats_register(&fig_a);
 	mem_deref(decode(invite));
-	stats_count(STATS_BANS);
+	stats_count(STATS_JUNK);
 
 	ck_assert_int_eq(0, re_sdprintf(&text, "%H", print_metrics, NULL));
 
@@ -292,7 +292,7 @@ START_TEST(test_metrics_output)
 			     " 1\n"), "%s", text);
 	ck_assert_msg(strstr(text, "sipd_responses_sent_total{class=\"6xx\"}"
 			     " 0\n"), "%s", text);
-	ck_assert_msg(strstr(text, "sipd_bans_total 1\n"), "%s", text);
+	ck_assert_msg(strstr(text, "sipd_junk_drops_total 1\n"), "%s", text);
 	ck_assert_msg(strstr(text, "# HELP sipd_uptime_seconds "), "%s",
 		      text);
 

@@ -25,7 +25,8 @@
 
 #include <string.h>
 #include <re.h>
-#include "core.h"
+#include <sipd.h>
+#include "guard.h"
 
 
 enum {
@@ -71,6 +72,8 @@ static const struct settings defaults = {
 static struct {
 	struct settings set;
 	struct bucket *slots;
+	uint64_t drops;
+	uint64_t opt_drops;
 } fl = {
 	.set = {
 		.rate = 200,
@@ -267,7 +270,7 @@ bool flood_check(const struct sa *src, bool options)
  take:
 	if (options && fl.set.opt_rate) {
 		if (b->opt_tokens < SCALE) {
-			stats_count(STATS_FLOOD_OPTIONS_DROPS);
+			++fl.opt_drops;
 			return true;
 		}
 		b->opt_tokens -= SCALE;
@@ -278,10 +281,10 @@ bool flood_check(const struct sa *src, bool options)
 		return false;
 	}
 
-	stats_count(STATS_FLOOD_DROPS);
+	++fl.drops;
 
 	if (++b->dropped >= fl.set.burst && fl.set.ban_time) {
-		ban_add(src, fl.set.ban_time, "request flood");
+		bans_add(src, fl.set.ban_time, "request flood");
 		b->dropped = 0;
 	}
 
@@ -289,7 +292,41 @@ bool flood_check(const struct sa *src, bool options)
 }
 
 
+static uint64_t counter_read(void *arg)
+{
+	return *(uint64_t *)arg;
+}
+
+
+static struct stat_figure figures[] = {
+	{.name = STAT_FLOOD_DROPS,
+	 .help = "Requests dropped in silence for their source's request"
+	 " rate", .kind = STAT_COUNTER, .readh = counter_read,
+	 .arg = &fl.drops},
+	{.name = STAT_FLOOD_OPTIONS_DROPS,
+	 .help = "OPTIONS dropped in silence for their source's OPTIONS rate",
+	 .kind = STAT_COUNTER, .readh = counter_read, .arg = &fl.opt_drops},
+};
+
+
+/**
+ * Register the figures of the drops
+ */
+void flood_init(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(figures); i++)
+		stats_register(&figures[i]);
+}
+
+
 void flood_close(void)
 {
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(figures); i++)
+		stats_unregister(&figures[i]);
+
 	fl.slots = mem_deref(fl.slots);
 }

@@ -1,16 +1,19 @@
 /**
  * @file ban.c  Source addresses that sipd refuses for a while
  *
- * Any module may ban an address (the auth module does after repeated
- * failures); the core drops every datagram and request from it until the
+ * Any module may ban an address through the core's ban_add() (the auth
+ * module does after repeated failures); the core's source filter, which
+ * guard.c registers, drops every datagram and request from it until the
  * ban ends. The table is bounded: when full, the ban closest to its end
- * makes room. sipctl lists and lifts bans through the control socket.
+ * makes room. sipctl lists and lifts bans through the control socket
+ * (command.c).
  *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <re.h>
-#include "core.h"
+#include <sipd.h>
+#include "guard.h"
 
 
 enum {
@@ -31,6 +34,8 @@ struct ban {
 static struct {
 	struct hash *ht;
 	uint32_t count;
+	uint64_t added;        /* bans made */
+	uint64_t drops;        /* messages dropped */
 } bans;
 
 
@@ -68,7 +73,7 @@ static struct ban *ban_lookup(const struct sa *addr)
  *
  * @return True if requests from it must be dropped
  */
-bool ban_check(const struct sa *src)
+bool bans_check(const struct sa *src)
 {
 	struct ban *ban;
 
@@ -80,7 +85,7 @@ bool ban_check(const struct sa *src)
 		return false;
 
 	if (tmr_jiffies() < ban->until) {
-		stats_count(STATS_BANNED_DROPS);
+		++bans.drops;
 		return true;
 	}
 
@@ -109,7 +114,7 @@ static bool oldest_handler(struct le *le, void *arg)
  * @param seconds How long
  * @param reason  Short reason, for the log and for sipctl
  */
-void ban_add(const struct sa *src, uint32_t seconds, const char *reason)
+void bans_add(const struct sa *src, uint32_t seconds, const char *reason)
 {
 	struct ban *ban;
 
@@ -131,7 +136,7 @@ void ban_add(const struct sa *src, uint32_t seconds, const char *reason)
 		ban->addr = *src;
 		hash_append(bans.ht, sa_hash(src, SA_ADDR), &ban->he, ban);
 		++bans.count;
-		stats_count(STATS_BANS);
+		++bans.added;
 	}
 
 	ban->since = time_now();
@@ -170,7 +175,7 @@ static void bans_expire(void)
  *
  * @return Count
  */
-uint32_t ban_count(void)
+uint32_t bans_count(void)
 {
 	bans_expire();
 
@@ -178,28 +183,40 @@ uint32_t ban_count(void)
 }
 
 
-static uint64_t figure_read(void *arg)
+static uint64_t active_read(void *arg)
 {
 	(void)arg;
 
-	return ban_count();
+	return bans_count();
 }
 
 
-static struct stat_figure figure = {
-	.name = STAT_BANS_ACTIVE,
-	.help = "Source addresses banned now",
-	.kind = STAT_GAUGE,
-	.readh = figure_read,
+static uint64_t counter_read(void *arg)
+{
+	return *(uint64_t *)arg;
+}
+
+
+static struct stat_figure figures[] = {
+	{.name = STAT_BANS_ACTIVE, .help = "Source addresses banned now",
+	 .kind = STAT_GAUGE, .readh = active_read},
+	{.name = STAT_BANS, .help = "Source addresses banned",
+	 .kind = STAT_COUNTER, .readh = counter_read, .arg = &bans.added},
+	{.name = STAT_BANNED_DROPS,
+	 .help = "Messages dropped because their source is banned",
+	 .kind = STAT_COUNTER, .readh = counter_read, .arg = &bans.drops},
 };
 
 
 /**
- * Register the figure of the bans (at the core's start)
+ * Register the figures of the bans
  */
-void ban_init(void)
+void bans_init(void)
 {
-	stats_register(&figure);
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(figures); i++)
+		stats_register(&figures[i]);
 }
 
 
@@ -231,7 +248,7 @@ static bool walk_handler(struct le *le, void *arg)
  * @param h   Handler; returning true stops the walk
  * @param arg Handler argument
  */
-void ban_apply(ban_apply_h *h, void *arg)
+void bans_apply(ban_apply_h *h, void *arg)
 {
 	struct ban_walk w = {h, arg, 0};
 
@@ -252,7 +269,7 @@ void ban_apply(ban_apply_h *h, void *arg)
  *
  * @return 0 if it was banned, ENOENT if not
  */
-int ban_del(const struct sa *addr)
+int bans_del(const struct sa *addr)
 {
 	struct ban *ban;
 
@@ -274,9 +291,9 @@ int ban_del(const struct sa *addr)
  *
  * @return How many were lifted
  */
-uint32_t ban_del_all(void)
+uint32_t bans_del_all(void)
 {
-	uint32_t n = ban_count();
+	uint32_t n = bans_count();
 
 	hash_flush(bans.ht);
 
@@ -287,8 +304,13 @@ uint32_t ban_del_all(void)
 }
 
 
-void ban_close(void)
+void bans_close(void)
 {
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(figures); i++)
+		stats_unregister(&figures[i]);
+
 	hash_flush(bans.ht);
 	bans.ht = mem_deref(bans.ht);
 	bans.count = 0;

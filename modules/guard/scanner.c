@@ -13,7 +13,8 @@
 
 #include <string.h>
 #include <re.h>
-#include "core.h"
+#include <sipd.h>
+#include "guard.h"
 
 
 enum {
@@ -39,6 +40,7 @@ struct settings {
 
 static struct {
 	struct settings set;
+	uint64_t drops;
 } sc = {
 	.set = {
 		.ban_time = 3600,
@@ -118,11 +120,37 @@ int scanner_config(bool apply)
 }
 
 
+static uint64_t drops_read(void *arg)
+{
+	(void)arg;
+
+	return sc.drops;
+}
+
+
+static struct stat_figure figure = {
+	.name  = STAT_SCANNER_DROPS,
+	.help  = "Requests dropped in silence for a scanner's User-Agent",
+	.kind  = STAT_COUNTER,
+	.readh = drops_read,
+};
+
+
+/**
+ * Register the figure of the drops
+ */
+void scanner_init(void)
+{
+	stats_register(&figure);
+}
+
+
 /**
  * Release the scanner list
  */
 void scanner_close(void)
 {
+	stats_unregister(&figure);
 	settings_reset(&sc.set);
 }
 
@@ -167,9 +195,9 @@ bool scanner_check(const struct sip_msg *msg)
 		if (!contains(&ua->val, sc.set.agents[i]))
 			continue;
 
-		stats_count(STATS_SCANNER_DROPS);
+		++sc.drops;
 		if (sc.set.ban_time)
-			ban_add(&msg->src, sc.set.ban_time, "scanner");
+			bans_add(&msg->src, sc.set.ban_time, "scanner");
 
 		return true;
 	}

@@ -12,7 +12,8 @@
  */
 
 #include <re.h>
-#include "libre/libre.h"
+#include <sipd.h>
+#include "guard.h"
 
 
 enum {
@@ -86,12 +87,7 @@ int connlimit_config(bool apply)
 }
 
 
-/**
- * Size the table of descriptors (once, at start)
- *
- * @param fd_limit The descriptor limit
- */
-static uint64_t figure_read(void *arg)
+static uint64_t open_read(void *arg)
 {
 	(void)arg;
 
@@ -99,11 +95,21 @@ static uint64_t figure_read(void *arg)
 }
 
 
-static struct stat_figure figure = {
-	.name = STAT_CONNECTIONS_OPEN,
-	.help = "TCP, TLS and WebSocket connections open now",
-	.kind = STAT_GAUGE,
-	.readh = figure_read,
+static uint64_t refused_read(void *arg)
+{
+	(void)arg;
+
+	return cl.refused;
+}
+
+
+static struct stat_figure figures[] = {
+	{.name = STAT_CONNECTIONS_OPEN,
+	 .help = "TCP, TLS and WebSocket connections open now",
+	 .kind = STAT_GAUGE, .readh = open_read},
+	{.name = STAT_CONNECTIONS_REFUSED,
+	 .help = "Connections closed at once: too many in all or from one"
+	 " source", .kind = STAT_COUNTER, .readh = refused_read},
 };
 
 
@@ -155,7 +161,6 @@ static bool accept_hook(int fd, const struct sa *peer)
 	if (!cl.fdc || admit(fd, peer))
 		return true;
 
-	stats_count(STATS_CONN_REFUSED);
 	if (!(cl.refused++ % 1000))
 		log_warning("connection from %J refused: %u open"
 			    " (max_connections %u, max_connections_per_source"
@@ -183,8 +188,15 @@ static void close_hook(int fd)
 }
 
 
+/**
+ * Size the table of descriptors and take the libre layer's hooks
+ *
+ * @param fd_limit The descriptor limit
+ */
 void connlimit_init(uint32_t fd_limit)
 {
+	size_t i;
+
 	if (cl.max >= fd_limit)
 		log_warning("max_connections %u is not below fd_limit %u:"
 			    " descriptors may run out first\n", cl.max,
@@ -192,13 +204,20 @@ void connlimit_init(uint32_t fd_limit)
 
 	cl.fdc = fd_limit;
 
-	stats_register(&figure);
+	for (i = 0; i < ARRAY_SIZE(figures); i++)
+		stats_register(&figures[i]);
+
 	libre_tcp_hooks(accept_hook, close_hook);
 }
 
 
 void connlimit_close(void)
 {
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(figures); i++)
+		stats_unregister(&figures[i]);
+
 	hash_flush(cl.sources);
 	cl.sources = mem_deref(cl.sources);
 	cl.by_fd = mem_deref(cl.by_fd);
