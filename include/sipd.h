@@ -204,6 +204,13 @@ void role_unregister(struct role *role);
 
 /* --- Location service (bindings) --------------------------------------- */
 
+/** Is a binding behind a NAT: decided when its REGISTER arrived */
+enum binding_nat {
+	BINDING_NAT_UNKNOWN = -1, /**< Saved before schema 3: the old rule */
+	BINDING_NAT_NO = 0,       /**< Reached at its Contact             */
+	BINDING_NAT_YES = 1,      /**< Reached at its source address      */
+};
+
 /** A registered contact of an address-of-record */
 struct binding {
 	struct le le;
@@ -222,6 +229,7 @@ struct binding {
 	char *user_agent;      /**< User-Agent                           */
 	char *instance;        /**< +sip.instance, NULL if none          */
 	uint32_t reg_id;       /**< reg-id, 0 if none                    */
+	enum binding_nat nat;  /**< Behind a NAT (BINDING_NAT_NO: 0)     */
 	int64_t created;       /**< First registered, epoch seconds      */
 	int64_t updated;       /**< Last refreshed, epoch seconds        */
 };
