@@ -150,9 +150,17 @@ const char *domain_default(void);
 
 /* --- Listening sockets ------------------------------------------------- */
 
+/** Which bindings registered on a socket are behind a NAT (nat=) */
+enum sock_nat {
+	SOCK_NAT_AUTO = 0,     /**< Decided from the REGISTER            */
+	SOCK_NAT_ALWAYS,       /**< Every binding: reached at its source */
+	SOCK_NAT_NEVER,        /**< None: reached at its Contact         */
+};
+
 struct sip *sock_sip(const struct sipd_sock *sock);
 struct dnsc *sipd_dnsc(void);
 bool sock_auth(const struct sipd_sock *sock);
+enum sock_nat sock_nat(const struct sipd_sock *sock);
 const char *sock_name(const struct sipd_sock *sock);
 enum sip_transp sock_transp(const struct sipd_sock *sock);
 const struct sa *sock_laddr(const struct sipd_sock *sock);
