@@ -152,6 +152,7 @@ struct sipd_sock {
 	char name[80];
 	struct list roles;            /* struct role_ref */
 	bool auth;
+	enum sock_nat nat;            /* bindings behind a NAT */
 	bool any_method;              /* a role takes methods sipd does not know */
 	char *allow;
 	const struct config_line *line;

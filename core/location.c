@@ -118,6 +118,7 @@ static int copy(struct binding **bp, const struct binding *src, bool share)
 	b->received = src->received;
 	b->tp       = src->tp;
 	b->reg_id   = src->reg_id;
+	b->nat      = src->nat;
 	b->created  = src->created;
 	b->updated  = src->updated;
 

@@ -160,9 +160,17 @@ const char *domain_default(void);
 
 /* --- Listening sockets ------------------------------------------------- */
 
+/** Which bindings registered on a socket are behind a NAT (nat=) */
+enum sock_nat {
+	SOCK_NAT_AUTO = 0,     /**< Decided from the REGISTER            */
+	SOCK_NAT_ALWAYS,       /**< Every binding: reached at its source */
+	SOCK_NAT_NEVER,        /**< None: reached at its Contact         */
+};
+
 struct sip *sock_sip(const struct sipd_sock *sock);
 struct dnsc *sipd_dnsc(void);
 bool sock_auth(const struct sipd_sock *sock);
+enum sock_nat sock_nat(const struct sipd_sock *sock);
 const char *sock_name(const struct sipd_sock *sock);
 enum sip_transp sock_transp(const struct sipd_sock *sock);
 const struct sa *sock_laddr(const struct sipd_sock *sock);
@@ -214,6 +222,13 @@ void role_unregister(struct role *role);
 
 /* --- Location service (bindings) --------------------------------------- */
 
+/** Is a binding behind a NAT: decided when its REGISTER arrived */
+enum binding_nat {
+	BINDING_NAT_UNKNOWN = -1, /**< Saved before schema 3: the old rule */
+	BINDING_NAT_NO = 0,       /**< Reached at its Contact             */
+	BINDING_NAT_YES = 1,      /**< Reached at its source address      */
+};
+
 /** A registered contact of an address-of-record */
 struct binding {
 	struct le le;
@@ -232,6 +247,7 @@ struct binding {
 	char *user_agent;      /**< User-Agent                           */
 	char *instance;        /**< +sip.instance, NULL if none          */
 	uint32_t reg_id;       /**< reg-id, 0 if none                    */
+	enum binding_nat nat;  /**< Behind a NAT (BINDING_NAT_NO: 0)     */
 	int64_t created;       /**< First registered, epoch seconds      */
 	int64_t updated;       /**< Last refreshed, epoch seconds        */
 };

@@ -375,6 +375,7 @@ static int sock_add(struct listen_spec *spec, const struct sa *laddr)
 	sock->laddr = *laddr;
 	sock->tp    = spec->tp;
 	sock->auth  = spec->auth;
+	sock->nat   = spec->nat;
 	sock->line  = spec->line;
 
 	if (sa_af(laddr) == AF_INET6)

@@ -15,6 +15,7 @@ struct listen_spec {
 	struct sa addr;
 	struct list roles;            /* struct role_ref */
 	bool auth;
+	enum sock_nat nat;            /* bindings behind a NAT          */
 	char *cert;                   /* tls, wss: certificate (chain)  */
 	char *key;                    /* its key, if not in cert        */
 	char *ca;                     /* CAs to verify clients          */

@@ -3,6 +3,7 @@
  *                      parameters, and the services the roles need
  *
  *   listen TRANSPORT:ADDRESS:PORT;roles=ROLE,...[;auth=on|off]
+ *          [;nat=auto|always|never]
  *          [;cert=FILE][;key=FILE][;ca=FILE][;verify=on|off]
  *
  * listen.c opens a socket for each line read here.
@@ -179,6 +180,21 @@ static int tls_params_check(const struct listen_spec *spec,
 }
 
 
+static int nat_decode(enum sock_nat *nat, const struct pl *val)
+{
+	if (!pl_strcasecmp(val, "auto"))
+		*nat = SOCK_NAT_AUTO;
+	else if (!pl_strcasecmp(val, "always"))
+		*nat = SOCK_NAT_ALWAYS;
+	else if (!pl_strcasecmp(val, "never"))
+		*nat = SOCK_NAT_NEVER;
+	else
+		return EINVAL;
+
+	return 0;
+}
+
+
 static int spec_params(struct listen_spec *spec, const struct pl *params,
 		       const struct config_line *line)
 {
@@ -216,6 +232,12 @@ static int spec_params(struct listen_spec *spec, const struct pl *params,
 				return config_fail(line, "auth must be on or"
 						   " off, not '%r'", &val);
 			have_auth = true;
+		}
+		else if (!pl_strcasecmp(&name, "nat")) {
+			if (nat_decode(&spec->nat, &val))
+				return config_fail(line, "nat must be auto,"
+						   " always or never, not '%r'",
+						   &val);
 		}
 		else if (!pl_strcasecmp(&name, "verify")) {
 			char buf[8];

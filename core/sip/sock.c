@@ -226,6 +226,20 @@ bool sock_auth(const struct sipd_sock *sock)
 }
 
 
+/**
+ * Which bindings registered on a socket are behind a NAT: its listen
+ * line's nat= parameter
+ *
+ * @param sock Socket, NULL for the default
+ *
+ * @return SOCK_NAT_AUTO, SOCK_NAT_ALWAYS or SOCK_NAT_NEVER
+ */
+enum sock_nat sock_nat(const struct sipd_sock *sock)
+{
+	return sock ? sock->nat : SOCK_NAT_AUTO;
+}
+
+
 const char *sock_name(const struct sipd_sock *sock)
 {
 	return sock ? sock->name : "";

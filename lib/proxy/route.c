@@ -262,11 +262,7 @@ static int first_uri(char **dst, const char *list)
  */
 static bool by_received(const struct binding *b)
 {
-	struct pl contact;
-
-	pl_set_str(&contact, b->contact);
-
-	if (contact_behind_nat(&contact, b->tp, &b->received))
+	if (binding_behind_nat(b))
 		return true;
 
 	/* a browser accepts no connection */

@@ -1,5 +1,5 @@
 /**
- * @file contact.c  Contact header values: decoded, behind a NAT?
+ * @file contact.c  Contact header values, decoded
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -96,33 +96,4 @@ int contact_decode(struct contact *c, const struct pl *pl)
 		return EBADMSG;
 
 	return 0;
-}
-
-
-/**
- * Is a contact behind a NAT: an address other than the one its request
- * came from? Over UDP a phone sends from its SIP port, so another port
- * counts too; over a connection the port is the connection's. A name is
- * not: it is reached by DNS, as a third party registered it.
- *
- * @param contact  Contact URI
- * @param tp       Transport the request came on
- * @param received Its source address
- *
- * @return True if behind a NAT
- */
-bool contact_behind_nat(const struct pl *contact, enum sip_transp tp,
-			const struct sa *received)
-{
-	struct uri uri;
-	struct sa addr;
-
-	if (uri_decode(&uri, contact) ||
-	    sa_set(&addr, &uri.host, sip_transp_port(tp, uri.port)))
-		return false;
-
-	if (!sa_cmp(&addr, received, SA_ADDR))
-		return true;
-
-	return tp == SIP_TRANSP_UDP && !sa_cmp(&addr, received, SA_ALL);
 }

@@ -1,8 +1,8 @@
 /**
  * @file sipmsg.h  Helpers on SIP messages for the modules: bodies, Require
  *                 option tags, URI comparison (RFC 3261 19.1.4), Contact
- *                 values; a static library (lib/sipmsg) linked into the
- *                 modules that use it
+ *                 values, NAT detection; a static library (lib/sipmsg)
+ *                 linked into the modules that use it
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -30,7 +30,10 @@ struct contact {
 };
 
 int  contact_decode(struct contact *c, const struct pl *pl);
-bool contact_behind_nat(const struct pl *contact, enum sip_transp tp,
-			const struct sa *received);
+
+bool nat_private(const struct sa *sa);
+bool nat_detect(const struct pl *contact, const struct sip_msg *msg,
+		enum sock_nat mode);
+bool binding_behind_nat(const struct binding *b);
 
 #endif

@@ -14,7 +14,7 @@
 
 #define COLUMNS "id, aor, contact, params, expires, q, callid, cseq," \
 	" received, transport, socket, path, user_agent, instance," \
-	" reg_id, created, updated"
+	" reg_id, created, updated, nat"
 
 
 static struct db_stmt st_lookup = {
@@ -36,17 +36,17 @@ static struct db_stmt st_scan = {
 static struct db_stmt st_insert = {
 	.sql = "INSERT INTO bindings (aor, contact, params, expires, q,"
 	       " callid, cseq, received, transport, socket, path,"
-	       " user_agent, instance, reg_id, created, updated)"
+	       " user_agent, instance, reg_id, created, updated, nat)"
 	       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-	       " ?13, ?14, ?15, ?16)"
+	       " ?13, ?14, ?15, ?16, ?18)"
 };
 
 static struct db_stmt st_update = {
 	.sql = "UPDATE bindings SET aor = ?1, contact = ?2, params = ?3,"
 	       " expires = ?4, q = ?5, callid = ?6, cseq = ?7, received = ?8,"
 	       " transport = ?9, socket = ?10, path = ?11, user_agent = ?12,"
-	       " instance = ?13, reg_id = ?14, created = ?15, updated = ?16"
-	       " WHERE id = ?17"
+	       " instance = ?13, reg_id = ?14, created = ?15, updated = ?16,"
+	       " nat = ?18 WHERE id = ?17"
 };
 
 static struct db_stmt st_count = {
@@ -97,6 +97,17 @@ static enum sip_transp tp_decode(const char *name)
 }
 
 
+/* The nat column: NULL in the rows saved before schema 3 */
+static enum binding_nat nat_read(sqlite3_stmt *stmt, int col)
+{
+	if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
+		return BINDING_NAT_UNKNOWN;
+
+	return sqlite3_column_int(stmt, col) ? BINDING_NAT_YES :
+		BINDING_NAT_NO;
+}
+
+
 /* A binding from a row of COLUMNS */
 static int binding_read(struct binding **bp, sqlite3_stmt *stmt)
 {
@@ -116,6 +127,7 @@ static int binding_read(struct binding **bp, sqlite3_stmt *stmt)
 	b->reg_id  = (uint32_t)sqlite3_column_int64(stmt, 14);
 	b->created = sqlite3_column_int64(stmt, 15);
 	b->updated = sqlite3_column_int64(stmt, 16);
+	b->nat     = nat_read(stmt, 17);
 
 	recv = (const char *)sqlite3_column_text(stmt, 8);
 	if (recv)
@@ -296,6 +308,8 @@ static int write_binding(const char *aor, struct binding *b)
 	sqlite3_bind_int64(stmt, 16, b->updated);
 	if (b->id)
 		sqlite3_bind_int64(stmt, 17, b->id);
+	if (b->nat != BINDING_NAT_UNKNOWN)
+		sqlite3_bind_int(stmt, 18, b->nat == BINDING_NAT_YES);
 
 	rc = sqlite3_step(stmt);
 	sqlite3_reset(stmt);

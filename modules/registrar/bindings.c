@@ -342,7 +342,7 @@ static int path_join(char **pathp, const struct sip_msg *msg)
 
 static int fill(struct binding *b, const struct reg_change *c,
 		const struct sip_msg *msg, const char *aor,
-		const char *sockname, const char *path, int64_t now)
+		const struct sipd_sock *sock, const char *path, int64_t now)
 {
 	const struct sip_hdr *ua = sip_msg_hdr(msg, SIP_HDR_USER_AGENT);
 	struct mbuf *mb;
@@ -370,7 +370,7 @@ static int fill(struct binding *b, const struct reg_change *c,
 
 	err |= pl_strdup(&b->contact, &c->uri);
 	err |= pl_strdup(&b->callid, &msg->callid);
-	err |= str_dup(&b->sock, sockname);
+	err |= str_dup(&b->sock, sock_name(sock));
 	if (path)
 		err |= str_dup(&b->path, path);
 	if (ua)
@@ -384,6 +384,8 @@ static int fill(struct binding *b, const struct reg_change *c,
 	b->received = msg->src;
 	b->tp       = msg->tp;
 	b->reg_id   = c->reg_id;
+	b->nat      = nat_detect(&c->uri, msg, sock_nat(sock)) ?
+		BINDING_NAT_YES : BINDING_NAT_NO;
 	b->updated  = now;
 	if (!b->created)
 		b->created = now;
@@ -439,7 +441,7 @@ static struct binding *oldest(const struct list *current,
  * @param changes  Decoded contacts of the request
  * @param msg      The REGISTER
  * @param aor      Address-of-record
- * @param sockname Socket it arrived on
+ * @param sock     Socket it arrived on (its name, its nat=)
  * @param conf     Registrar settings
  * @param now      Current time
  * @param scode    Status code on error
@@ -450,7 +452,7 @@ static struct binding *oldest(const struct list *current,
 int reg_apply(struct list *upserts, struct list *removes,
 	      struct list *current, struct list *changes,
 	      const struct sip_msg *msg, const char *aor,
-	      const char *sockname, const struct registrar_conf *conf,
+	      const struct sipd_sock *sock, const struct registrar_conf *conf,
 	      int64_t now, uint16_t *scode, const char **reason)
 {
 	uint32_t total = list_count(current);
@@ -530,7 +532,7 @@ int reg_apply(struct list *upserts, struct list *removes,
 
 		list_append(upserts, &b->le, b);
 
-		err = fill(b, c, msg, aor, sockname, path, now);
+		err = fill(b, c, msg, aor, sock, path, now);
 		if (err)
 			goto nomem;
 	}

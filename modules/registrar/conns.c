@@ -168,34 +168,16 @@ static bool outbound(const struct sip_msg *msg)
 }
 
 
-static bool contact_nated_h(const struct sip_hdr *hdr,
-			    const struct sip_msg *msg, void *arg)
-{
-	struct contact c;
-	(void)arg;
-
-	return !contact_decode(&c, &hdr->val) && !c.star &&
-		contact_behind_nat(&c.uri, msg->tp, &msg->src);
-}
-
-
-/* Does a REGISTER name a contact behind a NAT? */
-static bool contact_nated(const struct sip_msg *msg)
-{
-	return sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_nated_h,
-				 NULL) != NULL;
-}
-
-
 /**
  * A REGISTER over a connection saved bindings: hold the connection
  *
  * @param sock    Socket it came on
  * @param msg     The REGISTER
  * @param expires Seconds until the last of its bindings expires
+ * @param nated   True if a binding it saved is behind a NAT
  */
 void conns_register(struct sipd_sock *sock, const struct sip_msg *msg,
-		    uint32_t expires)
+		    uint32_t expires, bool nated)
 {
 	bool ob, ws;
 	struct reg_conn *c;
@@ -219,7 +201,7 @@ void conns_register(struct sipd_sock *sock, const struct sip_msg *msg,
 		hash_append(rc.conns, sa_hash(&c->peer, SA_ALL), &c->he, c);
 	}
 
-	c->remove_on_close |= ob || ws || contact_nated(msg);
+	c->remove_on_close |= ob || ws || nated;
 
 	if (ob && rc.interval && !c->ka &&
 	    (msg->tp == SIP_TRANSP_TCP || msg->tp == SIP_TRANSP_TLS))

@@ -1,8 +1,8 @@
 /**
  * @file keepalive.c  Keep NATed bindings reachable, and drop dead ones
  *
- * UDP: a binding whose source address differs from its Contact is behind
- * a NAT; it gets an OPTIONS request through the socket it registered on,
+ * UDP: a binding behind a NAT (as decided when it registered, lib/sipmsg
+ * nat.c) gets an OPTIONS request through the socket it registered on,
  * at the received address, every interval. Any answer counts; a binding
  * that misses several in a row is removed.
  *
@@ -165,8 +165,6 @@ static void ping_timeout(void *arg)
 
 static bool nated(const struct binding *b)
 {
-	struct pl pl;
-
 	if (!b->sock || !*b->sock || !sa_isset(&b->received, SA_ALL))
 		return false;
 
@@ -174,9 +172,7 @@ static bool nated(const struct binding *b)
 	if (b->tp != SIP_TRANSP_UDP && b->instance && b->reg_id)
 		return false;
 
-	pl_set_str(&pl, b->contact);
-
-	return contact_behind_nat(&pl, b->tp, &b->received);
+	return binding_behind_nat(b);
 }
 
 

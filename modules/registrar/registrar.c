@@ -156,6 +156,20 @@ static uint32_t last_expiry(const struct list *bindings)
 }
 
 
+/* Is one of the bindings behind a NAT? */
+static bool any_nated(const struct list *bindings)
+{
+	struct le *le;
+
+	for (le = bindings->head; le; le = le->next) {
+		if (binding_behind_nat(le->data))
+			return true;
+	}
+
+	return false;
+}
+
+
 static void registrar_handle(struct sipd_sock *sock,
 			     const struct sip_msg *msg, struct waiting *w)
 {
@@ -252,7 +266,7 @@ static void registrar_handle(struct sipd_sock *sock,
 	}
 	else {
 		err = reg_apply(&upserts, &removes, &current, &changes, msg,
-				aor, sock_name(sock), &conf, time_now(),
+				aor, sock, &conf, time_now(),
 				&scode, &reason);
 		if (err) {
 			(void)sipd_reply(sock, msg, scode, reason);
@@ -282,7 +296,8 @@ static void registrar_handle(struct sipd_sock *sock,
 		  list_count(&upserts), list_count(&removes));
 
 	if (!list_isempty(&upserts))
-		conns_register(sock, msg, last_expiry(&upserts));
+		conns_register(sock, msg, last_expiry(&upserts),
+			       any_nated(&upserts));
 
 	/* what is stored now: the bindings kept and those written, as
 	   committed; no second read of the database */

@@ -38,7 +38,8 @@ int  reg_changes_decode(struct list *changes, const struct sip_msg *msg,
 int  reg_apply(struct list *upserts, struct list *removes,
 	       struct list *current, struct list *changes,
 	       const struct sip_msg *msg, const char *aor,
-	       const char *sockname, const struct registrar_conf *conf,
+	       const struct sipd_sock *sock,
+	       const struct registrar_conf *conf,
 	       int64_t now, uint16_t *scode, const char **reason);
 /** A binding as a Contact of a 200, with the time it is printed at */
 struct reg_contact {
@@ -59,7 +60,7 @@ int  conns_init(void);
 void conns_interval(uint32_t interval);
 void conns_close(void);
 void conns_register(struct sipd_sock *sock, const struct sip_msg *msg,
-		    uint32_t expires);
+		    uint32_t expires, bool nated);
 
 /* retry.c */
 struct waiting;

@@ -1,6 +1,8 @@
 """NAT traversal of the proxy: phones whose Contact is not where their
 packets come from, keepalive pings, and TCP phones reached over their
-own connection.
+own connection; what counts as behind a NAT (a private Contact, a Via
+that is not the source, rport with another port; a third party's
+registration does not) and the nat= parameter of a socket.
 
 A phone "behind a NAT" here sends from 127.0.0.1:P but writes a private
 address in its Contact and Via: 127.0.0.99:T, where a trap socket
@@ -10,9 +12,10 @@ that no packet can leave the loopback network).
 """
 
 import socket
+import subprocess
 import time
 
-from sipdlib import Sipd, TestFailure, check, eq
+from sipdlib import Sipd, SIPD, MODULES, TestFailure, check, eq
 from test_proxy import (PROXY_CONF, EVENTLOG, ACCOUNTS, UA, proxy_conf,
                         phone, caller, closing, alive, sdp, sipd_rr,
                         rr_uris, tag_of, wait_events, free_port)
@@ -392,3 +395,198 @@ def test_tcp_phone_without_pong_stays_registered():
             eq(len(rows), 1, "bob's binding")
         finally:
             closing(bob)
+
+
+# --- what is behind a NAT ----------------------------------------------------
+
+def nat_flags(s, aor="bob@example.com"):
+    """(contact, nat) of the bindings of an AOR, as stored."""
+    return s.query("SELECT contact, nat FROM bindings WHERE aor = ?"
+                   " ORDER BY id", (aor,))
+
+
+def third_party(s, callee_host="127.0.0.1", via_host=None, rport=False):
+    """bob's phone on callee_host (it does not register) and another
+    program on 127.0.0.1 that registers the phone's Contact for it, its
+    own port in its Via (rport when asked); returns (phone, registrant)."""
+    callee = UA(s, "bob", "secret2", host=callee_host)
+    registrant = UA(s, "bob", "secret2", via_host=via_host)
+    registrant.rport = rport
+    registrant.register(contact=callee.contact)
+    return callee, registrant
+
+
+def call_reaches(s, reached, other, what):
+    """alice calls bob: the INVITE reaches `reached` (a 486 ends it),
+    nothing reaches `other`."""
+    alice = caller(s)
+    try:
+        d = alice.invite("sip:bob@example.com")
+        inc = reached.wait(lambda m: m.method == "INVITE", "INVITE", 3.0,
+                           fail=False)
+        check(inc is not None, "%s: the INVITE did not reach %s:%d;"
+              " the caller got %s" % (what, reached.local[0],
+                                      reached.local[1], alice.describe()))
+        reached.reply(inc, 486, "Busy Here")
+        eq(d.final().status, 486, "%s: the callee's answer" % what)
+        other.no_request("INVITE", 0.3)
+        return inc
+    finally:
+        alice.close()
+
+
+def test_third_party_registration_reaches_contact():
+    """A registration made by another program on the same host (a SIPp
+    callee registered by a second SIPp): the Contact is 127.0.0.1:P1,
+    the REGISTER comes from 127.0.0.1:P2 with P2 in its Via and no
+    rport. Not behind a NAT: the call goes to P1 (it went to P2, which
+    does not answer: 408)."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        callee, registrant = third_party(s)
+        try:
+            inc = call_reaches(s, callee, registrant, "third party")
+            eq(inc.start.split()[1], callee.contact_uri, "Request-URI")
+            eq(nat_flags(s), [(callee.contact_uri, 0)],
+               "the binding, not behind a NAT")
+            alive(s)
+        finally:
+            closing(callee, registrant)
+
+
+def test_private_contact_is_behind_nat():
+    """A Contact in private space (192.168.1.10:5060) registered from
+    127.0.0.1 with a Via of the source: behind a NAT, reached at the
+    source (checked stored first: nothing is sent to 192.168.1.10)."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        bob = UA(s, "bob", "secret2", contact_host="192.168.1.10",
+                 contact_port=5060)
+        try:
+            bob.register()
+            eq(nat_flags(s), [("sip:bob@192.168.1.10:5060", 1)],
+               "a private Contact is behind a NAT")
+            inc = call_reaches(s, bob, bob, "private Contact")
+            eq(inc.start.split()[1], bob.contact_uri,
+               "Request-URI: the registered Contact")
+            alive(s)
+        finally:
+            closing(bob)
+
+
+def test_via_of_another_address_is_behind_nat():
+    """The top Via's sent-by is another address than the source (the
+    Contact, 127.0.0.99, is not private): behind a NAT."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob = UA(s, "bob", "secret2", contact_host=PRIVATE,
+                 contact_port=trap.port, via_host="127.0.0.98")
+        try:
+            bob.register()
+            eq(nat_flags(s), [(bob.contact_uri, 1)], "the binding")
+            call_reaches(s, bob, bob, "Via of another address")
+            trap.check_empty()
+            alive(s)
+        finally:
+            closing(bob)
+            trap.close()
+
+
+def test_rport_with_another_port_is_behind_nat():
+    """Over UDP, a Via of the source address with rport and another port
+    than the source's: behind a NAT."""
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        bob = UA(s, "bob", "secret2", contact_host=PRIVATE,
+                 contact_port=trap.port, via_port=trap.port)
+        try:
+            bob.register()
+            eq(nat_flags(s), [(bob.contact_uri, 1)], "with rport")
+            call_reaches(s, bob, bob, "rport and another port")
+            trap.check_empty()
+            alive(s)
+        finally:
+            closing(bob)
+            trap.close()
+
+
+def nat_conf(nat, base=PROXY_CONF):
+    """base with nat= on its UDP socket."""
+    return base.replace(
+        "listen udp:127.0.0.1:{port};roles=registrar,proxy",
+        "listen udp:127.0.0.1:{port};roles=registrar,proxy;nat=" + nat)
+
+
+def test_nat_never_uses_the_contact():
+    """nat=never: a REGISTER that looks NATed (a Via of another
+    address) and a private Contact are taken as they are; the INVITE
+    goes to the Contact."""
+    with Sipd(nat_conf("never"), accounts=ACCOUNTS) as s:
+        callee, registrant = third_party(s, callee_host=PRIVATE,
+                                         via_host="127.0.0.98",
+                                         rport=True)
+        carol = UA(s, "carol", "secret3", contact_host="192.168.1.10",
+                   contact_port=5060)
+        try:
+            carol.register()
+            eq(nat_flags(s, "carol@example.com"),
+               [("sip:carol@192.168.1.10:5060", 0)],
+               "a private Contact on a nat=never socket")
+            eq(nat_flags(s), [(callee.contact_uri, 0)], "bob's binding")
+            inc = call_reaches(s, callee, registrant, "nat=never")
+            eq(inc.start.split()[1], callee.contact_uri, "Request-URI")
+            alive(s)
+        finally:
+            closing(callee, registrant, carol)
+
+
+def test_nat_always_uses_the_source():
+    """nat=always: a third party's registration is reached at its
+    source, as every binding of that socket."""
+    with Sipd(nat_conf("always"), accounts=ACCOUNTS) as s:
+        callee, registrant = third_party(s)
+        try:
+            eq(nat_flags(s), [(callee.contact_uri, 1)], "bob's binding")
+            inc = call_reaches(s, registrant, callee, "nat=always")
+            eq(inc.start.split()[1], callee.contact_uri, "Request-URI")
+            alive(s)
+        finally:
+            closing(callee, registrant)
+
+
+def test_third_party_registration_not_pinged():
+    """The NAT pings follow the stored decision: a third party's binding
+    gets none (they went to the registrant's port, which does not answer,
+    and the binding was removed); on a nat=always socket it gets them, at
+    its source."""
+    with Sipd(PING_CONF, accounts=ACCOUNTS) as s:
+        callee, registrant = third_party(s)
+        try:
+            callee.no_request("OPTIONS", 3.0)
+            registrant.no_request("OPTIONS", 0.1)
+            eq(nat_flags(s), [(callee.contact_uri, 0)], "bob's binding")
+        finally:
+            closing(callee, registrant)
+    with Sipd(nat_conf("always", PING_CONF), accounts=ACCOUNTS) as s:
+        callee, registrant = third_party(s)
+        try:
+            m = registrant.expect_request("OPTIONS", 4.0)
+            eq(m.start.split()[1], callee.contact_uri,
+               "Request-URI of the ping")
+            callee.no_request("OPTIONS", 0.1)
+        finally:
+            closing(callee, registrant)
+
+
+def test_nat_bad_value_is_config_error():
+    """nat=maybe: sipd -t names the file, the line and the values."""
+    s = Sipd(nat_conf("maybe"), accounts=(), start=False)
+    try:
+        lineno = [i for i, l in enumerate(open(s.conf_path), 1)
+                  if "nat=maybe" in l][0]
+        r = subprocess.run([SIPD, "-t", "-f", s.conf_path, "-m", MODULES],
+                           capture_output=True, text=True, timeout=20)
+        check(r.returncode != 0, "sipd -t accepted nat=maybe")
+        want = ("%s:%d: listen: nat must be auto, always or never, not"
+                " 'maybe'" % (s.conf_path, lineno))
+        check(want in r.stderr, "sipd -t: %r, not %r" % (r.stderr, want))
+    finally:
+        s.close()

@@ -113,6 +113,7 @@ class UA:
         # behind a NAT, a phone writes its private address here
         self.via_host = via_host or self.local[0]
         self.via_port = via_port or self.local[1]
+        self.rport = True           # ;rport in its Via (RFC 3581)
         self.backlog = []
         self.received = []          # every Msg, with .src
         self.answers = {}           # request key -> last response bytes
@@ -136,8 +137,9 @@ class UA:
         return "<%s>" % self.contact_uri
 
     def via(self, branch):
-        return "SIP/2.0/%s %s:%d;branch=%s;rport" % (
-            self.transport.upper(), self.via_host, self.via_port, branch)
+        return "SIP/2.0/%s %s:%d;branch=%s%s" % (
+            self.transport.upper(), self.via_host, self.via_port, branch,
+            ";rport" if self.rport else "")
 
     def close(self):
         try:

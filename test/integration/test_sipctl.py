@@ -486,9 +486,10 @@ def test_reg_add_del_seen_by_daemon():
                      "sip:alice@127.0.0.1:7200;transport=tcp")
         eq(r.returncode, 0, "reg add, default expiry (%s)" % r.stderr)
         listed = reg_list_json(s, "alice@example.com")
-        eq([(e["contact"], e["q"]) for e in listed],
-           [("sip:alice@127.0.0.1:7200;transport=tcp", 1.0),
-            ("sip:alice@127.0.0.1:7100", 0.5)], "listed, by q")
+        eq([(e["contact"], e["q"], e["nat"]) for e in listed],
+           [("sip:alice@127.0.0.1:7200;transport=tcp", 1.0, False),
+            ("sip:alice@127.0.0.1:7100", 0.5, False)],
+           "listed, by q, not behind a NAT")
         check(590 <= listed[1]["expires"] <= 600, "expires %r" %
               listed[1]["expires"])
         check(3590 <= listed[0]["expires"] <= 3600, "default expires %r" %
@@ -652,7 +653,8 @@ def test_reg_list_json_fields():
         eq(sorted(e), sorted(["aor", "contact", "expires", "transport",
                               "source", "user_agent", "q", "call_id", "cseq",
                               "socket", "path", "instance", "reg_id",
-                              "params"]), "keys of an entry")
+                              "params", "nat"]), "keys of an entry")
+        eq(e["nat"], False, "nat of a phone registering from its Contact")
         for k in e:
             check(e[k] is not None, "%s is null" % k)
         c3.close()

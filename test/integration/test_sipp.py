@@ -18,7 +18,7 @@ from sipdlib import (Sipd, DEFAULT_CONF, SIPP_DIR, check, eq, status)
 
 sys.path.insert(0, SIPP_DIR)
 import users as sipp_users                                    # noqa: E402
-from sipprun import SippRun, logged_aors                       # noqa: E402
+from sipprun import SippRun, logged_aors, free_udp_port        # noqa: E402
 
 DOMAIN = "example.com"
 
@@ -217,3 +217,42 @@ def test_sipp_without_md5_agent_setting_fails():
         sipp_ok(sipp_load(s, csv, calls=2, rate=10, name="md5").run(60),
                 "with auth_md5_user_agent SIPp")
         eq(sorted(bindings(s)), sorted(aors), "bindings")
+
+
+def test_sipp_callee_registered_by_another_program():
+    """A SIPp callee whose binding another program on the host made (a
+    second SIPp, a script): the REGISTER came from another port than the
+    Contact's, with that port in its Via and no rport. It is not behind
+    a NAT: the call reaches SIPp at its Contact (it went to the
+    registrant's port, and the caller got a 408); reg list --json says
+    "nat": false."""
+    from test_proxy import (PROXY_CONF, ACCOUNTS, UA, sipp_run,
+                            wait_bound)
+    with Sipd(PROXY_CONF, accounts=ACCOUNTS) as s:
+        port = free_udp_port()
+        other = UA(s, "bob", "secret2")
+        other.rport = False
+        try:
+            other.register(contact="<sip:bob@127.0.0.1:%d>" % port)
+        finally:
+            other.close()
+        server = sipp_run(s, "proxy_uas.xml", name="uas", port=port,
+                          keys={"callee": "bob", "caller": "alice"})
+        server.start()
+        try:
+            wait_bound(server)
+            client = sipp_run(s, "proxy_uac.xml", name="uac",
+                              keys={"caller": "alice", "callee": "bob"},
+                              extra=["-au", "alice", "-ap", "secret"],
+                              auth_uri="bob@" + DOMAIN)
+            cres = client.run(timeout=40)
+            sres = server.wait(timeout=20 if cres.ok else 1)
+        finally:
+            server.kill()
+        sipp_ok(cres, "SIPp caller")
+        sipp_ok(sres, "SIPp callee registered by another program")
+        eq([(e["contact"], e["nat"]) for e in
+            reg_list_json(s, "bob@" + DOMAIN)],
+           [("sip:bob@127.0.0.1:%d" % port, False)],
+           "bob's binding in reg list --json")
+        check(s.alive(), "sipd died")

@@ -1,6 +1,6 @@
 /**
  * @file test_location.c  Location store on a temporary database: add,
- *                        refresh, remove, expire; accounts
+ *                        refresh, remove, expire; accounts; upgrades
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -114,6 +114,7 @@ START_TEST(test_upgrade)
 				    " DROP TABLE publications;"
 				    " DROP TABLE presence_rules;"
 				    " DROP TABLE presence_state;"
+				    " ALTER TABLE bindings DROP COLUMN nat;"
 				    " UPDATE version SET version = 1"));
 	db_close();
 
@@ -123,6 +124,80 @@ START_TEST(test_upgrade)
 	ck_assert_int_eq(0, db_upgrade());
 	ck_assert_int_eq(db_schema_ver, db_schema_version());
 	ck_assert_int_eq(0, db_exec("SELECT count(*) FROM subscriptions"));
+	ck_assert_int_eq(0, db_exec("SELECT nat FROM bindings"));
+}
+END_TEST
+
+
+/* The nat column of a binding's row: -1 for NULL */
+static int nat_column(int64_t id)
+{
+	sqlite3_stmt *stmt;
+	int nat = -2;
+
+	ck_assert_int_eq(SQLITE_OK, sqlite3_prepare_v2(db_handle(),
+		"SELECT nat FROM bindings WHERE id = ?1", -1, &stmt, NULL));
+	sqlite3_bind_int64(stmt, 1, id);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		nat = sqlite3_column_type(stmt, 0) == SQLITE_NULL ? -1 :
+			sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+
+	return nat;
+}
+
+
+START_TEST(test_upgrade_nat)
+{
+	struct list up = LIST_INIT, found = LIST_INIT;
+	int64_t now = time_now();
+	struct binding *b;
+
+	/* a database of schema version 2 with a binding: no nat column */
+	ck_assert_int_eq(0, db_exec("ALTER TABLE bindings DROP COLUMN nat;"
+				    " UPDATE version SET version = 2"));
+	ck_assert_int_eq(0, db_exec(
+		"INSERT INTO bindings (aor, contact, expires, callid, cseq,"
+		" received, transport, socket, created, updated) VALUES"
+		" ('o@example.com', 'sip:o@127.0.0.1:5070', strftime('%s',"
+		"'now') + 600, 'c', 1, '127.0.0.1:5080', 'udp',"
+		" 'udp:127.0.0.1:5060', 0, 0)"));
+	db_close();
+
+	ck_assert_int_eq(EPROTO, db_open(path, false, false));
+	ck_assert_int_eq(0, db_open(path, false, true));
+	ck_assert_int_eq(0, db_upgrade());
+	ck_assert_int_eq(db_schema_ver, db_schema_version());
+	db_close();
+	ck_assert_int_eq(0, db_open(path, false, false));
+
+	/* the old row is unknown: the old rule, another port over UDP */
+	ck_assert_int_eq(0, location_lookup(&found, "o@example.com"));
+	ck_assert_uint_eq(1, list_count(&found));
+	b = found.head->data;
+	ck_assert_int_eq(BINDING_NAT_UNKNOWN, b->nat);
+	ck_assert_int_eq(-1, nat_column(b->id));
+
+	/* written again as it is (sipctl reg add of its contact): unknown */
+	list_unlink(&b->le);
+	list_append(&up, &b->le, b);
+	b->expires = now + 900;
+	ck_assert_int_eq(0, location_save("o@example.com", &up, NULL));
+	ck_assert_int_eq(-1, nat_column(b->id));
+
+	/* a REGISTER decides: the flag is kept */
+	b->nat = BINDING_NAT_NO;
+	ck_assert_int_eq(0, location_save("o@example.com", &up, NULL));
+	ck_assert_int_eq(0, nat_column(b->id));
+	b->nat = BINDING_NAT_YES;
+	ck_assert_int_eq(0, location_save("o@example.com", &up, NULL));
+	ck_assert_int_eq(1, nat_column(b->id));
+	list_flush(&up);
+
+	ck_assert_int_eq(0, location_lookup(&found, "o@example.com"));
+	ck_assert_int_eq(BINDING_NAT_YES,
+			 ((struct binding *)found.head->data)->nat);
+	list_flush(&found);
 }
 END_TEST
 
@@ -136,6 +211,7 @@ START_TEST(test_add_lookup)
 	b = make("sip:a@192.0.2.7:5060", now + 60, 500);
 	list_append(&up, &b->le, b);
 	b = make("sip:a@192.0.2.8:5060", now + 120, 1000);
+	b->nat = BINDING_NAT_YES;
 	list_append(&up, &b->le, b);
 
 	ck_assert_int_eq(0, location_save("a@example.com", &up, NULL));
@@ -152,6 +228,9 @@ START_TEST(test_add_lookup)
 	ck_assert_str_eq("udp:127.0.0.1:5060", b->sock);
 	ck_assert_str_eq("unit", b->user_agent);
 	ck_assert_uint_eq(40000, sa_port(&b->received));
+	ck_assert_int_eq(BINDING_NAT_YES, b->nat);
+	ck_assert_int_eq(BINDING_NAT_NO,
+			 ((struct binding *)found.head->next->data)->nat);
 
 	list_flush(&found);
 	ck_assert_int_eq(0, location_lookup(&found, "b@example.com"));
@@ -310,6 +389,7 @@ Suite *suite_location(void)
 	tcase_add_test(tc, test_schema);
 	tcase_add_test(tc, test_version_mismatch);
 	tcase_add_test(tc, test_upgrade);
+	tcase_add_test(tc, test_upgrade_nat);
 	tcase_add_test(tc, test_add_lookup);
 	tcase_add_test(tc, test_refresh_remove);
 	tcase_add_test(tc, test_expire);

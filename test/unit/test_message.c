@@ -1,6 +1,7 @@
 /**
  * @file test_message.c  Request checks, Contact parsing, the
- *                       registrar's reading of a REGISTER and whom a
+ *                       registrar's reading of a REGISTER (and whether
+ *                       a contact is behind a NAT) and whom a
  *                       request may act for, on canned messages
  *
  * Copyright (C) 2026 sipd developers
@@ -277,7 +278,7 @@ START_TEST(test_register_apply)
 	ck_assert_int_eq(0, reg_changes_decode(&l, msg, &rconf, &star,
 						&scode, &reason));
 	ck_assert_int_eq(EALREADY, reg_apply(&up, &rm, &cur, &l, msg,
-					     "a@example.com", "udp:x", &rconf,
+					     "a@example.com", NULL, &rconf,
 					     1000, &scode, &reason));
 	ck_assert_uint_eq(400, scode);
 	mem_deref(msg);
@@ -289,7 +290,7 @@ START_TEST(test_register_apply)
 	ck_assert_int_eq(0, reg_changes_decode(&l, msg, &rconf, &star,
 						&scode, &reason));
 	ck_assert_int_eq(0, reg_apply(&up, &rm, &cur, &l, msg,
-				      "a@example.com", "udp:x", &rconf, 1000,
+				      "a@example.com", NULL, &rconf, 1000,
 				      &scode, &reason));
 	ck_assert_uint_eq(2, list_count(&up));
 	ck_assert_ptr_eq(b, up.head->data);
@@ -308,7 +309,7 @@ START_TEST(test_register_apply)
 	ck_assert_int_eq(0, reg_changes_decode(&l, msg, &rconf, &star,
 						&scode, &reason));
 	ck_assert_int_eq(EDQUOT, reg_apply(&up, &rm, &cur, &l, msg,
-					   "a@example.com", "udp:x", &rconf,
+					   "a@example.com", NULL, &rconf,
 					   1000, &scode, &reason));
 	ck_assert_uint_eq(403, scode);
 	mem_deref(msg);
@@ -317,6 +318,116 @@ START_TEST(test_register_apply)
 	list_flush(&cur);
 	list_flush(&up);
 	list_flush(&rm);
+}
+END_TEST
+
+
+/* Is the contact of a REGISTER from src, with a top Via, behind a NAT? */
+static bool nated(const char *via, const char *contact, const char *src,
+		  enum sip_transp tp, enum sock_nat mode)
+{
+	char text[512];
+	struct sip_msg *msg;
+	struct pl pl;
+	bool ret;
+
+	re_snprintf(text, sizeof(text), "REGISTER sip:example.com SIP/2.0\n"
+		    "Via: SIP/2.0/%s %s;branch=z9hG4bK1\n"
+		    "From: <sip:a@example.com>;tag=1\nTo: <sip:a@example.com>\n"
+		    "Call-ID: c1\nCSeq: 1 REGISTER\nContact: <%s>\n\n",
+		    tp == SIP_TRANSP_UDP ? "UDP" : "TCP", via, contact);
+	msg = decode(text);
+	msg->tp = tp;
+	ck_assert_int_eq(0, sa_decode(&msg->src, src, strlen(src)));
+
+	pl_set_str(&pl, contact);
+	ret = nat_detect(&pl, msg, mode);
+	mem_deref(msg);
+
+	return ret;
+}
+
+
+#define UDP SIP_TRANSP_UDP
+#define AUTO SOCK_NAT_AUTO
+
+
+START_TEST(test_nat_detect)
+{
+	struct binding *b;
+
+	/* a third party: the Contact is another program's port */
+	ck_assert(!nated("127.0.0.1:5080", "sip:b@127.0.0.1:5070",
+			 "127.0.0.1:5080", UDP, AUTO));
+	ck_assert(!nated("192.0.2.1:5080", "sip:b@198.51.100.7",
+			 "192.0.2.1:5080", UDP, AUTO));
+	/* a name in the Contact or the Via is not compared */
+	ck_assert(!nated("pbx.example.com", "sip:b@phone.example.com",
+			 "192.0.2.1:5060", UDP, AUTO));
+
+	/* (a) a private or shared Contact other than the source */
+	ck_assert(nated("127.0.0.1:5080", "sip:b@192.168.1.10:5060",
+			"127.0.0.1:5080", UDP, AUTO));
+	ck_assert(nated("192.0.2.1:5060", "sip:b@10.1.2.3",
+			"192.0.2.1:5060", UDP, AUTO));
+	ck_assert(nated("192.0.2.1:5060", "sip:b@172.31.255.1",
+			"192.0.2.1:5060", UDP, AUTO));
+	ck_assert(!nated("192.0.2.1:5060", "sip:b@172.32.0.1",
+			 "192.0.2.1:5060", UDP, AUTO));
+	ck_assert(nated("192.0.2.1:5060", "sip:b@100.127.0.1",
+			"192.0.2.1:5060", UDP, AUTO));
+	ck_assert(!nated("192.0.2.1:5060", "sip:b@100.128.0.1",
+			 "192.0.2.1:5060", UDP, AUTO));
+	ck_assert(nated("[2001:db8::1]:5060", "sip:b@[fd00::10]",
+			"[2001:db8::1]:5060", UDP, AUTO));
+	ck_assert(nated("[2001:db8::1]:5060", "sip:b@[fe80::1]:5062",
+			"[2001:db8::1]:5060", UDP, AUTO));
+	ck_assert(!nated("[2001:db8::1]:5060", "sip:b@[2001:db8::2]",
+			 "[2001:db8::1]:5060", UDP, AUTO));
+	/* a private network sipd is on: the Contact is the source */
+	ck_assert(!nated("192.168.1.10:5060", "sip:b@192.168.1.10:5062",
+			 "192.168.1.10:5060", UDP, AUTO));
+
+	/* (b) the Via's sent-by is another address */
+	ck_assert(nated("127.0.0.99:5060", "sip:b@127.0.0.99:5060",
+			"127.0.0.1:40000", UDP, AUTO));
+	ck_assert(nated("192.168.1.10:5060", "sip:b@phone.example.com",
+			"192.0.2.1:5060", SIP_TRANSP_TCP, AUTO));
+
+	/* (c) over UDP, rport and another port */
+	ck_assert(nated("127.0.0.1:5060;rport", "sip:b@127.0.0.1:5060",
+			"127.0.0.1:40000", UDP, AUTO));
+	ck_assert(nated("127.0.0.1;rport", "sip:b@127.0.0.1",
+			"127.0.0.1:40000", UDP, AUTO));
+	ck_assert(!nated("127.0.0.1:40000;rport", "sip:b@127.0.0.1:5070",
+			 "127.0.0.1:40000", UDP, AUTO));
+	ck_assert(!nated("127.0.0.1:5060", "sip:b@127.0.0.1:5060",
+			 "127.0.0.1:40000", UDP, AUTO));
+	ck_assert(!nated("127.0.0.1:5060;rport", "sip:b@127.0.0.1:5060",
+			 "127.0.0.1:40000", SIP_TRANSP_TCP, AUTO));
+	ck_assert(!nated("127.0.0.1:5060;rportx", "sip:b@127.0.0.1:5060",
+			 "127.0.0.1:40000", UDP, AUTO));
+
+	/* nat= of the socket */
+	ck_assert(nated("127.0.0.1:5080", "sip:b@127.0.0.1:5070",
+			"127.0.0.1:5080", UDP, SOCK_NAT_ALWAYS));
+	ck_assert(!nated("127.0.0.99:5060;rport", "sip:b@192.168.1.10",
+			 "127.0.0.1:40000", UDP, SOCK_NAT_NEVER));
+
+	/* a stored binding: its flag; without one (before schema 3) the
+	   old rule, another address or UDP port than the source */
+	ck_assert_int_eq(0, binding_alloc(&b));
+	ck_assert_int_eq(0, str_dup(&b->contact, "sip:b@127.0.0.1:5070"));
+	ck_assert_int_eq(0, sa_set_str(&b->received, "127.0.0.1", 5080));
+	ck_assert_int_eq(BINDING_NAT_NO, b->nat);
+	ck_assert(!binding_behind_nat(b));
+	b->nat = BINDING_NAT_YES;
+	ck_assert(binding_behind_nat(b));
+	b->nat = BINDING_NAT_UNKNOWN;
+	ck_assert(binding_behind_nat(b));
+	b->tp = SIP_TRANSP_TCP;
+	ck_assert(!binding_behind_nat(b));
+	mem_deref(b);
 }
 END_TEST
 
@@ -426,6 +537,7 @@ Suite *suite_message(void)
 	tcase_add_test(tc, test_contact);
 	tcase_add_test(tc, test_register_changes);
 	tcase_add_test(tc, test_register_apply);
+	tcase_add_test(tc, test_nat_detect);
 	tcase_add_test(tc, test_auth_require);
 	suite_add_tcase(s, tc);
 

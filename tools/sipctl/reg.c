@@ -127,6 +127,8 @@ static void binding_print(const struct binding *b, int64_t now,
 	(void)printf(", \"reg_id\": %u", b->reg_id);
 	(void)printf(", \"params\": ");
 	json_str(b->params);
+	(void)printf(", \"nat\": %s", b->nat == BINDING_NAT_YES ? "true" :
+		     b->nat == BINDING_NAT_NO ? "false" : "null");
 	(void)printf("}");
 }
 
