@@ -353,8 +353,16 @@ def chk_escnull(ctx, resp):
 
 
 def chk_dblreq(ctx, resp):
+    """The REGISTER is taken: its 200 lists the binding. Over UDP the row
+    stays; over TCP its Via (192.0.2.125, not the source) puts it behind
+    a NAT, so the binding ends with the connection the test closed."""
+    want = "sip:j.user@host.example.com"
+    if want not in contacts_of(resp):
+        return "the 200 does not list %s: %s" % (want, contacts_of(resp))
+    if ctx.transport != "udp":
+        return None
     rows = [c for c, _ in binding_rows(ctx.s, "j.user@example.com")]
-    if "sip:j.user@host.example.com" not in rows:
+    if want not in rows:
         return "binding of j.user not stored: %s" % rows
     return None
 
