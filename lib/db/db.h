@@ -40,6 +40,5 @@ int  db_dir_check(const char *path, const char *hint);
 /* part.c */
 void db_part_register(void);
 int  db_reopen(void);
-const char *db_path(void);
 
 #endif

@@ -140,14 +140,3 @@ int db_reopen(void)
 
 	return db_set_sync(dbp.full_sync);
 }
-
-
-/**
- * The database file of the loaded configuration
- *
- * @return Absolute path, NULL before the configuration is read
- */
-const char *db_path(void)
-{
-	return dbp.path;
-}

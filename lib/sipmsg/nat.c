@@ -43,16 +43,10 @@ static bool prefix(const uint8_t *addr, const uint8_t *pfx, unsigned bits)
 }
 
 
-/**
- * Is an address in private or shared space, where a NAT puts phones:
- * 10/8, 172.16/12, 192.168/16 (RFC 1918), 100.64/10 (RFC 6598);
- * fc00::/7 (unique-local) and fe80::/10 (link-local)
- *
- * @param sa Address
- *
- * @return True if private
- */
-bool nat_private(const struct sa *sa)
+/* Is an address in private or shared space, where a NAT puts phones:
+   10/8, 172.16/12, 192.168/16 (RFC 1918), 100.64/10 (RFC 6598);
+   fc00::/7 (unique-local) and fe80::/10 (link-local)? */
+static bool nat_private(const struct sa *sa)
 {
 	static const struct {
 		uint8_t pfx[4];

@@ -31,7 +31,6 @@ struct contact {
 
 int  contact_decode(struct contact *c, const struct pl *pl);
 
-bool nat_private(const struct sa *sa);
 bool nat_detect(const struct pl *contact, const struct sip_msg *msg,
 		enum sock_nat mode);
 bool binding_behind_nat(const struct binding *b);
