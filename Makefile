@@ -239,13 +239,16 @@ $(B)/modules/%.o: modules/%.c
 MODULE_LIBS_presence := $(XML_LIBS)
 
 # the libraries of lib/ each module links
-MODULE_USES_proxy           := $(PROXY_LIB) $(DIGEST_LIB) $(SIPMSG_LIB)
-MODULE_USES_stateless_proxy := $(PROXY_LIB) $(DIGEST_LIB) $(SIPMSG_LIB)
+MODULE_USES_proxy           := $(PROXY_LIB) $(LIB_STORE) $(DIGEST_LIB) \
+			       $(SIPMSG_LIB)
+MODULE_USES_stateless_proxy := $(PROXY_LIB) $(LIB_STORE) $(DIGEST_LIB) \
+			       $(SIPMSG_LIB)
 MODULE_USES_auth            := $(DIGEST_LIB) $(SIPMSG_LIB)
 MODULE_USES_location        := $(LIB_STORE) $(DIGEST_LIB) $(SIPMSG_LIB)
 MODULE_USES_registrar       := $(SIPMSG_LIB)
 MODULE_USES_presence        := $(LIB_STORE) $(DIGEST_LIB) $(SIPMSG_LIB)
-MODULE_USES_redirect        := $(SIPMSG_LIB)
+MODULE_USES_redirect        := $(PROXY_LIB) $(LIB_STORE) $(DIGEST_LIB) \
+			       $(SIPMSG_LIB)
 
 define module_rule
 $(B)/modules/$(1).so: $(patsubst %.c,$(B)/%.o,$(wildcard modules/$(1)/*.c)) \

@@ -52,6 +52,7 @@ const char *event_name(enum sipd_event_type type)
 	case EVENT_BINDING_REMOVED:   return "binding-removed";
 	case EVENT_BINDING_EXPIRED:   return "binding-expired";
 	case EVENT_CALL:              return "call";
+	case EVENT_ROUTED:            return "routed";
 	default:                      return "?";
 	}
 }

@@ -367,6 +367,7 @@ enum sipd_event_type {
 	EVENT_BINDING_REMOVED,
 	EVENT_BINDING_EXPIRED,
 	EVENT_CALL,
+	EVENT_ROUTED,
 };
 
 /** Call states, as RFC 4235 names dialog states */
@@ -390,10 +391,25 @@ struct call_event {
 	uint16_t code;             /**< Final status, when terminated   */
 };
 
+/** How a call was steered: a forward, a pool member, a ring group */
+struct routed_event {
+	const char *call_id;
+	const char *caller;        /**< Caller AOR or URI, may be ""    */
+	const char *callee;        /**< The address called              */
+	const char *how;           /**< "forward-always", "forward-busy",
+					"forward-noanswer",
+					"forward-unavailable", "pool",
+					"group"                          */
+	const char *target;        /**< Where it goes: the forward's
+					target, the member, the group's
+					members                          */
+};
+
 struct sipd_event {
 	enum sipd_event_type type;
 	const struct binding *binding;     /**< Binding events        */
 	const struct call_event *call;     /**< EVENT_CALL            */
+	const struct routed_event *routed; /**< EVENT_ROUTED          */
 };
 
 typedef void (event_h)(const struct sipd_event *ev, void *arg);

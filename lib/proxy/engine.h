@@ -45,6 +45,11 @@ struct route_target {
 	const struct static_route *route;  /**< Static route used, or NULL */
 	bool connection;           /**< A binding registered over TCP, TLS
 					or WebSocket, reached directly   */
+	char *extra;               /**< Header lines for it (Diversion)  */
+	int64_t expires;           /**< A binding's expiry, or 0         */
+	struct pool_member *member; /**< Pool member it goes to, or NULL */
+	uint32_t ring;             /**< ms it rings before the next group
+					goes, 0: until Timer C           */
 };
 
 /** The routing decision for a request */
@@ -68,6 +73,12 @@ struct route_result {
 	struct auth_identity id;
 	char caller[256];          /**< Local caller AOR, or ""            */
 	char callee[256];          /**< Local callee AOR, or ""            */
+	uint32_t retry_after;      /**< With a 503: its Retry-After, s     */
+	struct list busy;          /**< Targets of the busy forward        */
+	struct list noanswer;      /**< Targets of the no-answer forward   */
+	uint32_t noanswer_after;   /**< ms of ringing before it            */
+	char busy_to[256];         /**< The busy forward's target          */
+	char noanswer_to[256];     /**< The no-answer forward's target     */
 };
 
 /** What a proxy changes in the headers it forwards */
@@ -123,7 +134,38 @@ const char *routes_uri(const struct static_route *r);
 int  routes_tls_expect(const struct static_route *r, enum sip_transp tp,
 		       const struct sa *dst);
 int  routes_ruri(char *buf, size_t size, const struct static_route *r,
-		 const struct uri *uri);
+		 const struct uri *uri, const char *host);
+
+/* groups.c */
+/** A ring group: one address that rings several users */
+struct ring_group {
+	struct le le;
+	char *aor;                     /**< NUMBER@DOMAIN                  */
+	bool sequential;               /**< One member after the other     */
+	uint32_t ring;                 /**< s per member (sequential), or
+					    for all (parallel), 0: none   */
+	char *members[32];             /**< user@domain                    */
+	uint32_t memberc;
+	const struct config_line *line; /**< While it is read             */
+};
+
+int  groups_config(bool apply);
+void groups_close(void);
+const struct ring_group *groups_find(const char *aor);
+const struct list *groups_list(void);
+
+/* callee.c */
+int  callee_local(struct route_result *rr, const struct uri *ruri,
+		  const struct sip_msg *msg, bool trusted, bool redirect);
+int  callee_route(struct route_result *rr, struct list *out,
+		  const struct static_route *r, const struct uri *uri,
+		  const struct sip_msg *msg, bool redirect);
+int  target_new(struct route_target **tp, struct list *list);
+void route_routed(const struct sip_msg *msg, const char *caller,
+		  const char *how, const char *callee, const char *target);
+
+/* routes.c: a route to a server pool */
+const char *routes_pool(const struct static_route *r);
 
 int  proxy_engine_init(void);
 void proxy_engine_close(void);

@@ -10,10 +10,12 @@
  *    value becomes the Request-URI;
  *  - users of served domains authenticate (407) unless the socket has
  *    auth=off, and must send as themselves (403);
- *  - a request for a served domain goes to the bindings of the user (404
- *    for an unknown user, 480 without a binding), a number to its static
- *    route; a request for elsewhere is relayed only for a local user or a
- *    trusted socket (403 otherwise), by static route, else by RFC 3263.
+ *  - a request for a served domain goes where callee.c decides (a ring
+ *    group, a forward, the user's phones that can take a call: 404 for an
+ *    unknown user, 486 busy, 480 without a phone), a number to its static
+ *    route or pool; a request for elsewhere is relayed only for a local
+ *    user or a trusted socket (403 otherwise), by static route or pool,
+ *    else by RFC 3263.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -26,29 +28,20 @@
 static const char *proxy_supported[] = {NULL};
 
 
-static void target_destructor(void *arg)
-{
-	struct route_target *t = arg;
-
-	list_unlink(&t->le);
-	mem_deref(t->ruri);
-	mem_deref(t->nexthop);
-	mem_deref(t->routes);
-	mem_deref(t->aor);
-	mem_deref((void *)t->route);
-}
-
-
 void route_result_init(struct route_result *rr)
 {
 	memset(rr, 0, sizeof(*rr));
 	list_init(&rr->targets);
+	list_init(&rr->busy);
+	list_init(&rr->noanswer);
 }
 
 
 void route_result_reset(struct route_result *rr)
 {
 	list_flush(&rr->targets);
+	list_flush(&rr->busy);
+	list_flush(&rr->noanswer);
 	mem_deref(rr->ruri);
 	route_result_init(rr);
 }
@@ -228,48 +221,7 @@ static const struct flow *flow_other(const struct route_result *rr,
 
 static int target_add(struct route_result *rr, struct route_target **tp)
 {
-	struct route_target *t;
-
-	t = mem_zalloc(sizeof(*t), target_destructor);
-	if (!t)
-		return ENOMEM;
-
-	t->q = 1000;
-	list_append(&rr->targets, &t->le, t);
-	*tp = t;
-
-	return 0;
-}
-
-
-/* The first URI of a comma-separated list of name-addrs */
-static int first_uri(char **dst, const char *list)
-{
-	struct pl pl, uri;
-
-	pl_set_str(&pl, list);
-	if (re_regex(pl.p, pl.l, "<[^>]+>", &uri))
-		return EBADMSG;
-
-	return pl_strdup(dst, &uri);
-}
-
-
-/*
- * Is a binding reached where its REGISTER came from: through its NAT, or
- * through the connection it came on while that is open? Otherwise its
- * Contact is (over a connection: a new one to the phone's SIP port).
- */
-static bool by_received(const struct binding *b)
-{
-	if (binding_behind_nat(b))
-		return true;
-
-	/* a browser accepts no connection */
-	if (b->tp == SIP_TRANSP_WS || b->tp == SIP_TRANSP_WSS)
-		return true;
-
-	return b->tp != SIP_TRANSP_UDP && conn_is_open(b->tp, &b->received);
+	return target_new(tp, &rr->targets);
 }
 
 
@@ -294,146 +246,12 @@ static bool flow_usable(const struct flow *to, const struct pl *ruri)
 }
 
 
-static int targets_from_bindings(struct route_result *rr, const char *aor)
-{
-	struct list bindings = LIST_INIT;
-	struct le *le;
-	int err;
-
-	err = location_lookup(&bindings, aor);
-	if (err)
-		return err;
-
-	for (le = bindings.head; le; le = le->next) {
-		const struct binding *b = le->data;
-		struct route_target *t;
-
-		err = target_add(rr, &t);
-		if (err)
-			break;
-
-		t->q = b->q;
-		err  = str_dup(&t->ruri, b->contact);
-		err |= str_dup(&t->aor, aor);
-		if (err)
-			break;
-
-		if (b->path && *b->path) {
-			/* the edge proxies of the Path come first */
-			err  = str_dup(&t->routes, b->path);
-			err |= first_uri(&t->nexthop, b->path);
-		}
-		else if (b->sock && *b->sock &&
-			 sa_isset(&b->received, SA_ALL)) {
-			t->connection = b->tp != SIP_TRANSP_UDP;
-			t->sock = sock_find(b->sock);
-			if (by_received(b))
-				err = re_sdprintf(&t->nexthop,
-						  "sip:%J;transport=%s",
-						  &b->received,
-						  transp_name(b->tp));
-		}
-
-		if (err)
-			break;
-	}
-
-	list_flush(&bindings);
-
-	return err;
-}
-
-
-static int split_aor(const char *aor, char *user, size_t usize,
-		     char *domain, size_t dsize)
-{
-	const char *at = strrchr(aor, '@');
-
-	if (!at)
-		return EINVAL;
-
-	str_ncpy(user, aor, MIN(usize, (size_t)(at - aor) + 1));
-	str_ncpy(domain, at + 1, dsize);
-
-	return 0;
-}
-
-
-/* A request for a domain sipd serves: the callee's bindings */
-static int route_local(struct route_result *rr, const struct uri *ruri,
-		       bool trusted)
-{
-	const struct static_route *r;
-	char aor[256], user[128], domain[128], buf[512];
-	const char *mapped;
-	struct route_target *t;
-	bool exists = false;
-	int err;
-
-	if (!pl_isset(&ruri->user))
-		return fail(rr, 404, "Not Found");
-
-	mapped = routes_did(&ruri->user);
-	if (mapped)
-		str_ncpy(aor, mapped, sizeof(aor));
-	else if (msg_aor(aor, sizeof(aor), ruri))
-		return fail(rr, 404, "Not Found");
-
-	err = split_aor(aor, user, sizeof(user), domain, sizeof(domain));
-	if (err)
-		return err;
-
-	/* bindings are only stored for accounts (and go with them): only
-	   an address without any needs the accounts table */
-	err = targets_from_bindings(rr, aor);
-	if (err)
-		return err;
-
-	if (!list_isempty(&rr->targets)) {
-		str_ncpy(rr->callee, aor, sizeof(rr->callee));
-		return 0;
-	}
-
-	err = account_exists(user, domain, &exists);
-	if (err)
-		return err;
-
-	if (!exists) {
-		/* a number that is not an account: its route, if any */
-		r = routes_number(&ruri->user);
-		if (!r)
-			return fail(rr, 404, "Not Found");
-
-		if (!trusted)
-			return fail(rr, 403, "Forbidden");
-
-		err = routes_ruri(buf, sizeof(buf), r, ruri);
-		if (err)
-			return fail(rr, 484, "Address Incomplete");
-
-		err = target_add(rr, &t);
-		if (err)
-			return err;
-
-		t->route = mem_ref((void *)r);   /* it outlives a reload */
-		err  = str_dup(&t->ruri, buf);
-		err |= str_dup(&t->nexthop, routes_uri(r));
-		return err;
-	}
-
-	str_ncpy(rr->callee, aor, sizeof(rr->callee));
-
-	return fail(rr, 480, "Temporarily Unavailable");
-}
-
-
 /* A request for elsewhere: static route, else RFC 3263 */
 static int route_remote(struct route_result *rr, const struct uri *ruri,
-			const struct pl *ruri_str)
+			const struct pl *ruri_str, const struct sip_msg *msg)
 {
 	const struct static_route *r = NULL;
 	struct route_target *t;
-	char buf[512];
 	int err;
 
 	if (pl_isset(&ruri->user))
@@ -441,23 +259,14 @@ static int route_remote(struct route_result *rr, const struct uri *ruri,
 	if (!r)
 		r = routes_domain(&ruri->host);
 
+	if (r)
+		return callee_route(rr, &rr->targets, r, ruri, msg, false);
+
 	err = target_add(rr, &t);
 	if (err)
 		return err;
 
-	if (r) {
-		t->route = mem_ref((void *)r);
-		err = routes_ruri(buf, sizeof(buf), r, ruri);
-		if (err)
-			return fail(rr, 484, "Address Incomplete");
-		err  = str_dup(&t->ruri, buf);
-		err |= str_dup(&t->nexthop, routes_uri(r));
-	}
-	else {
-		err = pl_strdup(&t->ruri, ruri_str);
-	}
-
-	return err;
+	return pl_strdup(&t->ruri, ruri_str);
 }
 
 
@@ -583,12 +392,12 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 
 	if (domain_is_served(&ruri.host) ||
 	    (route_uri_is_ours(&ruri) && pl_isset(&ruri.user)))
-		return route_local(rr, &ruri, trusted);
+		return callee_local(rr, &ruri, msg, trusted, false);
 
 	if (!trusted)
 		return fail(rr, 403, "Relaying Denied");
 
-	return route_remote(rr, &ruri, &ruri_str);
+	return route_remote(rr, &ruri, &ruri_str, msg);
 
  forward:
 	/* by the Route left, or by the Request-URI */
@@ -645,6 +454,13 @@ int route_reply(struct sipd_sock *sock, const struct sip_msg *msg,
 				   "Unsupported: %s\r\n"
 				   "Content-Length: 0\r\n\r\n",
 				   rr->unsupported);
+
+	/* a pool whose members are all full: when to try again */
+	if (rr->scode == 503 && rr->retry_after)
+		return sipd_replyf(sock, msg, 503, rr->reason,
+				   "Retry-After: %u\r\n"
+				   "Content-Length: 0\r\n\r\n",
+				   rr->retry_after);
 
 	return sipd_reply(sock, msg, rr->scode, rr->reason);
 }

@@ -4,12 +4,16 @@
  *   route PATTERN>HOST[:PORT][;transport=udp|tcp|tls][;user=U;password=P]
  *                [;strip=N][;prefix=DIGITS]
  *                [;ca=FILE][;tls_name=NAME][;verify=on|off]
+ *   route PATTERN>pool:NAME[;strip=N][;prefix=DIGITS][;user=U;password=P]
  *   did NUMBER>USER@DOMAIN
  *
  * PATTERN is a domain (example.org), a user-part prefix ending in '*'
  * (0*), or '*' alone for every other domain. A route with credentials is
  * a SIP trunk: sipd answers its 401/407 challenges with them. A did line
- * maps a number that a trunk calls to a local user.
+ * maps a number that a trunk calls to a local user. A route to pool:NAME
+ * sends to the members of a server pool ("pool" lines, lib/pool), in
+ * the order the pool chooses: the Request-URI's host becomes the
+ * member's.
  *
  * A route over TLS checks the server's certificate: signed by a CA of
  * the system's store, or of its ca= file, and for the route's HOST, or
@@ -48,6 +52,7 @@ struct static_route {
 	uint32_t strip;
 	char *prefix;
 	char *uri;             /* sip:host[:port][;transport=x] */
+	char *pool;            /* pool:NAME, or NULL */
 	char *ca;              /* ca=, or NULL: the system's store */
 	char *tls_name;        /* tls_name=, or NULL: the host */
 	int verify;            /* verify=: 1 on, 0 off, -1 not given */
@@ -77,6 +82,7 @@ static void route_destructor(void *arg)
 	list_unlink(&r->le);
 	mem_deref(r->match);
 	mem_deref(r->host);
+	mem_deref(r->pool);
 	mem_deref(r->user);
 	mem_deref(r->password);
 	mem_deref(r->prefix);
@@ -216,6 +222,39 @@ static int route_tls(struct static_route *r, bool apply,
 }
 
 
+static int pool_name_cmp(const struct config_line *line, void *arg)
+{
+	struct pl *name = arg, first;
+
+	if (!re_regex(line->val, strlen(line->val), "[^ \t]+", &first) &&
+	    !pl_cmp(&first, name))
+		name->l = 0;   /* found */
+
+	return 0;
+}
+
+
+/* A route to pool:NAME: the pool is defined by a "pool NAME" line */
+static int route_pool(struct static_route *r, const struct config_line *line,
+		      const struct pl *host)
+{
+	struct pl name = *host, look;
+
+	name.p += 5;
+	name.l -= 5;
+	if (!name.l)
+		return config_fail(line, "pool: needs a NAME");
+
+	look = name;
+	(void)config_apply_words("pool", pool_name_cmp, &look);
+	if (look.l)
+		return config_fail(line, "no pool %r (a \"pool %r ...\" line"
+				   " defines it)", &name, &name);
+
+	return pl_strdup(&r->pool, &name);
+}
+
+
 static int route_handler(const struct config_line *line, void *arg)
 {
 	struct route_lists *fresh = arg;
@@ -259,7 +298,13 @@ static int route_handler(const struct config_line *line, void *arg)
 	if (err)
 		goto out;
 
-	if (uri_decode_hostport(&host, &h, &port) || !h.l ||
+	if (host.l >= 5 && !strncasecmp(host.p, "pool:", 5)) {
+		err = route_pool(r, line, &host);
+		if (err)
+			goto out;
+		h = host;
+	}
+	else if (uri_decode_hostport(&host, &h, &port) || !h.l ||
 	    (pl_isset(&port) && (!all_digits(&port, false) ||
 				 pl_u32(&port) > 65535 || !pl_u32(&port)))) {
 		err = config_fail(line, "'%r' is not HOST[:PORT]", &host);
@@ -295,6 +340,14 @@ static int route_handler(const struct config_line *line, void *arg)
 
 	if (!r->user != !r->password) {
 		err = config_fail(line, "user and password go together");
+		goto out;
+	}
+
+	if (r->pool && (r->tp != SIP_TRANSP_NONE || r->ca || r->tls_name ||
+			r->verify >= 0)) {
+		err = config_fail(line, "a route to a pool takes its"
+				  " transport from the members: transport,"
+				  " ca, tls_name and verify do not apply");
 		goto out;
 	}
 
@@ -353,7 +406,7 @@ static int did_handler(const struct config_line *line, void *arg)
 
 
 /**
- * Read the "route" and "did" lines of the configuration
+ * Read the "route", "did" and "group" lines of the configuration
  *
  * @param apply True to use them from now on, false to check them
  *
@@ -370,6 +423,7 @@ int routes_config(bool apply)
 
 	err  = config_apply("route", route_handler, &fresh);
 	err |= config_apply("did", did_handler, &fresh);
+	err |= groups_config(apply);
 
 	if (!err && apply) {
 		reload_list(&rt.routes, &fresh.routes);
@@ -385,6 +439,7 @@ int routes_config(bool apply)
 
 void routes_close(void)
 {
+	groups_close();
 	list_flush(&rt.routes);
 	list_flush(&rt.dids);
 }
@@ -469,6 +524,19 @@ const char *routes_did(const struct pl *number)
 
 
 /**
+ * The server pool of a route
+ *
+ * @param r Route, or NULL
+ *
+ * @return The pool's name, or NULL for a route to a host
+ */
+const char *routes_pool(const struct static_route *r)
+{
+	return r ? r->pool : NULL;
+}
+
+
+/**
  * The next-hop URI of a static route
  *
  * @param r Route
@@ -508,13 +576,25 @@ int routes_tls_expect(const struct static_route *r, enum sip_transp tp,
  * @param size Buffer size
  * @param r    Route
  * @param uri  Request-URI as received
+ * @param host HOST[:PORT][;params] to send to (a pool member), or NULL:
+ *             the route's
  *
  * @return 0 if success, otherwise errorcode
  */
 int routes_ruri(char *buf, size_t size, const struct static_route *r,
-		const struct uri *uri)
+		const struct uri *uri, const char *host)
 {
 	struct pl user = uri->user;
+
+	if (host && !pl_isset(&user)) {
+		(void)re_snprintf(buf, size, "sip:%s", host);
+		return 0;
+	}
+
+	if (host && r->kind != MATCH_PREFIX) {
+		(void)re_snprintf(buf, size, "sip:%r@%s", &user, host);
+		return 0;
+	}
 
 	if (r->kind != MATCH_PREFIX) {
 		(void)re_snprintf(buf, size, "%H", uri_encode, uri);
@@ -528,7 +608,7 @@ int routes_ruri(char *buf, size_t size, const struct static_route *r,
 	user.l -= r->strip;
 
 	if (re_snprintf(buf, size, "sip:%s%r@%s", r->prefix ? r->prefix : "",
-			&user, r->host) < 0)
+			&user, host ? host : r->host) < 0)
 		return ENOMEM;
 
 	return 0;

@@ -30,6 +30,7 @@ struct sl_ctx {
 	struct mbuf *hdrs;
 	struct fwd_opts opts;
 	char *routes;
+	char *extra;            /* the target's lines (Diversion) */
 	char *ruri;
 	char rrbuf[600];
 	bool record_route;
@@ -46,6 +47,7 @@ static void ctx_destructor(void *arg)
 	mem_deref((void *)ctx->route);
 	mem_deref(ctx->hdrs);
 	mem_deref(ctx->routes);
+	mem_deref(ctx->extra);
 	mem_deref(ctx->ruri);
 }
 
@@ -145,6 +147,8 @@ int fwd_stateless(struct sipd_sock *in, const struct sip_msg *msg,
 	err  = str_dup(&ctx->ruri, t->ruri);
 	if (t->routes)
 		err |= str_dup(&ctx->routes, t->routes);
+	if (t->extra)
+		err |= str_dup(&ctx->extra, t->extra);   /* Diversion */
 	if (err)
 		goto out;
 
@@ -152,6 +156,7 @@ int fwd_stateless(struct sipd_sock *in, const struct sip_msg *msg,
 	ctx->opts.drop_last_route = rr->strict;
 	ctx->opts.routes = ctx->routes;
 	ctx->opts.cseq_delta = rr->cseq_delta;
+	ctx->opts.extra = ctx->extra;
 
 	ctx->hdrs = mbuf_alloc(1024);
 	if (!ctx->hdrs) {

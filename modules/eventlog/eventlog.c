@@ -3,7 +3,8 @@
  *
  * Listens to the core's event registry and appends one JSON object a line
  * to eventlog_file: bindings added, refreshed, removed and expired, and
- * the call states the proxy reports. Operators read it for call and
+ * the call states the proxy reports, and how calls were steered
+ * (forwards, pool members, ring groups). Operators read it for call and
  * registration history; the tests read it to check the events. A reload
  * closes the file (it opens again at the next event, so a rotated file
  * is followed) and takes a new eventlog_file.
@@ -96,6 +97,16 @@ static void event_handler(const struct sipd_event *ev, void *arg)
 		field(f, "peer", c->peer);
 		field(f, "local_uri", c->local_uri);
 		(void)fprintf(f, ", \"code\": %u", c->code);
+	}
+
+	if (ev->routed) {
+		const struct routed_event *r = ev->routed;
+
+		field(f, "call_id", r->call_id);
+		field(f, "caller", r->caller);
+		field(f, "callee", r->callee);
+		field(f, "how", r->how);
+		field(f, "target", r->target);
 	}
 
 	(void)fputs("}\n", f);

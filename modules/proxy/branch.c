@@ -17,12 +17,18 @@
  * retries a silent server for over a minute: a branch not sent after
  * DNS_WAIT ends as 503 first, well before the caller's own timeout.
  *
+ * A branch to a member of a server pool counts as one of its calls from
+ * its start to its end (a confirmed call: to its BYE, calls.c); a 503
+ * from a member drains it (lib/pool). A ring group's member rings for
+ * its time, then its branch is cancelled and the next one goes.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <string.h>
 #include <re.h>
 #include <sipd.h>
+#include <pool/pool.h>
 #include "proxy.h"
 
 
@@ -51,6 +57,9 @@ static void branch_destructor(void *arg)
 	tmr_cancel(&b->tmr_c);
 	tmr_cancel(&b->tmr_cancel);
 	tmr_cancel(&b->tmr_dns);
+	tmr_cancel(&b->tmr_ring);
+	if (b->counted)
+		pool_member_call(b->target->member, -1);
 	mem_deref(b->dq);
 	hash_unlink(&b->he);
 	list_unlink(&b->le);
@@ -264,9 +273,51 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 		/* libre ends the transaction: the request is gone */
 		b->req = NULL;
 		tmr_cancel(&b->tmr_c);
+		tmr_cancel(&b->tmr_ring);
 	}
 
 	branch_response(b, err, msg);
+}
+
+
+static void ring_handler(void *arg)
+{
+	struct branch *b = arg;
+
+	log_info("proxy: %s: %s rang %u s unanswered\n", b->id,
+		 b->target->ruri, b->target->ring / 1000);
+
+	b->rang_out = true;
+	branch_cancel(b, "SIP;cause=480;text=\"No answer\"");
+}
+
+
+/**
+ * A branch ended (a final response, or none: msg NULL): its pool member
+ * learns of it. A 2xx leaves the call counted (calls.c ends it).
+ *
+ * @param b   Branch
+ * @param msg Final response, or NULL
+ */
+void branch_settle(struct branch *b, const struct sip_msg *msg)
+{
+	struct pool_member *m = b->target->member;
+	const struct sip_hdr *hdr;
+
+	tmr_cancel(&b->tmr_ring);
+
+	if (!m)
+		return;
+
+	if (msg && msg->scode == 503) {
+		hdr = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
+		pool_member_unavailable(m, hdr ? pl_u32(&hdr->val) : 0);
+	}
+
+	if (b->counted && !(msg && msg->scode < 300)) {
+		b->counted = false;
+		pool_member_call(m, -1);
+	}
 }
 
 
@@ -316,8 +367,10 @@ int branch_start(struct branch **bp, struct ptrans *pt,
 	b->pt = pt;
 	b->target = t;
 
-	if (extra) {
-		err = str_dup(&b->extra, extra);
+	/* the target's own lines (Diversion), then a trunk's credentials */
+	if (extra || t->extra) {
+		err = re_sdprintf(&b->extra, "%s%s", t->extra ? t->extra : "",
+				  extra ? extra : "");
 		if (err)
 			goto out;
 	}
@@ -360,6 +413,17 @@ int branch_start(struct branch **bp, struct ptrans *pt,
 
 	if (pt->invite)
 		tmr_start(&b->tmr_c, proxy_conf.timer_c, timer_c_handler, b);
+
+	if (pt->invite && t->ring)
+		tmr_start(&b->tmr_ring, t->ring, ring_handler, b);
+
+	if (pt->invite && t->member) {
+		pool_member_call(t->member, +1);
+		b->counted = true;
+		log_info("proxy: %r to pool %s member %s\n", &pt->msg->callid,
+			 pool_member_pool(t->member),
+			 pool_member_uri(t->member));
+	}
 
 	if (!b->sent)
 		tmr_start(&b->tmr_dns, DNS_WAIT, dns_wait_handler, b);

@@ -5,7 +5,8 @@
  * The proxy reports what happens to the INVITEs it forwards (trying,
  * early, confirmed, terminated) for each local party, through the core's
  * event registry. Confirmed calls are kept until their BYE, so that the
- * end of a call can be reported too.
+ * end of a call can be reported too. A call to a member of a server pool
+ * is remembered the same way, for the member's count of calls.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <re.h>
 #include <sipd.h>
+#include <pool/pool.h>
 #include "proxy.h"
 
 
@@ -34,6 +36,7 @@ struct call {
 	char *callee;
 	char *from_uri;
 	char *to_uri;
+	struct pool_member *member;    /* its pool member, or NULL */
 	int64_t started;
 };
 
@@ -58,6 +61,9 @@ static void call_destructor(void *arg)
 	mem_deref(c->callee);
 	mem_deref(c->from_uri);
 	mem_deref(c->to_uri);
+	if (c->member)
+		pool_member_call(c->member, -1);
+	mem_deref(c->member);
 	--calls.count;
 }
 
@@ -148,7 +154,8 @@ void calls_request(const struct ptrans *pt)
 }
 
 
-static int call_add(const struct ptrans *pt, const struct sip_msg *resp)
+static int call_add(const struct ptrans *pt, struct branch *b,
+		    const struct sip_msg *resp)
 {
 	const struct sip_msg *msg = pt->msg;
 	struct call *c;
@@ -186,25 +193,74 @@ static int call_add(const struct ptrans *pt, const struct sip_msg *resp)
 	if (pt->rr.callee[0])
 		err |= str_dup(&c->callee, pt->rr.callee);
 
-	if (err)
+	if (err) {
 		mem_deref(c);
+		return err;
+	}
+
+	/* the member's call is counted until the BYE */
+	if (b->counted) {
+		c->member = mem_ref(b->target->member);
+		b->counted = false;
+	}
 
 	return err;
 }
 
 
-void calls_response(const struct ptrans *pt, const struct sip_msg *msg)
+void calls_response(const struct ptrans *pt, struct branch *b,
+		    const struct sip_msg *msg)
 {
-	if (!tracked(pt) || pl_strcmp(&msg->cseq.met, "INVITE"))
+	if (pl_strcmp(&msg->cseq.met, "INVITE") || pt->rr.in_dialog)
 		return;
+
+	if (!tracked(pt)) {
+		/* a pool member's call is kept for its count */
+		if (msg->scode >= 200 && msg->scode < 300 && b->counted)
+			(void)call_add(pt, b, msg);
+		return;
+	}
 
 	if (msg->scode < 200) {
 		both(pt, CALL_EARLY, &msg->to.tag, 0);
 	}
 	else if (msg->scode < 300) {
 		both(pt, CALL_CONFIRMED, &msg->to.tag, msg->scode);
-		(void)call_add(pt, msg);
+		(void)call_add(pt, b, msg);
 	}
+}
+
+
+/**
+ * Another local party takes the call (a forward, a ring group's member
+ * answered): the one it had ends, the new one is trying
+ *
+ * @param pt  The proxied INVITE
+ * @param aor The new callee, user@domain
+ */
+void calls_callee_switch(struct ptrans *pt, const char *aor)
+{
+	const struct sip_msg *msg = pt->msg;
+	char call_id[256], ftag[128], furi[256], turi[256];
+
+	if (!pt->invite || pt->rr.in_dialog || !str_casecmp(aor, pt->rr.callee))
+		return;
+
+	if (pl_strcpy(&msg->callid, call_id, sizeof(call_id)))
+		return;
+
+	(void)pl_strcpy(&msg->from.tag, ftag, sizeof(ftag));
+	party_uri(furi, sizeof(furi), pt->rr.caller, &msg->from.uri);
+	party_uri(turi, sizeof(turi), pt->rr.callee, &msg->to.uri);
+
+	emit(pt->rr.callee, CALL_TERMINATED, false, call_id, "", ftag, furi,
+	     turi, 0);
+
+	str_ncpy(pt->rr.callee, aor, sizeof(pt->rr.callee));
+	party_uri(turi, sizeof(turi), pt->rr.callee, &msg->to.uri);
+
+	emit(pt->rr.callee, CALL_TRYING, false, call_id, "", ftag, furi,
+	     turi, 0);
 }
 
 

@@ -43,6 +43,11 @@ struct ptrans {
 	bool canceled;
 	bool got_6xx;
 	bool got_2xx;
+	struct tmr tmr_noanswer;       /* the no-answer forward's wait  */
+	bool noanswer_fired;           /* it is time for it             */
+	bool all_busy;                 /* every final answer was busy   */
+	bool no_failover;              /* a pool member answered for
+					  good: no next member          */
 };
 
 /** One branch: a client transaction towards one target */
@@ -76,6 +81,9 @@ struct branch {
 	struct dns_query *dq;          /* why the next hop did not resolve */
 	struct tmr tmr_dns;            /* the next hop's lookup, at most  */
 	uint16_t unresolved;           /* 404 or 503 when it did not      */
+	struct tmr tmr_ring;           /* a ring group's time per member  */
+	bool rang_out;                 /* cancelled when it ran out       */
+	bool counted;                  /* a call of its pool member       */
 };
 
 
@@ -92,6 +100,7 @@ int  branch_start(struct branch **bp, struct ptrans *pt,
 		  const struct route_target *t, const char *extra,
 		  int32_t cseq_delta);
 void branch_cancel(struct branch *b, const char *reason);
+void branch_settle(struct branch *b, const struct sip_msg *msg);
 bool branch_cancel_response(const struct sip_msg *msg);
 typedef void (branch_response_h)(struct branch *b, int err,
 				 const struct sip_msg *msg);
@@ -101,7 +110,9 @@ void branch_close(void);
 
 /* calls.c */
 void calls_request(const struct ptrans *pt);
-void calls_response(const struct ptrans *pt, const struct sip_msg *msg);
+void calls_response(const struct ptrans *pt, struct branch *b,
+		    const struct sip_msg *msg);
+void calls_callee_switch(struct ptrans *pt, const char *aor);
 void calls_final(const struct ptrans *pt, uint16_t scode);
 void calls_in_dialog(const struct sip_msg *msg);
 uint32_t calls_count(void);

@@ -9,6 +9,13 @@
  * best final response goes upstream once every branch has answered, with
  * the challenges of all 401/407 responses combined.
  *
+ * The forwards callee.c kept with the decision are taken here: the
+ * no-answer forward when its time has passed without a 2xx (the
+ * branches are cancelled with a Reason), the busy forward when every
+ * branch answered 486 or 600. Targets of a server pool are tried one
+ * after the other on 408, 5xx and transport errors only; any other
+ * answer of a member is the answer.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -23,6 +30,8 @@ static struct list ptranss;
 
 static const char *reason_elsewhere =
 	"SIP;cause=200;text=\"Call completed elsewhere\"";
+static const char *reason_noanswer =
+	"SIP;cause=408;text=\"Call forwarded on no answer\"";
 
 
 static void ptrans_destructor(void *arg)
@@ -30,6 +39,7 @@ static void ptrans_destructor(void *arg)
 	struct ptrans *pt = arg;
 
 	list_unlink(&pt->le);
+	tmr_cancel(&pt->tmr_noanswer);
 	list_flush(&pt->branches);
 	pt->st = mem_deref(pt->st);
 	mem_deref(pt->msg);
@@ -187,6 +197,7 @@ static void send_best(struct ptrans *pt)
 
 		case 487: reason = "Request Terminated"; break;
 		case 408: reason = "Request Timeout"; break;
+		case 480: reason = "Temporarily Unavailable"; break;
 		case 404: reason = "Not Found"; break;
 		case 503:
 			/* a DNS that fails is worth a retry (RFC 3263);
@@ -235,16 +246,91 @@ static void send_best(struct ptrans *pt)
 }
 
 
+/* Move a list of targets to the end of the transaction's */
+static struct le *targets_append(struct ptrans *pt, struct list *list)
+{
+	struct le *le, *first = list->head;
+
+	while ((le = list->head)) {
+		list_unlink(le);
+		list_append(&pt->rr.targets, le, le->data);
+	}
+
+	return first;
+}
+
+
+/* Take a forward the routing kept (busy, no answer); true if it went */
+static bool fallback_take(struct ptrans *pt, struct list *list,
+			  const char *how, const char *to)
+{
+	const struct route_target *t;
+
+	if (list_isempty(list))
+		return false;
+
+	pt->next_target = targets_append(pt, list);
+	list_flush(&pt->rr.busy);
+	list_flush(&pt->rr.noanswer);
+	tmr_cancel(&pt->tmr_noanswer);
+	pt->got_6xx = false;
+	pt->all_busy = true;
+	pt->noanswer_fired = false;
+	pt->no_failover = false;
+	pt->best = mem_deref(pt->best);
+	pt->local_scode = 0;
+
+	route_routed(pt->msg, pt->rr.caller, how, pt->rr.callee, to);
+
+	/* the party that rings now, for the busy lamps */
+	t = pt->next_target->data;
+	if (t->aor)
+		calls_callee_switch(pt, t->aor);
+
+	return !next_group(pt);
+}
+
+
+static void noanswer_handler(void *arg)
+{
+	struct ptrans *pt = arg;
+
+	if (pt->final_sent || pt->canceled || pt->got_2xx)
+		return;
+
+	log_info("proxy: %r: no answer in %u s: forwarding to %s\n",
+		 &pt->msg->callid, pt->rr.noanswer_after / 1000,
+		 pt->rr.noanswer_to);
+
+	pt->noanswer_fired = true;
+	pt->next_target = NULL;
+	cancel_others(pt, NULL, reason_noanswer);
+}
+
+
 static void ptrans_done_check(struct ptrans *pt)
 {
 	if (branches_pending(pt))
 		return;
 
-	/* sequential forking: the next q group, unless it is settled */
-	if (!pt->final_sent && !pt->canceled && !pt->got_6xx &&
-	    !pt->got_2xx && pt->next_target) {
-		if (!next_group(pt))
-			return;
+	if (!pt->final_sent && !pt->canceled && !pt->got_2xx) {
+		if (pt->noanswer_fired) {
+			if (fallback_take(pt, &pt->rr.noanswer,
+					  "forward-noanswer",
+					  pt->rr.noanswer_to))
+				return;
+		}
+		else {
+			/* sequential forking: the next q group */
+			if (!pt->got_6xx && !pt->no_failover &&
+			    pt->next_target && !next_group(pt))
+				return;
+
+			if (pt->all_busy &&
+			    fallback_take(pt, &pt->rr.busy, "forward-busy",
+					  pt->rr.busy_to))
+				return;
+		}
 	}
 
 	send_best(pt);
@@ -325,6 +411,28 @@ void ptrans_branch_response(struct branch *b, int err,
 	struct ptrans *pt = b->pt;
 	uint16_t scode;
 
+	if (msg && msg->scode >= 200)
+		branch_settle(b, msg);
+	else if (err || !msg)
+		branch_settle(b, NULL);
+
+	/* a final answer that is not busy: no busy forward */
+	if ((err || !msg || msg->scode >= 300) &&
+	    !(msg && (msg->scode == 486 || msg->scode == 600)))
+		pt->all_busy = false;
+
+	/* a pool member's answer is the answer, unless it failed */
+	if (b->target->member && msg && msg->scode >= 300 &&
+	    msg->scode != 408 && msg->scode < 500)
+		pt->no_failover = true;
+
+	/* a ring group's member rang out: as no answer */
+	if (msg && msg->scode == 487 && b->rang_out) {
+		msg = NULL;
+		err = ETIMEDOUT;
+		b->unresolved = 480;
+	}
+
 	if (err || !msg) {
 		if (b->unresolved)
 			b->scode = b->unresolved;
@@ -346,7 +454,7 @@ void ptrans_branch_response(struct branch *b, int err,
 			return;
 
 		(void)reply_upstream(pt, msg, b);
-		calls_response(pt, msg);
+		calls_response(pt, b, msg);
 		return;
 	}
 
@@ -363,7 +471,11 @@ void ptrans_branch_response(struct branch *b, int err,
 			shift_add(&pt->msg->callid, &pt->msg->from.tag,
 				  b->cseq_delta);
 		pt->final_sent = true;
-		calls_response(pt, msg);
+
+		/* the party of the call: the one whose phone answered */
+		if (b->target->aor && strcmp(b->target->aor, pt->rr.callee))
+			calls_callee_switch(pt, b->target->aor);
+		calls_response(pt, b, msg);
 
 		if (pt->invite)
 			cancel_others(pt, b, reason_elsewhere);
@@ -431,13 +543,22 @@ int ptrans_start(struct sipd_sock *sock, const struct sip_msg *msg,
 	pt->invite = msg_method_is(msg, "INVITE");
 	pt->rr = *rr;
 	list_init(&pt->rr.targets);
-	while (rr->targets.head) {
-		struct le *le = rr->targets.head;
+	list_init(&pt->rr.busy);
+	list_init(&pt->rr.noanswer);
+	(void)targets_append(pt, &rr->targets);
+	while (rr->busy.head) {
+		struct le *le = rr->busy.head;
 		list_unlink(le);
-		list_append(&pt->rr.targets, le, le->data);
+		list_append(&pt->rr.busy, le, le->data);
+	}
+	while (rr->noanswer.head) {
+		struct le *le = rr->noanswer.head;
+		list_unlink(le);
+		list_append(&pt->rr.noanswer, le, le->data);
 	}
 	rr->ruri = NULL;
 	pt->next_target = pt->rr.targets.head;
+	pt->all_busy = true;
 
 	sip_reply_addr(&pt->reply_dst, msg,
 		       !msg_param_exists(&msg->via.params, "rport", &rport));
@@ -454,6 +575,10 @@ int ptrans_start(struct sipd_sock *sock, const struct sip_msg *msg,
 	}
 
 	calls_request(pt);
+
+	if (pt->invite && !list_isempty(&pt->rr.noanswer))
+		tmr_start(&pt->tmr_noanswer, pt->rr.noanswer_after,
+			  noanswer_handler, pt);
 
 	err = next_group(pt);
 	if (err) {

@@ -2,9 +2,17 @@
  * @file redirect.c  Redirect role (RFC 3261 sections 8.3 and 21.3)
  *
  * A request for an address-of-record of a served domain gets
- * "302 Moved Temporarily" listing every current contact, best q first,
- * with q and expires parameters. Unknown user: 404. Known user without a
- * binding: 480. The ACK to the 302 is absorbed by the transaction.
+ * "302 Moved Temporarily" listing where it goes, best q first, as the
+ * proxy engine decides it (lib/proxy callee.c): the user's phones that
+ * can take a call, with q and expires parameters; the target of its
+ * "always" forward, or of its busy or unavailable forward; the phones of
+ * a ring group's members (sequential: falling q). Unknown user: 404.
+ * Known user without a phone: 480. Busy (published busy or dnd, or on
+ * busy_limit calls): 486. A number or a domain routed to a server pool
+ * gets the pool's live members, the pool's choice first with q 1.0 and
+ * each next one lower; none alive: 503. A number routed to a host gets
+ * that host. The no-answer forward needs a proxy and is not used here.
+ * The ACK to the 302 is absorbed by the transaction.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -13,28 +21,27 @@
 #include <re.h>
 #include <sipd.h>
 #include <sipmsg/sipmsg.h>
-
-
-struct redirect_reply {
-	const struct list *bindings;
-	int64_t now;
-};
+#include <proxy/engine.h>
+#include <pool/pool.h>
 
 
 static int contacts_print(struct re_printf *pf, void *arg)
 {
-	const struct redirect_reply *rr = arg;
+	const struct list *targets = arg;
+	int64_t now = time_now();
 	struct le *le;
 	int err = 0;
 
-	for (le = rr->bindings->head; le; le = le->next) {
-		const struct binding *b = le->data;
-		int64_t left = b->expires - rr->now;
+	for (le = targets->head; le; le = le->next) {
+		const struct route_target *t = le->data;
+		int64_t left = t->expires - now;
 
-		err |= re_hprintf(pf, "Contact: <%s>;q=%u.%03u;expires=%lld"
-				  "\r\n", b->contact, b->q / 1000,
-				  b->q % 1000,
-				  (long long)(left > 0 ? left : 0));
+		err |= re_hprintf(pf, "Contact: <%s>;q=%u.%03u", t->ruri,
+				  t->q / 1000, t->q % 1000);
+		if (t->expires)
+			err |= re_hprintf(pf, ";expires=%lld",
+					  (long long)(left > 0 ? left : 0));
+		err |= re_hprintf(pf, "\r\n");
 	}
 
 	return err;
@@ -97,67 +104,86 @@ static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg)
 }
 
 
+/* A domain sipd does not serve, routed to a pool: its members */
+static bool pool_domain(struct route_result *rr, const struct sip_msg *msg,
+			int *err)
+{
+	const struct static_route *r = routes_domain(&msg->uri.host);
+
+	if (!r || !routes_pool(r))
+		return false;
+
+	*err = callee_route(rr, &rr->targets, r, &msg->uri, msg, true);
+
+	return true;
+}
+
+
 static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 {
-	struct list bindings = LIST_INIT;
-	struct redirect_reply rr;
-	char aor[256], user[128], domain[128], unsup[256];
-	const char *at;
-	bool exists = false;
+	struct route_result rr;
+	const struct route_target *first;
+	char unsup[256];
 	static const char *supported[] = {NULL};
-	int err;
+	bool served;
+	int err = 0;
 
 	if (msg_method_is(msg, "ACK"))
 		return true;   /* an ACK to a 2xx we never sent: drop */
 
-	if (!domain_is_served(&msg->uri.host))
+	route_result_init(&rr);
+
+	served = domain_is_served(&msg->uri.host);
+	if (!served && !pool_domain(&rr, msg, &err)) {
+		route_result_reset(&rr);
 		return false;
+	}
 
 	if (msg_require_check(msg, SIP_HDR_REQUIRE, supported, unsup,
 			      sizeof(unsup))) {
 		reply(sock, msg, 420, "Bad Extension", "Unsupported: %s\r\n"
 		      "Content-Length: 0\r\n\r\n", unsup);
-		return true;
+		goto out;
 	}
 
 	if (!authorized(sock, msg))
-		return true;
+		goto out;
 
-	if (msg_aor(aor, sizeof(aor), &msg->uri)) {
-		reply(sock, msg, 404, "Not Found", NULL);
-		return true;
+	if (served) {
+		if (domain_is_served(&msg->from.uri.host))
+			(void)msg_aor(rr.caller, sizeof(rr.caller),
+				      &msg->from.uri);
+		err = callee_local(&rr, &msg->uri, msg, true, true);
 	}
 
-	at = strrchr(aor, '@');
-	str_ncpy(user, aor, MIN(sizeof(user), (size_t)(at - aor) + 1));
-	str_ncpy(domain, at + 1, sizeof(domain));
-
-	/* bindings are only stored for accounts (and go with them): only
-	   an address without any needs the accounts table */
-	err = location_lookup(&bindings, aor);
-	if (!err)
-		exists = !list_isempty(&bindings);
-	if (!err && !exists)
-		err = account_exists(user, domain, &exists);
+	first = list_ledata(rr.targets.head);
 
 	if (err) {
-		log_warning("redirect: lookup of %s: %m\n", aor, err);
+		log_warning("redirect: %r: %m\n", &msg->ruri, err);
 		reply(sock, msg, 500, "Server Internal Error", NULL);
 	}
-	else if (!exists) {
-		reply(sock, msg, 404, "Not Found", NULL);
+	else if (rr.scode == 503 && rr.retry_after) {
+		reply(sock, msg, 503, rr.reason, "Retry-After: %u\r\n"
+		      "Content-Length: 0\r\n\r\n", rr.retry_after);
 	}
-	else if (list_isempty(&bindings)) {
+	else if (rr.scode) {
+		reply(sock, msg, rr.scode, rr.reason, NULL);
+	}
+	else if (!first) {
 		reply(sock, msg, 480, "Temporarily Unavailable", NULL);
 	}
 	else {
-		rr.bindings = &bindings;
-		rr.now = time_now();
+		/* the pool's choice is the call it will get */
+		if (first->member)
+			pool_member_redirected(first->member);
+
 		reply(sock, msg, 302, "Moved Temporarily",
-		      "%HContent-Length: 0\r\n\r\n", contacts_print, &rr);
+		      "%HContent-Length: 0\r\n\r\n", contacts_print,
+		      &rr.targets);
 	}
 
-	list_flush(&bindings);
+ out:
+	route_result_reset(&rr);
 
 	return true;
 }
@@ -178,6 +204,13 @@ static struct role role = {
 
 static int module_init(void)
 {
+	int err;
+
+	/* the routes, numbers, ring groups and pools of the engine */
+	err = proxy_engine_init();
+	if (err)
+		return err;
+
 	role_register(&role);
 
 	return 0;
@@ -187,6 +220,7 @@ static int module_init(void)
 static int module_close(void)
 {
 	role_unregister(&role);
+	proxy_engine_close();
 
 	return 0;
 }

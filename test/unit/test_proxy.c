@@ -308,7 +308,7 @@ START_TEST(test_routes)
 	/* strip one digit, add +49, host of the route */
 	pl_set_str(&pl, "sip:0301234@example.com");
 	ck_assert_int_eq(0, uri_decode(&uri, &pl));
-	ck_assert_int_eq(0, routes_ruri(buf, sizeof(buf), r, &uri));
+	ck_assert_int_eq(0, routes_ruri(buf, sizeof(buf), r, &uri, NULL));
 	ck_assert_str_eq("sip:+49301234@127.0.0.1:5099", buf);
 
 	pl_set_str(&pl, "example.org");
