@@ -4,6 +4,14 @@
 -- sipd creates it from this file when it is missing and refuses to start
 -- when the version below differs from the one it was built for.
 -- Times are integer epoch seconds.
+--
+-- This file is version 1; db/migrations/N.sql takes a database from
+-- version N-1 to N, and a new database is this file plus every migration
+-- in order (tools/embed-schema): 2 adds the presence tables, 3 the nat
+-- flag of bindings, 4 the busy_limit of accounts (calls a user may be on
+-- before a new one gets 486 Busy Here, 0: unlimited) and the table
+-- forwards (a user's call forwarding rules: always, busy, noanswer,
+-- unavailable, one of each kind, removed with the account).
 
 CREATE TABLE version (
 	name    TEXT PRIMARY KEY,

@@ -1,7 +1,8 @@
 /**
  * @file sipmsg.h  Helpers on SIP messages for the modules: bodies, Require
  *                 option tags, URI comparison (RFC 3261 19.1.4), Contact
- *                 values, NAT detection; a static library (lib/sipmsg)
+ *                 values, NAT detection, call forwarding targets; a
+ *                 static library (lib/sipmsg)
  *                 linked into the modules that use it
  *
  * Copyright (C) 2026 sipd developers
@@ -34,5 +35,14 @@ int  contact_decode(struct contact *c, const struct pl *pl);
 bool nat_detect(const struct pl *contact, const struct sip_msg *msg,
 		enum sock_nat mode);
 bool binding_behind_nat(const struct binding *b);
+
+/* Check and normalise a forwarding target: a sip:/sips: URI (kept as
+   given, must decode with uri_decode and have a host), USER@DOMAIN
+   (becomes sip:USER@DOMAIN), or a number (digits, optionally a leading
+   '+', and '*' '#') kept as is (the daemon makes it sip:NUMBER@<the
+   forwarding user's domain>, where the routes match it).
+   Returns 0, or EINVAL with a reason in why[] */
+int  forward_target_norm(char *buf, size_t size, const char *target,
+			 char *why, size_t wsize);
 
 #endif

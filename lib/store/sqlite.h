@@ -43,6 +43,16 @@ int  sqlite_account_import(const struct list *accounts);
 int  sqlite_account_delete(const char *user, const char *domain);
 int  sqlite_account_list(struct list *accounts, int64_t now);
 
+/* sqlite_forward.c */
+int  sqlite_account_busy_limit(const char *user, const char *domain,
+			       uint32_t *limit);
+int  sqlite_account_busy_limit_set(const char *user, const char *domain,
+				   uint32_t limit);
+int  sqlite_forward_set(const char *aor, enum store_forward_kind kind,
+			const char *target, uint32_t after, int64_t now);
+int  sqlite_forward_del(const char *aor, enum store_forward_kind kind);
+int  sqlite_forward_list(struct list *fwds, const char *aor);
+
 /* sqlite_presence.c */
 int  sqlite_rule_get(char *rule, size_t size, const char *presentity,
 		     const char *watcher);

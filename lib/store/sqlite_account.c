@@ -44,11 +44,16 @@ static struct db_stmt st_delete_bindings = {
 	.sql = "DELETE FROM bindings WHERE aor = ?1"
 };
 
+/* an account's forwarding rules go with it (sqlite_forward.c) */
+static struct db_stmt st_delete_forwards = {
+	.sql = "DELETE FROM forwards WHERE aor = ?1"
+};
+
 static struct db_stmt st_list = {
 	.sql = "SELECT a.username, a.domain, a.created,"
 	       " (SELECT count(*) FROM bindings b WHERE"
 	       "  b.aor = a.username || '@' || a.domain"
-	       "  AND b.expires > ?1)"
+	       "  AND b.expires > ?1), a.busy_limit"
 	       " FROM accounts a ORDER BY a.domain, a.username"
 };
 
@@ -199,6 +204,8 @@ int sqlite_account_delete(const char *user, const char *domain)
 		err = ENOENT;
 	if (!err)
 		err = step_changes(&st_delete_bindings, aor, NULL, &n);
+	if (!err)
+		err = step_changes(&st_delete_forwards, aor, NULL, &n);
 
 	if (err) {
 		db_rollback();
@@ -234,6 +241,7 @@ int sqlite_account_list(struct list *accounts, int64_t now)
 		str_ncpy(a->domain, s ? s : "", sizeof(a->domain));
 		a->created = sqlite3_column_int64(stmt, 2);
 		a->bindings = (uint32_t)sqlite3_column_int64(stmt, 3);
+		a->busy_limit = (uint32_t)sqlite3_column_int64(stmt, 4);
 
 		list_append(accounts, &a->le, a);
 	}

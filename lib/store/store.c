@@ -286,7 +286,8 @@ int store_account_import(const struct list *accounts)
 
 
 /**
- * Remove an account and its bindings in one transaction
+ * Remove an account, its bindings and its forwarding rules in one
+ * transaction
  *
  * @param user   User part
  * @param domain Domain

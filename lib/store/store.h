@@ -1,5 +1,6 @@
 /**
- * @file store.h  The store: bindings, accounts and presence (rules,
+ * @file store.h  The store: bindings, accounts (with their busy limits and
+ *                call forwarding rules) and presence (rules,
  *                publications, subscriptions), whatever the database
  *                engine
  *
@@ -33,6 +34,8 @@ struct store_account {
 	uint8_t ha1_sha256[DIGEST_MAX_SIZE];
 	int64_t created;           /**< Epoch seconds                       */
 	uint32_t bindings;         /**< Bindings not expired (listing only) */
+	uint32_t busy_limit;       /**< Calls before 486, 0: unlimited
+				        (listing only)                       */
 };
 
 /** How an account is written */
@@ -40,6 +43,26 @@ enum store_write {
 	STORE_ADD,                 /**< A new account: EEXIST if it is not */
 	STORE_UPDATE,              /**< Its HA1s: ENOENT without it        */
 	STORE_UPSERT,              /**< Either                              */
+};
+
+
+/** The kinds of call forwarding rules; a user has at most one of each */
+enum store_forward_kind {
+	FORWARD_ALWAYS = 0,        /**< Every call                          */
+	FORWARD_BUSY,              /**< When the user is busy (486)         */
+	FORWARD_NOANSWER,          /**< When nobody answers in time         */
+	FORWARD_UNAVAILABLE,       /**< When the user has no binding        */
+	FORWARD_KINDS
+};
+
+/** A forwarding rule of a user */
+struct store_forward {
+	struct le le;
+	char aor[256];                /**< user@domain                  */
+	enum store_forward_kind kind;
+	char target[256];             /**< sip: URI or a number          */
+	uint32_t after;               /**< noanswer: seconds of ringing  */
+	int64_t created;
 };
 
 
@@ -129,6 +152,16 @@ struct store_engine {
 	int (*account_import)(const struct list *accounts);
 	int (*account_delete)(const char *user, const char *domain);
 	int (*account_list)(struct list *accounts, int64_t now);
+	int (*account_busy_limit)(const char *user, const char *domain,
+				  uint32_t *limit);
+	int (*account_busy_limit_set)(const char *user, const char *domain,
+				      uint32_t limit);
+
+	/* call forwarding rules */
+	int (*forward_set)(const char *aor, enum store_forward_kind kind,
+			   const char *target, uint32_t after, int64_t now);
+	int (*forward_del)(const char *aor, enum store_forward_kind kind);
+	int (*forward_list)(struct list *fwds, const char *aor);
 
 	/* presence rules */
 	int (*rule_get)(char *rule, size_t size, const char *presentity,
@@ -217,6 +250,21 @@ int  store_account_write(const struct store_account *acc,
 int  store_account_import(const struct list *accounts);
 int  store_account_delete(const char *user, const char *domain);
 int  store_account_list(struct list *accounts, int64_t now);
+int  store_account_busy_limit(const char *user, const char *domain,
+			      uint32_t *limit);
+int  store_account_busy_limit_set(const char *user, const char *domain,
+				  uint32_t limit);
+
+
+/* --- Call forwarding (struct store_forward) ------------------------------ */
+
+const char *store_forward_kind_name(enum store_forward_kind kind);
+int  store_forward_kind_decode(enum store_forward_kind *kind,
+			       const char *name);
+int  store_forward_set(const char *aor, enum store_forward_kind kind,
+		       const char *target, uint32_t after);
+int  store_forward_del(const char *aor, enum store_forward_kind kind);
+int  store_forward_list(struct list *fwds, const char *aor);
 
 
 /* --- Presence ----------------------------------------------------------- */

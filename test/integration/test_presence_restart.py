@@ -354,9 +354,10 @@ def test_sigterm_right_after_notify_exits_cleanly():
 
 def test_schema_1_database_upgraded_for_presence():
     """A database of schema version 1 (before presence): sipd refuses it
-    and names sipctl db upgrade; after the upgrade (version 3: the
-    presence tables, the nat column of the bindings) the accounts are
-    kept and presence works, and the state survives a restart."""
+    and names sipctl db upgrade; after the upgrade (version 4: the
+    presence tables, the nat column of the bindings, the busy limits and
+    forwards of issue 14) the accounts are kept and presence works, and
+    the state survives a restart."""
     import sqlite3
     schema = os.path.join(os.path.dirname(os.path.dirname(HERE)), "db",
                           "schema.sql")
@@ -382,11 +383,12 @@ def test_schema_1_database_upgraded_for_presence():
         eq(r.returncode, 0, "sipctl db upgrade: %s%s" % (r.stdout,
                                                           r.stderr))
         eq(s.query("SELECT version FROM version WHERE name = 'schema'"),
-           [(3,)], "schema version after the upgrade")
+           [(4,)], "schema version after the upgrade")
         tables = set(x[0] for x in s.query(
             "SELECT name FROM sqlite_master WHERE type = 'table'"))
         check({"subscriptions", "publications", "presence_rules",
-               "presence_state"} <= tables, "tables: %s" % tables)
+               "presence_state", "forwards"} <= tables, "tables: %s" %
+              tables)
         for aor, pw in ACCOUNTS:
             eq(s.sipctl("user", "add", aor, pw).returncode, 0,
                "user add")

@@ -34,7 +34,7 @@ def listed_accounts(s):
     check(lines and lines[0].split()[:3] == ["ACCOUNT", "CREATED",
                                             "BINDINGS"],
           "user list header: %r" % r.stdout[:200])
-    return {l.split()[0]: int(l.split()[-1]) for l in lines[1:] if l}
+    return {l.split()[0]: int(l.split()[3]) for l in lines[1:] if l}
 
 
 def invite_redirect(s, user):

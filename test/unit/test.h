@@ -12,6 +12,7 @@ Suite *suite_scan(void);
 Suite *suite_digest(void);
 Suite *suite_nonce(void);
 Suite *suite_location(void);
+Suite *suite_forward(void);
 Suite *suite_message(void);
 Suite *suite_proxy(void);
 Suite *suite_presence(void);

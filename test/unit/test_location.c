@@ -115,6 +115,8 @@ START_TEST(test_upgrade)
 				    " DROP TABLE presence_rules;"
 				    " DROP TABLE presence_state;"
 				    " ALTER TABLE bindings DROP COLUMN nat;"
+				    " DROP TABLE forwards;"
+				    " ALTER TABLE accounts DROP COLUMN busy_limit;"
 				    " UPDATE version SET version = 1"));
 	db_close();
 
@@ -125,6 +127,8 @@ START_TEST(test_upgrade)
 	ck_assert_int_eq(db_schema_ver, db_schema_version());
 	ck_assert_int_eq(0, db_exec("SELECT count(*) FROM subscriptions"));
 	ck_assert_int_eq(0, db_exec("SELECT nat FROM bindings"));
+	ck_assert_int_eq(0, db_exec("SELECT busy_limit FROM accounts"));
+	ck_assert_int_eq(0, db_exec("SELECT count(*) FROM forwards"));
 }
 END_TEST
 
@@ -155,6 +159,8 @@ START_TEST(test_upgrade_nat)
 
 	/* a database of schema version 2 with a binding: no nat column */
 	ck_assert_int_eq(0, db_exec("ALTER TABLE bindings DROP COLUMN nat;"
+				    " DROP TABLE forwards;"
+				    " ALTER TABLE accounts DROP COLUMN busy_limit;"
 				    " UPDATE version SET version = 2"));
 	ck_assert_int_eq(0, db_exec(
 		"INSERT INTO bindings (aor, contact, expires, callid, cseq,"

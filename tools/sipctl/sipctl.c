@@ -1,6 +1,6 @@
 /**
- * @file sipctl.c  sipctl: inspect and edit accounts and registrations,
- *                  and talk to the running sipd
+ * @file sipctl.c  sipctl: inspect and edit accounts, registrations and
+ *                  call forwarding, and talk to the running sipd
  *
  * sipctl reads the database path from the same configuration file as
  * sipd and works on the database through the store (lib/store), with
@@ -64,11 +64,21 @@ static void usage(void)
 		"  user add [--force] USER@DOMAIN PASSWORD  add an account"
 		" (--force: of a domain not served)\n"
 		"  user passwd USER@DOMAIN PASSWORD  change its password\n"
-		"  user del USER@DOMAIN            remove an account and its"
-		" bindings\n"
+		"  user del USER@DOMAIN            remove an account, its"
+		" bindings and forwards\n"
+		"  user set USER@DOMAIN busy_limit N|unlimited  calls at once"
+		" before 486 Busy Here\n"
 		"  user list                       list the accounts\n"
 		"  user import [--force] FILE|-    add or update accounts, one"
 		" 'user@domain password' a line\n"
+		"  forward set USER@DOMAIN always|busy|noanswer|unavailable"
+		" TARGET\n"
+		"        [--after S]               forward calls to a SIP URI,"
+		" USER@DOMAIN or number\n"
+		"                                  (--after: noanswer only,"
+		" 1-300 s, default 20)\n"
+		"  forward list [USER@DOMAIN] [--json]  list forwarding rules\n"
+		"  forward del USER@DOMAIN KIND    remove a forwarding rule\n"
 		"  reg list [AOR] [--json]         list current bindings\n"
 		"  reg add AOR CONTACT [--expires S] [--q Q]  add a binding, or"
 		" update the one of that contact\n"
@@ -444,6 +454,8 @@ int main(int argc, char *argv[])
 		ret = control_command(argc, argv);
 	else if (!strcmp(argv[0], "user"))
 		ret = cmd_user(argc - 1, argv + 1);
+	else if (!strcmp(argv[0], "forward"))
+		ret = cmd_forward(argc - 1, argv + 1);
 	else if (!strcmp(argv[0], "reg"))
 		ret = cmd_reg(argc - 1, argv + 1);
 	else if (!strcmp(argv[0], "presence"))

@@ -22,6 +22,9 @@ int  account_check(const char *cmd, const char *user, const char *domain);
 /* user.c */
 int  cmd_user(int argc, char *argv[]);
 
+/* forward.c */
+int  cmd_forward(int argc, char *argv[]);
+
 /* reg.c */
 int  cmd_reg(int argc, char *argv[]);
 

@@ -1,10 +1,12 @@
 /**
- * @file user.c  sipctl user: add, passwd, del, list, import
+ * @file user.c  sipctl user: add, passwd, del, set (busy_limit), list,
+ *               import
  *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <errno.h>
 #include <time.h>
@@ -17,6 +19,7 @@
 
 enum {
 	PASSWORD_MAX = 256,
+	BUSY_LIMIT_MAX = 1000,
 };
 
 
@@ -143,6 +146,73 @@ static int user_del(const char *aor)
 }
 
 
+/* N (0 to BUSY_LIMIT_MAX) or unlimited (0) */
+static int busy_limit_get(uint32_t *limit, const char *s)
+{
+	char *end;
+	long v;
+
+	if (!str_casecmp(s, "unlimited")) {
+		*limit = 0;
+		return 0;
+	}
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < 0 || v > BUSY_LIMIT_MAX)
+		return fail("user set: busy_limit '%s': must be 0 to %d, or"
+			    " unlimited", s, BUSY_LIMIT_MAX);
+
+	*limit = (uint32_t)v;
+
+	return 0;
+}
+
+
+static void busy_limit_str(char *buf, size_t size, uint32_t limit)
+{
+	if (limit)
+		(void)re_snprintf(buf, size, "%u", limit);
+	else
+		str_ncpy(buf, "unlimited", size);
+}
+
+
+/* user set USER@DOMAIN busy_limit N: read by sipd at every call */
+static int user_setting(const char *aor, const char *name, const char *val)
+{
+	char user[128], domain[128], shown[16];
+	uint32_t limit = 0;
+	int err;
+
+	if (!aor_split(aor, user, sizeof(user), domain, sizeof(domain)))
+		return fail("user set: '%s' is not USER@DOMAIN", aor);
+
+	if (str_casecmp(name, "busy_limit")) {
+		(void)fail("user set: unknown setting '%s' (busy_limit)",
+			   name);
+		return EXIT_USAGE;
+	}
+
+	if (busy_limit_get(&limit, val))
+		return 1;
+
+	if (db_use(false))
+		return 1;
+
+	err = store_account_busy_limit_set(user, domain, limit);
+	if (err == ENOENT)
+		return fail("user set: no such user %s@%s", user, domain);
+	else if (err)
+		return db_fail(err);
+
+	busy_limit_str(shown, sizeof(shown), limit);
+	(void)printf("%s@%s: busy_limit %s\n", user, domain, shown);
+
+	return 0;
+}
+
+
 static int user_list(void)
 {
 	struct list accounts = LIST_INIT;
@@ -158,17 +228,20 @@ static int user_list(void)
 		return db_fail(err);
 	}
 
-	(void)printf("%-40s %-20s %s\n", "ACCOUNT", "CREATED", "BINDINGS");
+	(void)printf("%-40s %-20s %-8s %s\n", "ACCOUNT", "CREATED",
+		     "BINDINGS", "BUSY-LIMIT");
 
 	for (le = accounts.head; le; le = le->next) {
 		const struct store_account *a = le->data;
 		time_t t = (time_t)a->created;
-		char when[32], name[300];
+		char when[32], name[300], busy[16];
 
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
 			 localtime(&t));
 		re_snprintf(name, sizeof(name), "%s@%s", a->user, a->domain);
-		(void)printf("%-40s %-20s %u\n", name, when, a->bindings);
+		busy_limit_str(busy, sizeof(busy), a->busy_limit);
+		(void)printf("%-40s %-20s %-8u %s\n", name, when,
+			     a->bindings, busy);
 	}
 
 	list_flush(&accounts);
@@ -344,6 +417,9 @@ int cmd_user(int argc, char *argv[])
 	if (argc == 2 && !strcmp(argv[0], "del"))
 		return user_del(argv[1]);
 
+	if (argc == 4 && !strcmp(argv[0], "set"))
+		return user_setting(argv[1], argv[2], argv[3]);
+
 	if (argc == 1 && !strcmp(argv[0], "list"))
 		return user_list();
 
@@ -352,6 +428,7 @@ int cmd_user(int argc, char *argv[])
 
 	(void)fail("usage: sipctl user add [--force] USER@DOMAIN PASSWORD,"
 		   " user passwd USER@DOMAIN PASSWORD, user del USER@DOMAIN,"
+		   " user set USER@DOMAIN busy_limit N|unlimited,"
 		   " user list, user import [--force] FILE|-");
 
 	return EXIT_USAGE;
