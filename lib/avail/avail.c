@@ -1,22 +1,17 @@
 /**
- * @file avail.c  The availability service: its sources and its part
+ * @file avail.c  The availability service: its questions and sources
  *
  * The modules that know something of a user's availability register a
  * source (the registrar: failed keep-alives; the presence role: what
  * the user published); the questions go to every source, and nothing
  * known means available. The calls are counted by calls.c from the
- * core's call events, which the service listens to while sipd runs.
- *
- * A service above the core, linked once into sipd (the modules reach
- * it through sipd's exported symbols); the daemon registers it as a
- * part of the core: no keys, it listens once started and forgets its
- * calls when the modules are gone.
+ * core's call events (part.c listens to them while sipd runs).
  *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <re.h>
-#include "core.h"
+#include "sipd.h"
 #include "avail/avail.h"
 
 
@@ -111,55 +106,4 @@ bool avail_published_busy(const char *aor)
 uint32_t avail_calls(const char *aor)
 {
 	return avail_calls_at(aor, time_now());
-}
-
-
-static void event_handler(const struct sipd_event *ev, void *arg)
-{
-	(void)arg;
-
-	if (ev->type == EVENT_CALL)
-		avail_calls_event(ev->call, time_now());
-}
-
-
-static struct event_listener listener = {
-	.h = event_handler,
-};
-
-
-static int avail_start(void)
-{
-	event_listen(&listener);
-
-	return 0;
-}
-
-
-static void avail_stop(void)
-{
-	event_unlisten(&listener);
-}
-
-
-static void avail_close(void)
-{
-	avail_calls_flush();
-}
-
-
-static struct core_part avail_part = {
-	.name = "avail",
-	.starth = avail_start,
-	.stoph = avail_stop,
-	.closeh = avail_close,
-};
-
-
-/**
- * Register the availability service with the core (before core_init)
- */
-void avail_part_register(void)
-{
-	core_part_register(&avail_part);
 }

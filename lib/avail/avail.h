@@ -58,4 +58,8 @@ uint32_t avail_calls_at(const char *aor, int64_t now);
 uint32_t avail_calls_entries(void);
 void avail_calls_flush(void);
 
+/* The control socket's avail command (command.c) */
+void avail_command_register(void);
+void avail_command_unregister(void);
+
 #endif

@@ -20,9 +20,14 @@
  * as baresip publishes "presence closed"). One open tuple anywhere
  * (another device) and no busy activity: not busy.
  *
- * Asked on every call to a user, so the answer is kept per user until a
- * publication of the user changes or expires (publish.c tells), at most
- * CACHE_MAX users (the oldest go).
+ * Asked on every call to a user, so the answer is kept per user, at most
+ * CACHE_MAX users (the oldest go), until a publication of the user
+ * expires or changes. Worker 0 handles every PUBLISH and expiry and is
+ * told (publish.c: busy_invalidate); any worker also checks the store's
+ * data version (store_version(), one cheap read once the database was
+ * written): when it moved, the user's publications are listed again,
+ * and parsed again only if their ids or entity tags changed (a PUBLISH
+ * gives a new tag each time).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -63,6 +68,9 @@ struct answer {
 	bool published;
 	bool busy;
 	int64_t until;         /* the first publication expires */
+	uint64_t version;      /* store_version() when read     */
+	bool versioned;        /* version known                 */
+	uint32_t print;        /* ids and tags of its publications */
 };
 
 
@@ -260,18 +268,49 @@ static struct answer *answer_find(const char *aor)
 }
 
 
-/* Read the publications of a user and decide */
-static int answer_read(struct answer *a, int64_t now)
+/* The ids and entity tags of the publications, hashed */
+static uint32_t fingerprint(const struct list *pubs)
+{
+	uint32_t h = 0;
+	struct le *le;
+
+	for (le = pubs->head; le; le = le->next) {
+		const struct store_pub *p = le->data;
+
+		h = h * 31 + (uint32_t)p->id;
+		h = h * 31 + hash_joaat_str(p->etag ? p->etag : "");
+	}
+
+	return h;
+}
+
+
+/* Read the publications of a user, and decide if they changed */
+static int answer_read(struct answer *a, bool fresh, int64_t now)
 {
 	struct list pubs = LIST_INIT, bodies = LIST_INIT;
+	uint32_t print;
 	struct le *le;
 	int err;
+
+	a->versioned = !store_version(&a->version);
 
 	err = store_pub_list(&pubs, a->aor, now, true);
 	if (err)
 		goto out;
 
 	a->until = INT64_MAX;
+	for (le = pubs.head; le; le = le->next) {
+		const struct store_pub *p = le->data;
+
+		if (p->expires < a->until)
+			a->until = p->expires;
+	}
+
+	print = fingerprint(&pubs);
+	if (!fresh && print == a->print)
+		goto out;                /* the same publications */
+
 	for (le = pubs.head; le; le = le->next) {
 		struct store_pub *p = le->data;
 		struct pub_body *pb = mem_zalloc(sizeof(*pb), NULL);
@@ -283,11 +322,9 @@ static int answer_read(struct answer *a, int64_t now)
 
 		pl_set_str(&pb->pl, p->body ? p->body : "");
 		list_append(&bodies, &pb->le, pb);
-
-		if (p->expires < a->until)
-			a->until = p->expires;
 	}
 
+	a->print = print;
 	a->published = !list_isempty(&pubs);
 	a->busy = busy_decide(&bodies);
 
@@ -296,6 +333,18 @@ static int answer_read(struct answer *a, int64_t now)
 	list_flush(&pubs);
 
 	return err;
+}
+
+
+/* Has something been committed since the answer was read? */
+static bool moved(const struct answer *a)
+{
+	uint64_t version;
+
+	if (!a->versioned || store_version(&version))
+		return true;
+
+	return version != a->version;
 }
 
 
@@ -312,7 +361,14 @@ static int presence_busy(bool *busy, const char *aor)
 	if (a && now >= a->until)
 		a = mem_deref(a);
 
-	if (!a) {
+	if (a && moved(a)) {
+		err = answer_read(a, false, now);
+		if (err) {
+			mem_deref(a);
+			return err;
+		}
+	}
+	else if (!a) {
 		if (!cache.ht && hash_alloc(&cache.ht, HASH_SIZE))
 			return ENOMEM;
 
@@ -329,7 +385,7 @@ static int presence_busy(bool *busy, const char *aor)
 
 		err = str_dup(&a->aor, aor);
 		if (!err)
-			err = answer_read(a, now);
+			err = answer_read(a, true, now);
 		if (err) {
 			mem_deref(a);
 			return err;
