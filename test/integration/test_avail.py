@@ -17,7 +17,7 @@ sys.path.insert(0, HERE)
 from sipdlib import Sipd, check, eq, wait_for  # noqa: E402
 from test_proxy import closing, alive, wait_events  # noqa: E402
 from test_presence import (PRES_CONF, ACCOUNTS, PUA, pidf,  # noqa: E402
-                           publish_ok, call_bob, hang_up)
+                           publish_ok, call_bob, hang_up, pres_conf)
 
 
 def avail(s, aor):
@@ -89,6 +89,26 @@ def test_avail_published_busy():
             eq(r.status, 200, "bob removes his publication")
             eq(avail(s, "bob@example.com"), "calls 0, published busy no",
                "bob published nothing")
+            alive(s)
+        finally:
+            closing(bob)
+
+
+def test_avail_published_busy_expires():
+    """bob publishes do not disturb for 2 seconds and does not refresh:
+    busy while it lasts, not busy once it expired (the answer kept for
+    him does not outlive the publication)."""
+    with Sipd(pres_conf("presence_min_expires 2\n"),
+              accounts=ACCOUNTS) as s:
+        bob = PUA(s, "bob")
+        try:
+            publish_ok(bob, pidf("bob@example.com",
+                                 note="Do not disturb"), expires=2)
+            eq(avail(s, "bob@example.com"), "calls 0, published busy yes",
+               "bob published do not disturb")
+            wait_for(lambda: avail(s, "bob@example.com").endswith(
+                "busy no"), "not busy once the publication expired",
+                timeout=6)
             alive(s)
         finally:
             closing(bob)
