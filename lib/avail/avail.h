@@ -16,6 +16,12 @@
  * loads and unregisters it when it unloads; the proxy and redirect roles
  * ask. Nothing known means available: no source, no answer.
  *
+ * What it knows is in the memory of the process: with workers, each
+ * counts the calls it saw (a call's INVITE and BYE through one worker;
+ * UDP from one phone always reaches the same one) and each registrar
+ * its own pings; the presence role reads the publications from the
+ * store, the one truth.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
