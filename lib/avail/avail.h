@@ -17,10 +17,11 @@
  * ask. Nothing known means available: no source, no answer.
  *
  * What it knows is in the memory of the process: with workers, each
- * counts the calls it saw (a call's INVITE and BYE through one worker;
- * UDP from one phone always reaches the same one) and each registrar
- * its own pings; the presence role reads the publications from the
- * store, the one truth.
+ * counts the calls it saw and each registrar its own pings; the
+ * presence role reads the publications from the store, the one truth.
+ * A BYE that reaches another worker than its INVITE (from the callee,
+ * over UDP: the kernel picks the worker by source) does not end the
+ * call where it is counted: it counts until its 12 hours are over.
  *
  * Copyright (C) 2026 sipd developers
  */
