@@ -629,6 +629,7 @@ static int module_init(void)
 		return err;
 
 	event_listen(&listener);
+	busy_init();
 	role_register(&role);
 	reload_register(&hook);
 	stats_register(&subscriptions);
@@ -654,6 +655,7 @@ static int module_close(void)
 	sub_close();
 	callstate_close();
 	body_close();
+	busy_close();
 
 	/* the statements live in this module's memory */
 	db_stmts_release();

@@ -174,6 +174,12 @@ void callstate_prune(const char *aor);
 void callstate_expire(const char *aor);
 void callstate_close(void);
 
+/* busy.c */
+bool busy_decide(const struct list *bodies);
+void busy_invalidate(const char *presentity);
+void busy_init(void);
+void busy_close(void);
+
 /* policy.c */
 int  policy_decide(enum sub_state *state, const char *presentity,
 		   const char *watcher);

@@ -157,6 +157,8 @@ static int64_t find_etag(const struct pl *etag, const char *presentity)
 
 static void changed(const char *presentity)
 {
+	busy_invalidate(presentity);
+
 	if (changedh)
 		changedh(presentity, PKG_PRESENCE);
 }

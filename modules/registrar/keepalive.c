@@ -10,12 +10,16 @@
  * (conns.c); one behind a NAT that does not do SIP outbound is pinged
  * with OPTIONS like a UDP one.
  *
+ * The availability service (lib/avail) asks whether a binding missed
+ * its last ping: a call does not try one that did.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <string.h>
 #include <re.h>
 #include <sipd.h>
+#include <avail/avail.h>
 #include "registrar.h"
 
 
@@ -84,6 +88,12 @@ static void ping_destructor(void *arg)
 }
 
 
+static struct avail_source avail_src = {
+	.name = "registrar",
+	.binding_failedh = keepalive_failed,
+};
+
+
 static bool miss_cmp(struct le *le, void *arg)
 {
 	const struct miss *m = le->data;
@@ -116,42 +126,73 @@ static bool ping_pending(int64_t id)
 static void ping_timeout(void *arg);
 
 
-static void ping_resp(int err, const struct sip_msg *msg, void *arg)
+/**
+ * Count the answer to a ping of a binding: one that misses several in a
+ * row is removed
+ *
+ * @param b   The binding pinged
+ * @param err 0 if it answered, otherwise errorcode (ETIMEDOUT)
+ */
+void keepalive_answer(const struct binding *b, int err)
 {
-	struct ping *p = arg;
-	struct miss *m = miss_find(p->b->id);
-
-	if (msg && msg->scode < 200)
-		return;
-
-	p->req = mem_deref(p->req);
+	struct miss *m = miss_find(b->id);
 
 	if (!err) {
 		mem_deref(m);   /* alive */
-		goto out;
+		return;
 	}
+
+	if (!kal.misses && hash_alloc(&kal.misses, HASH_SIZE))
+		return;
 
 	if (!m) {
 		m = mem_zalloc(sizeof(*m), miss_destructor);
 		if (!m)
-			goto out;
-		m->id = p->b->id;
+			return;
+		m->id = b->id;
 		m->pass = kal.pass;
 		hash_append(kal.misses, (uint32_t)m->id, &m->he, m);
 	}
 
 	if (++m->count < kal.failures) {
 		log_debug("registrar: %s at %J missed %u pings\n",
-			  p->b->contact, &p->b->received, m->count);
-		goto out;
+			  b->contact, &b->received, m->count);
+		return;
 	}
 
 	log_info("registrar: %s of %s does not answer at %J: removed\n",
-		 p->b->contact, p->b->aor, &p->b->received);
+		 b->contact, b->aor, &b->received);
 	mem_deref(m);
-	(void)location_remove(p->b);
+	(void)location_remove(b);
+}
 
- out:
+
+/**
+ * Did the last ping of a binding go unanswered? (the availability
+ * service asks before a call tries it)
+ *
+ * @param b The binding
+ *
+ * @return True if it missed its last ping; false if it answered or is
+ *         not pinged
+ */
+bool keepalive_failed(const struct binding *b)
+{
+	const struct miss *m = b ? miss_find(b->id) : NULL;
+
+	return m && m->count > 0;
+}
+
+
+static void ping_resp(int err, const struct sip_msg *msg, void *arg)
+{
+	struct ping *p = arg;
+
+	if (msg && msg->scode < 200)
+		return;
+
+	p->req = mem_deref(p->req);
+	keepalive_answer(p->b, err);
 	mem_deref(p);
 }
 
@@ -363,12 +404,15 @@ int keepalive_init(void)
 	if (err)
 		return err;
 
+	avail_register(&avail_src);
+
 	return keepalive_conf(true);
 }
 
 
 void keepalive_close(void)
 {
+	avail_unregister(&avail_src);
 	conns_close();
 	tmr_cancel(&kal.tmr);
 	hash_flush(kal.pings);

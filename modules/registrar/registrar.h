@@ -53,6 +53,8 @@ int  reg_contact_print(struct re_printf *pf, void *arg);
 int  keepalive_conf(bool apply);
 int  keepalive_init(void);
 void keepalive_close(void);
+void keepalive_answer(const struct binding *b, int err);
+bool keepalive_failed(const struct binding *b);
 
 
 /* conns.c */

@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "tlspeer/tlspeer.h"
 #include "dns/dns.h"
+#include "avail/avail.h"
 #include "test.h"
 
 
@@ -27,6 +28,7 @@ int main(void)
 	db_part_register();
 	tls_peer_part_register();
 	dns_part_register();
+	avail_part_register();
 
 	sr = srunner_create(suite_config());
 	srunner_add_suite(sr, suite_libre());
@@ -39,6 +41,7 @@ int main(void)
 	srunner_add_suite(sr, suite_forward());
 	srunner_add_suite(sr, suite_proxy());
 	srunner_add_suite(sr, suite_presence());
+	srunner_add_suite(sr, suite_avail());
 	srunner_add_suite(sr, suite_stats());
 	srunner_add_suite(sr, suite_reload());
 	srunner_add_suite(sr, suite_integration());

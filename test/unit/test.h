@@ -16,6 +16,7 @@ Suite *suite_forward(void);
 Suite *suite_message(void);
 Suite *suite_proxy(void);
 Suite *suite_presence(void);
+Suite *suite_avail(void);
 Suite *suite_stats(void);
 Suite *suite_reload(void);
 Suite *suite_libre(void);

@@ -1,6 +1,7 @@
 /**
- * @file control.c  sipctl status, ban and reload, and reg add and del when
- *                  sipd runs: commands for it, through its control socket
+ * @file control.c  sipctl status, ban, reload and avail, and reg add and
+ *                  del when sipd runs: commands for it, through its
+ *                  control socket
  *
  * One command line goes to the socket; the reply's first line is "ok" or
  * "error", the rest is printed (on standard output, or on standard error
@@ -167,6 +168,9 @@ static bool usage_ok(int argc, char *argv[])
 	if (!strcmp(cmd, "reload"))
 		return argc == 1;
 
+	if (!strcmp(cmd, "avail"))
+		return argc == 2;
+
 	if (argc >= 2 && !strcmp(argv[1], "list"))
 		return argc == 2 || (argc == 3 && !strcmp(argv[2], "--json"));
 
@@ -237,7 +241,7 @@ int cmd_control(const char *path, int argc, char *argv[])
 
 	if (!usage_ok(argc, argv)) {
 		(void)fail("usage: sipctl status [--json] | ban list [--json]"
-			   " | ban del ADDR|all | reload");
+			   " | ban del ADDR|all | reload | avail USER@DOMAIN");
 		return EXIT_USAGE;
 	}
 

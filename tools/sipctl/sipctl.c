@@ -5,8 +5,8 @@
  * sipctl reads the database path from the same configuration file as
  * sipd and works on the database through the store (lib/store), with
  * the daemon stopped or running beside it (SQLite's locking and a busy
- * timeout keep both safe). status, ban and reload go to the running sipd
- * through its control socket (control_socket in the same file, or
+ * timeout keep both safe). status, ban, reload and avail go to the running
+ * sipd through its control socket (control_socket in the same file, or
  * --control), and so do reg add and del when sipd answers there.
  *
  * Copyright (C) 2026 sipd developers
@@ -61,6 +61,8 @@ static void usage(void)
 		"  ban del ADDR|all                lift a ban, or every ban\n"
 		"  reload                          make sipd reread its"
 		" configuration\n"
+		"  avail USER@DOMAIN               the calls the user is on,"
+		" and whether it published busy\n"
 		"  user add [--force] USER@DOMAIN PASSWORD  add an account"
 		" (--force: of a domain not served)\n"
 		"  user passwd USER@DOMAIN PASSWORD  change its password\n"
@@ -372,7 +374,7 @@ const char *control_path(void)
 static bool is_control_command(const char *cmd)
 {
 	return !strcmp(cmd, "status") || !strcmp(cmd, "ban") ||
-		!strcmp(cmd, "reload");
+		!strcmp(cmd, "reload") || !strcmp(cmd, "avail");
 }
 
 
