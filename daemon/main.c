@@ -18,6 +18,7 @@
 #include "db/db.h"
 #include "tlspeer/tlspeer.h"
 #include "dns/dns.h"
+#include "pool/pool.h"
 
 
 #ifndef SIPD_CONF_PATH
@@ -283,6 +284,7 @@ int main(int argc, char *argv[])
 	db_part_register();
 	tls_peer_part_register();
 	dns_part_register();
+	pool_part_register();
 
 	err = core_init(conf, check);
 	if (err)

@@ -37,6 +37,7 @@
 #include "db/db.h"
 #include "tlspeer/tlspeer.h"
 #include "dns/dns.h"
+#include "pool/pool.h"
 #include "../../modules/guard/guard.h"
 #include "harness.h"
 
@@ -438,6 +439,7 @@ int fuzz_core_start(const char *roles, const char *extra)
 	db_part_register();
 	tls_peer_part_register();
 	dns_part_register();
+	pool_part_register();
 
 	err = core_init(conf, false);
 	if (err)

@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "tlspeer/tlspeer.h"
 #include "dns/dns.h"
+#include "pool/pool.h"
 #include "test.h"
 
 
@@ -27,6 +28,7 @@ int main(void)
 	db_part_register();
 	tls_peer_part_register();
 	dns_part_register();
+	pool_part_register();
 
 	sr = srunner_create(suite_config());
 	srunner_add_suite(sr, suite_libre());

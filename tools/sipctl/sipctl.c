@@ -5,8 +5,8 @@
  * sipctl reads the database path from the same configuration file as
  * sipd and works on the database through the store (lib/store), with
  * the daemon stopped or running beside it (SQLite's locking and a busy
- * timeout keep both safe). status, ban and reload go to the running sipd
- * through its control socket (control_socket in the same file, or
+ * timeout keep both safe). status, ban, pool and reload go to the running
+ * sipd through its control socket (control_socket in the same file, or
  * --control), and so do reg add and del when sipd answers there.
  *
  * Copyright (C) 2026 sipd developers
@@ -59,6 +59,8 @@ static void usage(void)
 		"  ban list [--json]               the banned source addresses"
 		"\n"
 		"  ban del ADDR|all                lift a ban, or every ban\n"
+		"  pool [NAME] [--json]            the members of the server"
+		" pools\n"
 		"  reload                          make sipd reread its"
 		" configuration\n"
 		"  user add [--force] USER@DOMAIN PASSWORD  add an account"
@@ -362,7 +364,7 @@ const char *control_path(void)
 static bool is_control_command(const char *cmd)
 {
 	return !strcmp(cmd, "status") || !strcmp(cmd, "ban") ||
-		!strcmp(cmd, "reload");
+		!strcmp(cmd, "pool") || !strcmp(cmd, "reload");
 }
 
 
