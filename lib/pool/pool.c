@@ -303,7 +303,7 @@ static bool names_used(void)
  *
  * @return 0 if success, otherwise errorcode
  */
-static int pool_config(bool apply)
+int pool_config(bool apply)
 {
 	struct pool_settings set = {10, 3, 180};
 	struct list fresh = LIST_INIT;
@@ -399,7 +399,7 @@ static void pool_stop(void)
 }
 
 
-static void pool_close(void)
+void pool_close(void)
 {
 	struct le *le, *mle;
 

@@ -70,6 +70,8 @@ struct pool_settings {
 };
 
 const struct pool_settings *pool_settings(void);
+int  pool_config(bool apply);
+void pool_close(void);
 struct list *pool_list(void);
 struct pool *pool_find(const struct list *pools, const char *name);
 bool member_live(const struct pool_member *m, uint64_t now);

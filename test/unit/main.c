@@ -42,6 +42,7 @@ int main(void)
 	srunner_add_suite(sr, suite_presence());
 	srunner_add_suite(sr, suite_stats());
 	srunner_add_suite(sr, suite_reload());
+	srunner_add_suite(sr, suite_pool());
 	srunner_add_suite(sr, suite_integration());
 
 	srunner_run_all(sr, CK_NORMAL);

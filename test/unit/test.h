@@ -17,6 +17,7 @@ Suite *suite_proxy(void);
 Suite *suite_presence(void);
 Suite *suite_stats(void);
 Suite *suite_reload(void);
+Suite *suite_pool(void);
 Suite *suite_libre(void);
 Suite *suite_integration(void);
 
