@@ -627,6 +627,22 @@ int config_apply(const char *key, config_line_h *h, void *arg)
 }
 
 
+/**
+ * Apply a handler to every line of a key whose value is several words
+ * separated by blanks (config_words.c): line->val holds them all
+ *
+ * @param key Key name
+ * @param h   Handler, called with the line
+ * @param arg Handler argument
+ *
+ * @return 0 if every call returned 0, otherwise the first error
+ */
+int config_apply_words(const char *key, config_line_h *h, void *arg)
+{
+	return config_takes_words(key) ? config_apply(key, h, arg) : EINVAL;
+}
+
+
 /* Whether a configuration has a line of a key that sipd read */
 static bool key_used(const struct config *c, const char *key)
 {

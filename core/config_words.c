@@ -4,7 +4,8 @@
  *   pool NAME [algorithm=...] URI... (lib/pool)
  *   group NUMBER@DOMAIN parallel|sequential [--ring SECONDS] MEMBER...
  *
- * Every other key takes one token: the reader refuses more (config.c).
+ * Every other key takes one token: the reader refuses more, and
+ * config_apply_words() hands these over (config.c).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -37,21 +38,3 @@ bool config_takes_words(const char *key)
 	return false;
 }
 
-
-/**
- * Apply a handler to every line of a repeatable key whose value is
- * several words separated by blanks (line->val holds them all)
- *
- * @param key Key name, one of words_keys
- * @param h   Handler, called with the line
- * @param arg Handler argument
- *
- * @return 0 if every call returned 0, otherwise the first error
- */
-int config_apply_words(const char *key, config_line_h *h, void *arg)
-{
-	if (!config_takes_words(key))
-		return EINVAL;
-
-	return config_apply(key, h, arg);
-}

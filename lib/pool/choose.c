@@ -27,32 +27,6 @@ enum {
 	PROXY_RETRY = 5,           /* EBUSY of the proxy roles: seconds */
 };
 
-static const char *alg_names[] = {
-	"least-busy", "weighted", "round-robin", "hash",
-};
-
-
-const char *pool_alg_name(enum pool_alg alg)
-{
-	return alg < ARRAY_SIZE(alg_names) ? alg_names[alg] : "?";
-}
-
-
-int pool_alg_decode(enum pool_alg *alg, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(alg_names); i++) {
-		if (!str_casecmp(s, alg_names[i])) {
-			*alg = (enum pool_alg)i;
-			return 0;
-		}
-	}
-
-	return EINVAL;
-}
-
-
 struct cand {
 	struct pool_member *m;
 	uint64_t load;

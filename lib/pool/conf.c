@@ -23,7 +23,7 @@ static void member_destructor(void *arg)
 	struct pool_member *m = arg;
 
 	list_unlink(&m->le);
-	probe_cancel(m);
+	member_probe_cancel(m);
 	mem_deref(m->pool);
 	mem_deref(m->uri);
 }

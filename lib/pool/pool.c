@@ -1,6 +1,6 @@
 /**
- * @file pool.c  Server pools: the part of the core that keeps them, and
- *               the members' counters (the modules' API, pool.h)
+ * @file pool.c  Server pools: the part of the core that reads them,
+ *               replaces them at a reload and starts their probes
  *
  *   pool NAME [algorithm=...] URI[;weight=N][;max=N] [URI...]
  *   pool_probe_interval SECONDS   default 10
@@ -12,6 +12,10 @@
  * part of the core. A reload replaces the pools: a member that stays
  * (same pool, same URI) keeps its counters and its state, and a member
  * a request in progress holds stays valid until released (mem_ref).
+ *
+ * Members named by a host name make the sockets get the DNS client at
+ * start even when no role needs it (a reload that adds the first such
+ * member needs a restart for it).
  *
  * With workers, each worker keeps its own pools: it probes every member
  * itself and counts only its own calls and redirections (worker 0, which
@@ -26,44 +30,9 @@
 #include "pools.h"
 
 
-enum {
-	DRAIN_DEFAULT = 60,        /* a 503 without Retry-After: seconds */
-};
-
 static struct {
-	struct list pools;         /* struct pool */
-	struct pool_settings set;
 	bool started;
-} pools = {
-	.set = {10, 3, 180},
-};
-
-
-const struct pool_settings *pool_settings(void)
-{
-	return &pools.set;
-}
-
-
-struct list *pool_list(void)
-{
-	return &pools.pools;
-}
-
-
-struct pool *pool_find(const struct list *list, const char *name)
-{
-	struct le *le;
-
-	for (le = list ? list->head : NULL; le; le = le->next) {
-		struct pool *p = le->data;
-
-		if (!str_casecmp(p->name, name))
-			return p;
-	}
-
-	return NULL;
-}
+} pools;
 
 
 static struct pool_member *member_find(const struct list *list,
@@ -83,148 +52,6 @@ static struct pool_member *member_find(const struct list *list,
 }
 
 
-bool member_drained(const struct pool_member *m, uint64_t now)
-{
-	return m->drained_until > now;
-}
-
-
-bool member_live(const struct pool_member *m, uint64_t now)
-{
-	return m->state != MEMBER_DOWN && !member_drained(m, now);
-}
-
-
-const char *member_state_name(const struct pool_member *m)
-{
-	if (m->state == MEMBER_DOWN)
-		return "down";
-
-	if (member_drained(m, tmr_jiffies()))
-		return "drained";
-
-	return m->state == MEMBER_UP ? "up" : "unknown";
-}
-
-
-/* the redirections are counted in bins of a width, over the hold time */
-static uint32_t bin_width(void)
-{
-	uint32_t hold = pools.set.hold;
-
-	return (hold + REDIRECT_BINS - 1) / REDIRECT_BINS;
-}
-
-
-uint32_t member_redirects(const struct pool_member *m)
-{
-	uint32_t width = bin_width();
-	uint32_t bins = (pools.set.hold + width - 1) / width;
-	uint64_t epoch = tmr_jiffies() / 1000 / width;
-	uint32_t sum = 0;
-	unsigned i;
-
-	for (i = 0; i < REDIRECT_BINS; i++) {
-		if (m->bin_count[i] && m->bin_epoch[i] + bins > epoch)
-			sum += m->bin_count[i];
-	}
-
-	return sum;
-}
-
-
-/**
- * Whether a pool of this name is configured
- *
- * @param name Pool name
- *
- * @return True if it is
- */
-bool pool_exists(const char *name)
-{
-	return name && pool_find(&pools.pools, name) != NULL;
-}
-
-
-const char *pool_member_uri(const struct pool_member *m)
-{
-	return m ? m->uri : NULL;
-}
-
-
-const char *pool_member_pool(const struct pool_member *m)
-{
-	return m ? m->pool : NULL;
-}
-
-
-/**
- * A call was sent to a member (+1), or it ended (-1): the proxy roles
- *
- * @param m     Member
- * @param delta +1 or -1
- */
-void pool_member_call(struct pool_member *m, int delta)
-{
-	if (!m)
-		return;
-
-	if (delta < 0 && m->calls < (uint32_t)-delta)
-		m->calls = 0;
-	else
-		m->calls += delta;
-}
-
-
-/**
- * A call was redirected to a member now (the redirect role)
- *
- * @param m Member
- */
-void pool_member_redirected(struct pool_member *m)
-{
-	uint64_t epoch;
-	unsigned slot;
-
-	if (!m)
-		return;
-
-	epoch = tmr_jiffies() / 1000 / bin_width();
-	slot = (unsigned)(epoch % REDIRECT_BINS);
-
-	if (m->bin_epoch[slot] != epoch) {
-		m->bin_epoch[slot] = epoch;
-		m->bin_count[slot] = 0;
-	}
-
-	++m->bin_count[slot];
-}
-
-
-/**
- * A member answered 503: it gets no new calls for a while (drained)
- *
- * @param m           Member
- * @param retry_after Its Retry-After in seconds, 0 without one (60 s)
- */
-void pool_member_unavailable(struct pool_member *m, uint32_t retry_after)
-{
-	uint64_t now = tmr_jiffies();
-
-	if (!m)
-		return;
-
-	if (!retry_after)
-		retry_after = DRAIN_DEFAULT;
-
-	if (!member_drained(m, now))
-		log_notice("pool %s: %s drained for %u s (503)\n", m->pool,
-			   m->uri, retry_after);
-
-	m->drained_until = now + (uint64_t)retry_after * 1000;
-}
-
-
 /* The fresh pools take the running members that stay, with their state */
 static void merge(struct list *fresh)
 {
@@ -232,7 +59,7 @@ static void merge(struct list *fresh)
 
 	for (le = fresh->head; le; le = le->next) {
 		struct pool *fp = le->data;
-		struct pool *op = pool_find(&pools.pools, fp->name);
+		struct pool *op = pool_find(pool_list(), fp->name);
 
 		if (op)
 			fp->rr = op->rr;
@@ -242,7 +69,7 @@ static void merge(struct list *fresh)
 			struct pool_member *om;
 
 			next = mle->next;
-			om = member_find(&pools.pools, fp->name, fm->uri);
+			om = member_find(pool_list(), fp->name, fm->uri);
 			if (!om)
 				continue;
 
@@ -257,20 +84,20 @@ static void merge(struct list *fresh)
 	}
 
 	/* the members that go: no more probes */
-	for (le = pools.pools.head; le; le = le->next) {
+	for (le = pool_list()->head; le; le = le->next) {
 		struct pool *op = le->data;
 
 		for (mle = op->members.head; mle; mle = mle->next)
-			probe_cancel(mle->data);
+			member_probe_cancel(mle->data);
 	}
 
-	list_flush(&pools.pools);
+	list_flush(pool_list());
 
 	while (fresh->head) {
 		struct pool *p = fresh->head->data;
 
 		list_unlink(&p->le);
-		list_append(&pools.pools, &p->le, p);
+		list_append(pool_list(), &p->le, p);
 	}
 }
 
@@ -280,7 +107,7 @@ static bool names_used(void)
 	struct le *le, *mle;
 	struct sa sa;
 
-	for (le = pools.pools.head; le; le = le->next) {
+	for (le = pool_list()->head; le; le = le->next) {
 		const struct pool *p = le->data;
 
 		for (mle = p->members.head; mle; mle = mle->next) {
@@ -325,7 +152,7 @@ int pool_config(bool apply)
 		return err ? EINVAL : 0;
 	}
 
-	pools.set = set;
+	pool_settings_set(&set);
 	merge(&fresh);
 
 	/* members named by DNS: the sockets need the client (at start) */
@@ -346,7 +173,7 @@ static void up_values(stat_label_h *h, void *ctx, void *arg)
 	uint64_t now = tmr_jiffies();
 	struct le *le, *mle;
 
-	for (le = pools.pools.head; le; le = le->next) {
+	for (le = pool_list()->head; le; le = le->next) {
 		const struct pool *p = le->data;
 
 		for (mle = p->members.head; mle; mle = mle->next) {
@@ -403,14 +230,14 @@ void pool_close(void)
 {
 	struct le *le, *mle;
 
-	for (le = pools.pools.head; le; le = le->next) {
+	for (le = pool_list()->head; le; le = le->next) {
 		struct pool *p = le->data;
 
 		for (mle = p->members.head; mle; mle = mle->next)
-			probe_cancel(mle->data);
+			member_probe_cancel(mle->data);
 	}
 
-	list_flush(&pools.pools);
+	list_flush(pool_list());
 }
 
 

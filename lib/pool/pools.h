@@ -62,34 +62,35 @@ struct pool {
 	uint32_t rr;               /* rotation */
 };
 
-/* pool.c */
 struct pool_settings {
 	uint32_t interval;         /* pool_probe_interval, seconds */
 	uint32_t failures;         /* pool_probe_failures */
 	uint32_t hold;             /* pool_hold_time, seconds */
 };
 
+/* member.c */
 const struct pool_settings *pool_settings(void);
-int  pool_config(bool apply);
-void pool_close(void);
+void pool_settings_set(const struct pool_settings *set);
+void member_probe_cancel(struct pool_member *m);
 struct list *pool_list(void);
 struct pool *pool_find(const struct list *pools, const char *name);
 bool member_live(const struct pool_member *m, uint64_t now);
 bool member_drained(const struct pool_member *m, uint64_t now);
 uint32_t member_redirects(const struct pool_member *m);
 const char *member_state_name(const struct pool_member *m);
+const char *pool_alg_name(enum pool_alg alg);
+int  pool_alg_decode(enum pool_alg *alg, const char *s);
+
+/* pool.c */
+int  pool_config(bool apply);
+void pool_close(void);
 
 /* conf.c */
 int  pool_conf_read(struct list *pools);
 
-/* choose.c */
-const char *pool_alg_name(enum pool_alg alg);
-int  pool_alg_decode(enum pool_alg *alg, const char *s);
-
 /* probe.c */
 void probe_start(void);
 void probe_stop(void);
-void probe_cancel(struct pool_member *m);
 
 /* command.c */
 void pool_command_register(void);

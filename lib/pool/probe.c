@@ -249,14 +249,3 @@ void probe_stop(void)
 	tmr_cancel(&tick_tmr);
 }
 
-
-/**
- * Stop the probe in flight of a member, if any
- *
- * @param m Member
- */
-void probe_cancel(struct pool_member *m)
-{
-	if (m)
-		m->probe = mem_deref(m->probe);
-}
