@@ -221,8 +221,10 @@ def test_pool_config_errors():
         wait_for(lambda: members(s)["sip:nonexistent.invalid:5060"]
                  ["state"] == "down", "the unresolved member down",
                  timeout=8)
-        eq(members(s)["sip:nonexistent.invalid:5060"]["last_probe"],
-           "unresolved", "why")
-        check("cannot resolve nonexistent.invalid" in s.log(), "warning")
+        why = members(s)["sip:nonexistent.invalid:5060"]["last_probe"]
+        check(why in ("unresolved", "timeout"), "why: %r" % why)
+        if why == "unresolved":     # a DNS server that answers at once
+            check("cannot resolve nonexistent.invalid" in s.log(),
+                  "warning")
     finally:
         s.close()
