@@ -83,7 +83,7 @@ static bool host_valid(const struct pl *host)
 	for (i = 0; i < host->l; i++) {
 		char c = host->p[i];
 
-		if (!isalnum((unsigned char)c) && !strchr("-.:_", c))
+		if (!isalnum((unsigned char)c) && !strchr("-.:_[]", c))
 			return false;
 	}
 

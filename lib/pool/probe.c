@@ -70,8 +70,11 @@ static void failure(struct pool_member *m, int err)
 	if (err == ETIMEDOUT) {
 		m->last_result = "timeout";
 	}
-	else if (host_is_name(m) && err != ECONNREFUSED &&
-		 err != ECONNRESET) {
+	else if (host_is_name(m) && (err == EDESTADDRREQ || err == ENOENT ||
+				     err == ENODATA || err == EINVAL ||
+				     err == EBADMSG)) {
+		/* libre: no address found, or the DNS error (EINVAL: no
+		   DNS client) */
 		m->last_result = "unresolved";
 		if (m->state != MEMBER_DOWN)
 			log_warning("pool %s: %s: cannot resolve %r (%m)\n",

@@ -69,6 +69,8 @@ START_TEST(test_pool_errors)
 	      "test.conf:1: pool: 'http://10.0.0.1' is not a member URI");
 	fails("pool gw sip:10.0.0.1:99999\n", "the port must be 1 to 65535");
 	fails("pool gw sip:bad/host\n", "'sip:bad/host' is not a member URI");
+	fails("pool gw sip:[::1\n", "'sip:[::1' is not a member URI");
+	fails("pool gw sip:alice@10.0.0.1\n", "a member is a server");
 	fails("pool gw sips:10.0.0.1\n",
 	      "sips: is not allowed (libre refuses it): use"
 	      " sip:...;transport=tls");
@@ -120,6 +122,12 @@ START_TEST(test_pool_ok)
 	ck_assert_str_eq("sip:gw.example.com:5080;transport=tcp", m->uri);
 	ck_assert_uint_eq(1, m->weight);
 	ck_assert_uint_eq(2, pool_settings()->interval);
+
+	ck_assert_int_eq(0, load("pool v6 sip:[::1]:5070;transport=tls\n"));
+	p = pool_find(pool_list(), "v6");
+	m = p->members.head->data;
+	ck_assert_str_eq("sip:[::1]:5070;transport=tls", m->uri);
+	ck_assert_int_eq(SIP_TRANSP_TLS, m->tp);
 }
 END_TEST
 
