@@ -7,8 +7,10 @@
  * still unanswered at the next interval is a failure, as is a transport
  * error; pool_probe_failures failures in a row take the member down. One
  * answer of any code but 503 brings it up; a 503 drains it for its
- * Retry-After (60 s without one), whatever later probes answer. A host name that does not resolve
- * takes it down at once, with a warning.
+ * Retry-After (60 s without one), whatever later probes answer. A host
+ * name that does not resolve takes it down at once, with a warning. A
+ * member with no socket of its transport is not probed (a warning; its
+ * state stays unknown).
  *
  * Each worker probes on its own (pool.c).
  *

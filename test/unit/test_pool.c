@@ -87,7 +87,8 @@ START_TEST(test_pool_errors)
 
 	/* other keys keep their one-token rule */
 	ck_assert_int_eq(0, test_config("registrar_max_expires 60 70\n"
-					"pool gw sip:10.0.0.1 sip:10.0.0.2\n"));
+					"pool gw sip:10.0.0.1 sip:10.0.0.2"
+					"\n"));
 	ck_assert_int_eq(1, config_errors());
 	ck_assert(capture_has("test.conf:1: registrar_max_expires: the value"
 			      " must be one token"));
@@ -169,8 +170,8 @@ static int order(char *buf, size_t size, const char *key, enum pool_use use)
 		const struct pool_pick *pk = le->data;
 		const char *uri = pool_member_uri(pk->m);
 
-		(void)re_snprintf(buf + len, size - len, "%s%c", len ? " " : "",
-				  uri[strlen(uri) - 1]);
+		(void)re_snprintf(buf + len, size - len, "%s%c",
+				  len ? " " : "", uri[strlen(uri) - 1]);
 		len = strlen(buf);
 	}
 
