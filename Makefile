@@ -82,9 +82,10 @@ CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS))
 # the services above the core linked once into sipd, their symbols
 # exported to the modules (and into sipctl and the tests): the SQLite
 # file (lib/db), the checks of TLS servers (lib/tlspeer), the DNS client
-# of the proxy roles (lib/dns), the availability of users (lib/avail)
+# of the proxy roles (lib/dns), the availability of users (lib/avail),
+# the server pools (lib/pool)
 DB_SRCS    := $(wildcard lib/db/*.c lib/tlspeer/*.c lib/dns/*.c \
-		lib/avail/*.c)
+		lib/avail/*.c lib/pool/*.c)
 DB_OBJS    := $(patsubst %.c,$(B)/%.o,$(DB_SRCS)) $(B)/lib/db/schema.o
 DB_LIB     := $(B)/libsipddb.a
 
@@ -188,6 +189,10 @@ $(B)/lib/dns/%.o: lib/dns/%.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/lib/avail/%.o: lib/avail/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/lib/pool/%.o: lib/pool/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -2,7 +2,7 @@
  * @file config.c  Configuration file: "key value" lines with line numbers
  *
  * The format is libre's conf format: one key and one value token a line,
- * '#' starts a comment. Every line keeps its number so that every error
+ * '#' starts a comment (the few keys of config_words.c take several). Every line keeps its number so that every error
  * names the file, the line and the problem. A line that no part of sipd
  * reads is an unknown key.
  *
@@ -176,7 +176,7 @@ static int parse_line(struct config *c, char *p, unsigned lineno)
 		return 0;
 	}
 
-	if (strpbrk(val, " \t")) {
+	if (strpbrk(val, " \t") && !config_takes_words(key)) {
 		report(c, lineno, "%s: the value must be one token, got '%s'",
 		       key, val);
 		return 0;
@@ -624,6 +624,22 @@ int config_apply(const char *key, config_line_h *h, void *arg)
 	}
 
 	return err;
+}
+
+
+/**
+ * Apply a handler to every line of a key whose value is several words
+ * separated by blanks (config_words.c): line->val holds them all
+ *
+ * @param key Key name
+ * @param h   Handler, called with the line
+ * @param arg Handler argument
+ *
+ * @return 0 if every call returned 0, otherwise the first error
+ */
+int config_apply_words(const char *key, config_line_h *h, void *arg)
+{
+	return config_takes_words(key) ? config_apply(key, h, arg) : EINVAL;
 }
 
 

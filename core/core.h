@@ -21,6 +21,7 @@ struct config *config_current(void);
 void config_unload(void);
 int  config_check_unused(const struct config *known);
 int  config_errors(void);
+bool config_takes_words(const char *key);
 void config_capture(struct mbuf *mb);
 bool config_differs(const struct config *a, const struct config *b,
 		    const char *key);
@@ -100,6 +101,8 @@ struct stat_value {
 	enum stat_kind kind;
 	const char *label;         /**< Label name ("method") or NULL    */
 	const char *lval;          /**< Label value ("INVITE")           */
+	const char *label2;        /**< A second label, or NULL          */
+	const char *lval2;         /**< Its value                        */
 	uint64_t value;
 	bool known;                /**< False: no module provides it     */
 };
@@ -128,6 +131,7 @@ void log_set_ident(const char *ident);
 struct dnsc;
 typedef int (listen_dnsc_h)(struct dnsc **dnscp);
 void listen_dnsc_provider(listen_dnsc_h *alloch);
+void listen_dnsc_want(void);
 
 
 /* domain.c */

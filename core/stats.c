@@ -203,11 +203,13 @@ static bool valid_name(const char *name)
  * Register a figure of a module (in its init)
  *
  * @param fig Static figure; its name is lower-case letters, digits and
- *            '_', such as STAT_REGISTRATIONS
+ *            '_', such as STAT_REGISTRATIONS; a reader (readh), or for a
+ *            labelled figure its label(s) and labelsh
  */
 void stats_register(struct stat_figure *fig)
 {
-	if (!fig || !fig->readh || !valid_name(fig->name)) {
+	if (!fig || !(fig->readh || fig->labelsh) ||
+	    !valid_name(fig->name)) {
 		log_warning("stats: a figure without a valid name or reader"
 			    " is ignored\n");
 		return;
@@ -245,7 +247,8 @@ static const struct stat_figure *figure_read(const char *name,
 		if (strcmp(fig->name, name))
 			continue;
 
-		*value += fig->readh(fig->arg);
+		if (fig->readh)
+			*value += fig->readh(fig->arg);
 		if (!first)
 			first = fig;
 	}
@@ -295,6 +298,8 @@ static void emit(struct walk *w, const char *name, enum stat_kind kind,
 	v.help  = help;
 	v.label = label;
 	v.lval  = lval;
+	v.label2 = NULL;
+	v.lval2 = NULL;
 	v.value = value;
 	v.known = known;
 
@@ -353,6 +358,36 @@ static void emit_counter(struct walk *w, enum stats_counter c)
 }
 
 
+struct labelled {
+	struct walk *w;
+	const struct stat_figure *fig;
+};
+
+
+static void label_handler(const char *lval, const char *lval2,
+			  uint64_t value, void *ctx)
+{
+	struct labelled *l = ctx;
+	const struct stat_figure *fig = l->fig;
+	struct stat_value v;
+
+	if (l->w->err)
+		return;
+
+	v.name   = fig->name;
+	v.kind   = fig->kind;
+	v.help   = fig->help;
+	v.label  = fig->label;
+	v.lval   = lval;
+	v.label2 = lval2 ? fig->label2 : NULL;
+	v.lval2  = lval2;
+	v.value  = value;
+	v.known  = true;
+
+	l->w->err = l->w->h(&v, l->w->arg);
+}
+
+
 /* Figures of modules that the status does not name itself */
 static void emit_others(struct walk *w)
 {
@@ -364,6 +399,13 @@ static void emit_others(struct walk *w)
 
 		if (is_well_known(fig->name))
 			continue;
+
+		if (fig->labelsh) {
+			struct labelled l = {w, fig};
+
+			fig->labelsh(label_handler, &l, fig->arg);
+			continue;
+		}
 
 		for (prev = st.figures.head; prev != le; prev = prev->next) {
 			const struct stat_figure *p = prev->data;

@@ -19,6 +19,7 @@
 #include "tlspeer/tlspeer.h"
 #include "dns/dns.h"
 #include "avail/avail.h"
+#include "pool/pool.h"
 
 
 #ifndef SIPD_CONF_PATH
@@ -285,6 +286,7 @@ int main(int argc, char *argv[])
 	tls_peer_part_register();
 	dns_part_register();
 	avail_part_register();
+	pool_part_register();
 
 	err = core_init(conf, check);
 	if (err)

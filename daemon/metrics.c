@@ -6,7 +6,8 @@
  *
  * GET /metrics answers the Prometheus text exposition format 0.0.4: the
  * figures of stats.c named sipd_<name>, counters ending in _total, a
- * labelled figure as one series per label value, and one
+ * labelled figure as one series per label value (or pair of values:
+ * sipd_pool_member_up{pool="gw",member="sip:..."}), and one
  * sipd_socket_info series per listening socket. Other paths get 404,
  * other methods 405. There is no authentication: keep it on loopback,
  * or behind a firewall with metrics_allow_remote.
@@ -75,6 +76,12 @@ int metrics_config(bool apply)
 static int print_value(struct re_printf *pf, const struct stat_value *v)
 {
 	const char *suffix = v->kind == STAT_COUNTER ? "_total" : "";
+
+	if (v->label2)
+		return re_hprintf(pf, "sipd_%s%s{%s=\"%s\",%s=\"%s\"} %llu\n",
+				  v->name, suffix, v->label, v->lval,
+				  v->label2, v->lval2,
+				  (unsigned long long)v->value);
 
 	if (v->label)
 		return re_hprintf(pf, "sipd_%s%s{%s=\"%s\"} %llu\n", v->name,

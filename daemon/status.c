@@ -4,8 +4,8 @@
  * What "sipctl status" prints: the version, uptime, configuration and
  * reloads, the sockets and their roles, then every figure of the
  * statistics registry (stats.c) in its order. A labelled figure (by
- * method, by status class) is one line in the text and one object in
- * the JSON; a figure no loaded module provides is "-" and null.
+ * method, by status class, by pool member as POOL/URI) is one line in
+ * the text and one object in the JSON; a figure no loaded module provides is "-" and null.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -273,7 +273,8 @@ static int text_handler(const struct stat_value *v, void *arg)
 	len = strlen(t->parts);
 	if (v->label && v->value)
 		(void)re_snprintf(t->parts + len, sizeof(t->parts) - len,
-				  "%s%s %llu", len ? ", " : "", v->lval,
+				  "%s%s%s%s %llu", len ? ", " : "", v->lval,
+				  v->lval2 ? "/" : "", v->lval2 ? v->lval2 : "",
 				  (unsigned long long)v->value);
 
 	return err;
@@ -316,8 +317,10 @@ static int json_handler(const struct stat_value *v, void *arg)
 		j->open = true;
 	}
 
-	return err | re_hprintf(j->pf, "%s\"%s\": %llu", first ? "" : ", ",
-				v->lval, (unsigned long long)v->value);
+	return err | re_hprintf(j->pf, "%s\"%s%s%s\": %llu",
+				first ? "" : ", ", v->lval,
+				v->lval2 ? "/" : "", v->lval2 ? v->lval2 : "",
+				(unsigned long long)v->value);
 }
 
 

@@ -77,6 +77,7 @@ int  config_u32(const char *key, uint32_t *val, uint32_t min, uint32_t max);
 int  config_bool(const char *key, bool *val);
 int  config_str(const char *key, char **strp);
 int  config_apply(const char *key, config_line_h *h, void *arg);
+int  config_apply_words(const char *key, config_line_h *h, void *arg);
 int  config_fail(const struct config_line *line, const char *fmt, ...);
 int  config_parse_bool(bool *val, const char *str);
 int  path_absolute(char **pathp, const char *path);
@@ -115,6 +116,12 @@ enum stat_kind {
 
 typedef uint64_t (stat_read_h)(void *arg);
 
+/* A labelled figure gives each of its values to h, with their labels'
+   values (lval2 NULL without a second label) */
+typedef void (stat_label_h)(const char *lval, const char *lval2,
+			    uint64_t value, void *ctx);
+typedef void (stat_labels_h)(stat_label_h *h, void *ctx, void *arg);
+
 /**
  * A figure a module provides: registered in its init, unregistered in
  * its close, read only when the status or the metrics are asked for.
@@ -127,6 +134,9 @@ struct stat_figure {
 	enum stat_kind kind;
 	stat_read_h *readh;
 	void *arg;
+	const char *label;     /**< A labelled figure: its label, or NULL */
+	const char *label2;    /**< Its second label, or NULL            */
+	stat_labels_h *labelsh;/**< A labelled figure: its values         */
 };
 
 /* Figures that sipctl status names even when no module provides them */

@@ -32,6 +32,7 @@ enum {
 static struct {
 	struct dnsc *dnsc;
 	listen_dnsc_h *dnsc_alloch;
+	bool dnsc_wanted;          /* by a part above (pool members) */
 	uint32_t sock_count;
 } lst;
 
@@ -483,8 +484,9 @@ int listen_start(void)
 
 	wire_init();
 
-	/* a DNS client (its sockets) only for roles that send requests */
-	if (listen_needs("dns") && lst.dnsc_alloch) {
+	/* a DNS client (its sockets) only for roles that send requests,
+	   or parts that do */
+	if ((listen_needs("dns") || lst.dnsc_wanted) && lst.dnsc_alloch) {
 		err = lst.dnsc_alloch(&lst.dnsc);
 		if (err)
 			return err;
@@ -523,6 +525,16 @@ int listen_start(void)
 void listen_dnsc_provider(listen_dnsc_h *alloch)
 {
 	lst.dnsc_alloch = alloch;
+}
+
+
+/**
+ * A part above the core sends requests to host names: the sockets get
+ * the DNS client even if no role needs one (before listen_start)
+ */
+void listen_dnsc_want(void)
+{
+	lst.dnsc_wanted = true;
 }
 
 

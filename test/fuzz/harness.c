@@ -38,6 +38,7 @@
 #include "tlspeer/tlspeer.h"
 #include "dns/dns.h"
 #include "avail/avail.h"
+#include "pool/pool.h"
 #include "../../modules/guard/guard.h"
 #include "harness.h"
 
@@ -440,6 +441,7 @@ int fuzz_core_start(const char *roles, const char *extra)
 	tls_peer_part_register();
 	dns_part_register();
 	avail_part_register();
+	pool_part_register();
 
 	err = core_init(conf, false);
 	if (err)

@@ -14,6 +14,7 @@
 #include "tlspeer/tlspeer.h"
 #include "dns/dns.h"
 #include "avail/avail.h"
+#include "pool/pool.h"
 #include "test.h"
 
 
@@ -29,6 +30,7 @@ int main(void)
 	tls_peer_part_register();
 	dns_part_register();
 	avail_part_register();
+	pool_part_register();
 
 	sr = srunner_create(suite_config());
 	srunner_add_suite(sr, suite_libre());
@@ -44,6 +46,7 @@ int main(void)
 	srunner_add_suite(sr, suite_avail());
 	srunner_add_suite(sr, suite_stats());
 	srunner_add_suite(sr, suite_reload());
+	srunner_add_suite(sr, suite_pool());
 	srunner_add_suite(sr, suite_integration());
 
 	srunner_run_all(sr, CK_NORMAL);

@@ -19,6 +19,7 @@ Suite *suite_presence(void);
 Suite *suite_avail(void);
 Suite *suite_stats(void);
 Suite *suite_reload(void);
+Suite *suite_pool(void);
 Suite *suite_libre(void);
 Suite *suite_integration(void);
 

@@ -307,6 +307,52 @@ START_TEST(test_metrics_output)
 END_TEST
 
 
+static void member_values(stat_label_h *h, void *ctx, void *arg)
+{
+	(void)arg;
+	h("gw", "sip:10.0.0.1", 1, ctx);
+	h("gw", "sip:10.0.0.2", 0, ctx);
+}
+
+
+static struct stat_figure fig_labelled = {
+	.name = "member_up", .help = "Members up", .kind = STAT_GAUGE,
+	.label = "pool", .label2 = "member", .labelsh = member_values,
+};
+
+
+START_TEST(test_labelled_figure)
+{
+	char *text = NULL;
+	bool json = true;
+
+	stats_register(&fig_labelled);
+	ck_assert_ptr_nonnull(fig_labelled.le.list);
+
+	ck_assert_int_eq(0, re_sdprintf(&text, "%H", print_metrics, NULL));
+	ck_assert_msg(strstr(text, "# TYPE sipd_member_up gauge\n"
+			     "sipd_member_up{pool=\"gw\",member="
+			     "\"sip:10.0.0.1\"} 1\n"
+			     "sipd_member_up{pool=\"gw\",member="
+			     "\"sip:10.0.0.2\"} 0\n"), "%s", text);
+	text = mem_deref(text);
+
+	ck_assert_int_eq(0, re_sdprintf(&text, "%H", print_status, &json));
+	ck_assert_msg(strstr(text, "\"member_up\": {\"gw/sip:10.0.0.1\": 1,"
+			     " \"gw/sip:10.0.0.2\": 0}"), "%s", text);
+	text = mem_deref(text);
+
+	json = false;
+	ck_assert_int_eq(0, re_sdprintf(&text, "%H", print_status, &json));
+	ck_assert_msg(strstr(text, "member up            1"
+			     " (gw/sip:10.0.0.1 1)\n"), "%s", text);
+	text = mem_deref(text);
+
+	stats_unregister(&fig_labelled);
+}
+END_TEST
+
+
 Suite *suite_stats(void)
 {
 	Suite *s = suite_create("stats");
@@ -317,6 +363,7 @@ Suite *suite_stats(void)
 	tcase_add_test(tc, test_module_figures);
 	tcase_add_test(tc, test_status_output);
 	tcase_add_test(tc, test_metrics_output);
+	tcase_add_test(tc, test_labelled_figure);
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -1,7 +1,7 @@
 /**
- * @file control.c  sipctl status, ban, reload and avail, and reg add and
- *                  del when sipd runs: commands for it, through its
- *                  control socket
+ * @file control.c  sipctl status, ban, pool, reload and avail, and reg
+ *                  add and del when sipd runs: commands for it,
+ *                  through its control socket
  *
  * One command line goes to the socket; the reply's first line is "ok" or
  * "error", the rest is printed (on standard output, or on standard error
@@ -158,6 +158,21 @@ static int print_reply(struct mbuf *reply, bool reload)
 }
 
 
+/* pool [NAME] [--json] */
+static bool pool_usage_ok(int argc, char *argv[])
+{
+	int i, names = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") && (argv[i][0] == '-' ||
+						  ++names > 1))
+			return false;
+	}
+
+	return argc <= 3;
+}
+
+
 static bool usage_ok(int argc, char *argv[])
 {
 	const char *cmd = argv[0];
@@ -170,6 +185,8 @@ static bool usage_ok(int argc, char *argv[])
 
 	if (!strcmp(cmd, "avail"))
 		return argc == 2;
+	if (!strcmp(cmd, "pool"))
+		return pool_usage_ok(argc, argv);
 
 	if (argc >= 2 && !strcmp(argv[1], "list"))
 		return argc == 2 || (argc == 3 && !strcmp(argv[2], "--json"));
@@ -224,7 +241,7 @@ int control_try(const char *line, bool *reached)
 
 
 /**
- * sipctl status|ban|reload ...: one command to the running sipd
+ * sipctl status|ban|pool|reload ...: one command to the running sipd
  *
  * @param path Control socket
  * @param argc Argument count, the command included
@@ -241,7 +258,8 @@ int cmd_control(const char *path, int argc, char *argv[])
 
 	if (!usage_ok(argc, argv)) {
 		(void)fail("usage: sipctl status [--json] | ban list [--json]"
-			   " | ban del ADDR|all | reload | avail USER@DOMAIN");
+			   " | ban del ADDR|all | pool [NAME] [--json]"
+			   " | reload | avail USER@DOMAIN");
 		return EXIT_USAGE;
 	}
 

@@ -5,9 +5,10 @@
  * sipctl reads the database path from the same configuration file as
  * sipd and works on the database through the store (lib/store), with
  * the daemon stopped or running beside it (SQLite's locking and a busy
- * timeout keep both safe). status, ban, reload and avail go to the running
- * sipd through its control socket (control_socket in the same file, or
- * --control), and so do reg add and del when sipd answers there.
+ * timeout keep both safe). status, ban, pool, reload and avail go to the
+ * running sipd through its control socket (control_socket in the same
+ * file, or --control), and so do reg add and del when sipd answers
+ * there.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -59,6 +60,8 @@ static void usage(void)
 		"  ban list [--json]               the banned source addresses"
 		"\n"
 		"  ban del ADDR|all                lift a ban, or every ban\n"
+		"  pool [NAME] [--json]            the members of the server"
+		" pools\n"
 		"  reload                          make sipd reread its"
 		" configuration\n"
 		"  avail USER@DOMAIN               the calls the user is on,"
@@ -374,7 +377,8 @@ const char *control_path(void)
 static bool is_control_command(const char *cmd)
 {
 	return !strcmp(cmd, "status") || !strcmp(cmd, "ban") ||
-		!strcmp(cmd, "reload") || !strcmp(cmd, "avail");
+		!strcmp(cmd, "reload") || !strcmp(cmd, "avail") ||
+		!strcmp(cmd, "pool");
 }
 
 
