@@ -226,7 +226,8 @@ def test_published_busy_gets_486_or_busy_forward():
         bob, carol = phone(s, "bob", PUA), phone(s, "carol")
         alice = UA(s, "alice", "secret")
         try:
-            publish_ok(bob, pidf("bob@example.com", activities=("busy",)))
+            _, etag = publish_ok(bob, pidf("bob@example.com",
+                                           activities=("busy",)))
             d = alice.invite("sip:bob@example.com")
             eq(d.final().status, 486, "bob published busy")
             bob.no_request("INVITE", timeout=0.3)
@@ -236,8 +237,8 @@ def test_published_busy_gets_486_or_busy_forward():
             inc = carol.expect_invite(callid=d.callid)
             answered_by(d, inc)
             hang_up(d, inc)
-            # available again: bob's phone rings
-            publish_ok(bob, pidf("bob@example.com"))
+            # available again (the publication modified): bob's phone
+            publish_ok(bob, pidf("bob@example.com"), etag=etag)
             sipctl_ok(s, "forward", "del", "bob@example.com", "busy")
             d = alice.invite("sip:bob@example.com")
             inc = bob.expect_invite(callid=d.callid)
@@ -355,8 +356,8 @@ def test_bad_groups_refused_by_sipd_t():
         s = Sipd(CONF + line + "\n", accounts=(), start=False)
         try:
             out = start_refused(s, what)
-        check(what in out and "sipd.conf:" in out,
-              "refused naming the line and %r:\n%s" % (what, out))
+            check(what in out and "sipd.conf:" in out,
+                  "refused naming the line and %r:\n%s" % (what, out))
         finally:
             s.close()
 

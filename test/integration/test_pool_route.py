@@ -46,7 +46,8 @@ route 555*>pool:gw
 class Member:
     """A pool member on a UDP port of 127.0.0.1, in a thread. mode:
     "answer" (200 to INVITE, OPTIONS and BYE), "busy503" (503 with
-    Retry-After to INVITE and OPTIONS), "stopped" (nothing at all)."""
+    Retry-After to INVITE and OPTIONS), "invite503" (503 to INVITE only:
+    its probes say it is up), "stopped" (nothing at all)."""
 
     def __init__(self, mode="answer", retry_after=30):
         self.mode = mode
@@ -99,8 +100,9 @@ class Member:
                 self.options += 1
             if m.method == "ACK":
                 continue
-            if self.mode == "busy503" and m.method in ("INVITE",
-                                                       "OPTIONS"):
+            if (self.mode == "busy503" and m.method in ("INVITE",
+                                                        "OPTIONS")) or \
+                    (self.mode == "invite503" and m.method == "INVITE"):
                 self.reply(m, src, 503, "Service Unavailable",
                            ["Retry-After: %d" % self.retry_after])
             else:
@@ -152,12 +154,13 @@ def call(s, ua, number="5551234", server=None):
 
 
 def test_failover_on_503_within_one_call_and_member_drained():
-    a, b = Member("busy503", retry_after=30), Member()
+    a, b = Member("invite503", retry_after=30), Member()
     conf = pool_conf("pool gw algorithm=least-busy %s;weight=10 %s" % (
         a.uri, b.uri))
     with Sipd(conf) as s:
         alice = UA(s, "alice")
         try:
+            wait_for(lambda: state_of(s, a) == "up", "A up", timeout=3)
             d = call(s, alice)
             eq(d.final().status, 200, "the call, after A's 503")
             eq((len(a.invites), b.invites), (1, [d.callid]),
