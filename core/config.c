@@ -2,8 +2,9 @@
  * @file config.c  Configuration file: "key value" lines with line numbers
  *
  * The format is libre's conf format: one key and one value token a line,
- * '#' starts a comment (the few keys of config_words.c take several). Every line keeps its number so that every error
- * names the file, the line and the problem. A line that no part of sipd
+ * '#' starts a comment; pool and group lines take several words. Every
+ * line keeps its number so that every error names the file, the line and
+ * the problem. A line that no part of sipd
  * reads is an unknown key.
  *
  * One configuration is current: the one config_find() and the others
@@ -134,6 +135,13 @@ int config_fail(const struct config_line *line, const char *fmt, ...)
 }
 
 
+/* The keys whose value is several words (lib/pool, ring groups) */
+static bool takes_words(const char *key)
+{
+	return !str_casecmp(key, "pool") || !str_casecmp(key, "group");
+}
+
+
 static int parse_line(struct config *c, char *p, unsigned lineno)
 {
 	struct config_line *line;
@@ -176,7 +184,7 @@ static int parse_line(struct config *c, char *p, unsigned lineno)
 		return 0;
 	}
 
-	if (strpbrk(val, " \t") && !config_takes_words(key)) {
+	if (strpbrk(val, " \t") && !takes_words(key)) {
 		report(c, lineno, "%s: the value must be one token, got '%s'",
 		       key, val);
 		return 0;
@@ -629,7 +637,7 @@ int config_apply(const char *key, config_line_h *h, void *arg)
 
 /**
  * Apply a handler to every line of a key whose value is several words
- * separated by blanks (config_words.c): line->val holds them all
+ * separated by blanks (pool, group): line->val holds them all
  *
  * @param key Key name
  * @param h   Handler, called with the line
@@ -639,7 +647,7 @@ int config_apply(const char *key, config_line_h *h, void *arg)
  */
 int config_apply_words(const char *key, config_line_h *h, void *arg)
 {
-	return config_takes_words(key) ? config_apply(key, h, arg) : EINVAL;
+	return takes_words(key) ? config_apply(key, h, arg) : EINVAL;
 }
 
 

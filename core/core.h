@@ -21,7 +21,6 @@ struct config *config_current(void);
 void config_unload(void);
 int  config_check_unused(const struct config *known);
 int  config_errors(void);
-bool config_takes_words(const char *key);
 void config_capture(struct mbuf *mb);
 bool config_differs(const struct config *a, const struct config *b,
 		    const char *key);

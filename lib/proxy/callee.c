@@ -648,7 +648,7 @@ static int user_targets(struct callee *cx, struct list *out,
 	const struct ring_group *g;
 	struct list fwds = LIST_INIT;
 	char user[128], domain[128];
-	uint32_t i, added = 0;
+	uint32_t i, added = 0, limit = 0;
 	bool exists = false;
 	struct le *le;
 	int err;
@@ -682,17 +682,22 @@ static int user_targets(struct callee *cx, struct list *out,
 	if (err)
 		return err;
 
-	err = account_exists(user, domain, &exists);
-	if (err || !exists)
-		return err;   /* not a user: a number, maybe */
+	/* the account, its busy limit and its forwards in one look */
+	err = store_callee_rules(user, domain, &limit, &fwds);
+	if (err == ENOENT)
+		return 0;      /* not a user: a number, maybe */
+	if (err == ENOSYS) {
+		/* a store without rules: the account facade alone */
+		err = account_exists(user, domain, &exists);
+		if (err || !exists)
+			return err;
+	}
+	else if (err) {
+		list_flush(&fwds);
+		return err;
+	}
 
 	*found = true;
-
-	err = store_forward_list(&fwds, aor);
-	if (err) {
-		log_warning("route: forwards of %s: %m\n", aor, err);
-		err = 0;
-	}
 
 	for (le = fwds.head; le; le = le->next) {
 		const struct store_forward *f = le->data;
@@ -706,7 +711,8 @@ static int user_targets(struct callee *cx, struct list *out,
 		goto out;
 	}
 
-	if (user_busy(aor)) {
+	if (avail_published_busy(aor) ||
+	    (limit && avail_calls(aor) >= limit)) {
 		log_info("route: %s is busy\n", aor);
 		if (fw[FORWARD_BUSY])
 			err = forward(cx, out, aor, fw[FORWARD_BUSY], true);

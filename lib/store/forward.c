@@ -86,6 +86,37 @@ int store_forward_list(struct list *fwds, const char *aor)
 
 
 /**
+ * What a call to a user needs to know, in one look: whether the account
+ * exists, its busy limit and its forwarding rules
+ *
+ * @param user       User part
+ * @param domain     Domain
+ * @param busy_limit Its busy limit, 0 for unlimited
+ * @param fwds       List to append its struct store_forward to
+ *
+ * @return 0 if success, ENOENT if there is no such account, otherwise
+ *         errorcode
+ */
+int store_callee_rules(const char *user, const char *domain,
+		       uint32_t *busy_limit, struct list *fwds)
+{
+	char aor[256];
+
+	if (!user || !domain || !busy_limit || !fwds)
+		return EINVAL;
+
+	if (re_snprintf(aor, sizeof(aor), "%s@%s", user, domain) < 0)
+		return EOVERFLOW;
+
+	if (!store_engine()->callee_rules)
+		return ENOSYS;
+
+	return store_engine()->callee_rules(user, domain, aor, busy_limit,
+					    fwds);
+}
+
+
+/**
  * Get the busy limit of an account: how many calls its user may be on
  * before a new call gets 486 Busy Here
  *

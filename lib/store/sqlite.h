@@ -52,6 +52,9 @@ int  sqlite_forward_set(const char *aor, enum store_forward_kind kind,
 			const char *target, uint32_t after, int64_t now);
 int  sqlite_forward_del(const char *aor, enum store_forward_kind kind);
 int  sqlite_forward_list(struct list *fwds, const char *aor);
+int  sqlite_callee_rules(const char *user, const char *domain,
+			 const char *aor, uint32_t *busy_limit,
+			 struct list *fwds);
 
 /* sqlite_presence.c */
 int  sqlite_rule_get(char *rule, size_t size, const char *presentity,

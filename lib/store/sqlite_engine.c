@@ -29,6 +29,7 @@ const struct store_engine store_sqlite = {
 	.forward_set     = sqlite_forward_set,
 	.forward_del     = sqlite_forward_del,
 	.forward_list    = sqlite_forward_list,
+	.callee_rules    = sqlite_callee_rules,
 	.rule_get        = sqlite_rule_get,
 	.rule_set        = sqlite_rule_set,
 	.rule_list       = sqlite_rule_list,

@@ -35,6 +35,13 @@ static struct db_stmt st_del = {
 	.sql = "DELETE FROM forwards WHERE aor = ?1 AND kind = ?2"
 };
 
+/* an account, its busy limit and its rules: one row without rules */
+static struct db_stmt st_callee = {
+	.sql = "SELECT a.busy_limit, f.kind, f.target, f.after, f.created"
+	       " FROM accounts a LEFT JOIN forwards f ON f.aor = ?3"
+	       " WHERE a.username = ?1 AND a.domain = ?2 ORDER BY f.kind"
+};
+
 /* the names of the kinds sort in their order: always, busy, ... */
 static struct db_stmt st_list = {
 	.sql = "SELECT aor, kind, target, after, created FROM forwards"
@@ -191,6 +198,66 @@ int sqlite_forward_list(struct list *fwds, const char *aor)
 
 	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		err = sqlite_errno(rc);
+
+	sqlite3_reset(stmt);
+
+	return err;
+}
+
+
+int sqlite_callee_rules(const char *user, const char *domain,
+			const char *aor, uint32_t *busy_limit,
+			struct list *fwds)
+{
+	sqlite3_stmt *stmt = db_stmt(&st_callee);
+	bool found = false;
+	int rc, err = 0;
+
+	if (!stmt)
+		return db_error();
+
+	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, aor, -1, SQLITE_STATIC);
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(stmt, 1);
+		int64_t v = sqlite3_column_int64(stmt, 0);
+		int64_t after = sqlite3_column_int64(stmt, 3);
+		struct store_forward *f;
+
+		found = true;
+		*busy_limit = v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX :
+			(uint32_t)v;
+
+		if (!kind)
+			continue;      /* no rules */
+
+		f = mem_zalloc(sizeof(*f), NULL);
+		if (!f) {
+			err = ENOMEM;
+			break;
+		}
+
+		str_ncpy(f->aor, aor, sizeof(f->aor));
+		col_copy(f->target, sizeof(f->target), stmt, 2);
+		f->after = after < 0 ? 0 : after > UINT32_MAX ? UINT32_MAX :
+			(uint32_t)after;
+		f->created = sqlite3_column_int64(stmt, 4);
+
+		if (store_forward_kind_decode(&f->kind, kind)) {
+			mem_deref(f);
+			err = EILSEQ;
+			break;
+		}
+
+		list_append(fwds, &f->le, f);
+	}
+
+	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = sqlite_errno(rc);
+	if (!err && !found)
+		err = ENOENT;
 
 	sqlite3_reset(stmt);
 

@@ -162,6 +162,9 @@ struct store_engine {
 			   const char *target, uint32_t after, int64_t now);
 	int (*forward_del)(const char *aor, enum store_forward_kind kind);
 	int (*forward_list)(struct list *fwds, const char *aor);
+	int (*callee_rules)(const char *user, const char *domain,
+			    const char *aor, uint32_t *busy_limit,
+			    struct list *fwds);
 
 	/* presence rules */
 	int (*rule_get)(char *rule, size_t size, const char *presentity,
@@ -265,6 +268,8 @@ int  store_forward_set(const char *aor, enum store_forward_kind kind,
 		       const char *target, uint32_t after);
 int  store_forward_del(const char *aor, enum store_forward_kind kind);
 int  store_forward_list(struct list *fwds, const char *aor);
+int  store_callee_rules(const char *user, const char *domain,
+			uint32_t *busy_limit, struct list *fwds);
 
 
 /* --- Presence ----------------------------------------------------------- */

@@ -303,36 +303,59 @@ def invites_received(run):
         return 0
 
 
-def test_least_busy_spreads_300_calls_by_weight_sipp():
+def pool_load(delays, weights, calls=300, rate=50, hold_ms=2000):
+    """SIPp members answering after delays (ms) with weights, calls from
+    SIPp through the proxy: the INVITEs each member answered."""
     with Sipd(CONF, accounts=(), start=False) as s:
-        members = [sipp_member(s, n, d) for n, d in
-                   (("a", 0), ("b", 0), ("c", 0))]
+        members = [sipp_member(s, "m%d" % i, d)
+                   for i, d in enumerate(delays)]
         for m in members:
             m.start()
         try:
             line = "pool gw algorithm=least-busy " + " ".join(
                 "sip:127.0.0.1:%d;weight=%d" % (m.port, w)
-                for m, w in zip(members, (1, 1, 2)))
+                for m, w in zip(members, weights))
             s.write_conf(CONF + line + "\n")
             s.start()
-            wait_for(lambda: all(v.get("state") == "up" for v in
-                                 members_by_uri(s).values()) and
-                     len(members_by_uri(s)) == 3, "members up",
+            wait_for(lambda: len(members_by_uri(s)) == len(members) and
+                     all(v.get("state") == "up" for v in
+                         members_by_uri(s).values()), "members up",
                      timeout=5)
-            uac = SippRun("pool_uac.xml", s.addr, s.dir, calls=300,
-                          rate=50, keys={"caller": "alice",
-                                         "callee": "5551234",
-                                         "domain": "example.com"},
-                          extra=["-d", "2000", "-l", "200"])
-            res = uac.run(timeout=120)
-            check(res.ok, "300 calls: " + res.summary() + res.errors())
+            uac = SippRun("pool_uac.xml", s.addr, s.dir, calls=calls,
+                          rate=rate, keys={"caller": "alice",
+                                           "callee": "5551234",
+                                           "domain": "example.com"},
+                          extra=["-d", str(hold_ms), "-l", "400"])
+            res = uac.run(timeout=180)
+            check(res.ok, "%d calls: %s%s" % (calls, res.summary(),
+                                               res.errors()))
             time.sleep(2.5)     # the members' statistics, every second
+            alive(s)
         finally:
             for m in members:
                 m.kill()
-        got = [invites_received(m) for m in members]
-        eq(sum(got), 300, "every call answered by a member: %s" % got)
-        for n, want in zip(got, (75, 75, 150)):
-            check(abs(n - want) <= want * 0.10,
-                  "calls per member %s within 10%% of 75/75/150" % got)
-        alive(s)
+        return [invites_received(m) for m in members]
+
+
+def test_least_busy_spreads_300_calls_by_weight_sipp():
+    """Three SIPp members of weights 1, 1 and 2; 300 calls of 2 s at 50
+    a second: each member's share within 10 % of its weight's."""
+    got = pool_load((0, 0, 0), (1, 1, 2))
+    eq(sum(got), 300, "every call answered by a member: %s" % got)
+    for n, want in zip(got, (75, 75, 150)):
+        check(abs(n - want) <= want * 0.10,
+              "calls per member %s within 10%% of 75/75/150" % got)
+
+
+def test_least_busy_spares_the_member_holding_calls_longest_sipp():
+    """The same with the first member slow (it answers after 3 s, so
+    its calls last 5 s where the others' last 2 s): least-busy counts
+    its calls in progress and sends it fewer; the other two keep their
+    1:2 ratio within 10 %."""
+    got = pool_load((3000, 0, 0), (1, 1, 2))
+    eq(sum(got), 300, "every call answered by a member: %s" % got)
+    check(got[0] < 0.6 * got[1],
+          "the slow member gets clearly fewer calls than its twin: %s"
+          % got)
+    check(abs(got[2] / float(got[1]) - 2.0) <= 0.2,
+          "the other two keep 1:2 within 10 %%: %s" % got)

@@ -236,6 +236,52 @@ START_TEST(test_busy_limit)
 END_TEST
 
 
+/* One look for a call: the account, its busy limit and its rules */
+START_TEST(test_callee_rules)
+{
+	struct list fwds = LIST_INIT;
+	const struct store_forward *f;
+	uint32_t limit = 99;
+
+	account_add("alice", "example.com");
+	account_add("bob", "example.com");
+
+	ck_assert_int_eq(ENOENT, store_callee_rules("carol", "example.com",
+						    &limit, &fwds));
+	ck_assert(list_isempty(&fwds));
+
+	ck_assert_int_eq(0, store_callee_rules("alice", "example.com",
+					       &limit, &fwds));
+	ck_assert_uint_eq(0, limit);
+	ck_assert(list_isempty(&fwds));
+
+	ck_assert_int_eq(0, store_account_busy_limit_set("alice",
+							 "example.com", 3));
+	ck_assert_int_eq(0, store_forward_set("alice@example.com",
+					      FORWARD_NOANSWER,
+					      "sip:vm@example.com", 15));
+	ck_assert_int_eq(0, store_forward_set("alice@example.com",
+					      FORWARD_ALWAYS,
+					      "sip:bob@example.com", 0));
+	ck_assert_int_eq(0, store_forward_set("bob@example.com",
+					      FORWARD_BUSY, "200", 0));
+
+	ck_assert_int_eq(0, store_callee_rules("alice", "example.com",
+					       &limit, &fwds));
+	ck_assert_uint_eq(3, limit);
+	ck_assert_uint_eq(2, list_count(&fwds));
+	f = fwds.head->data;
+	ck_assert_int_eq(FORWARD_ALWAYS, f->kind);
+	ck_assert_str_eq("sip:bob@example.com", f->target);
+	ck_assert_str_eq("alice@example.com", f->aor);
+	f = fwds.tail->data;
+	ck_assert_int_eq(FORWARD_NOANSWER, f->kind);
+	ck_assert_uint_eq(15, f->after);
+	list_flush(&fwds);
+}
+END_TEST
+
+
 START_TEST(test_account_delete_removes_forwards)
 {
 	account_add("alice", "example.com");
@@ -394,6 +440,7 @@ Suite *suite_forward(void)
 	tcase_add_test(tc, test_kind_names);
 	tcase_add_test(tc, test_crud);
 	tcase_add_test(tc, test_busy_limit);
+	tcase_add_test(tc, test_callee_rules);
 	tcase_add_test(tc, test_account_delete_removes_forwards);
 	tcase_add_test(tc, test_upgrade_from_3);
 	suite_add_tcase(s, tc);
