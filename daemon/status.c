@@ -5,7 +5,8 @@
  * reloads, the sockets and their roles, then every figure of the
  * statistics registry (stats.c) in its order. A labelled figure (by
  * method, by status class, by pool member as POOL/URI) is one line in
- * the text and one object in the JSON; a figure no loaded module provides is "-" and null.
+ * the text and one object in the JSON; a figure no loaded module
+ * provides is "-" and null.
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -274,7 +275,8 @@ static int text_handler(const struct stat_value *v, void *arg)
 	if (v->label && v->value)
 		(void)re_snprintf(t->parts + len, sizeof(t->parts) - len,
 				  "%s%s%s%s %llu", len ? ", " : "", v->lval,
-				  v->lval2 ? "/" : "", v->lval2 ? v->lval2 : "",
+				  v->lval2 ? "/" : "",
+				  v->lval2 ? v->lval2 : "",
 				  (unsigned long long)v->value);
 
 	return err;

@@ -152,8 +152,10 @@ static int group_handler(const struct config_line *line, void *arg)
 			if (re_regex(rest.p, rest.l, "[^ \t]+[ \t]*[^]*",
 				     &secs, NULL, &rest))
 				secs.l = 0;
-			for (i = 0; i < secs.l; i++)
-				digits &= isdigit((unsigned char)secs.p[i]) != 0;
+			for (i = 0; i < secs.l; i++) {
+				if (!isdigit((unsigned char)secs.p[i]))
+					digits = false;
+			}
 			if (!secs.l || !digits || secs.l > 4 ||
 			    pl_u32(&secs) < 1 || pl_u32(&secs) > RING_MAX) {
 				err = config_fail(line, "--ring needs SECONDS,"

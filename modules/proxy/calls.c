@@ -243,7 +243,8 @@ void calls_callee_switch(struct ptrans *pt, const char *aor)
 	const struct sip_msg *msg = pt->msg;
 	char call_id[256], ftag[128], furi[256], turi[256];
 
-	if (!pt->invite || pt->rr.in_dialog || !str_casecmp(aor, pt->rr.callee))
+	if (!pt->invite || pt->rr.in_dialog ||
+	    !str_casecmp(aor, pt->rr.callee))
 		return;
 
 	if (pl_strcpy(&msg->callid, call_id, sizeof(call_id)))

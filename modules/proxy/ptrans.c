@@ -246,14 +246,14 @@ static void send_best(struct ptrans *pt)
 }
 
 
-/* Move a list of targets to the end of the transaction's */
-static struct le *targets_append(struct ptrans *pt, struct list *list)
+/* Move the targets of a list to the end of another; the first moved */
+static struct le *targets_move(struct list *dst, struct list *src)
 {
-	struct le *le, *first = list->head;
+	struct le *le, *first = src->head;
 
-	while ((le = list->head)) {
+	while ((le = src->head)) {
 		list_unlink(le);
-		list_append(&pt->rr.targets, le, le->data);
+		list_append(dst, le, le->data);
 	}
 
 	return first;
@@ -269,7 +269,7 @@ static bool fallback_take(struct ptrans *pt, struct list *list,
 	if (list_isempty(list))
 		return false;
 
-	pt->next_target = targets_append(pt, list);
+	pt->next_target = targets_move(&pt->rr.targets, list);
 	list_flush(&pt->rr.busy);
 	list_flush(&pt->rr.noanswer);
 	tmr_cancel(&pt->tmr_noanswer);
@@ -426,11 +426,13 @@ void ptrans_branch_response(struct branch *b, int err,
 	    msg->scode != 408 && msg->scode < 500)
 		pt->no_failover = true;
 
-	/* a ring group's member rang out: as no answer */
+	/* a ring group's member rang out: no answer (480), not 487 */
 	if (msg && msg->scode == 487 && b->rang_out) {
-		msg = NULL;
-		err = ETIMEDOUT;
-		b->unresolved = 480;
+		b->scode = 480;
+		if (!pt->local_scode || rank(480) < rank(pt->local_scode))
+			pt->local_scode = 480;
+		ptrans_done_check(pt);
+		return;
 	}
 
 	if (err || !msg) {
@@ -545,17 +547,9 @@ int ptrans_start(struct sipd_sock *sock, const struct sip_msg *msg,
 	list_init(&pt->rr.targets);
 	list_init(&pt->rr.busy);
 	list_init(&pt->rr.noanswer);
-	(void)targets_append(pt, &rr->targets);
-	while (rr->busy.head) {
-		struct le *le = rr->busy.head;
-		list_unlink(le);
-		list_append(&pt->rr.busy, le, le->data);
-	}
-	while (rr->noanswer.head) {
-		struct le *le = rr->noanswer.head;
-		list_unlink(le);
-		list_append(&pt->rr.noanswer, le, le->data);
-	}
+	(void)targets_move(&pt->rr.targets, &rr->targets);
+	(void)targets_move(&pt->rr.busy, &rr->busy);
+	(void)targets_move(&pt->rr.noanswer, &rr->noanswer);
 	rr->ruri = NULL;
 	pt->next_target = pt->rr.targets.head;
 	pt->all_busy = true;
