@@ -683,7 +683,7 @@ static int user_targets(struct callee *cx, struct list *out,
 		return err;
 
 	/* the account, its busy limit and its forwards in one look */
-	err = store_callee_rules(user, domain, &limit, &fwds);
+	err = rules_get(user, domain, &limit, &fwds);
 	if (err == ENOENT)
 		return 0;      /* not a user: a number, maybe */
 	if (err == ENOSYS) {

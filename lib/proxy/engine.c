@@ -55,6 +55,7 @@ void proxy_engine_close(void)
 
 	reload_unregister(&hook);
 	routes_close();
+	rules_close();
 	flow_close();
 	digest_close();
 }

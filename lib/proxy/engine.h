@@ -164,6 +164,11 @@ int  target_new(struct route_target **tp, struct list *list);
 void route_routed(const struct sip_msg *msg, const char *caller,
 		  const char *how, const char *callee, const char *target);
 
+/* rules.c */
+int  rules_get(const char *user, const char *domain, uint32_t *limit,
+	       struct list *fwds);
+void rules_close(void);
+
 /* routes.c: a route to a server pool */
 const char *routes_pool(const struct static_route *r);
 
