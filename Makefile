@@ -411,6 +411,7 @@ bench: deps-bench
 	@$(MAKE) --no-print-directory all $(B)/test/floodgen \
 		$(B)/test/optload $(B)/test/callload
 	@test/bench/run
+	@test/bench/pool
 	@test/bench/compare $(COMPARE)
 	@test/bench/scaling
 

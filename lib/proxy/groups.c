@@ -12,7 +12,7 @@
  *
  * Groups live in the configuration, beside the routes and numbers they
  * complete, so that "sipd -t" checks them and a reload changes them at
- * once; "sipctl group" shows them from the same file.
+ * once.
  *
  * Copyright (C) 2026 sipd developers
  */

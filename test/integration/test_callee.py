@@ -404,6 +404,12 @@ def test_redirect_forwards_busy_and_groups():
                "sequential group: busy bob left out, falling q")
             r = redirect_call(s, alice, "sip:nobody@example.com")
             eq(r.status, 404, "unknown user")
+            sipctl_ok(s, "forward", "set", "carol@example.com", "always",
+                      "dave@example.com")
+            sipctl_ok(s, "forward", "set", "dave@example.com", "always",
+                      "carol@example.com")
+            r = redirect_call(s, alice, "sip:carol@example.com")
+            eq(r.status, 482, "a forwarding loop, redirected")
             r = redirect_call(s, alice, "sip:alice@example.com")
             eq(r.status, 480, "alice has no phone")
             sipctl_ok(s, "forward", "set", "alice@example.com",

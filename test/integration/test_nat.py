@@ -590,3 +590,52 @@ def test_nat_bad_value_is_config_error():
         check(want in r.stderr, "sipd -t: %r, not %r" % (r.stderr, want))
     finally:
         s.close()
+
+
+def test_phone_whose_ping_went_unanswered_is_not_rung():
+    """bob has two phones: one behind a NAT, pinged, and one that is not.
+    Once a ping of the NATed phone goes unanswered (its binding is still
+    there: three misses remove it), a call to bob rings only the other
+    (issue 14: availability)."""
+    conf = proxy_conf("registrar_nat_ping_interval 2\n"
+                      "registrar_nat_ping_failures 3\n")
+    with Sipd(conf, accounts=ACCOUNTS) as s:
+        trap = Trap()
+        nated = nated_phone(s, trap)
+        desk = phone(s, "bob")
+        alice = UA(s, "alice", "secret")
+        try:
+            d = alice.invite("sip:bob@example.com")
+            for ua in (nated, desk):
+                inc = ua.expect_invite(callid=d.callid)
+                inc.reply(486, "Busy Here")
+                inc.expect_ack()
+            eq(d.final().status, 486, "both phones answered busy")
+            m = nated.wait(lambda m: not m.is_response and
+                           m.method == "OPTIONS", "a ping", 4.0)
+            # unanswered; the ping's wait is 4 s
+            time.sleep(4.5)
+            eq(len(binding_rows(s)), 2, "both bindings are still there")
+            d = alice.invite("sip:bob@example.com")
+            inc = desk.expect_invite(callid=d.callid)
+            nated.no_request("INVITE", timeout=0.5, callid=d.callid)
+            inc.reply(486, "Busy Here")
+            eq(d.final().status, 486, "the desk phone alone")
+            check("keep-alive went unanswered" in s.log(),
+                  "the skip is logged")
+            # it answers again (a ping sent from now on): rung again
+            nated.backlog = [m for m in nated.backlog
+                             if m.is_response or m.method != "OPTIONS"]
+            m = nated.wait(lambda m: not m.is_response and
+                           m.method == "OPTIONS", "a ping", 6.0)
+            nated.reply(m, 200, "OK")
+            time.sleep(0.3)
+            d = alice.invite("sip:bob@example.com")
+            for ua in (nated, desk):
+                inc = ua.expect_invite(callid=d.callid)
+                inc.reply(486, "Busy Here")
+            eq(d.final().status, 486, "both phones again")
+            alive(s)
+        finally:
+            closing(nated, desk, alice)
+            trap.close()
