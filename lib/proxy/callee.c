@@ -134,7 +134,7 @@ static void routed(const struct callee *cx, const char *how,
 	ev.type = EVENT_ROUTED;
 	ev.routed = &re;
 
-	log_info("route: %s: %s %s -> %s\n", call_id, how, callee, target);
+	log_debug("route: %s: %s %s -> %s\n", call_id, how, callee, target);
 
 	event_emit(&ev);
 }
@@ -321,8 +321,8 @@ static int pool_targets(struct callee *cx, struct list *out,
 		return fail(rr, 503, "Service Unavailable");
 	}
 	if (err == ENOENT || err == ENODEV) {
-		log_info("route: pool %s: no member alive\n",
-			 routes_pool(r));
+		log_debug("route: pool %s: no member alive\n",
+			  routes_pool(r));
 		return fail(rr, 503, "Service Unavailable");
 	}
 	if (err)
@@ -348,10 +348,14 @@ static int pool_targets(struct callee *cx, struct list *out,
 		t->q = q;
 		q = q > 1 ? q - 1 : 1;
 		t->member = mem_ref(pick->m);
-		t->route = mem_ref((void *)r);   /* its credentials */
 		err  = str_dup(&t->ruri, buf);
-		err |= str_dup(&t->nexthop, muri);
 		err |= target_extra(t, cx);
+
+		/* a 302 lists the Request-URI alone */
+		if (!cx->redirect) {
+			t->route = mem_ref((void *)r);   /* its credentials */
+			err |= str_dup(&t->nexthop, muri);
+		}
 		if (err)
 			break;
 	}
@@ -713,7 +717,7 @@ static int user_targets(struct callee *cx, struct list *out,
 
 	if (avail_published_busy(aor) ||
 	    (limit && avail_calls(aor) >= limit)) {
-		log_info("route: %s is busy\n", aor);
+		log_debug("route: %s is busy\n", aor);
 		if (fw[FORWARD_BUSY])
 			err = forward(cx, out, aor, fw[FORWARD_BUSY], true);
 		else

@@ -420,9 +420,9 @@ int branch_start(struct branch **bp, struct ptrans *pt,
 	if (pt->invite && t->member) {
 		pool_member_call(t->member, +1);
 		b->counted = true;
-		log_info("proxy: %r to pool %s member %s\n", &pt->msg->callid,
-			 pool_member_pool(t->member),
-			 pool_member_uri(t->member));
+		log_debug("proxy: %r to pool %s member %s\n",
+			  &pt->msg->callid, pool_member_pool(t->member),
+			  pool_member_uri(t->member));
 	}
 
 	if (!b->sent)

@@ -36,12 +36,14 @@ static int contacts_print(struct re_printf *pf, void *arg)
 		const struct route_target *t = le->data;
 		int64_t left = t->expires - now;
 
-		err |= re_hprintf(pf, "Contact: <%s>;q=%u.%03u", t->ruri,
-				  t->q / 1000, t->q % 1000);
 		if (t->expires)
-			err |= re_hprintf(pf, ";expires=%lld",
+			err |= re_hprintf(pf, "Contact: <%s>;q=%u.%03u;"
+					  "expires=%lld\r\n", t->ruri,
+					  t->q / 1000, t->q % 1000,
 					  (long long)(left > 0 ? left : 0));
-		err |= re_hprintf(pf, "\r\n");
+		else
+			err |= re_hprintf(pf, "Contact: <%s>;q=%u.%03u\r\n",
+					  t->ruri, t->q / 1000, t->q % 1000);
 	}
 
 	return err;
