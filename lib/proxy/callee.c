@@ -287,17 +287,21 @@ static int bindings_targets(const struct callee *cx, struct list *out,
 /* Busy: published busy or dnd, or on busy_limit calls already */
 static bool user_busy(const char *aor)
 {
+	struct list fwds = LIST_INIT;
 	char user[128], domain[128];
 	uint32_t limit = 0;
+	int err;
 
 	if (avail_published_busy(aor))
 		return true;
 
-	if (split_aor(aor, user, sizeof(user), domain, sizeof(domain)) ||
-	    store_account_busy_limit(user, domain, &limit) || !limit)
+	if (split_aor(aor, user, sizeof(user), domain, sizeof(domain)))
 		return false;
 
-	return avail_calls(aor) >= limit;
+	err = rules_get(user, domain, &limit, &fwds);
+	list_flush(&fwds);
+
+	return !err && limit && avail_calls(aor) >= limit;
 }
 
 

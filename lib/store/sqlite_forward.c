@@ -159,6 +159,40 @@ static void col_copy(char *buf, size_t size, sqlite3_stmt *stmt, int col)
 }
 
 
+/* A rule of a row whose columns 1 to 4 are kind, target, after and
+   created; its user is aor, or column 0 */
+static int forward_row(struct list *fwds, sqlite3_stmt *stmt,
+		       const char *aor)
+{
+	const char *kind = (const char *)sqlite3_column_text(stmt, 1);
+	int64_t after = sqlite3_column_int64(stmt, 3);
+	struct store_forward *f;
+
+	f = mem_zalloc(sizeof(*f), NULL);
+	if (!f)
+		return ENOMEM;
+
+	if (aor)
+		str_ncpy(f->aor, aor, sizeof(f->aor));
+	else
+		col_copy(f->aor, sizeof(f->aor), stmt, 0);
+	col_copy(f->target, sizeof(f->target), stmt, 2);
+	f->after = after < 0 ? 0 : after > UINT32_MAX ? UINT32_MAX :
+		(uint32_t)after;
+	f->created = sqlite3_column_int64(stmt, 4);
+
+	/* the table's CHECK keeps out any other kind */
+	if (store_forward_kind_decode(&f->kind, kind ? kind : "")) {
+		mem_deref(f);
+		return EILSEQ;
+	}
+
+	list_append(fwds, &f->le, f);
+
+	return 0;
+}
+
+
 int sqlite_forward_list(struct list *fwds, const char *aor)
 {
 	sqlite3_stmt *stmt = db_stmt(&st_list);
@@ -170,30 +204,9 @@ int sqlite_forward_list(struct list *fwds, const char *aor)
 	sqlite_bind_text(stmt, 1, aor);
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct store_forward *f;
-		const char *kind = (const char *)sqlite3_column_text(stmt, 1);
-		int64_t after = sqlite3_column_int64(stmt, 3);
-
-		f = mem_zalloc(sizeof(*f), NULL);
-		if (!f) {
-			err = ENOMEM;
+		err = forward_row(fwds, stmt, NULL);
+		if (err)
 			break;
-		}
-
-		col_copy(f->aor, sizeof(f->aor), stmt, 0);
-		col_copy(f->target, sizeof(f->target), stmt, 2);
-		f->after = after < 0 ? 0 : after > UINT32_MAX ? UINT32_MAX :
-			(uint32_t)after;
-		f->created = sqlite3_column_int64(stmt, 4);
-
-		/* the table's CHECK keeps out any other kind */
-		if (store_forward_kind_decode(&f->kind, kind ? kind : "")) {
-			mem_deref(f);
-			err = EILSEQ;
-			break;
-		}
-
-		list_append(fwds, &f->le, f);
 	}
 
 	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
@@ -221,37 +234,19 @@ int sqlite_callee_rules(const char *user, const char *domain,
 	sqlite3_bind_text(stmt, 3, aor, -1, SQLITE_STATIC);
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *kind = (const char *)sqlite3_column_text(stmt, 1);
 		int64_t v = sqlite3_column_int64(stmt, 0);
-		int64_t after = sqlite3_column_int64(stmt, 3);
-		struct store_forward *f;
 
 		found = true;
 		*busy_limit = v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX :
 			(uint32_t)v;
 
-		if (!kind)
-			continue;      /* no rules */
+		/* an account without rules: one row, no kind */
+		if (sqlite3_column_type(stmt, 1) == SQLITE_NULL)
+			continue;
 
-		f = mem_zalloc(sizeof(*f), NULL);
-		if (!f) {
-			err = ENOMEM;
+		err = forward_row(fwds, stmt, aor);
+		if (err)
 			break;
-		}
-
-		str_ncpy(f->aor, aor, sizeof(f->aor));
-		col_copy(f->target, sizeof(f->target), stmt, 2);
-		f->after = after < 0 ? 0 : after > UINT32_MAX ? UINT32_MAX :
-			(uint32_t)after;
-		f->created = sqlite3_column_int64(stmt, 4);
-
-		if (store_forward_kind_decode(&f->kind, kind)) {
-			mem_deref(f);
-			err = EILSEQ;
-			break;
-		}
-
-		list_append(fwds, &f->le, f);
 	}
 
 	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
