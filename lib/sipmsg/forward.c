@@ -38,7 +38,9 @@ static size_t scheme_len(const char *s)
 	if (!isalpha((unsigned char)s[0]))
 		return 0;
 
-	while (isalnum((unsigned char)s[n]) || strchr("+-.", s[n]))
+	/* strchr() finds the terminator too */
+	while (isalnum((unsigned char)s[n]) ||
+	       (s[n] && strchr("+-.", s[n])))
 		++n;
 
 	return s[n] == ':' ? n + 1 : 0;
