@@ -10,13 +10,15 @@ shows how each call was steered.
 """
 
 import os
+import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from sipdlib import Sipd, check, eq, param, start_refused  # noqa: E402
+from sipdlib import (Sipd, SIPD, MODULES, check, eq, param,  # noqa
+                     free_port)
 from test_proxy import (UA, closing, alive, wait_events, events,  # noqa
                         contact_uri, uri_of)
 from test_presence import PUA, pidf, publish_ok  # noqa: E402
@@ -219,6 +221,32 @@ def test_forward_loop_ends_482_and_to_caller_not_taken():
             closing(alice, bob, carol)
 
 
+def test_forward_to_a_number_leaves_by_its_route():
+    """A forward to a number is called as sip:NUMBER@the user's domain,
+    so the routes take it: here a trunk on 127.0.0.1 that strips the
+    leading 0."""
+    trunk_port = free_port()
+    conf = CONF + "route 0*>127.0.0.1:%d;strip=1\n" % trunk_port
+    with Sipd(conf, accounts=ACCOUNTS) as s:
+        trunk = UA(s, "trunk", port=trunk_port)
+        alice = UA(s, "alice", "secret")
+        try:
+            sipctl_ok(s, "forward", "set", "bob@example.com", "always",
+                      "0301234")
+            d = alice.invite("sip:bob@example.com")
+            inc = trunk.expect_invite(callid=d.callid)
+            eq(inc.invite_req.start.split()[1],
+               "sip:301234@127.0.0.1:%d" % trunk_port,
+               "the number after the route's strip")
+            check(any("<sip:bob@example.com>" in v
+                      for v in diversion(inc.invite_req)),
+                  "Diversion naming bob")
+            answered_by(d, inc)
+            hang_up(d, inc)
+        finally:
+            closing(alice, trunk)
+
+
 # --- busy ---------------------------------------------------------------------
 
 def test_published_busy_gets_486_or_busy_forward():
@@ -355,8 +383,14 @@ def test_bad_groups_refused_by_sipd_t():
              "a group cannot contain a group")):
         s = Sipd(CONF + line + "\n", accounts=(), start=False)
         try:
-            out = start_refused(s, what)
-            check(what in out and "sipd.conf:" in out,
+            r = subprocess.run([SIPD, "-t", "-f", s.conf_path, "-m",
+                                MODULES], capture_output=True, text=True,
+                               timeout=30)
+            out = r.stdout + r.stderr
+            check(r.returncode != 0, "sipd -t accepted %r" % line)
+            at = "%s:%d:" % (s.conf_path,
+                             CONF.count("\n") + line.count("\n") + 1)
+            check(what in out and at in out,
                   "refused naming the line and %r:\n%s" % (what, out))
         finally:
             s.close()

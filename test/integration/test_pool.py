@@ -215,8 +215,13 @@ def test_pool_config_errors():
         finally:
             s.close()
 
-    # a host name that does not resolve is no start failure
-    s = Sipd(POOL_CONF + "pool gw sip:nonexistent.invalid:5060\n")
+    # a host name that does not resolve is no start failure; the only
+    # DNS server is a stub on 127.0.0.1 that refuses every query, so
+    # nothing leaves the machine
+    from test_baresip import DnsStub
+    dns = DnsStub()
+    s = Sipd(POOL_CONF + "pool gw sip:nonexistent.invalid:5060\n"
+             "dns_server 127.0.0.1:%d\n" % dns.port)
     try:
         wait_for(lambda: members(s)["sip:nonexistent.invalid:5060"]
                  ["state"] == "down", "the unresolved member down",
@@ -226,5 +231,9 @@ def test_pool_config_errors():
         if why == "unresolved":     # a DNS server that answers at once
             check("cannot resolve nonexistent.invalid" in s.log(),
                   "warning")
+        check(dns.queries and all(q[0] == "nonexistent.invalid"
+                                  for q in dns.queries),
+              "the stub was asked: %s" % dns.queries)
     finally:
         s.close()
+        dns.close()
