@@ -359,3 +359,65 @@ def test_least_busy_spares_the_member_holding_calls_longest_sipp():
           % got)
     check(abs(got[2] / float(got[1]) - 2.0) <= 0.2,
           "the other two keep 1:2 within 10 %%: %s" % got)
+
+
+def test_sipp_members_overloaded_slow_and_stopped():
+    """Three SIPp members: one answers every INVITE 503 with Retry-After
+    (weight 10, so chosen first), one is slow (answers after 1 s), one
+    answers at once. The first call fails over from the 503 member, which
+    is then drained and gets no other; once the quick member is stopped
+    (killed by its PID) and the probes found it down, no call is sent to
+    it: every call of both runs succeeds."""
+    with Sipd(CONF, accounts=(), start=False) as s:
+        overloaded = SippRun("pool_uas_503.xml", s.addr, s.dir,
+                             calls=100000, rate=1, extra=["-aa"],
+                             name="member-503")
+        slow = sipp_member(s, "slow", 1000)
+        quick = sipp_member(s, "quick", 0)
+        members = (overloaded, slow, quick)
+        for m in members:
+            m.start()
+        try:
+            s.write_conf(CONF + "pool gw sip:127.0.0.1:%d;weight=10"
+                         " sip:127.0.0.1:%d sip:127.0.0.1:%d\n" % (
+                             overloaded.port, slow.port, quick.port))
+            s.start()
+            wait_for(lambda: len(members_by_uri(s)) == 3 and
+                     all(v.get("state") == "up" for v in
+                         members_by_uri(s).values()), "members up",
+                     timeout=5)
+
+            def calls(n):
+                uac = SippRun("pool_uac.xml", s.addr, s.dir, calls=n,
+                              rate=5, keys={"caller": "alice",
+                                            "callee": "5551234",
+                                            "domain": "example.com"},
+                              extra=["-d", "500"])
+                res = uac.run(timeout=120)
+                check(res.ok, "%d calls: %s%s" % (n, res.summary(),
+                                                   res.errors()))
+
+            calls(10)
+            over = "sip:127.0.0.1:%d" % overloaded.port
+            eq(members_by_uri(s)[over]["state"], "drained",
+               "the 503 member drained")
+            firsts = [e["target"] for e in events(s)
+                      if e.get("event") == "routed"]
+            eq(firsts.count(over), 1, "the 503 member was first once")
+
+            quick.kill()
+            qu = "sip:127.0.0.1:%d" % quick.port
+            wait_for(lambda: members_by_uri(s)[qu]["state"] == "down",
+                     "the stopped member down", timeout=5)
+            before = len(firsts)
+            calls(5)
+            firsts = [e["target"] for e in events(s)
+                      if e.get("event") == "routed"][before:]
+            eq(len(firsts), 5, "five more calls routed")
+            check(qu not in firsts and over not in firsts,
+                  "neither the stopped nor the drained member was chosen:"
+                  " %s" % firsts)
+            alive(s)
+        finally:
+            for m in members:
+                m.kill()
