@@ -51,6 +51,11 @@ CFLAGS     += -std=gnu99 -Wall -Wextra -Wno-unused-parameter \
 	      -Iinclude -Icore -Ilib -Idaemon $(RE_CFLAGS) $(XML_CFLAGS) -MMD -MP
 LDLIBS     := -lre -lsqlite3 -lssl -lcrypto -lpthread -ldl -lm
 
+# libpq, for the store's PostgreSQL engine (lib/store/pg*.c)
+PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null || \
+		echo -I/usr/include/postgresql)
+PQ_LIBS    := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+
 # libxml2, for the presence module (PIDF)
 XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || \
 		echo -I/usr/include/libxml2)
@@ -103,7 +108,8 @@ SIPMSG_SRCS := $(wildcard lib/sipmsg/*.c)
 SIPMSG_OBJS := $(patsubst %.c,$(B)/%.o,$(SIPMSG_SRCS))
 SIPMSG_LIB := $(B)/libsipdsipmsg.a
 LIB_STORE_SRCS := $(wildcard lib/store/*.c)
-LIB_STORE_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_STORE_SRCS))
+LIB_STORE_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_STORE_SRCS)) \
+		  $(B)/lib/store/pg_schema.o
 LIB_STORE  := $(B)/lib/libstore.a
 LIB_OBJS   := $(PROXY_OBJS) $(DIGEST_OBJS) $(SIPMSG_OBJS) $(LIB_STORE_OBJS)
 
@@ -215,6 +221,16 @@ $(B)/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
+# the PostgreSQL schema, compiled into the store (store_pg_open())
+$(B)/lib/store/pg_schema.c: db/pg/schema.sql tools/embed-pg-schema
+	@mkdir -p $(dir $@)
+	tools/embed-pg-schema $< > $@
+
+$(B)/lib/store/pg_schema.o: $(B)/lib/store/pg_schema.c
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(B)/lib/store/pg.o $(B)/lib/store/pg_%.o: CFLAGS += $(PQ_CFLAGS)
+
 $(PROXY_LIB): $(PROXY_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -246,7 +262,12 @@ $(B)/modules/%.o: modules/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c $< -o $@
 
-MODULE_LIBS_presence := $(XML_LIBS)
+# the modules that link the store link libpq for its PostgreSQL engine
+MODULE_LIBS_presence        := $(XML_LIBS) $(PQ_LIBS)
+MODULE_LIBS_proxy           := $(PQ_LIBS)
+MODULE_LIBS_stateless_proxy := $(PQ_LIBS)
+MODULE_LIBS_location        := $(PQ_LIBS)
+MODULE_LIBS_redirect        := $(PQ_LIBS)
 
 # the libraries of lib/ each module links
 MODULE_USES_proxy           := $(PROXY_LIB) $(LIB_STORE) $(DIGEST_LIB) \
@@ -272,7 +293,8 @@ $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 $(B)/sipctl: $(SIPCTL_OBJS) $(LIB_STORE) $(DIGEST_LIB) $(SIPMSG_LIB) \
 		$(OPS_LIB) $(DB_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(SIPCTL_OBJS) $(LIB_STORE) $(DIGEST_LIB) \
-		$(SIPMSG_LIB) $(OPS_LIB) $(DB_LIB) $(CORE_LIB) $(LDLIBS)
+		$(SIPMSG_LIB) $(OPS_LIB) $(DB_LIB) $(CORE_LIB) $(LDLIBS) \
+		$(PQ_LIBS)
 
 # --- tests ------------------------------------------------------------------
 
@@ -286,7 +308,7 @@ $(B)/test/sipd-test: $(UNIT_OBJS) $(MOD_LIB_OBJS) $(LIB_OBJS) $(OPS_LIB) \
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $(UNIT_OBJS) $(MOD_LIB_OBJS) \
 		$(LIB_OBJS) $(OPS_LIB) \
 		-Wl,--whole-archive $(DB_LIB) $(CORE_LIB) -Wl,--no-whole-archive \
-		$(LDLIBS) $(XML_LIBS) $$(pkg-config --libs check)
+		$(LDLIBS) $(XML_LIBS) $(PQ_LIBS) $$(pkg-config --libs check)
 
 # the UDP flood of the flood benchmark (make bench)
 $(B)/test/floodgen: test/bench/floodgen.c
@@ -319,7 +341,7 @@ FUZZ_GLUE   := $(patsubst %,$(FUZZ_OBJ)/glue/%.o,$(MODULES))
 FUZZ_COMMON := $(if $(LIBFUZZER),,$(FUZZ_OBJ)/driver.o) $(MOD_LIB_OBJS) \
 	       $(LIB_OBJS)
 FUZZ_LINK   = -rdynamic $(1) $(OPS_LIB) -Wl,--whole-archive $(DB_LIB) \
-	      $(CORE_LIB) -Wl,--no-whole-archive $(LDLIBS) $(XML_LIBS)
+	      $(CORE_LIB) -Wl,--no-whole-archive $(LDLIBS) $(XML_LIBS) $(PQ_LIBS)
 
 # each module's glue file, its exports renamed: they are linked together
 define fuzz_glue_rule

@@ -1,0 +1,276 @@
+/**
+ * @file pg_sub.c  The store's PostgreSQL engine: subscriptions
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include <sipd.h>
+#include "store.h"
+#include "pg.h"
+
+
+#define SUB_COLUMNS "id, event, presentity, watcher, state, expires," \
+	" call_id, local_tag, remote_tag, local_uri, remote_uri, contact," \
+	" route_set, socket, received, transport, local_cseq, remote_cseq," \
+	" version, accept, updated"
+
+static struct pg_stmt st_sub_insert = {
+	.sql = "INSERT INTO subscriptions (event, presentity, watcher, state,"
+	       " expires, call_id, local_tag, remote_tag, local_uri,"
+	       " remote_uri, contact, route_set, socket, received, transport,"
+	       " local_cseq, remote_cseq, version, accept, created, updated)"
+	       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+	       " $13, $14, $15, $16, $17, $18, $19, $20, $20) RETURNING id"
+};
+
+/* the dialog's identity (event to remote_uri) stays as it was saved */
+static struct pg_stmt st_sub_update = {
+	.sql = "UPDATE subscriptions SET state = $1, expires = $2,"
+	       " contact = $3, route_set = $4, socket = $5, received = $6,"
+	       " transport = $7, local_cseq = $8, remote_cseq = $9,"
+	       " version = $10, accept = $11, updated = $12 WHERE id = $13"
+};
+
+static struct pg_stmt st_sub_delete = {
+	.sql = "DELETE FROM subscriptions WHERE id = $1"
+};
+
+static struct pg_stmt st_sub_live = {
+	.sql = "SELECT " SUB_COLUMNS " FROM subscriptions WHERE expires > $2"
+	       " AND state != 'terminated'"
+	       " AND ($1::text IS NULL OR presentity = $1)"
+};
+
+static struct pg_stmt st_sub_list = {
+	.sql = "SELECT " SUB_COLUMNS " FROM subscriptions WHERE expires > $2"
+	       " AND ($1::text IS NULL OR presentity = $1)"
+	       " ORDER BY presentity, event, watcher"
+};
+
+static struct pg_stmt st_sub_expired = {
+	.sql = "SELECT id FROM subscriptions WHERE expires <= $1"
+	       " AND state != 'terminated' LIMIT $2"
+};
+
+static struct pg_stmt st_sub_purge = {
+	.sql = "DELETE FROM subscriptions WHERE expires <= $1"
+	       " OR state = 'terminated'"
+};
+
+
+/* A string never NULL, for the columns that hold "" for none */
+static void arg_str(struct pg_args *a, const char *s)
+{
+	pg_arg_str(a, s ? s : "");
+}
+
+
+/* The columns a saved subscription changes */
+static int sub_update(const struct store_sub *sub)
+{
+	struct pg_args a = {.n = 0};
+
+	arg_str(&a, sub->state);
+	pg_arg_i64(&a, sub->expires);
+	arg_str(&a, sub->contact);
+	arg_str(&a, sub->route_set);
+	arg_str(&a, sub->sock);
+	arg_str(&a, sub->received);
+	arg_str(&a, sub->transport);
+	pg_arg_i64(&a, sub->local_cseq);
+	pg_arg_i64(&a, sub->remote_cseq);
+	pg_arg_i64(&a, sub->version);
+	arg_str(&a, sub->accept);
+	pg_arg_i64(&a, sub->updated);
+	pg_arg_i64(&a, sub->id);
+
+	return pg_do(&st_sub_update, &a, NULL);
+}
+
+
+int pg_sub_save(struct store_sub *sub)
+{
+	struct pg_args a = {.n = 0};
+	PGresult *res;
+	int err;
+
+	if (sub->id)
+		return sub_update(sub);
+
+	arg_str(&a, sub->event);
+	arg_str(&a, sub->presentity);
+	arg_str(&a, sub->watcher);
+	arg_str(&a, sub->state);
+	pg_arg_i64(&a, sub->expires);
+	arg_str(&a, sub->call_id);
+	arg_str(&a, sub->local_tag);
+	arg_str(&a, sub->remote_tag);
+	arg_str(&a, sub->local_uri);
+	arg_str(&a, sub->remote_uri);
+	arg_str(&a, sub->contact);
+	arg_str(&a, sub->route_set);
+	arg_str(&a, sub->sock);
+	arg_str(&a, sub->received);
+	arg_str(&a, sub->transport);
+	pg_arg_i64(&a, sub->local_cseq);
+	pg_arg_i64(&a, sub->remote_cseq);
+	pg_arg_i64(&a, sub->version);
+	arg_str(&a, sub->accept);
+	pg_arg_i64(&a, sub->updated);
+
+	err = pg_query(&res, &st_sub_insert, &a);
+	if (err)
+		return err;
+
+	if (PQntuples(res) == 1)
+		sub->id = pg_i64(res, 0, 0);
+	else
+		err = EIO;
+
+	PQclear(res);
+
+	return err;
+}
+
+
+static int delete_id(struct pg_stmt *st, int64_t id)
+{
+	struct pg_args a = {.n = 0};
+
+	pg_arg_i64(&a, id);
+
+	return pg_do(st, &a, NULL);
+}
+
+
+int pg_sub_delete(int64_t id)
+{
+	return delete_id(&st_sub_delete, id);
+}
+
+
+int pg_sub_purge(int64_t now)
+{
+	return delete_id(&st_sub_purge, now);
+}
+
+
+static void sub_destructor(void *arg)
+{
+	struct store_sub *s = arg;
+
+	mem_deref(s->event);
+	mem_deref(s->presentity);
+	mem_deref(s->watcher);
+	mem_deref(s->state);
+	mem_deref(s->call_id);
+	mem_deref(s->local_tag);
+	mem_deref(s->remote_tag);
+	mem_deref(s->local_uri);
+	mem_deref(s->remote_uri);
+	mem_deref(s->contact);
+	mem_deref(s->route_set);
+	mem_deref(s->sock);
+	mem_deref(s->received);
+	mem_deref(s->transport);
+	mem_deref(s->accept);
+}
+
+
+/* A subscription from a row of SUB_COLUMNS */
+static int sub_read(struct store_sub *s, const PGresult *res, int i)
+{
+	int err;
+
+	s->id          = pg_i64(res, i, 0);
+	s->expires     = pg_i64(res, i, 5);
+	s->local_cseq  = (uint32_t)pg_i64(res, i, 16);
+	s->remote_cseq = (uint32_t)pg_i64(res, i, 17);
+	s->version     = (uint32_t)pg_i64(res, i, 18);
+	s->updated     = pg_i64(res, i, 20);
+
+	err  = pg_str_empty(&s->event, res, i, 1);
+	err |= pg_str_empty(&s->presentity, res, i, 2);
+	err |= pg_str_empty(&s->watcher, res, i, 3);
+	err |= pg_str_empty(&s->state, res, i, 4);
+	err |= pg_str_empty(&s->call_id, res, i, 6);
+	err |= pg_str_empty(&s->local_tag, res, i, 7);
+	err |= pg_str_empty(&s->remote_tag, res, i, 8);
+	err |= pg_str_empty(&s->local_uri, res, i, 9);
+	err |= pg_str_empty(&s->remote_uri, res, i, 10);
+	err |= pg_str_empty(&s->contact, res, i, 11);
+	err |= pg_str_empty(&s->route_set, res, i, 12);
+	err |= pg_str_empty(&s->sock, res, i, 13);
+	err |= pg_str_empty(&s->received, res, i, 14);
+	err |= pg_str_empty(&s->transport, res, i, 15);
+	err |= pg_str_empty(&s->accept, res, i, 19);
+
+	return err ? ENOMEM : 0;
+}
+
+
+int pg_sub_list(struct list *subs, const char *presentity, int64_t now,
+		bool live)
+{
+	struct pg_args a = {.n = 0};
+	PGresult *res;
+	int i, err;
+
+	pg_arg_str(&a, presentity);
+	pg_arg_i64(&a, now);
+
+	err = pg_query(&res, live ? &st_sub_live : &st_sub_list, &a);
+	if (err)
+		return err;
+
+	for (i = 0; i < PQntuples(res) && !err; i++) {
+		struct store_sub *s;
+
+		s = mem_zalloc(sizeof(*s), sub_destructor);
+		if (!s) {
+			err = ENOMEM;
+			break;
+		}
+
+		list_append(subs, &s->le, s);
+
+		err = sub_read(s, res, i);
+	}
+
+	PQclear(res);
+
+	return err;
+}
+
+
+int pg_sub_expired(struct list *ids, int64_t now, uint32_t limit)
+{
+	struct pg_args a = {.n = 0};
+	PGresult *res;
+	int i, err;
+
+	pg_arg_i64(&a, now);
+	pg_arg_i64(&a, limit);
+
+	err = pg_query(&res, &st_sub_expired, &a);
+	if (err)
+		return err;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		struct store_id *id = mem_zalloc(sizeof(*id), NULL);
+
+		if (!id) {
+			err = ENOMEM;
+			break;
+		}
+
+		id->id = pg_i64(res, i, 0);
+		list_append(ids, &id->le, id);
+	}
+
+	PQclear(res);
+
+	return err;
+}
