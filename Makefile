@@ -229,7 +229,8 @@ $(B)/lib/store/pg_schema.c: db/pg/schema.sql tools/embed-pg-schema
 $(B)/lib/store/pg_schema.o: $(B)/lib/store/pg_schema.c
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(B)/lib/store/pg.o $(B)/lib/store/pg_%.o: CFLAGS += $(PQ_CFLAGS)
+$(B)/lib/store/pg.o $(B)/lib/store/pg_%.o $(B)/test/unit/pgtest.o \
+	$(B)/test/unit/test_store.o: CFLAGS += $(PQ_CFLAGS)
 
 $(PROXY_LIB): $(PROXY_OBJS)
 	@rm -f $@
@@ -423,11 +424,14 @@ layers: all
 	@tools/layers $(B)/lib
 	@tools/layers --each $(B)/modules
 
+# the unit and integration tests run beside a throw-away PostgreSQL server
+# (test/pg/pgserver.py, about a second to make and start): SIPD_TEST_PG
+# runs the store's tests on its engine too
 test: deps-test
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory layers
 	@$(TEST_ENV) $(MAKE) --no-print-directory fuzz-replay
-	@$(TEST_ENV) $(B)/test/sipd-test
+	@$(TEST_ENV) test/pg/pgserver.py run -- $(B)/test/sipd-test
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(B)/test/floodgen \

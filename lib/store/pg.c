@@ -132,6 +132,14 @@ static int exec_simple(const char *sql, const char *want_status)
 }
 
 
+/* The server's notices (a DROP's cascade): not for stderr */
+static void notice_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+
 /** Add a text parameter; NULL is SQL NULL */
 void pg_arg_str(struct pg_args *a, const char *s)
 {
@@ -465,6 +473,8 @@ int store_pg_open(const char *uri, bool create, char *msg, size_t size)
 		err = ECONNREFUSED;
 		goto out;
 	}
+
+	(void)PQsetNoticeProcessor(pg.conn, notice_quiet, NULL);
 
 	/* a binding is answered only once it is on the server's disk */
 	err = exec_simple("SET synchronous_commit = on", NULL);

@@ -111,7 +111,7 @@ int pg_rule_get(char *rule, size_t size, const char *presentity,
 	if (err)
 		return err;
 
-	/* none: rule left as it was, as SQLite's engine does */
+	/* none: rule left "" (store_rule_get()) */
 	if (PQntuples(res)) {
 		const char *r = pg_text(res, 0, 0);
 

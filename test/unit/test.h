@@ -12,6 +12,7 @@ Suite *suite_scan(void);
 Suite *suite_digest(void);
 Suite *suite_nonce(void);
 Suite *suite_location(void);
+Suite *suite_store(void);
 Suite *suite_forward(void);
 Suite *suite_message(void);
 Suite *suite_proxy(void);
@@ -28,3 +29,8 @@ const char *test_build_dir(void);
 const char *test_source_dir(void);
 int  test_tmpdir(char *buf, size_t size);
 int  test_config(const char *text);
+
+/* pgtest.c */
+const char *test_pg_uri(void);
+void test_pg_setup(void);
+void test_pg_teardown(void);

@@ -448,5 +448,17 @@ Suite *suite_forward(void)
 	tcase_add_test(tt, test_target_norm);
 	suite_add_tcase(s, tt);
 
+	/* the same on PostgreSQL (the SQLite upgrade aside) */
+	if (test_pg_uri()) {
+		tc = tcase_create("store-postgresql");
+		tcase_add_checked_fixture(tc, test_pg_setup,
+					  test_pg_teardown);
+		tcase_add_test(tc, test_crud);
+		tcase_add_test(tc, test_busy_limit);
+		tcase_add_test(tc, test_callee_rules);
+		tcase_add_test(tc, test_account_delete_removes_forwards);
+		suite_add_tcase(s, tc);
+	}
+
 	return s;
 }

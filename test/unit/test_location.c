@@ -66,6 +66,24 @@ static void teardown(void)
 }
 
 
+/* The location module on PostgreSQL's engine */
+static void pg_setup(void)
+{
+	test_pg_setup();
+	memset(events, 0, sizeof(events));
+	event_listen(&listener);
+	location_register(&backend);
+}
+
+
+static void pg_teardown(void)
+{
+	location_unregister(&backend);
+	event_unlisten(&listener);
+	test_pg_teardown();
+}
+
+
 static struct binding *make(const char *contact, int64_t expires,
 			    uint16_t q)
 {
@@ -402,6 +420,16 @@ Suite *suite_location(void)
 	tcase_add_test(tc, test_accounts);
 	tcase_add_test(tc, test_kill_survival);
 	suite_add_tcase(s, tc);
+
+	/* the same on PostgreSQL, SQLite's schema and files aside */
+	if (test_pg_uri()) {
+		tc = tcase_create("location-postgresql");
+		tcase_add_checked_fixture(tc, pg_setup, pg_teardown);
+		tcase_add_test(tc, test_add_lookup);
+		tcase_add_test(tc, test_refresh_remove);
+		tcase_add_test(tc, test_expire);
+		suite_add_tcase(s, tc);
+	}
 
 	return s;
 }
