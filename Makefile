@@ -316,6 +316,12 @@ $(B)/test/floodgen: test/bench/floodgen.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=gnu99 -Wall -Wextra -o $@ $<
 
+# the time of a binding save and a lookup on each engine (make bench)
+$(B)/test/storebench: $(B)/test/bench/storebench.o $(LIB_STORE) \
+		$(DIGEST_LIB) $(SIPMSG_LIB) $(OPS_LIB) $(DB_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB_STORE) $(DIGEST_LIB) $(SIPMSG_LIB) \
+		$(OPS_LIB) $(DB_LIB) $(CORE_LIB) $(LDLIBS) $(PQ_LIBS)
+
 # the closed-loop OPTIONS load of the scaling benchmark (make bench)
 $(B)/test/optload: test/bench/optload.c
 	@mkdir -p $(dir $@)
@@ -435,11 +441,12 @@ test: deps-test
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(B)/test/floodgen \
-		$(B)/test/optload $(B)/test/callload
+		$(B)/test/optload $(B)/test/callload $(B)/test/storebench
 	@test/bench/run
 	@test/bench/pool
 	@test/bench/compare $(COMPARE)
 	@test/bench/scaling
+	@test/bench/store
 
 bench-compare: deps-bench
 	@$(MAKE) --no-print-directory all $(B)/test/callload
