@@ -13,6 +13,15 @@
  * outside a transaction; its statements are prepared again. The call
  * that found it broken fails with ENOTCONN.
  *
+ * Unlike SQLite, PostgreSQL aborts a whole transaction when one of its
+ * statements fails: the statements after it fail, and its commit fails
+ * (the server answers ROLLBACK), so nothing of it is kept.
+ *
+ * lib/store is linked into each module that uses it, each with its own
+ * copy of this file's state: each copy opens its own connection. The
+ * statements are named after their address, so that copies sharing one
+ * connection (held by the core, later) would not collide.
+ *
  * The data version (store_version()) answers ENOSYS for now: the caches
  * then read the store every time. Its place is pg_version(), which a
  * LISTEN of the changes of other nodes (NOTIFY) will feed.
@@ -32,7 +41,6 @@
 static struct {
 	PGconn *conn;
 	uint64_t gen;          /* connection generation (prepared stmts)  */
-	unsigned nstmts;       /* names given to statements              */
 	unsigned depth;        /* nested store_begin()s                  */
 	bool doomed;           /* an inner transaction was rolled back   */
 	char err[256];         /* the server's last error message        */
@@ -181,9 +189,8 @@ int pg_query(PGresult **resp, struct pg_stmt *st, const struct pg_args *a)
 	if (err)
 		return err;
 
-	if (!st->id)
-		st->id = ++pg.nstmts;
-	re_snprintf(name, sizeof(name), "sipd_%u", st->id);
+	re_snprintf(name, sizeof(name), "sipd_%llx",
+		    (unsigned long long)(uintptr_t)st);
 
 	if (st->gen != pg.gen + 1) {
 		res = PQprepare(pg.conn, name, st->sql, 0, NULL);
@@ -476,8 +483,11 @@ int store_pg_open(const char *uri, bool create, char *msg, size_t size)
 
 	(void)PQsetNoticeProcessor(pg.conn, notice_quiet, NULL);
 
-	/* a binding is answered only once it is on the server's disk */
-	err = exec_simple("SET synchronous_commit = on", NULL);
+	/* a binding is answered only once it is on the server's disk; the
+	   HA1s read in hex; text in UTF-8 whatever the database's */
+	err = exec_simple("SET synchronous_commit = on;"
+			  " SET bytea_output = hex;"
+			  " SET client_encoding = 'UTF8'", NULL);
 	if (err)
 		goto out;
 

@@ -7,10 +7,10 @@
 #include <libpq-fe.h>
 
 
-/** A statement, prepared once per connection (PQprepare) when first run */
+/** A statement, prepared once per connection (PQprepare) when first run,
+    named sipd_<its address> */
 struct pg_stmt {
 	const char *sql;
-	unsigned id;             /**< Its name, sipd_<id>; 0: not yet named */
 	uint64_t gen;            /**< The connection it was prepared on     */
 };
 

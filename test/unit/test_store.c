@@ -663,6 +663,66 @@ START_TEST(test_pg_open)
 END_TEST
 
 
+/* PostgreSQL: a failed statement dooms its transaction; nested ones are
+   part of the outer; a row another session holds is EBUSY */
+START_TEST(test_pg_transactions)
+{
+	struct list up = LIST_INIT, found = LIST_INIT;
+	struct store_sub s1, s2;
+	struct store_account a;
+	struct binding *b;
+	char rule[16] = "";
+	PGconn *other;
+	PGresult *res;
+
+	sub_fill(&s1, "t1", 200000);
+	ck_assert_int_eq(0, store_sub_save(&s1));
+
+	ck_assert_int_eq(0, store_begin());
+	ck_assert_int_eq(0, store_rule_set("sip:a@example.com",
+					   "sip:b@example.com", "allow", 1));
+	sub_fill(&s2, "t1", 200000);
+	ck_assert_int_eq(EEXIST, store_sub_save(&s2));
+	ck_assert_int_eq(EIO, store_commit());
+	ck_assert_int_eq(0, store_rule_get(rule, sizeof(rule),
+					   "sip:a@example.com",
+					   "sip:b@example.com"));
+	ck_assert_str_eq("", rule);
+
+	/* a binding save inside a transaction is undone with it */
+	ck_assert_int_eq(0, store_begin());
+	b = make("sip:n@192.0.2.1", 200000, 1000);
+	list_append(&up, &b->le, b);
+	ck_assert_int_eq(0, store_binding_save("n@example.com", &up, NULL));
+	store_rollback();
+	list_flush(&up);
+	ck_assert_int_eq(0, store_binding_lookup(&found, "n@example.com",
+						 100000));
+	ck_assert(list_isempty(&found));
+
+	/* another session holds the account's row */
+	memset(&a, 0, sizeof(a));
+	str_ncpy(a.user, "alice", sizeof(a.user));
+	str_ncpy(a.domain, "example.com", sizeof(a.domain));
+	ck_assert_int_eq(0, store_account_write(&a, STORE_ADD));
+
+	other = PQconnectdb(test_pg_uri());
+	ck_assert(PQstatus(other) == CONNECTION_OK);
+	res = PQexec(other, "BEGIN; UPDATE accounts SET busy_limit = 5");
+	ck_assert_int_eq(PGRES_COMMAND_OK, PQresultStatus(res));
+	PQclear(res);
+
+	ck_assert_int_eq(0, store_lock_wait(100));
+	ck_assert_int_eq(EBUSY, store_account_busy_limit_set("alice",
+							     "example.com",
+							     2));
+	PQfinish(other);
+	ck_assert_int_eq(0, store_account_busy_limit_set("alice",
+							 "example.com", 2));
+}
+END_TEST
+
+
 static void add_tests(TCase *tc)
 {
 	tcase_add_test(tc, test_bindings);
@@ -690,6 +750,7 @@ Suite *suite_store(void)
 					  test_pg_teardown);
 		add_tests(tc);
 		tcase_add_test(tc, test_pg_open);
+		tcase_add_test(tc, test_pg_transactions);
 		suite_add_tcase(s, tc);
 	}
 
