@@ -22,7 +22,7 @@
  * ring group, a number (sip:NUMBER@the user's domain, sent by the routes)
  * or any SIP URI. Each forward adds a Diversion header (RFC 5806) naming
  * the user who forwarded. A chain of forwards that comes back to an
- * address it passed ends with 482, and one longer than HOPS_MAX too; a
+ * address it passed ends with 482, and one of more than five too; a
  * forward to the caller is not taken. A number or domain whose route
  * names a server pool (lib/pool) goes to the pool's live members, best
  * first, with falling q.
@@ -64,7 +64,8 @@ static bool member_busy(const char *aor)
 	char user[128], domain[128];
 	uint32_t limit = 0;
 
-	if (callee_split_aor(aor, user, sizeof(user), domain, sizeof(domain)) ||
+	if (callee_split_aor(aor, user, sizeof(user), domain,
+			     sizeof(domain)) ||
 	    rules_get(user, domain, &limit, &fwds))
 		limit = 0;
 
@@ -96,7 +97,7 @@ static int group_targets(struct callee *cx, struct list *out,
 		}
 
 		err = callee_phones(cx, out, m, g->sequential ? q : 1000,
-				       g->ring * 1000, &added);
+				    g->ring * 1000, &added);
 		if (err)
 			return err;
 
@@ -328,7 +329,8 @@ static int user_targets(struct callee *cx, struct list *out,
 		return group_targets(cx, out, g);
 	}
 
-	err = callee_split_aor(aor, user, sizeof(user), domain, sizeof(domain));
+	err = callee_split_aor(aor, user, sizeof(user), domain,
+			       sizeof(domain));
 	if (err)
 		return err;
 

@@ -225,9 +225,13 @@ def test_forward_to_a_number_leaves_by_its_route():
     """A forward to a number is called as sip:NUMBER@the user's domain,
     so the routes take it: here a trunk on 127.0.0.1 that strips the
     leading 0."""
-    trunk_port = free_port()
-    conf = CONF + "route 0*>127.0.0.1:%d;strip=1\n" % trunk_port
-    with Sipd(conf, accounts=ACCOUNTS) as s:
+    with Sipd(CONF, accounts=ACCOUNTS, start=False) as s:
+        trunk_port = free_port()
+        while trunk_port in (s.port, s.port2):
+            trunk_port = free_port()
+        s.write_conf(CONF + "route 0*>127.0.0.1:%d;strip=1\n" %
+                     trunk_port)
+        s.start()
         trunk = UA(s, "trunk", port=trunk_port)
         alice = UA(s, "alice", "secret")
         try:

@@ -294,6 +294,18 @@ def sipp_member(s, weight_name, delay_ms):
     return run
 
 
+def start_members(s, members):
+    """Start SIPp members on ports other than sipd's (not bound yet:
+    the kernel may hand out the same free port twice)."""
+    for m in members:
+        for _ in range(5):
+            m.start()
+            if m.port not in (s.port, s.port2):
+                break
+            m.kill()
+            m.proc.wait()
+
+
 def invites_received(run):
     """INVITEs a SIPp member answered: its successful calls."""
     stats = run.final_stats()
@@ -309,8 +321,7 @@ def pool_load(delays, weights, calls=300, rate=50, hold_ms=2000):
     with Sipd(CONF, accounts=(), start=False) as s:
         members = [sipp_member(s, "m%d" % i, d)
                    for i, d in enumerate(delays)]
-        for m in members:
-            m.start()
+        start_members(s, members)
         try:
             line = "pool gw algorithm=least-busy " + " ".join(
                 "sip:127.0.0.1:%d;weight=%d" % (m.port, w)
@@ -375,8 +386,7 @@ def test_sipp_members_overloaded_slow_and_stopped():
         slow = sipp_member(s, "slow", 1000)
         quick = sipp_member(s, "quick", 0)
         members = (overloaded, slow, quick)
-        for m in members:
-            m.start()
+        start_members(s, members)
         try:
             s.write_conf(CONF + "pool gw sip:127.0.0.1:%d;weight=10"
                          " sip:127.0.0.1:%d sip:127.0.0.1:%d\n" % (

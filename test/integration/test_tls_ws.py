@@ -150,16 +150,22 @@ class TlsWsSipd(Sipd):
 
     def __init__(self, conf=TLSWS_CONF, roles="registrar,proxy",
                  accounts=ACCOUNTS, extra="", prepare=None):
-        ports = set()
-        while len(ports) < 3:
-            ports.add(free_port())
-        self.tls_port, self.ws_port, self.wss_port = sorted(ports)
-        text = conf.replace("ROLES", roles).replace(
-            "CERT", "cert={dir}/cert.pem;key={dir}/key.pem") + extra
-        for name, port in (("tls", self.tls_port), ("ws", self.ws_port),
-                           ("wss", self.wss_port)):
-            text = text.replace("{%s}" % name, str(port))
-        Sipd.__init__(self, text, accounts=accounts, start=False)
+        # the kernel may hand Sipd the same free port again: draw anew
+        for attempt in range(5):
+            ports = set()
+            while len(ports) < 3:
+                ports.add(free_port())
+            self.tls_port, self.ws_port, self.wss_port = sorted(ports)
+            text = conf.replace("ROLES", roles).replace(
+                "CERT", "cert={dir}/cert.pem;key={dir}/key.pem") + extra
+            for name, port in (("tls", self.tls_port),
+                               ("ws", self.ws_port),
+                               ("wss", self.wss_port)):
+                text = text.replace("{%s}" % name, str(port))
+            Sipd.__init__(self, text, accounts=accounts, start=False)
+            if self.port not in ports and self.port2 not in ports:
+                break
+            self.close()
         try:
             check(self.port not in ports, "port clash")
             self.cert, self.key = make_cert(self.dir)
