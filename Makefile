@@ -91,7 +91,8 @@ CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS))
 # the server pools (lib/pool)
 DB_SRCS    := $(wildcard lib/db/*.c lib/tlspeer/*.c lib/dns/*.c \
 		lib/avail/*.c lib/pool/*.c)
-DB_OBJS    := $(patsubst %.c,$(B)/%.o,$(DB_SRCS)) $(B)/lib/db/schema.o
+DB_OBJS    := $(patsubst %.c,$(B)/%.o,$(DB_SRCS)) $(B)/lib/db/schema.o \
+	      $(B)/lib/db/pg_schema.o
 DB_LIB     := $(B)/libsipddb.a
 
 # the libraries above the core, linked into the modules that use them
@@ -108,8 +109,7 @@ SIPMSG_SRCS := $(wildcard lib/sipmsg/*.c)
 SIPMSG_OBJS := $(patsubst %.c,$(B)/%.o,$(SIPMSG_SRCS))
 SIPMSG_LIB := $(B)/libsipdsipmsg.a
 LIB_STORE_SRCS := $(wildcard lib/store/*.c)
-LIB_STORE_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_STORE_SRCS)) \
-		  $(B)/lib/store/pg_schema.o
+LIB_STORE_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_STORE_SRCS))
 LIB_STORE  := $(B)/lib/libstore.a
 LIB_OBJS   := $(PROXY_OBJS) $(DIGEST_OBJS) $(SIPMSG_OBJS) $(LIB_STORE_OBJS)
 
@@ -182,6 +182,14 @@ $(B)/lib/db/schema.c: db/schema.sql $(wildcard db/migrations/*.sql) \
 $(B)/lib/db/schema.o: $(B)/lib/db/schema.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# the PostgreSQL schema, compiled in (db_pg_open() creates the tables)
+$(B)/lib/db/pg_schema.c: db/pg/schema.sql tools/embed-pg-schema
+	@mkdir -p $(dir $@)
+	tools/embed-pg-schema $< > $@
+
+$(B)/lib/db/pg_schema.o: $(B)/lib/db/pg_schema.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
 $(B)/lib/db/%.o: lib/db/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -221,16 +229,8 @@ $(B)/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-# the PostgreSQL schema, compiled into the store (store_pg_open())
-$(B)/lib/store/pg_schema.c: db/pg/schema.sql tools/embed-pg-schema
-	@mkdir -p $(dir $@)
-	tools/embed-pg-schema $< > $@
-
-$(B)/lib/store/pg_schema.o: $(B)/lib/store/pg_schema.c
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
-
 $(B)/lib/store/pg.o $(B)/lib/store/pg_%.o $(B)/test/unit/pgtest.o \
-	$(B)/test/unit/test_store.o: CFLAGS += $(PQ_CFLAGS)
+	$(B)/test/unit/test_store.o $(B)/lib/db/pg.o $(B)/lib/db/part.o: CFLAGS += $(PQ_CFLAGS)
 
 $(PROXY_LIB): $(PROXY_OBJS)
 	@rm -f $@
@@ -251,7 +251,7 @@ $(OPS_LIB): $(OPS_OBJS)
 $(B)/sipd: $(B)/daemon/main.o $(OPS_LIB) $(DB_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $(B)/daemon/main.o $(OPS_LIB) \
 		-Wl,--whole-archive $(DB_LIB) $(CORE_LIB) \
-		-Wl,--no-whole-archive $(LDLIBS)
+		-Wl,--no-whole-archive $(LDLIBS) $(PQ_LIBS)
 
 $(LIB_STORE): $(LIB_STORE_OBJS)
 	@rm -f $@

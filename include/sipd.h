@@ -485,6 +485,30 @@ int  db_error(void);
 void db_stmts_release(void);
 int  db_secret(const char *name, uint8_t *key, size_t len);
 
+/* PostgreSQL (lib/db/pg.c): the process's one connection, for lib/store's
+   engine. A statement is prepared once per connection, named by its
+   address. */
+struct pg_result;
+
+/** A PostgreSQL statement, prepared on first use on each connection */
+struct pg_stmt {
+	const char *sql;
+	uint64_t gen;            /**< The connection it was prepared on     */
+};
+
+/** Retry-After of the 500 to a request when the database is away */
+enum { DB_RETRY_AFTER = 5 };
+
+bool db_pg_on(void);
+int  db_pg_query(struct pg_result **resp, struct pg_stmt *st, int n,
+		 const char *const *v);
+int  db_pg_begin(void);
+int  db_pg_commit(void);
+void db_pg_rollback(void);
+int  db_pg_check(char *problem, size_t size);
+int  db_pg_lock_wait(uint32_t ms);
+const char *db_pg_errmsg(void);
+
 
 /* --- Messages and URIs ------------------------------------------------- */
 
@@ -540,6 +564,8 @@ int sipd_reply(struct sipd_sock *sock, const struct sip_msg *msg,
 	       uint16_t scode, const char *reason);
 int sipd_replyf(struct sipd_sock *sock, const struct sip_msg *msg,
 		uint16_t scode, const char *reason, const char *fmt, ...);
+int sipd_reply_retry(struct sipd_sock *sock, const struct sip_msg *msg,
+		     uint16_t scode, const char *reason, uint32_t secs);
 int sock_allow(struct re_printf *pf, void *sock);
 
 #endif

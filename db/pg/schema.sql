@@ -4,7 +4,7 @@
 -- (db/schema.sql and db/migrations/2.sql to 4.sql, whose comments say what
 -- each column holds), in PostgreSQL's types: BIGINT for integers and
 -- epoch seconds, BYTEA for the HA1 values, identity columns for the row
--- ids. sipd (store_pg_open) creates the tables from this file when the
+-- ids. sipd (db_pg_open) creates the tables from this file when the
 -- database has none, and refuses a database of another version. A later
 -- version adds db/pg/migrations/N.sql, as for SQLite.
 

@@ -191,6 +191,9 @@ int db_schema_version(void)
 	sqlite3_stmt *stmt;
 	int rc, ver = 0;
 
+	if (db_pg_on())
+		return db_pg_schema_version();
+
 	rc = sqlite3_prepare_v2(dbs.db, "SELECT version FROM version"
 				" WHERE name = 'schema'", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
@@ -249,6 +252,11 @@ static int migrate(int from)
 int db_upgrade(void)
 {
 	int ver = db_schema_version(), err;
+
+	/* PostgreSQL's schema has one version yet (db/pg/schema.sql),
+	   checked when it was opened: no migration to run */
+	if (db_pg_on())
+		return ver == pg_schema_ver ? 0 : EPROTO;
 
 	if (ver <= 0 || ver > db_schema_ver)
 		return EPROTO;
@@ -393,6 +401,8 @@ void db_stmts_release(void)
 {
 	struct le *le;
 
+	db_pg_stmts_release();
+
 	while ((le = dbs.stmts.head)) {
 		struct db_stmt *st = le->data;
 
@@ -406,6 +416,7 @@ void db_stmts_release(void)
 void db_close(void)
 {
 	db_stmts_release();
+	db_pg_close();
 
 	if (dbs.db) {
 		sqlite3_close(dbs.db);

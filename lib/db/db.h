@@ -26,6 +26,17 @@ extern const int db_schema_ver;
 extern const char *const db_migrations[];
 
 
+/* pg.c */
+int  db_pg_open(const char *uri, bool create, char *msg, size_t size);
+void db_pg_close(void);
+void db_pg_stmts_release(void);
+int  db_pg_schema_version(void);
+int  db_pg_secret(const char *name, uint8_t *key, size_t len,
+		 const uint8_t *fresh);
+extern const char pg_schema_sql[];
+extern const int pg_schema_ver;
+
+
 /* checkpoint.c */
 int  checkpoint_start(const char *path);
 void checkpoint_stop(void);
@@ -40,5 +51,7 @@ int  db_dir_check(const char *path, const char *hint);
 /* part.c */
 void db_part_register(void);
 int  db_reopen(void);
+int  db_pg_use(const char *uri, bool create, bool check_only);
+bool db_is_uri(const char *val);
 
 #endif

@@ -1,11 +1,22 @@
 /**
  * @file part.c  The database as a part of the daemon's core: its keys
- *               (db, db_sync), its file opened once the modules are
- *               loaded, its checkpoint thread, its close
+ *               (db, db_sync), its file (or PostgreSQL server) opened
+ *               once the modules are loaded, its checkpoint thread, its
+ *               close
+ *
+ * "db" is a path (SQLite) or a libpq connection URI, postgresql://...
+ * (PostgreSQL, for several nodes on one database). Like a missing SQLite
+ * file, an empty PostgreSQL database gets the schema at start: the same
+ * first start on both engines, one transaction, and a node that races
+ * another to create it takes the other's. sipd -t connects and checks
+ * the schema, creating nothing.
  *
  * Copyright (C) 2026 sipd developers
  */
 
+#include <string.h>
+#include <errno.h>
+#include <libpq-fe.h>
 #include <re.h>
 #include "core.h"
 #include "db/db.h"
@@ -18,19 +29,51 @@
 
 static struct {
 	char *path;
+	char *uri;             /* PostgreSQL, instead of path */
 	bool full_sync;
 } dbp;
+
+
+/* libpq's check of the URI's form (no connection) */
+static int uri_check(const struct config_line *line)
+{
+	PQconninfoOption *opts;
+	char *msg = NULL;
+	int err = 0;
+
+	opts = PQconninfoParse(line->val, &msg);
+	if (!opts) {
+		char why[256];
+
+		str_ncpy(why, msg ? msg : "out of memory", sizeof(why));
+		why[strcspn(why, "\n")] = '\0';
+		err = config_fail(line, "not a valid PostgreSQL connection"
+				  " URI: %s", why);
+	}
+
+	PQfreemem(msg);
+	PQconninfoFree(opts);
+
+	return err;
+}
 
 
 static int part_config(bool apply)
 {
 	const struct config_line *line;
 	bool full_sync = false;
-	char *path = NULL;
+	char *path = NULL, *uri = NULL;
 	int err;
 
 	line = config_find("db");
-	err = path_absolute(&path, line ? line->val : SIPD_DB_PATH);
+	if (line && db_is_uri(line->val)) {
+		err = uri_check(line);
+		if (!err)
+			err = str_dup(&uri, line->val);
+	}
+	else {
+		err = path_absolute(&path, line ? line->val : SIPD_DB_PATH);
+	}
 	if (err)
 		return err;
 
@@ -45,14 +88,83 @@ static int part_config(bool apply)
 
 	if (!err && apply) {
 		mem_deref(dbp.path);
+		mem_deref(dbp.uri);
 		dbp.path = path;
+		dbp.uri = uri;
 		path = NULL;
+		uri = NULL;
 		dbp.full_sync = full_sync;
 	}
 
 	mem_deref(path);
+	mem_deref(uri);
 
 	return err;
+}
+
+
+/**
+ * Open the PostgreSQL database of the db line, its problems said as
+ * problems of that line with the server's message
+ *
+ * @param uri        libpq connection URI
+ * @param create     Create the schema in an empty database
+ * @param check_only Only check (sipd -t): connect, check, close
+ *
+ * @return 0 if success, otherwise errorcode (reported)
+ */
+int db_pg_use(const char *uri, bool create, bool check_only)
+{
+	char msg[256] = "";
+	int err;
+
+	err = db_pg_open(uri, create && !check_only, msg, sizeof(msg));
+	if (check_only && err == ENOENT) {
+		log_info("db: no sipd schema in the PostgreSQL database yet:"
+			 " sipd creates it at start\n");
+		err = 0;
+	}
+
+	switch (err) {
+
+	case 0:
+		break;
+
+	case ECONNREFUSED:
+		return db_key_fail("cannot connect to PostgreSQL: %s", msg);
+
+	case EPROTO:
+		return db_key_fail("PostgreSQL database has %s (another"
+				   " sipd's): use a database of this"
+				   " version", msg);
+
+	case ENOENT:
+		return db_key_fail("PostgreSQL database has no sipd schema"
+				   " (start sipd once, or run 'sipctl db"
+				   " init')");
+
+	default:
+		return db_key_fail("PostgreSQL database unusable: %s", msg);
+	}
+
+	if (check_only)
+		db_pg_close();
+
+	return 0;
+}
+
+
+/**
+ * Whether a "db" value is a PostgreSQL connection URI
+ *
+ * @param val Value of the db key
+ *
+ * @return True for postgresql://... or postgres://...
+ */
+bool db_is_uri(const char *val)
+{
+	return val && (!strncmp(val, "postgresql://", 13) ||
+		       !strncmp(val, "postgres://", 11));
 }
 
 
@@ -61,6 +173,9 @@ static int part_config(bool apply)
 static int part_open(bool check_only)
 {
 	int err;
+
+	if (dbp.uri)
+		return db_pg_use(dbp.uri, true, check_only);
 
 	if (check_only)
 		return 0;
@@ -81,7 +196,8 @@ static int part_open(bool check_only)
 /* A failure is logged; SQLite's own checkpoints then stay on */
 static int part_start(void)
 {
-	(void)checkpoint_start(dbp.path);
+	if (!dbp.uri)
+		(void)checkpoint_start(dbp.path);
 
 	return 0;
 }
@@ -99,6 +215,7 @@ static void part_close(void)
 {
 	db_close();
 	dbp.path = mem_deref(dbp.path);
+	dbp.uri = mem_deref(dbp.uri);
 }
 
 
@@ -134,9 +251,13 @@ int db_reopen(void)
 
 	db_close();
 
+	if (dbp.uri)
+		return db_pg_use(dbp.uri, false, false);
+
 	err = db_open(dbp.path, false, false);
 	if (err)
 		return err;
 
 	return db_set_sync(dbp.full_sync);
 }
+

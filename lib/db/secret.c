@@ -3,7 +3,8 @@
  *
  * Keys that must survive a restart (the nonce key of digest auth, the
  * key of the flow tokens in Record-Route) are random bytes in the secrets
- * table, made the first time they are asked for.
+ * table, made the first time they are asked for; in PostgreSQL, shared
+ * by every node of the database (a nonce of one node holds on another).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -13,6 +14,7 @@
 #include <openssl/rand.h>
 #include <re.h>
 #include "core.h"
+#include "db/db.h"
 
 
 static struct db_stmt st_get = {
@@ -68,6 +70,12 @@ int db_secret(const char *name, uint8_t *key, size_t len)
 
 	if (len > sizeof(fresh))
 		return EINVAL;
+
+	if (db_pg_on()) {
+		if (RAND_bytes(fresh, (int)len) != 1)
+			return EIO;
+		return db_pg_secret(name, key, len, fresh);
+	}
 
 	err = secret_read(name, key, len, &found);
 	if (err || found)

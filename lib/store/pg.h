@@ -7,13 +7,6 @@
 #include <libpq-fe.h>
 
 
-/** A statement, prepared once per connection (PQprepare) when first run,
-    named sipd_<its address> */
-struct pg_stmt {
-	const char *sql;
-	uint64_t gen;            /**< The connection it was prepared on     */
-};
-
 enum { PG_ARGS_MAX = 24 };
 
 /** The parameters of a statement, every one as text */
@@ -99,7 +92,3 @@ int  pg_sub_purge(int64_t now);
 int  pg_sub_list(struct list *subs, const char *presentity, int64_t now,
 		 bool live);
 int  pg_sub_expired(struct list *ids, int64_t now, uint32_t limit);
-
-/* pg_schema.c (generated from db/pg/schema.sql) */
-extern const char pg_schema_sql[];
-extern const int pg_schema_ver;

@@ -6,10 +6,11 @@
  *
  * The daemon's modules and sipctl read and write through these functions
  * only; no SQL lives outside lib/store. An engine is a struct of
- * operations (struct store_engine): SQLite's is the default
- * (sqlite*.c), on the connection of the core (db_handle()); PostgreSQL's
- * (pg*.c, store_pg) on a connection of its own (store_pg_open()) plugs
- * in with store_engine_set(). What an engine does
+ * operations (struct store_engine): SQLite's (sqlite*.c) on the core's
+ * SQLite connection (db_handle()), PostgreSQL's (pg*.c, store_pg) on the
+ * core's PostgreSQL connection (db_pg_query()); store_engine() is the one
+ * the process's database is (db_pg_on()), unless store_engine_set() chose
+ * one. What an engine does
  * beyond the interface (SQLite's upserts, its WAL, its busy timeouts)
  * stays behind it.
  *
@@ -215,9 +216,7 @@ struct store_engine {
 extern const struct store_engine store_sqlite;
 extern const struct store_engine store_pg;
 
-/* the PostgreSQL engine's connection (pg.c) */
-int  store_pg_open(const char *uri, bool create, char *msg, size_t size);
-void store_pg_close(void);
+/* the PostgreSQL engine's last error (pg.c) */
 const char *store_pg_errmsg(void);
 
 void store_engine_set(const struct store_engine *engine);

@@ -73,6 +73,7 @@ enum outcome {
 	OUTCOME_CHALLENGE,     /* no usable credentials: challenge          */
 	OUTCOME_STALE,         /* right answer to an expired nonce           */
 	OUTCOME_FAILURE,       /* wrong: count it, then challenge or ban     */
+	OUTCOME_UNAVAILABLE,   /* the accounts cannot be read: 500, retry    */
 	OUTCOME_OK,
 };
 
@@ -236,9 +237,11 @@ static enum outcome verify(struct auth_identity *id,
 	err = account_ha1(user, realm, alg, ha1, &len);
 	known = !err;
 	if (err && err != ENOENT) {
-		log_warning("auth: credentials of %s@%s: %m\n", user, realm,
-			    err);
-		return OUTCOME_CHALLENGE;
+		/* a lost database server is logged once, by the core */
+		if (err != ENOTCONN)
+			log_warning("auth: credentials of %s@%s: %m\n", user,
+				    realm, err);
+		return OUTCOME_UNAVAILABLE;
 	}
 
 	/* an unknown user costs the same work as a known one */
@@ -312,6 +315,11 @@ static int auth_check_handler(struct auth_identity *id,
 
 	case OUTCOME_BAD_URI:
 		(void)sipd_reply(sock, msg, 400, "Credentials For Another URI");
+		return EAUTH;
+
+	case OUTCOME_UNAVAILABLE:
+		(void)sipd_reply_retry(sock, msg, 500, "Server Internal Error",
+				       DB_RETRY_AFTER);
 		return EAUTH;
 
 	case OUTCOME_FAILURE:

@@ -55,7 +55,7 @@ static void expire_timer(void *arg)
 	(void)arg;
 
 	err = expire_run(time_now(), loc.batch, &removed);
-	if (err && err != EBUSY)
+	if (err && err != EBUSY && err != ENOTCONN)
 		log_warning("location: removing expired bindings: %m\n", err);
 
 	if (removed)
@@ -103,7 +103,7 @@ static uint64_t registrations_read(void *arg)
 	(void)arg;
 
 	err = store_binding_count(&n, time_now());
-	if (err)
+	if (err && err != ENOTCONN)
 		log_warning("location: counting the bindings: %m\n", err);
 
 	return n;

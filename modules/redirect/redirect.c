@@ -161,8 +161,12 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 	first = list_ledata(rr.targets.head);
 
 	if (err) {
-		log_warning("redirect: %r: %m\n", &msg->ruri, err);
-		reply(sock, msg, 500, "Server Internal Error", NULL);
+		/* a lost database server is logged once, by the core */
+		if (err != ENOTCONN)
+			log_warning("redirect: %r: %m\n", &msg->ruri, err);
+		reply(sock, msg, 500, "Server Internal Error",
+		      "Retry-After: %u\r\n"
+		      "Content-Length: 0\r\n\r\n", DB_RETRY_AFTER);
 	}
 	else if (rr.scode == 503 && rr.retry_after) {
 		reply(sock, msg, 503, rr.reason, "Retry-After: %u\r\n"

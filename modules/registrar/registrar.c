@@ -83,6 +83,19 @@ static void reply_bindings(struct sipd_sock *sock, const struct sip_msg *msg,
 }
 
 
+/* The store failed: 500 with Retry-After (a lost database server is
+   logged once, by the core, not here for each request) */
+static void store_failed(struct sipd_sock *sock, const struct sip_msg *msg,
+			 const char *aor, int err)
+{
+	if (err != ENOTCONN)
+		log_warning("registrar: cannot read %s: %m\n", aor, err);
+
+	(void)sipd_reply_retry(sock, msg, 500, "Server Internal Error",
+			       DB_RETRY_AFTER);
+}
+
+
 static void reply_ok(struct sipd_sock *sock, const struct sip_msg *msg,
 		     const char *aor)
 {
@@ -91,7 +104,7 @@ static void reply_ok(struct sipd_sock *sock, const struct sip_msg *msg,
 
 	err = location_lookup(&bindings, aor);
 	if (err)
-		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
+		store_failed(sock, msg, aor, err);
 	else
 		reply_bindings(sock, msg, &bindings);
 
@@ -109,8 +122,7 @@ static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg,
 	if (!sock_auth(sock)) {
 		err = account_exists(user, domain, &exists);
 		if (err) {
-			(void)sipd_reply(sock, msg, 500,
-					 "Server Internal Error");
+			store_failed(sock, msg, user, err);
 			return false;
 		}
 
@@ -239,7 +251,7 @@ static void registrar_handle(struct sipd_sock *sock,
 
 	err = location_lookup(&current, aor);
 	if (err) {
-		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
+		store_failed(sock, msg, aor, err);
 		goto out;
 	}
 
@@ -284,11 +296,13 @@ static void registrar_handle(struct sipd_sock *sock,
 		goto out;
 	}
 	else if (err) {
-		log_warning("registrar: cannot save %s: %m\n", aor, err);
+		if (err != ENOTCONN)
+			log_warning("registrar: cannot save %s: %m\n", aor,
+				    err);
 		(void)sip_treplyf(NULL, NULL, sock_sip(sock), msg, false, 500,
 				  "Server Internal Error",
-				  "Retry-After: 5\r\n"
-				  "Content-Length: 0\r\n\r\n");
+				  "Retry-After: %u\r\n"
+				  "Content-Length: 0\r\n\r\n", DB_RETRY_AFTER);
 		goto out;
 	}
 

@@ -27,11 +27,14 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 
 	err = route_request(&rr, sock, msg);
 	if (err) {
-		log_warning("stateless-proxy: routing %r: %m\n", &msg->met,
-			    err);
+		/* a lost database server is logged once, by the core */
+		if (err != ENOTCONN)
+			log_warning("stateless-proxy: routing %r: %m\n",
+				    &msg->met, err);
 		if (!ack)
-			(void)sipd_reply(sock, msg, 500,
-					 "Server Internal Error");
+			(void)sipd_reply_retry(sock, msg, 500,
+					       "Server Internal Error",
+					       DB_RETRY_AFTER);
 		goto out;
 	}
 

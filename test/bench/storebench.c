@@ -121,7 +121,7 @@ int main(int argc, char *argv[])
 	log_set_level(LOG_LEVEL_WARNING);
 
 	if (!strncmp(argv[optind], "postgres", 8)) {
-		err = store_pg_open(argv[optind], true, msg, sizeof(msg));
+		err = db_pg_open(argv[optind], true, msg, sizeof(msg));
 		if (err) {
 			fprintf(stderr, "storebench: %s\n", msg);
 			return 1;
@@ -207,7 +207,7 @@ int main(int argc, char *argv[])
 	free(lookup_t);
 
 	store_engine_set(NULL);
-	store_pg_close();
+	db_pg_close();
 	db_close();
 
 	return 0;

@@ -125,21 +125,7 @@ class PgServer:
         t0 = time.monotonic()
         for _ in range(5):
             self.port = free_port(self.host)
-            self.log = os.path.join(self.dir, "postgres.log")
-            logf = open(self.log, "ab")
-            if os.geteuid() == 0:
-                os.chown(self.log, pwd.getpwnam(RUN_AS).pw_uid, -1)
-            self.proc = subprocess.Popen(
-                [os.path.join(bindir, "postgres"), "-D", data,
-                 "-c", "listen_addresses=" + self.host,
-                 "-c", "port=%d" % self.port,
-                 "-c", "unix_socket_directories=" + self.dir,
-                 "-c", "fsync=on", "-c", "synchronous_commit=on",
-                 "-c", "max_connections=50",
-                 "-c", "shared_buffers=16MB"],
-                cwd=self.dir, stdout=logf, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, **self._as())
-            logf.close()
+            self._postgres(data)
             if self._wait_ready(data, timeout):
                 self.start_s = time.monotonic() - t0
                 return self
@@ -148,6 +134,34 @@ class PgServer:
         text = open(self.log, errors="replace").read()
         self.stop()
         raise RuntimeError("pgserver: postgres did not start:\n" + text)
+
+    def _postgres(self, data):
+        self.log = os.path.join(self.dir, "postgres.log")
+        logf = open(self.log, "ab")
+        if os.geteuid() == 0:
+            os.chown(self.log, pwd.getpwnam(RUN_AS).pw_uid, -1)
+        self.proc = subprocess.Popen(
+            [os.path.join(pg_bindir(), "postgres"), "-D", data,
+             "-c", "listen_addresses=" + self.host,
+             "-c", "port=%d" % self.port,
+             "-c", "unix_socket_directories=" + self.dir,
+             "-c", "fsync=on", "-c", "synchronous_commit=on",
+             "-c", "max_connections=50",
+             "-c", "shared_buffers=16MB"],
+            cwd=self.dir, stdout=logf, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, **self._as())
+        logf.close()
+
+    def halt(self):
+        """Stop the server (by its PID), keeping its data and port."""
+        self._kill()
+
+    def resume(self, timeout=30):
+        """Start the halted server again on the same port and data."""
+        data = os.path.join(self.dir, "data")
+        self._postgres(data)
+        if not self._wait_ready(data, timeout):
+            raise RuntimeError("pgserver: postgres did not start again")
 
     def _wait_ready(self, data, timeout):
         pidfile = os.path.join(data, "postmaster.pid")

@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <re.h>
 #include "core.h"
+#include <db/db.h>
 #include <store/store.h>
 #include "test.h"
 
@@ -57,7 +58,7 @@ void test_pg_setup(void)
 	PQclear(res);
 	PQfinish(conn);
 
-	ck_assert_msg(0 == store_pg_open(test_pg_uri(), true, msg,
+	ck_assert_msg(0 == db_pg_open(test_pg_uri(), true, msg,
 					 sizeof(msg)), "%s", msg);
 	store_engine_set(&store_pg);
 }
@@ -67,5 +68,5 @@ void test_pg_setup(void)
 void test_pg_teardown(void)
 {
 	store_engine_set(NULL);
-	store_pg_close();
+	db_pg_close();
 }

@@ -618,7 +618,7 @@ static void pg_exec(const char *sql)
 }
 
 
-/* PostgreSQL: what store_pg_open() refuses, and a lost connection */
+/* PostgreSQL: what db_pg_open() refuses, and a lost connection */
 START_TEST(test_pg_open)
 {
 	struct list found = LIST_INIT;
@@ -632,22 +632,22 @@ START_TEST(test_pg_open)
 	at = strrchr(test_pg_uri(), '@');
 	ck_assert_ptr_nonnull(at);
 	re_snprintf(uri, sizeof(uri), "postgresql://sipd_test:wrong%s", at);
-	ck_assert_int_eq(ECONNREFUSED, store_pg_open(uri, true, msg,
+	ck_assert_int_eq(ECONNREFUSED, db_pg_open(uri, true, msg,
 						     sizeof(msg)));
 	ck_assert_msg(strstr(msg, "password authentication failed"), "%s",
 		      msg);
 
 	/* a schema of another version, and none */
 	pg_exec("UPDATE version SET version = 99");
-	ck_assert_int_eq(EPROTO, store_pg_open(test_pg_uri(), true, msg,
+	ck_assert_int_eq(EPROTO, db_pg_open(test_pg_uri(), true, msg,
 					       sizeof(msg)));
 	ck_assert_str_eq("schema version 99, not 4", msg);
 	pg_exec("DROP TABLE version");
-	ck_assert_int_eq(EPROTO, store_pg_open(test_pg_uri(), false, msg,
+	ck_assert_int_eq(ENOENT, db_pg_open(test_pg_uri(), false, msg,
 					       sizeof(msg)));
 	ck_assert_str_eq("no sipd schema (version 4 wanted)", msg);
 	pg_exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-	ck_assert_int_eq(0, store_pg_open(test_pg_uri(), true, msg,
+	ck_assert_int_eq(0, db_pg_open(test_pg_uri(), true, msg,
 					  sizeof(msg)));
 	ck_assert_int_eq(0, store_binding_count(&n, 0));
 	ck_assert_uint_eq(0, n);

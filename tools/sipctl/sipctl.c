@@ -2,10 +2,11 @@
  * @file sipctl.c  sipctl: inspect and edit accounts, registrations and
  *                  call forwarding, and talk to the running sipd
  *
- * sipctl reads the database path from the same configuration file as
- * sipd and works on the database through the store (lib/store), with
- * the daemon stopped or running beside it (SQLite's locking and a busy
- * timeout keep both safe). status, ban, pool, reload and avail go to the
+ * sipctl reads the database path (or PostgreSQL connection URI) from the
+ * same configuration file as sipd and works on the database through the
+ * store (lib/store), with the daemon stopped or running beside it
+ * (SQLite's locking and a busy timeout, or PostgreSQL's, keep both
+ * safe). status, ban, pool, reload and avail go to the
  * running sipd through its control socket (control_socket in the same
  * file, or --control), and so do reg add and del when sipd answers
  * there.
@@ -269,10 +270,40 @@ int account_check(const char *cmd, const char *user, const char *domain)
 }
 
 
+/**
+ * The database of the loaded configuration: its db line's path (made
+ * absolute) or PostgreSQL connection URI, or the default path
+ *
+ * @param db   Buffer for it
+ * @param size Its size
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int db_value(char *db, size_t size)
+{
+	const struct config_line *line = config_find("db");
+	char cwd[256];
+
+	if (!line) {
+		str_ncpy(db, SIPD_DB_PATH, size);
+	}
+	else if (line->val[0] == '/' || db_is_uri(line->val)) {
+		str_ncpy(db, line->val, size);
+	}
+	else {
+		/* relative paths are relative to where sipd starts */
+		if (!getcwd(cwd, sizeof(cwd)))
+			return errno;
+		re_snprintf(db, size, "%s/%s", cwd, line->val);
+	}
+
+	return 0;
+}
+
+
 static int read_config(void)
 {
 	const struct config_line *line;
-	char cwd[256];
 	int err;
 
 	err = config_load(ctl.conf);
@@ -291,19 +322,9 @@ static int read_config(void)
 			       SIPD_CONTROL_PATH))
 		return ENOMEM;
 
-	line = config_find("db");
-	if (!line) {
-		str_ncpy(ctl.db, SIPD_DB_PATH, sizeof(ctl.db));
-	}
-	else if (line->val[0] == '/') {
-		str_ncpy(ctl.db, line->val, sizeof(ctl.db));
-	}
-	else {
-		/* relative paths are relative to where sipd starts */
-		if (!getcwd(cwd, sizeof(cwd)))
-			return errno;
-		re_snprintf(ctl.db, sizeof(ctl.db), "%s/%s", cwd, line->val);
-	}
+	err = db_value(ctl.db, sizeof(ctl.db));
+	if (err)
+		return err;
 
 	return config_errors() ? EINVAL : 0;
 }
@@ -333,6 +354,13 @@ int db_use(bool create)
 int db_use_upgrade(bool create, bool upgrade)
 {
 	int err;
+
+	if (db_is_uri(ctl.db)) {
+		if (db_pg_use(ctl.db, create, false))
+			return 1;
+		(void)store_lock_wait(BUSY_TIMEOUT_MS);
+		return 0;
+	}
 
 	/* the problems of the path are those of the db line */
 	if (create) {

@@ -12,6 +12,7 @@ enum {
 /* sipctl.c */
 int  fail(const char *fmt, ...);
 int  db_use(bool create);
+int  db_value(char *db, size_t size);
 int  db_use_upgrade(bool create, bool upgrade);
 bool aor_split(const char *aor, char *user, size_t usize, char *domain,
 	       size_t dsize);

@@ -1,0 +1,660 @@
+/**
+ * @file pg.c  The process's PostgreSQL connection: open, schema, prepared
+ *             statements, transactions, reconnection
+ *
+ * Linked once into sipd (its symbols exported to the modules), into
+ * sipctl and the tests: every module's copy of lib/store's PostgreSQL
+ * engine runs its statements on this one connection. A worker opens its
+ * own after the fork (db_reopen()); a connection is never shared.
+ *
+ * Statements are prepared once per connection (PQprepare) when first
+ * run, named after their address (unique in the process), and run with
+ * their parameters as text. Outside a transaction every statement
+ * commits by itself; synchronous_commit is on for the session, so a call
+ * returns only once its commit is on the server's disk.
+ *
+ * A connection found broken is re-established (PQreset) by the next call
+ * outside a transaction, at most once a second while the server stays
+ * away (a call in between fails at once with ENOTCONN, the event loop
+ * never waits on a dead server more than one connection attempt per
+ * second, each bounded by connect_timeout, 5 s unless the URI sets it);
+ * its statements are prepared again. The loss is logged once
+ * per outage, and so is the return.
+ *
+ * Unlike SQLite, PostgreSQL aborts a whole transaction when one of its
+ * statements fails: the statements after it fail, and its commit fails
+ * (the server answers ROLLBACK), so nothing of it is kept.
+ *
+ * Copyright (C) 2026 sipd developers
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <re.h>
+#include "core.h"
+#include "db/db.h"
+
+
+enum {
+	RETRY_INTERVAL = 1000,   /* ms between reconnection attempts */
+};
+
+#define CONNECT_TIMEOUT "5"      /* s, unless the URI says */
+
+
+static struct {
+	PGconn *conn;
+	uint64_t gen;          /* connection generation (prepared stmts)  */
+	unsigned depth;        /* nested begins                          */
+	bool doomed;           /* an inner transaction was rolled back   */
+	bool down;             /* lost, its loss logged                  */
+	uint64_t retry_at;     /* no reconnection attempt before (ms)    */
+	char err[256];         /* the server's last error message        */
+} pg;
+
+
+static void err_set(const char *msg)
+{
+	size_t n;
+
+	str_ncpy(pg.err, msg ? msg : "", sizeof(pg.err));
+
+	/* libpq's messages end with a newline; keep them on one line */
+	n = strlen(pg.err);
+	while (n && (pg.err[n - 1] == '\n' || pg.err[n - 1] == ' '))
+		pg.err[--n] = '\0';
+	for (n = 0; pg.err[n]; n++) {
+		if (pg.err[n] == '\n' || pg.err[n] == '\t')
+			pg.err[n] = ' ';
+	}
+
+	/* one space where a line ended */
+	for (n = 0; pg.err[n]; n++) {
+		while (pg.err[n] == ' ' && pg.err[n + 1] == ' ')
+			memmove(pg.err + n, pg.err + n + 1,
+				strlen(pg.err + n + 1) + 1);
+	}
+}
+
+
+/**
+ * The errno value of a failed result: class 23 (a constraint) EEXIST as
+ * SQLite's SQLITE_CONSTRAINT, a lock or serialization failure EBUSY, a
+ * lost connection ENOTCONN
+ */
+static int res_errno(const PGresult *res)
+{
+	const char *state;
+
+	if (!res || PQstatus(pg.conn) != CONNECTION_OK)
+		return ENOTCONN;
+
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (!state)
+		return EIO;
+
+	if (!strncmp(state, "23", 2))
+		return EEXIST;
+	if (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
+	    !strcmp(state, "55P03") || !strcmp(state, "57014"))
+		return EBUSY;
+	if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3))
+		return ENOTCONN;
+	if (!strcmp(state, "53200"))
+		return ENOMEM;
+	if (!strcmp(state, "42P01"))
+		return ENOENT;
+
+	return EIO;
+}
+
+
+/* A failed call: the result's message, the loss logged once */
+static int res_fail(PGresult *res)
+{
+	int err;
+
+	err_set(res ? PQresultErrorMessage(res) : PQerrorMessage(pg.conn));
+	err = res_errno(res);
+
+	if (err == ENOTCONN && !pg.down) {
+		pg.down = true;
+		log_warning("db: PostgreSQL connection lost: %s (requests"
+			    " that need the database get 500 until it is"
+			    " back)\n", pg.err);
+	}
+
+	return err;
+}
+
+
+/* A usable connection: re-established outside a transaction if lost */
+static int conn_ready(void)
+{
+	uint64_t now;
+
+	if (!pg.conn)
+		return ENOENT;
+
+	if (PQstatus(pg.conn) == CONNECTION_OK)
+		return 0;
+
+	if (pg.depth)
+		return ENOTCONN;
+
+	if (!pg.down) {
+		pg.down = true;
+		log_warning("db: PostgreSQL connection lost (requests that"
+			    " need the database get 500 until it is back)\n");
+	}
+
+	now = tmr_jiffies();
+	if (pg.retry_at && now < pg.retry_at)
+		return ENOTCONN;
+
+	PQreset(pg.conn);
+	++pg.gen;
+	if (PQstatus(pg.conn) != CONNECTION_OK) {
+		err_set(PQerrorMessage(pg.conn));
+		pg.retry_at = now + RETRY_INTERVAL;
+		return ENOTCONN;
+	}
+
+	pg.retry_at = 0;
+	pg.down = false;
+	log_notice("db: PostgreSQL connection back\n");
+
+	return 0;
+}
+
+
+/* A command without parameters, outside the prepared ones */
+static int exec_simple(const char *sql, const char *want_status)
+{
+	PGresult *res;
+	int err = 0;
+
+	res = PQexec(pg.conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK) {
+		err = res_fail(res);
+	}
+	else if (want_status && strcmp(PQcmdStatus(res), want_status)) {
+		/* COMMIT of a failed transaction answers ROLLBACK */
+		err_set("transaction rolled back");
+		err = EIO;
+	}
+
+	PQclear(res);
+
+	return err;
+}
+
+
+/* The server's notices (a DROP's cascade): not for stderr */
+static void notice_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+
+/**
+ * Whether the database of this process is PostgreSQL
+ *
+ * @return True with a PostgreSQL connection open (even if lost)
+ */
+bool db_pg_on(void)
+{
+	return pg.conn != NULL;
+}
+
+
+/**
+ * Run a statement, prepared on this connection when first run
+ *
+ * @param resp Set to its result (PQclear() it) if success
+ * @param st   Statement
+ * @param n    Number of parameters
+ * @param v    Parameters as text, NULL for SQL NULL
+ *
+ * @return 0 if success, ENOTCONN without a connection to the server,
+ *         otherwise errorcode (db_pg_errmsg() says why)
+ */
+int db_pg_query(struct pg_result **resp, struct pg_stmt *st, int n,
+		const char *const *v)
+{
+	ExecStatusType status;
+	PGresult *res;
+	char name[32];
+	int err;
+
+	if (!resp || !st)
+		return EINVAL;
+
+	err = conn_ready();
+	if (err)
+		return err;
+
+	re_snprintf(name, sizeof(name), "sipd_%llx",
+		    (unsigned long long)(uintptr_t)st);
+
+	if (st->gen != pg.gen + 1) {
+		res = PQprepare(pg.conn, name, st->sql, 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			err = res_fail(res);
+			PQclear(res);
+			return err;
+		}
+		PQclear(res);
+		st->gen = pg.gen + 1;
+	}
+
+	res = PQexecPrepared(pg.conn, name, n, v, NULL, NULL, 0);
+	status = PQresultStatus(res);
+	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+		err = res_fail(res);
+		PQclear(res);
+		return err;
+	}
+
+	*resp = res;
+
+	return 0;
+}
+
+
+/**
+ * Begin a transaction; one begun inside another is part of it
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int db_pg_begin(void)
+{
+	int err;
+
+	if (pg.depth) {
+		++pg.depth;
+		return 0;
+	}
+
+	err = conn_ready();
+	if (err)
+		return err;
+
+	err = exec_simple("BEGIN", NULL);
+	if (err)
+		return err;
+
+	pg.depth = 1;
+	pg.doomed = false;
+
+	return 0;
+}
+
+
+/**
+ * Commit the transaction (rolled back if it fails or an inner one was)
+ *
+ * @return 0 once the server committed, otherwise errorcode
+ */
+int db_pg_commit(void)
+{
+	int err;
+
+	if (!pg.depth)
+		return EINVAL;
+
+	if (--pg.depth)
+		return 0;
+
+	if (pg.doomed) {
+		(void)exec_simple("ROLLBACK", NULL);
+		err_set("an inner transaction was rolled back");
+		return EIO;
+	}
+
+	err = exec_simple("COMMIT", "COMMIT");
+	if (err && PQstatus(pg.conn) == CONNECTION_OK &&
+	    PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
+		(void)exec_simple("ROLLBACK", NULL);
+
+	return err;
+}
+
+
+/** Undo the transaction (an inner one: the whole, at its end) */
+void db_pg_rollback(void)
+{
+	if (!pg.depth)
+		return;
+
+	if (--pg.depth) {
+		pg.doomed = true;
+		return;
+	}
+
+	if (pg.conn && PQstatus(pg.conn) == CONNECTION_OK)
+		(void)exec_simple("ROLLBACK", NULL);
+}
+
+
+/* The version of the schema; 0 without a version table */
+static int schema_version(int *ver)
+{
+	PGresult *res;
+	int err = 0;
+
+	res = PQexec(pg.conn,
+		     "SELECT version FROM version WHERE name = 'schema'");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		*ver = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : -1;
+	}
+	else {
+		err = res_fail(res);
+		if (err == ENOENT) {
+			*ver = 0;
+			err = 0;
+		}
+	}
+
+	PQclear(res);
+
+	return err;
+}
+
+
+/**
+ * The schema version of the PostgreSQL database
+ *
+ * @return Version, 0 without a schema, -1 on error
+ */
+int db_pg_schema_version(void)
+{
+	int ver = 0;
+
+	if (conn_ready() || schema_version(&ver))
+		return -1;
+
+	return ver;
+}
+
+
+/**
+ * The check of the database: its schema is the one this sipd was built
+ * for (PostgreSQL checks its own pages)
+ *
+ * @param problem Set to what is wrong
+ * @param size    Its size
+ *
+ * @return 0 if sound, EILSEQ with a problem, otherwise errorcode
+ */
+int db_pg_check(char *problem, size_t size)
+{
+	int ver = 0, err;
+
+	err = conn_ready();
+	if (!err)
+		err = schema_version(&ver);
+	if (err) {
+		str_ncpy(problem, pg.err, size);
+		return err;
+	}
+
+	if (ver != pg_schema_ver) {
+		re_snprintf(problem, size, "schema version %d, not %d", ver,
+			    pg_schema_ver);
+		return EILSEQ;
+	}
+
+	return 0;
+}
+
+
+/** How long a statement waits for a lock another session holds */
+int db_pg_lock_wait(uint32_t ms)
+{
+	char sql[64];
+	int err;
+
+	err = conn_ready();
+	if (err)
+		return err;
+
+	re_snprintf(sql, sizeof(sql), "SET lock_timeout = %u", ms);
+
+	return exec_simple(sql, NULL);
+}
+
+
+/* Create the tables; another node creating them at once is no error */
+static int schema_create(int *ver)
+{
+	int err;
+
+	err = exec_simple(pg_schema_sql, NULL);
+	if (!err) {
+		*ver = pg_schema_ver;
+		return 0;
+	}
+
+	if (PQstatus(pg.conn) != CONNECTION_OK || schema_version(ver) ||
+	    *ver != pg_schema_ver)
+		return err;
+
+	return 0;
+}
+
+
+/**
+ * Open the PostgreSQL database, the process's connection
+ *
+ * @param uri    libpq connection URI or string
+ * @param create Create the tables of an empty database
+ * @param msg    Set to the server's or libpq's message on failure
+ * @param size   Its size
+ *
+ * @return 0 if success, ECONNREFUSED if no connection could be made,
+ *         ENOENT for a database without the sipd schema (unless create),
+ *         EPROTO for a schema of another version, otherwise errorcode
+ */
+int db_pg_open(const char *uri, bool create, char *msg, size_t size)
+{
+	const char *const keys[] = {"connect_timeout", "dbname", NULL};
+	const char *const vals[] = {CONNECT_TIMEOUT, uri, NULL};
+	int ver = 0, err;
+
+	if (!uri)
+		return EINVAL;
+
+	db_pg_close();
+
+	/* a server that does not answer costs CONNECT_TIMEOUT seconds at
+	   most, unless the URI sets its own connect_timeout (later keys
+	   win: the URI's come after) */
+	pg.conn = PQconnectdbParams(keys, vals, 1);
+	if (!pg.conn)
+		return ENOMEM;
+
+	if (PQstatus(pg.conn) != CONNECTION_OK) {
+		err_set(PQerrorMessage(pg.conn));
+		err = ECONNREFUSED;
+		goto out;
+	}
+
+	(void)PQsetNoticeProcessor(pg.conn, notice_quiet, NULL);
+
+	/* a binding is answered only once it is on the server's disk; the
+	   HA1s read in hex; text in UTF-8 whatever the database's */
+	err = exec_simple("SET synchronous_commit = on;"
+			  " SET bytea_output = hex;"
+			  " SET client_encoding = 'UTF8'", NULL);
+	if (err)
+		goto out;
+
+	err = schema_version(&ver);
+	if (err)
+		goto out;
+
+	if (!ver && create) {
+		err = schema_create(&ver);
+		if (err)
+			goto out;
+	}
+
+	if (ver != pg_schema_ver) {
+		if (ver > 0) {
+			re_snprintf(pg.err, sizeof(pg.err),
+				    "schema version %d, not %d", ver,
+				    pg_schema_ver);
+			err = EPROTO;
+		}
+		else {
+			re_snprintf(pg.err, sizeof(pg.err),
+				    "no sipd schema (version %d wanted)",
+				    pg_schema_ver);
+			err = ENOENT;
+		}
+	}
+
+ out:
+	if (err) {
+		if (msg)
+			str_ncpy(msg, pg.err, size);
+		db_pg_close();
+	}
+
+	return err;
+}
+
+
+/**
+ * Forget the statements prepared on the connection (a module's memory
+ * is about to go: another may get its addresses)
+ */
+void db_pg_stmts_release(void)
+{
+	if (!pg.conn)
+		return;
+
+	if (PQstatus(pg.conn) == CONNECTION_OK && !pg.depth)
+		(void)exec_simple("DEALLOCATE ALL", NULL);
+
+	++pg.gen;
+}
+
+
+/** Close the process's PostgreSQL connection */
+void db_pg_close(void)
+{
+	if (pg.conn)
+		PQfinish(pg.conn);
+
+	pg.conn = NULL;
+	pg.depth = 0;
+	pg.doomed = false;
+	pg.down = false;
+	pg.retry_at = 0;
+	++pg.gen;
+}
+
+
+/**
+ * The last error message of the server or of libpq
+ *
+ * @return Message, "" if none
+ */
+const char *db_pg_errmsg(void)
+{
+	return pg.err;
+}
+
+
+static struct pg_stmt st_secret_get = {
+	.sql = "SELECT encode(value, 'hex') FROM secrets WHERE name = $1"
+};
+
+static struct pg_stmt st_secret_put = {
+	.sql = "INSERT INTO secrets (name, value) VALUES ($1,"
+	       " decode($2, 'hex')) ON CONFLICT (name) DO NOTHING"
+};
+
+
+static int secret_read(const char *name, uint8_t *key, size_t len,
+		       bool *found)
+{
+	const char *v[1] = {name};
+	PGresult *res;
+	const char *hex;
+	int err;
+
+	*found = false;
+
+	err = db_pg_query(&res, &st_secret_get, 1, v);
+	if (err)
+		return err;
+
+	hex = PQntuples(res) ? PQgetvalue(res, 0, 0) : "";
+	if (strlen(hex) == 2 * len) {
+		struct pl pl;
+		size_t i;
+
+		for (i = 0; i < len; i++) {
+			pl.p = hex + 2 * i;
+			pl.l = 2;
+			key[i] = (uint8_t)pl_x32(&pl);
+		}
+		*found = true;
+	}
+
+	PQclear(res);
+
+	return 0;
+}
+
+
+/**
+ * Get a secret kept in PostgreSQL, making it (random) the first time:
+ * every node sharing the database gets the same
+ *
+ * @param name  Name of the secret
+ * @param key   Buffer for it
+ * @param len   Its length
+ * @param fresh Random bytes to store if it is new
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int db_pg_secret(const char *name, uint8_t *key, size_t len,
+		 const uint8_t *fresh)
+{
+	char hex[129];
+	const char *v[2] = {name, hex};
+	PGresult *res;
+	bool found;
+	size_t i;
+	int err;
+
+	if (len * 2 >= sizeof(hex))
+		return EINVAL;
+
+	err = secret_read(name, key, len, &found);
+	if (err || found)
+		return err;
+
+	for (i = 0; i < len; i++)
+		(void)re_snprintf(hex + 2 * i, 3, "%02x", fresh[i]);
+
+	err = db_pg_query(&res, &st_secret_put, 2, v);
+	if (err)
+		return err;
+	PQclear(res);
+
+	/* another node may have won the race: use what is stored */
+	err = secret_read(name, key, len, &found);
+	if (!err && !found)
+		err = EIO;
+
+	return err;
+}

@@ -1,0 +1,207 @@
+"""sipd and sipctl on PostgreSQL (db postgresql://...): registrations,
+calls, sipctl, sipd -t's answers to a wrong
+password, port or schema version, and an outage of the server.
+
+Each test starts its own PostgreSQL server (test/pg/pgserver.py) on
+127.0.0.1 and stops it by PID; rows are read with psql.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+from sipdlib import (Sipd, ROOT, SIPD, MODULES, check, eq, wait_for,
+                     free_port, start_refused)
+from test_proxy import PROXY_CONF, ACCOUNTS, phone, caller, closing
+
+sys.path.insert(0, os.path.join(ROOT, "test", "pg"))
+from pgserver import PgServer, pg_bindir                       # noqa: E402
+
+
+def pg_conf(uri, base=PROXY_CONF):
+    return base.replace("db {db}", "db " + uri.replace("{", "{{")
+                        .replace("}", "}}"))
+
+
+def psql(pg, sql):
+    """The rows of a query, read with psql (fields split on '|')."""
+    r = subprocess.run([os.path.join(pg_bindir(), "psql"), "-XAtq",
+                        "-h", pg.host, "-p", str(pg.port), "-U", pg.user,
+                        "-d", pg.dbname, "-c", sql],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, PGPASSWORD=pg.password,
+                                PGCONNECT_TIMEOUT="5"))
+    check(r.returncode == 0, "psql %s: %s" % (sql, r.stderr))
+    return [line.split("|") for line in r.stdout.splitlines() if line]
+
+
+def sipd_check(conf_path):
+    """sipd -t on a configuration: (exit status, output)."""
+    r = subprocess.run([SIPD, "-t", "-f", conf_path, "-m", MODULES],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_register_and_call():
+    """REGISTER with digest auth on PostgreSQL: 200 once the row is in
+    the server; a call between two phones registered there."""
+    with PgServer() as pg, Sipd(pg_conf(pg.uri), accounts=ACCOUNTS) as s:
+        eq(psql(pg, "SELECT username FROM accounts ORDER BY 1"),
+           [["alice"], ["bob"], ["carol"]], "accounts made by sipctl")
+        bob = phone(s, "bob")
+        alice = caller(s)
+        try:
+            rows = psql(pg, "SELECT aor, contact FROM bindings")
+            eq(rows, [["bob@example.com", bob.contact_uri]],
+               "bob's binding in PostgreSQL")
+            d = alice.invite("sip:bob@example.com")
+            inc = bob.expect_invite()
+            inc.answer()
+            eq(d.final().status, 200, "the call is answered")
+            inc.expect_ack()
+            d.request("BYE", wait=False)
+            inc.expect_and_reply("BYE")
+            eq(alice.expect_response(d.callid, "BYE", final=True).status,
+               200, "the BYE answered")
+        finally:
+            closing(alice, bob)
+
+
+def test_check_names_key_line_and_message():
+    """sipd -t: a wrong password, a wrong port, a schema of another
+    version, a malformed URI: the file, line and key, and the server's
+    (or libpq's) message; an empty database passes (sipd creates the
+    schema at start)."""
+    with PgServer() as pg, Sipd(pg_conf(pg.uri), accounts=(),
+                                start=False) as s:
+        conf = open(s.conf_path).read()
+        lineno = [i + 1 for i, line in enumerate(conf.splitlines())
+                  if line.startswith("db ")][0]
+        where = "%s:%d: db: " % (s.conf_path, lineno)
+
+        rc, out = sipd_check(s.conf_path)
+        eq(rc, 0, "sipd -t on an empty database: %s" % out)
+        eq(psql(pg, "SELECT count(*) FROM pg_tables WHERE"
+                " schemaname = 'public'"), [["0"]],
+           "sipd -t created nothing")
+
+        def refused(uri, *words):
+            with open(s.conf_path, "w") as f:
+                f.write(conf.replace(pg.uri, uri))
+            rc, out = sipd_check(s.conf_path)
+            check(rc != 0, "sipd -t accepted %s: %s" % (uri, out))
+            check(where in out, "no %r in: %s" % (where, out))
+            for w in words:
+                check(w in out, "no %r in: %s" % (w, out))
+            check(pg.password not in out or pg.password in uri,
+                  "the password printed: %s" % out)
+            return out
+
+        refused(pg.uri.replace(pg.password, "wrong"),
+                "cannot connect to PostgreSQL",
+                "password authentication failed for user \"sipd_test\"")
+        port = free_port()
+        refused(pg.uri.replace(":%d/" % pg.port, ":%d/" % port),
+                "cannot connect to PostgreSQL", "%d" % port,
+                "Connection refused")
+        refused("postgresql://sipd_test@127.0.0.1:%d/postgres?bogus=1"
+                % pg.port, "not a valid PostgreSQL connection URI",
+                "bogus")
+
+        # a schema of another version
+        with open(s.conf_path, "w") as f:
+            f.write(conf)
+        r = s.sipctl("db", "init")
+        eq(r.returncode, 0, "sipctl db init: %s" % r.stderr)
+        psql(pg, "UPDATE version SET version = 99")
+        refused(pg.uri, "schema version 99, not 4")
+        out = start_refused(s, "a schema of another version")
+        check(where in out and "schema version 99, not 4" in out,
+              "sipd's refusal: %s" % out)
+        r = s.sipctl("user", "list")
+        check(r.returncode != 0 and where in r.stderr and
+              "schema version 99" in r.stderr,
+              "sipctl on another version: %s" % r.stderr)
+
+
+def test_outage_500_retry_after_logged_once():
+    """PostgreSQL stopped under sipd: requests that need the store get
+    500 with Retry-After, the loss is logged once; once the server is
+    back, so is the service."""
+    with PgServer() as pg, Sipd(pg_conf(pg.uri), accounts=ACCOUNTS) as s:
+        bob = phone(s, "bob")
+        try:
+            pg.halt()
+            for i in range(4):
+                r = bob.cl.register("bob@example.com", "secret2")
+                eq(r.status, 500, "REGISTER %d with the server down" % i)
+                eq(r.get("retry-after"), "5", "Retry-After of the 500")
+            log = s.log()
+            eq(log.count("PostgreSQL connection lost"), 1,
+               "the loss logged once:\n" + log)
+            check("cannot save" not in log and "credentials of" not in
+                  log, "a request logged the loss:\n" + log)
+
+            pg.resume()
+
+            def back():
+                r = bob.cl.register("bob@example.com", "secret2")
+                return r is not None and r.status == 200
+            wait_for(back, "a 200 to REGISTER after the restart",
+                     timeout=10)
+            check("PostgreSQL connection back" in s.log(),
+                  "no log line of the return:\n" + s.log())
+            eq(s.log().count("PostgreSQL connection lost"), 1,
+               "the loss logged once")
+            eq(len(psql(pg, "SELECT id FROM bindings")), 1,
+               "bob's binding")
+        finally:
+            bob.close()
+
+
+def test_sipctl_on_postgresql():
+    """sipctl user add/list, forward set/list, reg add/list, presence
+    rules and db check, against PostgreSQL; the rows in the server."""
+    with PgServer() as pg, Sipd(pg_conf(pg.uri), accounts=(),
+                                start=False) as s:
+        r = s.sipctl("user", "list")
+        check(r.returncode != 0 and "no sipd schema" in r.stderr and
+              "sipctl db init" in r.stderr, "before init: %s" % r.stderr)
+        r = s.sipctl("db", "init")
+        eq((r.returncode, r.stdout.strip()),
+           (0, "database ready, schema version 4"), "db init")
+        r = s.sipctl("db", "upgrade")
+        eq(r.returncode, 0, "db upgrade: %s" % r.stderr)
+        r = s.sipctl("db", "check")
+        eq((r.returncode, r.stdout.strip()),
+           (0, "database OK, schema version 4"), "db check")
+
+        eq(s.sipctl("user", "add", "carol@example.com", "pw3").returncode,
+           0, "user add")
+        r = s.sipctl("user", "list")
+        check(r.returncode == 0 and "carol@example.com" in r.stdout,
+              "user list: %s %s" % (r.stdout, r.stderr))
+        r = s.sipctl("forward", "set", "carol@example.com", "busy",
+                     "sip:vm@example.com")
+        eq(r.returncode, 0, "forward set: %s" % r.stderr)
+        r = s.sipctl("forward", "list", "carol@example.com")
+        check("sip:vm@example.com" in r.stdout, "forward list: %s"
+              % r.stdout)
+        r = s.sipctl("reg", "add", "carol@example.com",
+                     "sip:carol@127.0.0.1:5099")
+        eq(r.returncode, 0, "reg add: %s" % r.stderr)
+        r = s.sipctl("presence", "allow", "sip:carol@example.com",
+                     "sip:dave@example.com")
+        eq(r.returncode, 0, "presence allow: %s" % r.stderr)
+
+        eq(psql(pg, "SELECT username, domain FROM accounts"),
+           [["carol", "example.com"]], "the account in PostgreSQL")
+        eq(psql(pg, "SELECT aor, kind, target FROM forwards"),
+           [["carol@example.com", "busy", "sip:vm@example.com"]],
+           "the forward in PostgreSQL")
+        eq(psql(pg, "SELECT aor, contact FROM bindings"),
+           [["carol@example.com", "sip:carol@127.0.0.1:5099"]],
+           "the binding in PostgreSQL")
+        eq(len(psql(pg, "SELECT * FROM presence_rules")), 1, "the rule")
+
