@@ -60,7 +60,8 @@ static struct pg_stmt st_pub_delete = {
 	.sql = "DELETE FROM publications WHERE id = $1"
 };
 
-#define PUB_COLUMNS "id, presentity, etag, expires, source, body, updated"
+#define PUB_COLUMNS "id, presentity, etag, expires, source, body, updated," \
+	" content_type"
 
 static struct pg_stmt st_pub_list = {
 	.sql = "SELECT " PUB_COLUMNS " FROM publications WHERE expires > $2"
@@ -314,6 +315,7 @@ static void pub_destructor(void *arg)
 	mem_deref(p->etag);
 	mem_deref(p->source);
 	mem_deref(p->body);
+	mem_deref(p->ctype);
 }
 
 
@@ -347,6 +349,7 @@ static int pub_rows(struct list *pubs, struct pg_stmt *st,
 		err |= pg_str(&p->etag, res, i, 2);
 		err |= pg_str(&p->source, res, i, 4);
 		err |= pg_str(&p->body, res, i, 5);
+		err |= pg_str(&p->ctype, res, i, 7);
 		if (err) {
 			err = ENOMEM;
 			break;

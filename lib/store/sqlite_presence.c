@@ -60,7 +60,8 @@ static struct db_stmt st_pub_delete = {
 	.sql = "DELETE FROM publications WHERE id = ?1"
 };
 
-#define PUB_COLUMNS "id, presentity, etag, expires, source, body, updated"
+#define PUB_COLUMNS "id, presentity, etag, expires, source, body, updated," \
+	" content_type"
 
 static struct db_stmt st_pub_list = {
 	.sql = "SELECT " PUB_COLUMNS " FROM publications WHERE expires > ?2"
@@ -368,6 +369,7 @@ static void pub_destructor(void *arg)
 	mem_deref(p->etag);
 	mem_deref(p->source);
 	mem_deref(p->body);
+	mem_deref(p->ctype);
 }
 
 
@@ -395,6 +397,7 @@ static int pub_rows(struct list *pubs, sqlite3_stmt *stmt)
 		err |= sqlite_col_str(&p->etag, stmt, 2);
 		err |= sqlite_col_str(&p->source, stmt, 4);
 		err |= sqlite_col_str(&p->body, stmt, 5);
+		err |= sqlite_col_str(&p->ctype, stmt, 7);
 		if (err) {
 			err = ENOMEM;
 			break;

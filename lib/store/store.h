@@ -85,6 +85,7 @@ struct store_pub {
 	int64_t expires;
 	char *source;
 	char *body;
+	char *ctype;               /**< Content type of the body            */
 	int64_t updated;
 };
 

@@ -1,5 +1,5 @@
 """sipd and sipctl on PostgreSQL (db postgresql://...): registrations,
-calls, sipctl, sipd -t's answers to a wrong
+calls, sipctl, the copy from SQLite, sipd -t's answers to a wrong
 password, port or schema version, and an outage of the server.
 
 Each test starts its own PostgreSQL server (test/pg/pgserver.py) on
@@ -7,6 +7,7 @@ Each test starts its own PostgreSQL server (test/pg/pgserver.py) on
 """
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -205,3 +206,103 @@ def test_sipctl_on_postgresql():
            "the binding in PostgreSQL")
         eq(len(psql(pg, "SELECT * FROM presence_rules")), 1, "the rule")
 
+
+def test_db_copy_from_sqlite():
+    """sipctl db copy FROM-CONF TO-CONF: an SQLite installation's
+    accounts, bindings, forwards, rules, publications and subscriptions
+    into PostgreSQL; a non-empty target refused without --force; a clash
+    under --force copies nothing; sipd then serves the copied accounts."""
+    with PgServer() as pg, Sipd(PROXY_CONF, accounts=ACCOUNTS) as old:
+        bob = phone(old, "bob")
+        bob.close()
+        old.stop()
+        for args in (("forward", "set", "alice@example.com", "noanswer",
+                      "sip:vm@example.com", "--after", "15"),
+                     ("user", "set", "alice@example.com", "busy_limit",
+                      "2"),
+                     ("presence", "allow", "sip:bob@example.com",
+                      "sip:alice@example.com")):
+            r = old.sipctl(*args)
+            eq(r.returncode, 0, "%s: %s" % (args, r.stderr))
+        exp = int(time.time()) + 3600
+        con = sqlite3.connect(old.db)
+        con.execute("INSERT INTO publications (presentity, event, etag,"
+                    " expires, content_type, body, source, created,"
+                    " updated) VALUES ('bob@example.com', 'presence',"
+                    " 'e1', ?, 'application/pidf+xml', '<presence/>',"
+                    " '127.0.0.1:5070', 1, 2)", (exp,))
+        con.execute("INSERT INTO subscriptions (event, presentity, watcher,"
+                    " state, expires, call_id, local_tag, remote_tag,"
+                    " local_uri, remote_uri, contact, socket, local_cseq,"
+                    " remote_cseq, created, updated) VALUES ('presence',"
+                    " 'bob@example.com', 'alice@example.com', 'active', ?,"
+                    " 'c1', 'lt', 'rt', 'sip:bob@example.com',"
+                    " 'sip:alice@example.com', 'sip:alice@127.0.0.1:5071',"
+                    " 'udp:127.0.0.1:5060', 3, 4, 1, 2)", (exp,))
+        con.commit()
+        con.close()
+
+        new_conf = os.path.join(old.dir, "pg.conf")
+        with open(new_conf, "w") as f:
+            f.write(pg_conf(pg.uri).format(port=old.port, db="", dir=""))
+
+        r = old.sipctl("db", "copy", old.conf_path, new_conf)
+        eq(r.returncode, 0, "db copy: %s" % r.stderr)
+        eq(r.stdout.strip(), "copied 3 accounts, 1 bindings, 1 forwards,"
+           " 1 presence rules, 1 publications, 1 subscriptions", "summary")
+
+        eq(psql(pg, "SELECT username, busy_limit FROM accounts ORDER BY 1"),
+           [["alice", "2"], ["bob", "0"], ["carol", "0"]], "accounts")
+        eq(psql(pg, "SELECT upper(encode(ha1_md5, 'hex')) ||"
+                " upper(encode(ha1_sha256, 'hex')) FROM accounts"
+                " WHERE username = 'bob'"),
+           [[old.query("SELECT hex(ha1_md5) || hex(ha1_sha256) FROM"
+                       " accounts WHERE username = 'bob'")[0][0]]],
+           "bob's HA1s")
+        eq(psql(pg, "SELECT aor, kind, target, after FROM forwards"),
+           [["alice@example.com", "noanswer", "sip:vm@example.com", "15"]],
+           "forwards")
+        eq(psql(pg, "SELECT aor FROM bindings"), [["bob@example.com"]],
+           "bindings")
+        eq(psql(pg, "SELECT presentity, watcher, rule FROM presence_rules"),
+           [["bob@example.com", "alice@example.com", "allow"]],
+           "presence rules")
+
+        eq(psql(pg, "SELECT etag, expires, content_type, body, source"
+                " FROM publications"),
+           [["e1", str(exp), "application/pidf+xml", "<presence/>",
+             "127.0.0.1:5070"]], "publications")
+        eq(psql(pg, "SELECT watcher, state, call_id, local_cseq,"
+                " remote_cseq FROM subscriptions"),
+           [["alice@example.com", "active", "c1", "3", "4"]],
+           "subscriptions")
+
+        # a second copy: refused; with --force, the publication's ETag
+        # and the subscription clash: nothing copied
+        r = old.sipctl("db", "copy", old.conf_path, new_conf)
+        check(r.returncode != 0 and "not empty" in r.stderr and
+              "--force" in r.stderr, "second copy: %s" % r.stderr)
+        psql(pg, "UPDATE accounts SET busy_limit = 7")
+        r = old.sipctl("db", "copy", "--force", old.conf_path, new_conf)
+        check(r.returncode != 0 and "nothing copied" in r.stderr,
+              "copy --force with a clash: %s" % r.stderr)
+        eq(psql(pg, "SELECT DISTINCT busy_limit FROM accounts"), [["7"]],
+           "nothing of the failed copy kept")
+
+        # with the clashing rows gone, --force adds to the target
+        psql(pg, "DELETE FROM publications; DELETE FROM subscriptions")
+        r = old.sipctl("db", "copy", "--force", old.conf_path, new_conf)
+        eq(r.returncode, 0, "copy --force: %s" % r.stderr)
+        eq(psql(pg, "SELECT count(*) FROM accounts"), [["3"]],
+           "accounts replaced, not doubled")
+
+        # the wrong way round
+        r = old.sipctl("db", "copy", new_conf, old.conf_path)
+        check(r.returncode != 0 and "must be an SQLite" in r.stderr,
+              "PostgreSQL as the source: %s" % r.stderr)
+
+        # sipd on the copy: the copied HA1s authenticate
+        old.conf_path = new_conf
+        old.start()
+        alice = phone(old, "alice")
+        alice.close()

@@ -58,7 +58,8 @@ int cmd_db(int argc, char *argv[])
 	if (argc == 1 && !strcmp(argv[0], "check"))
 		return db_check();
 
-	(void)fail("usage: sipctl db init|upgrade|check");
+	(void)fail("usage: sipctl db init|upgrade|check, sipctl db copy"
+		   " [--force] FROM-CONF TO-CONF");
 
 	return EXIT_USAGE;
 }

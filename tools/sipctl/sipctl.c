@@ -99,6 +99,9 @@ static void usage(void)
 		" missing, or upgrade it\n"
 		"  db upgrade                      upgrade an older database\n"
 		"  db check                        check the database\n"
+		"  db copy [--force] FROM-CONF TO-CONF\n"
+		"                                  copy an SQLite database into"
+		" PostgreSQL\n"
 		"\n"
 		"CONF defaults to $SIPD_CONF, else " SIPD_CONF_PATH ".\n"
 		"-c, --control PATH: sipd's control socket (default: the\n"
@@ -476,6 +479,12 @@ int main(int argc, char *argv[])
 	/* with --control, the daemon's commands need no configuration */
 	if (is_control_command(argv[0]) && ctl.control) {
 		ret = control_command(argc, argv);
+		goto out;
+	}
+
+	/* a copy reads two configurations of its own */
+	if (argc >= 2 && !strcmp(argv[0], "db") && !strcmp(argv[1], "copy")) {
+		ret = cmd_db_copy(argc - 2, argv + 2);
 		goto out;
 	}
 

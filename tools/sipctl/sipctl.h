@@ -36,6 +36,9 @@ int  cmd_subpub(const char *what, int argc, char *argv[]);
 /* dbcmd.c */
 int  cmd_db(int argc, char *argv[]);
 
+/* dbcopy.c */
+int  cmd_db_copy(int argc, char *argv[]);
+
 /* control.c */
 int  cmd_control(const char *path, int argc, char *argv[]);
 int  control_try(const char *line, bool *reached);
