@@ -14,7 +14,7 @@ import time
 
 from sipdlib import (Sipd, ROOT, SIPD, MODULES, check, eq, wait_for,
                      free_port, start_refused)
-from test_proxy import PROXY_CONF, ACCOUNTS, phone, caller, closing
+from test_proxy import PROXY_CONF, ACCOUNTS, UA, phone, caller, closing
 
 sys.path.insert(0, os.path.join(ROOT, "test", "pg"))
 from pgserver import PgServer, pg_bindir                       # noqa: E402
@@ -138,11 +138,25 @@ def test_outage_500_retry_after_logged_once():
                 r = bob.cl.register("bob@example.com", "secret2")
                 eq(r.status, 500, "REGISTER %d with the server down" % i)
                 eq(r.get("retry-after"), "5", "Retry-After of the 500")
+            # a call: a local caller's credentials, and a caller from
+            # outside to a local user's bindings
+            alice = caller(s)
+            outsider = UA(s, "carl", None, domain="other.org")
+            try:
+                for ua, what in ((alice, "credentials"),
+                                 (outsider, "lookup")):
+                    d = ua.invite("sip:bob@example.com")
+                    r = d.final()
+                    eq((r.status, r.get("retry-after")), (500, "5"),
+                       "INVITE (%s) with the server down" % what)
+            finally:
+                closing(alice, outsider)
             log = s.log()
             eq(log.count("PostgreSQL connection lost"), 1,
                "the loss logged once:\n" + log)
-            check("cannot save" not in log and "credentials of" not in
-                  log, "a request logged the loss:\n" + log)
+            for word in ("cannot save", "credentials of", "routing"):
+                check(word not in log, "a request logged the loss (%s):\n"
+                      % word + log)
 
             pg.resume()
 
