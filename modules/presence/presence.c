@@ -247,7 +247,8 @@ static void subscribe_refresh(struct sipd_sock *sock,
 	}
 
 	if (sub_save(sub)) {
-		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
+		(void)sipd_reply_retry(sock, msg, 500, "Server Internal Error",
+				       DB_RETRY_AFTER);
 		return;
 	}
 
@@ -290,7 +291,13 @@ static void subscribe_new(struct sipd_sock *sock, const struct sip_msg *msg,
 	at = strrchr(presentity, '@');
 	str_ncpy(user, presentity, MIN(sizeof(user),
 				       (size_t)(at - presentity) + 1));
-	if (account_exists(user, at + 1, &exists) || !exists) {
+	/* an account that cannot be read is no missing one */
+	if (account_exists(user, at + 1, &exists)) {
+		(void)sipd_reply_retry(sock, msg, 500, "Server Internal Error",
+				       DB_RETRY_AFTER);
+		return;
+	}
+	if (!exists) {
 		(void)sipd_reply(sock, msg, 404, "Not Found");
 		return;
 	}
@@ -323,7 +330,8 @@ static void subscribe_new(struct sipd_sock *sock, const struct sip_msg *msg,
 
 	err = policy_decide(&state, presentity, watcher);
 	if (err) {
-		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
+		(void)sipd_reply_retry(sock, msg, 500, "Server Internal Error",
+				       DB_RETRY_AFTER);
 		return;
 	}
 

@@ -204,7 +204,14 @@ bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg)
 
 		str_ncpy(user, presentity,
 			 MIN(sizeof(user), (size_t)(at - presentity) + 1));
-		if (account_exists(user, at + 1, &exists) || !exists) {
+		/* an account that cannot be read is no missing one */
+		if (account_exists(user, at + 1, &exists)) {
+			(void)sipd_reply_retry(sock, msg, 500,
+					       "Server Internal Error",
+					       DB_RETRY_AFTER);
+			return true;
+		}
+		if (!exists) {
 			(void)sipd_reply(sock, msg, 404, "Not Found");
 			return true;
 		}
@@ -277,8 +284,10 @@ bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg)
 	}
 
 	if (err) {
-		log_warning("presence: cannot store the publication of %s:"
-			    " %m\n", presentity, err);
+		/* a lost database server is logged once, by the core */
+		if (err != ENOTCONN)
+			log_warning("presence: cannot store the publication"
+				    " of %s: %m\n", presentity, err);
 		goto fail;
 	}
 
@@ -291,8 +300,8 @@ bool publish_handle(struct sipd_sock *sock, const struct sip_msg *msg)
 	return true;
 
  fail:
-	(void)sipd_replyf(sock, msg, 500, "Server Internal Error",
-			  "Retry-After: 5\r\nContent-Length: 0\r\n\r\n");
+	(void)sipd_reply_retry(sock, msg, 500, "Server Internal Error",
+			       DB_RETRY_AFTER);
 
 	return true;
 }

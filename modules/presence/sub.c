@@ -269,6 +269,7 @@ int sub_delete(struct sub *sub)
 void sub_flush_dirty(void)
 {
 	struct le *le;
+	int err;
 
 	if (list_isempty(&subs.dirty) || store_begin())
 		return;   /* nothing, or busy: next time */
@@ -286,7 +287,9 @@ void sub_flush_dirty(void)
 			break;
 	}
 
-	if (store_commit())
+	/* a lost database server is logged once, by the core */
+	err = store_commit();
+	if (err && err != ENOTCONN)
 		log_warning("presence: cannot store subscription state\n");
 }
 

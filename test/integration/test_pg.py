@@ -15,6 +15,8 @@ import time
 from sipdlib import (Sipd, ROOT, SIPD, MODULES, check, eq, wait_for,
                      free_port, start_refused)
 from test_proxy import PROXY_CONF, ACCOUNTS, UA, phone, caller, closing
+from test_presence import PRES_CONF, PUA, pidf
+from test_presence import ACCOUNTS as PRES_ACCOUNTS
 
 sys.path.insert(0, os.path.join(ROOT, "test", "pg"))
 from pgserver import PgServer, pg_bindir                       # noqa: E402
@@ -320,3 +322,40 @@ def test_db_copy_from_sqlite():
         old.start()
         alice = phone(old, "alice")
         alice.close()
+
+
+def test_presence_outage_500_retry_after():
+    """PostgreSQL stopped under the presence role: a PUBLISH and a
+    SUBSCRIBE get 500 with Retry-After: 5, nothing logged per request;
+    the PUBLISH is stored once the server is back."""
+    conf = pg_conf("PG", base=PRES_CONF).replace("PG", "{pg}")
+    with PgServer() as pg, Sipd(conf.replace("{pg}", pg.uri),
+                                accounts=PRES_ACCOUNTS) as s:
+        carol = PUA(s, "carol", server=s.addr2)
+        try:
+            pg.halt()
+            for i in range(2):
+                r = carol.publish(pidf("carol@example.com"), auth=False)
+                eq((r.status, r.get("retry-after")), (500, "5"),
+                   "PUBLISH %d with the server down" % i)
+                r = carol.subscription("dave@example.com").subscribe(
+                    auth=False)
+                eq((r.status, r.get("retry-after")), (500, "5"),
+                   "SUBSCRIBE %d with the server down" % i)
+            log = s.log()
+            eq(log.count("PostgreSQL connection lost"), 1,
+               "the loss logged once:\n" + log)
+            check("cannot store" not in log, "a request logged the loss:\n"
+                  + log)
+
+            pg.resume()
+
+            def stored():
+                r = carol.publish(pidf("carol@example.com"), auth=False)
+                return r.status == 200
+            wait_for(stored, "a 200 to PUBLISH after the restart",
+                     timeout=10)
+            eq(psql(pg, "SELECT presentity FROM publications"),
+               [["carol@example.com"]], "the publication in PostgreSQL")
+        finally:
+            carol.close()
