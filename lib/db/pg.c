@@ -536,13 +536,13 @@ int db_pg_open(const char *uri, bool create, char *msg, size_t size)
  */
 void db_pg_stmts_release(void)
 {
-	if (!pg.conn)
-		return;
+	if (!pg.conn || PQstatus(pg.conn) != CONNECTION_OK)
+		return;   /* a new session (PQreset) has none */
 
-	if (PQstatus(pg.conn) == CONNECTION_OK && !pg.depth)
-		(void)exec_simple("DEALLOCATE ALL", NULL);
-
-	++pg.gen;
+	/* the statements are session-wide, outside any transaction: only
+	   once the server dropped them may their names be prepared again */
+	if (!exec_simple("DEALLOCATE ALL", NULL))
+		++pg.gen;
 }
 
 

@@ -75,7 +75,7 @@ def test_check_names_key_line_and_message():
     """sipd -t: a wrong password, a wrong port, a schema of another
     version, a malformed URI: the file, line and key, and the server's
     (or libpq's) message; an empty database passes (sipd creates the
-    schema at start)."""
+    schema at start, and does)."""
     with PgServer() as pg, Sipd(pg_conf(pg.uri), accounts=(),
                                 start=False) as s:
         conf = open(s.conf_path).read()
@@ -88,6 +88,13 @@ def test_check_names_key_line_and_message():
         eq(psql(pg, "SELECT count(*) FROM pg_tables WHERE"
                 " schemaname = 'public'"), [["0"]],
            "sipd -t created nothing")
+
+        # sipd itself creates the schema of an empty database at start
+        s.start()
+        eq(psql(pg, "SELECT version FROM version"), [["4"]],
+           "the schema sipd made at start")
+        s.stop()
+        psql(pg, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
 
         def refused(uri, *words):
             with open(s.conf_path, "w") as f:

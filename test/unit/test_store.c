@@ -723,6 +723,30 @@ START_TEST(test_pg_transactions)
 END_TEST
 
 
+/* PostgreSQL: the statements released (a module unloads), then run
+   again: prepared anew, no clash with the old names; the engine is the
+   one of the process's database */
+START_TEST(test_pg_release)
+{
+	struct list found = LIST_INIT;
+	uint64_t n = 9;
+
+	ck_assert_int_eq(0, store_binding_count(&n, 0));
+	ck_assert_int_eq(0, store_binding_lookup(&found, "a@b", 0));
+
+	db_stmts_release();
+	ck_assert_int_eq(0, store_binding_count(&n, 0));
+	ck_assert_int_eq(0, store_binding_lookup(&found, "a@b", 0));
+
+	/* no engine chosen: lib/db holds PostgreSQL */
+	store_engine_set(NULL);
+	ck_assert_str_eq("postgresql", store_engine()->name);
+	db_pg_close();
+	ck_assert_str_eq("sqlite", store_engine()->name);
+}
+END_TEST
+
+
 static void add_tests(TCase *tc)
 {
 	tcase_add_test(tc, test_bindings);
@@ -751,6 +775,7 @@ Suite *suite_store(void)
 		add_tests(tc);
 		tcase_add_test(tc, test_pg_open);
 		tcase_add_test(tc, test_pg_transactions);
+		tcase_add_test(tc, test_pg_release);
 		suite_add_tcase(s, tc);
 	}
 
