@@ -564,8 +564,6 @@ int sipd_reply(struct sipd_sock *sock, const struct sip_msg *msg,
 	       uint16_t scode, const char *reason);
 int sipd_replyf(struct sipd_sock *sock, const struct sip_msg *msg,
 		uint16_t scode, const char *reason, const char *fmt, ...);
-int sipd_reply_retry(struct sipd_sock *sock, const struct sip_msg *msg,
-		     uint16_t scode, const char *reason, uint32_t secs);
 int sock_allow(struct re_printf *pf, void *sock);
 
 #endif

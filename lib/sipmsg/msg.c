@@ -83,3 +83,24 @@ int msg_require_check(const struct sip_msg *msg, enum sip_hdrid id,
 
 	return count;
 }
+
+
+/**
+ * Reply statelessly with Retry-After: a request that needs what is away
+ * for now (the database's server), worth sending again later
+ *
+ * @param sock   Socket the request arrived on
+ * @param msg    The request
+ * @param scode  Status code (500 or 503)
+ * @param reason Reason phrase
+ * @param secs   Seconds for Retry-After
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int sipd_reply_retry(struct sipd_sock *sock, const struct sip_msg *msg,
+		     uint16_t scode, const char *reason, uint32_t secs)
+{
+	return sipd_replyf(sock, msg, scode, reason,
+			   "Retry-After: %u\r\n"
+			   "Content-Length: 0\r\n\r\n", secs);
+}

@@ -15,6 +15,8 @@
 
 
 int  msg_body(const struct sip_msg *msg, struct pl *body);
+int  sipd_reply_retry(struct sipd_sock *sock, const struct sip_msg *msg,
+		      uint16_t scode, const char *reason, uint32_t secs);
 int  msg_require_check(const struct sip_msg *msg, enum sip_hdrid id,
 		       const char *const *supported, char *unsup,
 		       size_t size);
