@@ -323,24 +323,12 @@ static int delete_binding(struct pg_stmt *st, int64_t id, int64_t now)
 int pg_binding_save(const char *aor, const struct list *upserts,
 		    const struct list *removes)
 {
-	int64_t *ids;
 	struct le *le;
-	size_t i = 0;
 	int err;
-
-	/* ids of new bindings are set on insert; undone if nothing commits */
-	ids = mem_zalloc(sizeof(*ids) * (list_count(upserts) + 1), NULL);
-	if (!ids)
-		return ENOMEM;
-
-	for (le = upserts ? upserts->head : NULL; le; le = le->next) {
-		const struct binding *b = le->data;
-		ids[i++] = b->id;
-	}
 
 	err = pg_begin();
 	if (err)
-		goto out;
+		return err;
 
 	for (le = removes ? removes->head : NULL; le && !err; le = le->next) {
 		const struct binding *b = le->data;
@@ -351,23 +339,12 @@ int pg_binding_save(const char *aor, const struct list *upserts,
 		err = write_binding(aor, le->data);
 
 	/* synchronous commit: back once the server has it on disk */
-	if (err)
-		pg_rollback();
-	else
-		err = pg_commit();
-
- out:
 	if (err) {
-		i = 0;
-		for (le = upserts ? upserts->head : NULL; le; le = le->next) {
-			struct binding *b = le->data;
-			b->id = ids[i++];
-		}
+		pg_rollback();
+		return err;
 	}
 
-	mem_deref(ids);
-
-	return err;
+	return pg_commit();
 }
 
 

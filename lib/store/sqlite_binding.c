@@ -344,24 +344,12 @@ static int delete_binding(struct db_stmt *st, int64_t id, int64_t now)
 int sqlite_binding_save(const char *aor, const struct list *upserts,
 			const struct list *removes)
 {
-	int64_t *ids;
 	struct le *le;
-	size_t i = 0;
 	int err;
-
-	/* ids of new bindings are set on insert; undone if nothing commits */
-	ids = mem_zalloc(sizeof(*ids) * (list_count(upserts) + 1), NULL);
-	if (!ids)
-		return ENOMEM;
-
-	for (le = upserts ? upserts->head : NULL; le; le = le->next) {
-		const struct binding *b = le->data;
-		ids[i++] = b->id;
-	}
 
 	err = db_begin();
 	if (err)
-		goto out;
+		return err;
 
 	for (le = removes ? removes->head : NULL; le && !err; le = le->next) {
 		const struct binding *b = le->data;
@@ -371,23 +359,12 @@ int sqlite_binding_save(const char *aor, const struct list *upserts,
 	for (le = upserts ? upserts->head : NULL; le && !err; le = le->next)
 		err = write_binding(aor, le->data);
 
-	if (err)
-		db_rollback();
-	else
-		err = db_commit();
-
- out:
 	if (err) {
-		i = 0;
-		for (le = upserts ? upserts->head : NULL; le; le = le->next) {
-			struct binding *b = le->data;
-			b->id = ids[i++];
-		}
+		db_rollback();
+		return err;
 	}
 
-	mem_deref(ids);
-
-	return err;
+	return db_commit();
 }
 
 

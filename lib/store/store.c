@@ -126,6 +126,10 @@ int store_binding_save(const char *aor, const struct list *upserts,
 		       const struct list *removes)
 {
 	const struct store_engine *engine = store_engine();
+	int64_t *ids;
+	struct le *le;
+	size_t i = 0;
+	int err;
 
 	if (!aor)
 		return EINVAL;
@@ -133,7 +137,25 @@ int store_binding_save(const char *aor, const struct list *upserts,
 	if (!engine->binding_save)
 		return ENOSYS;
 
-	return engine->binding_save(aor, upserts, removes);
+	/* the engines set the ids of new bindings as they insert them:
+	   undone when nothing commits, whatever the engine */
+	ids = mem_zalloc(sizeof(*ids) * (list_count(upserts) + 1), NULL);
+	if (!ids)
+		return ENOMEM;
+
+	for (le = upserts ? upserts->head : NULL; le; le = le->next)
+		ids[i++] = ((const struct binding *)le->data)->id;
+
+	err = engine->binding_save(aor, upserts, removes);
+	if (err) {
+		i = 0;
+		for (le = upserts ? upserts->head : NULL; le; le = le->next)
+			((struct binding *)le->data)->id = ids[i++];
+	}
+
+	mem_deref(ids);
+
+	return err;
 }
 
 
