@@ -90,7 +90,7 @@ CORE_OBJS  := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS))
 # of the proxy roles (lib/dns), the availability of users (lib/avail),
 # the server pools (lib/pool)
 DB_SRCS    := $(wildcard lib/db/*.c lib/tlspeer/*.c lib/dns/*.c \
-		lib/avail/*.c lib/pool/*.c)
+		lib/avail/*.c lib/pool/*.c lib/node/*.c)
 DB_OBJS    := $(patsubst %.c,$(B)/%.o,$(DB_SRCS)) $(B)/lib/db/schema.o \
 	      $(B)/lib/db/pg_schema.o
 DB_LIB     := $(B)/libsipddb.a
@@ -183,7 +183,8 @@ $(B)/lib/db/schema.o: $(B)/lib/db/schema.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # the PostgreSQL schema, compiled in (db_pg_open() creates the tables)
-$(B)/lib/db/pg_schema.c: db/pg/schema.sql tools/embed-pg-schema
+$(B)/lib/db/pg_schema.c: db/pg/schema.sql \
+		$(wildcard db/pg/migrations/*.sql) tools/embed-pg-schema
 	@mkdir -p $(dir $@)
 	tools/embed-pg-schema $< > $@
 
@@ -210,6 +211,10 @@ $(B)/lib/pool/%.o: lib/pool/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(B)/lib/node/%.o: lib/node/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
 $(DB_LIB): $(DB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -230,7 +235,8 @@ $(B)/lib/%.o: lib/%.c
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(B)/lib/store/pg.o $(B)/lib/store/pg_%.o $(B)/test/unit/pgtest.o \
-	$(B)/test/unit/test_store.o $(B)/lib/db/pg.o $(B)/lib/db/part.o: CFLAGS += $(PQ_CFLAGS)
+	$(B)/test/unit/test_store.o $(B)/lib/db/pg.o $(B)/lib/db/pg_notify.o \
+	$(B)/lib/db/part.o $(B)/lib/node/node.o: CFLAGS += $(PQ_CFLAGS)
 
 $(PROXY_LIB): $(PROXY_OBJS)
 	@rm -f $@

@@ -29,6 +29,7 @@ static void binding_destructor(void *arg)
 	mem_deref(b->path);
 	mem_deref(b->user_agent);
 	mem_deref(b->instance);
+	mem_deref(b->node);
 }
 
 
@@ -130,6 +131,7 @@ static int copy(struct binding **bp, const struct binding *src, bool share)
 	err |= str_copy(&b->path, src->path, share);
 	err |= str_copy(&b->user_agent, src->user_agent, share);
 	err |= str_copy(&b->instance, src->instance, share);
+	err |= str_copy(&b->node, src->node, share);
 
 	if (err)
 		mem_deref(b);

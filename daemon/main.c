@@ -20,6 +20,7 @@
 #include "dns/dns.h"
 #include "avail/avail.h"
 #include "pool/pool.h"
+#include "node/node.h"
 
 
 #ifndef SIPD_CONF_PATH
@@ -287,6 +288,7 @@ int main(int argc, char *argv[])
 	dns_part_register();
 	avail_part_register();
 	pool_part_register();
+	node_part_register();
 
 	err = core_init(conf, check);
 	if (err)

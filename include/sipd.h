@@ -260,6 +260,8 @@ struct binding {
 	enum binding_nat nat;  /**< Behind a NAT (BINDING_NAT_NO: 0)     */
 	int64_t created;       /**< First registered, epoch seconds      */
 	int64_t updated;       /**< Last refreshed, epoch seconds        */
+	char *node;            /**< node_name of the node that holds its
+				    flow (PostgreSQL), NULL if none      */
 };
 
 int  binding_alloc(struct binding **bp);
@@ -508,6 +510,23 @@ void db_pg_rollback(void);
 int  db_pg_check(char *problem, size_t size);
 int  db_pg_lock_wait(uint32_t ms);
 const char *db_pg_errmsg(void);
+int  db_pg_version(uint64_t *version);
+
+/** What a notification of PostgreSQL's triggers names: table and key */
+typedef void (db_pg_changed_h)(const char *table, const char *key,
+			       void *arg);
+
+/** A watcher of the changes other nodes (and sipctl) commit */
+struct db_pg_watch {
+	struct le le;
+	const char *table;     /**< Table watched, NULL for all          */
+	db_pg_changed_h *h;
+	void *arg;
+};
+
+void db_pg_watch_register(struct db_pg_watch *w, const char *table,
+			  db_pg_changed_h *h, void *arg);
+void db_pg_watch_unregister(struct db_pg_watch *w);
 
 
 /* --- Messages and URIs ------------------------------------------------- */

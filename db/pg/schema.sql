@@ -6,7 +6,10 @@
 -- epoch seconds, BYTEA for the HA1 values, identity columns for the row
 -- ids. sipd (db_pg_open) creates the tables from this file when the
 -- database has none, and refuses a database of another version. A later
--- version adds db/pg/migrations/N.sql, as for SQLite.
+-- version adds db/pg/migrations/N.sql (version N-1 to N): a new database
+-- is this file plus every migration in order, and 'sipctl db upgrade'
+-- runs those an older database lacks. The PostgreSQL schema has versions
+-- of its own: version 5 (several nodes) exists only here.
 
 CREATE TABLE version (
 	name    TEXT PRIMARY KEY,

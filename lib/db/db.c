@@ -253,10 +253,9 @@ int db_upgrade(void)
 {
 	int ver = db_schema_version(), err;
 
-	/* PostgreSQL's schema has one version yet (db/pg/schema.sql),
-	   checked when it was opened: no migration to run */
+	/* PostgreSQL's schema: db/pg/schema.sql and db/pg/migrations */
 	if (db_pg_on())
-		return ver == pg_schema_ver ? 0 : EPROTO;
+		return db_pg_upgrade();
 
 	if (ver <= 0 || ver > db_schema_ver)
 		return EPROTO;

@@ -27,14 +27,38 @@ extern const char *const db_migrations[];
 
 
 /* pg.c */
+/** What happened to the PostgreSQL connection */
+enum db_pg_event {
+	DB_PG_UP = 0,     /* opened, or back after a loss              */
+	DB_PG_LOST,       /* lost (the server went away)                */
+	DB_PG_CLOSED,     /* closed on purpose                          */
+	DB_PG_READ,       /* a result read (a query)                    */
+	DB_PG_WROTE,      /* a result read (a command that may write)   */
+};
+typedef void (db_pg_event_h)(enum db_pg_event ev);
+struct pg_conn;
+
 int  db_pg_open(const char *uri, bool create, char *msg, size_t size);
+int  db_pg_open_older(const char *uri, bool create, char *msg,
+		      size_t size);
+int  db_pg_upgrade(void);
+int  db_pg_ready(void);
+void db_pg_event_handler(db_pg_event_h *eh);
+struct pg_conn *db_pg_conn(void);
 void db_pg_close(void);
 void db_pg_stmts_release(void);
 int  db_pg_schema_version(void);
 int  db_pg_secret(const char *name, uint8_t *key, size_t len,
 		 const uint8_t *fresh);
 extern const char pg_schema_sql[];
+extern const int pg_schema_base;
 extern const int pg_schema_ver;
+extern const char *const pg_migrations[];
+
+
+/* pg_notify.c */
+int  db_pg_listen(void);
+void db_pg_unlisten(void);
 
 
 /* checkpoint.c */
@@ -51,7 +75,7 @@ int  db_dir_check(const char *path, const char *hint);
 /* part.c */
 void db_part_register(void);
 int  db_reopen(void);
-int  db_pg_use(const char *uri, bool create, bool check_only);
+int  db_pg_use(const char *uri, bool create, bool older, bool check_only);
 bool db_is_uri(const char *val);
 
 #endif

@@ -109,16 +109,21 @@ static int part_config(bool apply)
  *
  * @param uri        libpq connection URI
  * @param create     Create the schema in an empty database
+ * @param older      Accept an older schema, to upgrade it
  * @param check_only Only check (sipd -t): connect, check, close
  *
  * @return 0 if success, otherwise errorcode (reported)
  */
-int db_pg_use(const char *uri, bool create, bool check_only)
+int db_pg_use(const char *uri, bool create, bool older, bool check_only)
 {
 	char msg[256] = "";
 	int err;
 
-	err = db_pg_open(uri, create && !check_only, msg, sizeof(msg));
+	if (older)
+		err = db_pg_open_older(uri, create, msg, sizeof(msg));
+	else
+		err = db_pg_open(uri, create && !check_only, msg,
+				 sizeof(msg));
 	if (check_only && err == ENOENT) {
 		log_info("db: no sipd schema in the PostgreSQL database yet:"
 			 " sipd creates it at start\n");
@@ -175,7 +180,7 @@ static int part_open(bool check_only)
 	int err;
 
 	if (dbp.uri)
-		return db_pg_use(dbp.uri, true, check_only);
+		return db_pg_use(dbp.uri, true, false, check_only);
 
 	if (check_only)
 		return 0;
@@ -196,8 +201,11 @@ static int part_open(bool check_only)
 /* A failure is logged; SQLite's own checkpoints then stay on */
 static int part_start(void)
 {
-	if (!dbp.uri)
-		(void)checkpoint_start(dbp.path);
+	/* the changes other nodes and sipctl commit (pg_notify.c) */
+	if (dbp.uri)
+		return db_pg_listen();
+
+	(void)checkpoint_start(dbp.path);
 
 	return 0;
 }
@@ -213,6 +221,7 @@ static void part_unload(void)
 
 static void part_close(void)
 {
+	db_pg_unlisten();
 	db_close();
 	dbp.path = mem_deref(dbp.path);
 	dbp.uri = mem_deref(dbp.uri);
@@ -252,7 +261,7 @@ int db_reopen(void)
 	db_close();
 
 	if (dbp.uri)
-		return db_pg_use(dbp.uri, false, false);
+		return db_pg_use(dbp.uri, false, false, false);
 
 	err = db_open(dbp.path, false, false);
 	if (err)

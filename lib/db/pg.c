@@ -21,6 +21,11 @@
  * its statements are prepared again. The loss is logged once
  * per outage, and so is the return.
  *
+ * What else must follow the connection (pg_notify.c: its LISTEN, the
+ * notifications a result brought) registers one handler of its events
+ * (db_pg_event_handler()): the connection up, lost, closed, and a
+ * result read.
+ *
  * Unlike SQLite, PostgreSQL aborts a whole transaction when one of its
  * statements fails: the statements after it fail, and its commit fails
  * (the server answers ROLLBACK), so nothing of it is kept.
@@ -52,7 +57,37 @@ static struct {
 	bool down;             /* lost, its loss logged                  */
 	uint64_t retry_at;     /* no reconnection attempt before (ms)    */
 	char err[256];         /* the server's last error message        */
+	db_pg_event_h *eventh; /* pg_notify.c's                          */
 } pg;
+
+
+static void event(enum db_pg_event ev)
+{
+	if (pg.eventh)
+		pg.eventh(ev);
+}
+
+
+/**
+ * Set the handler of the connection's events (one, pg_notify.c's)
+ *
+ * @param eh Event handler, NULL for none
+ */
+void db_pg_event_handler(db_pg_event_h *eh)
+{
+	pg.eventh = eh;
+}
+
+
+/**
+ * The process's libpq connection, for lib/db's own files
+ *
+ * @return Connection, NULL if none
+ */
+struct pg_conn *db_pg_conn(void)
+{
+	return pg.conn;
+}
 
 
 static void err_set(const char *msg)
@@ -124,6 +159,7 @@ static int res_fail(PGresult *res)
 		log_warning("db: PostgreSQL connection lost: %s (requests"
 			    " that need the database get 500 until it is"
 			    " back)\n", pg.err);
+		event(DB_PG_LOST);
 	}
 
 	return err;
@@ -148,6 +184,7 @@ static int conn_ready(void)
 		pg.down = true;
 		log_warning("db: PostgreSQL connection lost (requests that"
 			    " need the database get 500 until it is back)\n");
+		event(DB_PG_LOST);
 	}
 
 	now = tmr_jiffies();
@@ -165,8 +202,30 @@ static int conn_ready(void)
 	pg.retry_at = 0;
 	pg.down = false;
 	log_notice("db: PostgreSQL connection back\n");
+	event(DB_PG_UP);
 
 	return 0;
+}
+
+
+/**
+ * A usable connection, re-established if it was lost (at most one
+ * attempt a second, each bounded by connect_timeout)
+ *
+ * @return 0 if usable, ENOTCONN while the server is away
+ */
+int db_pg_ready(void)
+{
+	return conn_ready();
+}
+
+
+/* A result read: what the server sent with it (notifications) is due */
+static void result_read(const PGresult *res)
+{
+	if (pg.eventh)
+		pg.eventh(strncmp(PQcmdStatus((PGresult *)res), "SELECT", 6) ?
+			  DB_PG_WROTE : DB_PG_READ);
 }
 
 
@@ -185,6 +244,9 @@ static int exec_simple(const char *sql, const char *want_status)
 		/* COMMIT of a failed transaction answers ROLLBACK */
 		err_set("transaction rolled back");
 		err = EIO;
+	}
+	else {
+		result_read(res);
 	}
 
 	PQclear(res);
@@ -260,6 +322,7 @@ int db_pg_query(struct pg_result **resp, struct pg_stmt *st, int n,
 		return err;
 	}
 
+	result_read(res);
 	*resp = res;
 
 	return 0;
@@ -429,16 +492,48 @@ int db_pg_lock_wait(uint32_t ms)
 }
 
 
+/* Run the migrations from version ver + 1 on, in one transaction */
+static int migrate(int ver)
+{
+	int v, err;
+
+	err = exec_simple("BEGIN", NULL);
+	if (err)
+		return err;
+
+	for (v = ver + 1; v <= pg_schema_ver && !err; v++)
+		err = exec_simple(pg_migrations[v], NULL);
+
+	if (!err)
+		err = exec_simple("COMMIT", "COMMIT");
+	if (err && PQstatus(pg.conn) == CONNECTION_OK &&
+	    PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
+		(void)exec_simple("ROLLBACK", NULL);
+
+	return err;
+}
+
+
 /* Create the tables; another node creating them at once is no error */
 static int schema_create(int *ver)
 {
 	int err;
 
-	err = exec_simple(pg_schema_sql, NULL);
+	err = exec_simple("BEGIN", NULL);
+	if (!err)
+		err = exec_simple(pg_schema_sql, NULL);
+	if (!err)
+		err = exec_simple("COMMIT", "COMMIT");
+	if (!err && pg_schema_ver > pg_schema_base)
+		err = migrate(pg_schema_base);
 	if (!err) {
 		*ver = pg_schema_ver;
 		return 0;
 	}
+
+	if (PQstatus(pg.conn) == CONNECTION_OK &&
+	    PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
+		(void)exec_simple("ROLLBACK", NULL);
 
 	if (PQstatus(pg.conn) != CONNECTION_OK || schema_version(ver) ||
 	    *ver != pg_schema_ver)
@@ -449,18 +544,40 @@ static int schema_create(int *ver)
 
 
 /**
- * Open the PostgreSQL database, the process's connection
+ * Upgrade the PostgreSQL schema to this sipd's version (sipctl db
+ * upgrade; the database was opened with db_pg_open_older())
  *
- * @param uri    libpq connection URI or string
- * @param create Create the tables of an empty database
- * @param msg    Set to the server's or libpq's message on failure
- * @param size   Its size
- *
- * @return 0 if success, ECONNREFUSED if no connection could be made,
- *         ENOENT for a database without the sipd schema (unless create),
- *         EPROTO for a schema of another version, otherwise errorcode
+ * @return 0 if success (or already there), EPROTO for a version this
+ *         sipd cannot upgrade, otherwise errorcode
  */
-int db_pg_open(const char *uri, bool create, char *msg, size_t size)
+int db_pg_upgrade(void)
+{
+	int ver = 0, err;
+
+	err = conn_ready();
+	if (!err)
+		err = schema_version(&ver);
+	if (err)
+		return err;
+
+	if (ver == pg_schema_ver)
+		return 0;
+
+	if (ver < pg_schema_base || ver > pg_schema_ver)
+		return EPROTO;
+
+	err = migrate(ver);
+	if (!err)
+		log_info("db: PostgreSQL schema upgraded from version %d to"
+			 " %d\n", ver, pg_schema_ver);
+
+	return err;
+}
+
+
+/* Open: older is an older schema this sipd can upgrade, left as it is */
+static int open_conn(const char *uri, bool create, bool older, char *msg,
+		     size_t size)
 {
 	const char *const keys[] = {"connect_timeout", "dbname", NULL};
 	const char *const vals[] = {CONNECT_TIMEOUT, uri, NULL};
@@ -504,11 +621,15 @@ int db_pg_open(const char *uri, bool create, char *msg, size_t size)
 			goto out;
 	}
 
+	if (older && ver >= pg_schema_base && ver < pg_schema_ver)
+		goto out;
+
 	if (ver != pg_schema_ver) {
 		if (ver > 0) {
 			re_snprintf(pg.err, sizeof(pg.err),
-				    "schema version %d, not %d", ver,
-				    pg_schema_ver);
+				    "schema version %d, not %d%s", ver,
+				    pg_schema_ver, ver < pg_schema_ver ?
+				    " (run 'sipctl db upgrade')" : "");
 			err = EPROTO;
 		}
 		else {
@@ -525,8 +646,39 @@ int db_pg_open(const char *uri, bool create, char *msg, size_t size)
 			str_ncpy(msg, pg.err, size);
 		db_pg_close();
 	}
+	else {
+		event(DB_PG_UP);
+	}
 
 	return err;
+}
+
+
+/**
+ * Open the PostgreSQL database, the process's connection
+ *
+ * @param uri    libpq connection URI or string
+ * @param create Create the tables of an empty database
+ * @param msg    Set to the server's or libpq's message on failure
+ * @param size   Its size
+ *
+ * @return 0 if success, ECONNREFUSED if no connection could be made,
+ *         ENOENT for a database without the sipd schema (unless create),
+ *         EPROTO for a schema of another version, otherwise errorcode
+ */
+int db_pg_open(const char *uri, bool create, char *msg, size_t size)
+{
+	return open_conn(uri, create, false, msg, size);
+}
+
+
+/**
+ * Open the PostgreSQL database accepting an older schema, to upgrade it
+ * (db_pg_upgrade()); otherwise as db_pg_open()
+ */
+int db_pg_open_older(const char *uri, bool create, char *msg, size_t size)
+{
+	return open_conn(uri, create, true, msg, size);
 }
 
 
@@ -549,8 +701,10 @@ void db_pg_stmts_release(void)
 /** Close the process's PostgreSQL connection */
 void db_pg_close(void)
 {
-	if (pg.conn)
+	if (pg.conn) {
+		event(DB_PG_CLOSED);
 		PQfinish(pg.conn);
+	}
 
 	pg.conn = NULL;
 	pg.depth = 0;

@@ -28,6 +28,8 @@ struct flow {
 int  flow_token(char *buf, size_t size, const struct flow *a,
 		const struct flow *b);
 int  flow_decode(struct flow *a, struct flow *b, const struct pl *token);
+int  flow_node_token(char *buf, size_t size, const char *aor);
+int  flow_node_decode(char *aor, size_t size, const struct pl *token);
 void flow_set_key(const uint8_t *key);
 void flow_close(void);
 
@@ -79,6 +81,8 @@ struct route_result {
 	uint32_t noanswer_after;   /**< ms of ringing before it            */
 	char busy_to[256];         /**< The busy forward's target          */
 	char noanswer_to[256];     /**< The no-answer forward's target     */
+	char node_aor[256];        /**< Another node's Route for a callee
+				        whose flow this node holds, or "" */
 };
 
 /** What a proxy changes in the headers it forwards */
@@ -155,6 +159,7 @@ const struct ring_group *groups_find(const char *aor);
 const struct list *groups_list(void);
 
 /* callee.c */
+int  callee_node_phone(struct route_result *rr, const struct sip_msg *msg);
 int  callee_local(struct route_result *rr, const struct uri *ruri,
 		  const struct sip_msg *msg, bool trusted, bool redirect);
 int  callee_route(struct route_result *rr, struct list *out,

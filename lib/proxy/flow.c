@@ -11,6 +11,13 @@
  * by an HMAC with a key kept in the database, so that it survives a
  * restart and cannot be forged to make sipd send elsewhere.
  *
+ * A node token (flow_node_token()) names a callee instead: another node
+ * that shares the database (and so the key) routes a request for a phone
+ * whose flow this node holds with a Route of this node whose user part
+ * is the token, and this node sends it down the phone's flow. Only the
+ * nodes can make one; it is never shown to a phone (the node it names
+ * removes its Route).
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -26,6 +33,8 @@ enum {
 	MAC_SIZE = 8,
 	SIDE_MAX = 2 + 1 + 1 + 16 + 2,      /* socket, tp, af, addr, port */
 	TOKEN_MAX = 2 * SIDE_MAX + MAC_SIZE,
+	NODE_AOR_MAX = 255,
+	NODE_DOMAIN = 0xff,        /* a node token's MAC: not a dialog's */
 };
 
 
@@ -234,6 +243,101 @@ int flow_decode(struct flow *a, struct flow *b, const struct pl *token)
 	if (mac(want, raw, n - MAC_SIZE) ||
 	    CRYPTO_memcmp(want, raw + n - MAC_SIZE, MAC_SIZE))
 		return EBADMSG;
+
+	return 0;
+}
+
+
+/**
+ * Print the node token of a callee, as a URI user part
+ *
+ * @param buf  Buffer, 2 * (strlen(aor) + 8) + 2 characters at least
+ * @param size Buffer size
+ * @param aor  The callee, user@domain
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int flow_node_token(char *buf, size_t size, const char *aor)
+{
+	uint8_t raw[1 + NODE_AOR_MAX + MAC_SIZE];
+	size_t n, i, len;
+	int err;
+
+	if (!buf || !aor)
+		return EINVAL;
+
+	len = strlen(aor);
+	if (!len || len > NODE_AOR_MAX)
+		return EINVAL;
+
+	err = key_load();
+	if (err)
+		return err;
+
+	raw[0] = NODE_DOMAIN;
+	memcpy(raw + 1, aor, len);
+	err = mac(raw + 1 + len, raw, 1 + len);
+	if (err)
+		return err;
+
+	n = len + MAC_SIZE;
+	if (size < 2 * n + 2)
+		return ENOMEM;
+
+	buf[0] = 'n';
+	for (i = 0; i < n; i++)
+		(void)re_snprintf(buf + 1 + 2 * i, 3, "%02x", raw[1 + i]);
+
+	return 0;
+}
+
+
+/**
+ * Read the callee of a node token that a node of this database wrote
+ *
+ * @param aor   Buffer for the callee, user@domain
+ * @param size  Its size
+ * @param token User part of a Route URI of sipd's
+ *
+ * @return 0 if genuine, EBADMSG otherwise
+ */
+int flow_node_decode(char *aor, size_t size, const struct pl *token)
+{
+	uint8_t raw[1 + NODE_AOR_MAX + MAC_SIZE], want[MAC_SIZE];
+	size_t i, n, len;
+
+	if (!aor || !token || token->l < 1 || token->p[0] != 'n' ||
+	    (token->l - 1) % 2)
+		return EBADMSG;
+
+	n = (token->l - 1) / 2;
+	if (n <= MAC_SIZE || n > NODE_AOR_MAX + MAC_SIZE)
+		return EBADMSG;
+
+	len = n - MAC_SIZE;
+	if (len >= size || key_load())
+		return EBADMSG;
+
+	raw[0] = NODE_DOMAIN;
+	for (i = 0; i < n; i++) {
+		char hi = token->p[1 + 2*i], lo = token->p[2 + 2*i];
+
+		if (!isxdigit((unsigned char)hi) ||
+		    !isxdigit((unsigned char)lo))
+			return EBADMSG;
+
+		raw[1 + i] = (uint8_t)(ch_hex(hi) << 4 | ch_hex(lo));
+	}
+
+	if (mac(want, raw, 1 + len) ||
+	    CRYPTO_memcmp(want, raw + 1 + len, MAC_SIZE))
+		return EBADMSG;
+
+	if (memchr(raw + 1, '\0', len))
+		return EBADMSG;
+
+	memcpy(aor, raw + 1, len);
+	aor[len] = '\0';
 
 	return 0;
 }

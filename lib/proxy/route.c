@@ -153,6 +153,13 @@ static int routes_process(struct route_result *rr, const struct sip_msg *msg)
 			    !flow_decode(&rr->flow_a, &rr->flow_b,
 					 &uri.user))
 				rr->flows = true;
+
+			/* another node's, for a phone on this one */
+			if (!rr->node_aor[0] && pl_isset(&uri.user) &&
+			    flow_node_decode(rr->node_aor,
+					     sizeof(rr->node_aor),
+					     &uri.user))
+				rr->node_aor[0] = '\0';
 		}
 		else {
 			leading = false;
@@ -344,6 +351,10 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 	err = routes_process(rr, msg);
 	if (err || rr->scode)
 		return err;
+
+	/* from another node of the database, for a phone on this one */
+	if (rr->node_aor[0] && !rr->in_dialog && !rr->by_route)
+		return callee_node_phone(rr, msg);
 
 	/* in a dialog sipd record-routed: follow the route set */
 	if (rr->in_dialog && (rr->routes_popped || rr->strict)) {

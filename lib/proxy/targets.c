@@ -8,6 +8,14 @@
  * the Request-URI's host becomes the member's. Every target carries the
  * Diversion lines of the forwards that led to it.
  *
+ * A phone whose flow another node of the database holds (its NAT's
+ * mapping, its connection: lib/node) is reached through that node: a
+ * Route of the node whose user part is a node token of the callee
+ * (flow.c), which the node follows down the flow (callee_node_phone()).
+ * A phone over UDP with a routable Contact and no NAT is reached
+ * directly from any node, and a Path (an edge proxy) is followed as
+ * always.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -15,6 +23,7 @@
 #include <re.h>
 #include <pool/pool.h>
 #include <avail/avail.h>
+#include <node/node.h>
 #include "engine.h"
 #include "callee.h"
 
@@ -206,6 +215,60 @@ int callee_target_extra(struct route_target *t, const struct callee *cx)
 }
 
 
+/* Through the node that holds the phone's flow */
+static int via_node(struct route_target *t, const struct binding *b)
+{
+	char token[2 * 300], *uri = NULL;
+	int err;
+
+	err = node_uri(&uri, b->node);
+	if (err)
+		return err;
+
+	err = flow_node_token(token, sizeof(token), b->aor);
+	if (!err)
+		err = re_sdprintf(&t->routes, "<sip:%s@%s;lr>", token,
+				  uri + 4);
+	if (!err)
+		err = str_dup(&t->nexthop, uri);
+
+	mem_deref(uri);
+
+	return err;
+}
+
+
+/* Where a phone's request goes: its Path, its node, its flow, its
+   Contact */
+static int phone_target(struct route_target *t, const struct binding *b)
+{
+	/* the edge proxies of the Path come first */
+	if (b->path && *b->path) {
+		int err = str_dup(&t->routes, b->path);
+
+		return err ? err : first_uri(&t->nexthop, b->path);
+	}
+
+	if (node_is_other(b->node)) {
+		if (b->tp == SIP_TRANSP_UDP && !binding_behind_nat(b))
+			return 0;
+
+		return via_node(t, b);
+	}
+
+	if (b->sock && *b->sock && sa_isset(&b->received, SA_ALL)) {
+		t->connection = b->tp != SIP_TRANSP_UDP;
+		t->sock = sock_find(b->sock);
+		if (by_received(b))
+			return re_sdprintf(&t->nexthop,
+					   "sip:%J;transport=%s",
+					   &b->received, transp_name(b->tp));
+	}
+
+	return 0;
+}
+
+
 /**
  * Add the phones of a user that can take a call as targets
  *
@@ -256,22 +319,7 @@ int callee_phones(const struct callee *cx, struct list *out,
 		if (err)
 			break;
 
-		if (b->path && *b->path) {
-			/* the edge proxies of the Path come first */
-			err  = str_dup(&t->routes, b->path);
-			err |= first_uri(&t->nexthop, b->path);
-		}
-		else if (b->sock && *b->sock &&
-			 sa_isset(&b->received, SA_ALL)) {
-			t->connection = b->tp != SIP_TRANSP_UDP;
-			t->sock = sock_find(b->sock);
-			if (by_received(b))
-				err = re_sdprintf(&t->nexthop,
-						  "sip:%J;transport=%s",
-						  &b->received,
-						  transp_name(b->tp));
-		}
-
+		err = phone_target(t, b);
 		if (err)
 			break;
 	}
@@ -279,6 +327,64 @@ int callee_phones(const struct callee *cx, struct list *out,
 	list_flush(&bindings);
 
 	return err;
+}
+
+
+/**
+ * Route a request another node sent for a phone whose flow this node
+ * holds: the binding of the callee whose Contact is the Request-URI,
+ * down its flow (the other node authenticated the caller)
+ *
+ * @param rr  Result, rr->node_aor the callee of the node token
+ * @param msg The request
+ *
+ * @return 0 if a decision was made, otherwise errorcode
+ */
+int callee_node_phone(struct route_result *rr, const struct sip_msg *msg)
+{
+	struct list bindings = LIST_INIT;
+	struct le *le;
+	int err;
+
+	err = location_lookup(&bindings, rr->node_aor);
+	if (err)
+		return err;
+
+	for (le = bindings.head; le; le = le->next) {
+		const struct binding *b = le->data;
+		struct route_target *t;
+
+		if (node_is_other(b->node) || pl_strcmp(&msg->ruri, b->contact))
+			continue;
+
+		err = target_new(&t, &rr->targets);
+		if (err)
+			break;
+
+		t->q = b->q;
+		t->expires = b->expires;
+		err  = str_dup(&t->ruri, b->contact);
+		err |= str_dup(&t->aor, rr->node_aor);
+		err |= phone_target(t, b);
+		if (err)
+			break;
+	}
+
+	list_flush(&bindings);
+
+	if (err)
+		return err;
+
+	rr->authenticated = true;
+	str_ncpy(rr->callee, rr->node_aor, sizeof(rr->callee));
+
+	if (!rr->targets.head)
+		return callee_fail(rr, 480, "Temporarily Unavailable");
+
+	log_debug("route: %s: down its flow on this node, for another"
+		  " node\n", rr->node_aor);
+
+	return 0;
 }
 
 

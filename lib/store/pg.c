@@ -6,9 +6,9 @@
  * into sipd: every module's copy of this engine runs its statements on
  * it. Statements are named after their address, so copies never collide.
  *
- * The data version (store_version()) answers ENOSYS for now: the caches
- * then read the store every time. Its place is pg_version(), which a
- * LISTEN of the changes of other nodes (NOTIFY) will feed.
+ * The data version (store_version()) is lib/db's (lib/db/pg_notify.c):
+ * it moves with every change any node or sipctl commits, as PostgreSQL's
+ * triggers tell it (LISTEN/NOTIFY).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -158,18 +158,17 @@ int pg_lock_wait(uint32_t ms)
 
 
 /**
- * The data version: not known yet (no LISTEN), so every cache reads the
- * store every time. A LISTEN on the changes of every node will make it a
- * counter bumped by each NOTIFY received and each commit of this
- * connection.
+ * The data version: moves with every commit of any node or of sipctl
+ * (the notifications of the schema's triggers, read by lib/db)
  *
- * @return ENOSYS
+ * @param version Set to the version
+ *
+ * @return 0 if success, ENOSYS outside sipd (no LISTEN), ENOTCONN while
+ *         the connection is lost
  */
 int pg_version(uint64_t *version)
 {
-	(void)version;
-
-	return ENOSYS;
+	return db_pg_version(version);
 }
 
 

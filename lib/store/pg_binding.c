@@ -13,12 +13,12 @@
 
 #define COLUMNS "id, aor, contact, params, expires, q, callid, cseq," \
 	" received, transport, socket, path, user_agent, instance," \
-	" reg_id, created, updated, nat"
+	" reg_id, created, updated, nat, node"
 
 /* the columns written, in the order of write_binding()'s parameters */
 #define WRITTEN "aor, contact, params, expires, q, callid, cseq, received," \
 	" transport, socket, path, user_agent, instance, reg_id, created," \
-	" updated, nat"
+	" updated, nat, node"
 
 
 static struct pg_stmt st_lookup = {
@@ -39,14 +39,14 @@ static struct pg_stmt st_scan = {
 
 static struct pg_stmt st_insert = {
 	.sql = "INSERT INTO bindings (" WRITTEN ") VALUES ($1, $2, $3, $4,"
-	       " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-	       " RETURNING id"
+	       " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+	       " $18) RETURNING id"
 };
 
 static struct pg_stmt st_update = {
 	.sql = "UPDATE bindings SET (" WRITTEN ") = ($1, $2, $3, $4, $5,"
-	       " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-	       " WHERE id = $18"
+	       " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+	       " WHERE id = $19"
 };
 
 static struct pg_stmt st_count = {
@@ -133,6 +133,7 @@ static int binding_read(struct binding **bp, const PGresult *res, int row)
 	err |= pg_str(&b->path, res, row, 11);
 	err |= pg_str(&b->user_agent, res, row, 12);
 	err |= pg_str(&b->instance, res, row, 13);
+	err |= pg_str(&b->node, res, row, 18);
 
 	if (err) {
 		mem_deref(b);
@@ -287,6 +288,7 @@ static int write_binding(const char *aor, struct binding *b)
 		pg_arg_str(&a, NULL);
 	else
 		pg_arg_i64(&a, b->nat == BINDING_NAT_YES);
+	pg_arg_str(&a, b->node);
 
 	if (b->id) {
 		pg_arg_i64(&a, b->id);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <re.h>
 #include <sipd.h>
+#include <node/node.h>
 #include "registrar.h"
 
 
@@ -355,6 +356,7 @@ static int fill(struct binding *b, const struct reg_change *c,
 	b->path       = mem_deref(b->path);
 	b->user_agent = mem_deref(b->user_agent);
 	b->instance   = mem_deref(b->instance);
+	b->node       = mem_deref(b->node);
 
 	mb = mbuf_alloc(64);
 	if (!mb)
@@ -377,6 +379,10 @@ static int fill(struct binding *b, const struct reg_change *c,
 		err |= pl_strdup(&b->user_agent, &ua->val);
 	if (c->instance)
 		err |= str_dup(&b->instance, c->instance);
+
+	/* the flow is this node's: the others send to it (lib/node) */
+	if (node_self())
+		err |= str_dup(&b->node, node_self());
 
 	b->expires  = now + c->expires;
 	b->q        = c->q;

@@ -6,6 +6,7 @@
  * Copyright (C) 2026 sipd developers
  */
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <libpq-fe.h>
@@ -622,7 +623,7 @@ static void pg_exec(const char *sql)
 START_TEST(test_pg_open)
 {
 	struct list found = LIST_INIT;
-	char msg[256], uri[512];
+	char msg[256], uri[512], want[64];
 	const char *at;
 	uint64_t n = 9;
 
@@ -641,11 +642,15 @@ START_TEST(test_pg_open)
 	pg_exec("UPDATE version SET version = 99");
 	ck_assert_int_eq(EPROTO, db_pg_open(test_pg_uri(), true, msg,
 					       sizeof(msg)));
-	ck_assert_str_eq("schema version 99, not 4", msg);
+	re_snprintf(want, sizeof(want), "schema version 99, not %d",
+		    pg_schema_ver);
+	ck_assert_str_eq(want, msg);
 	pg_exec("DROP TABLE version");
 	ck_assert_int_eq(ENOENT, db_pg_open(test_pg_uri(), false, msg,
 					       sizeof(msg)));
-	ck_assert_str_eq("no sipd schema (version 4 wanted)", msg);
+	re_snprintf(want, sizeof(want), "no sipd schema (version %d wanted)",
+		    pg_schema_ver);
+	ck_assert_str_eq(want, msg);
 	pg_exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
 	ck_assert_int_eq(0, db_pg_open(test_pg_uri(), true, msg,
 					  sizeof(msg)));
@@ -723,6 +728,124 @@ START_TEST(test_pg_transactions)
 END_TEST
 
 
+/* A query's one value, read on a connection of its own */
+static int pg_int(const char *sql)
+{
+	PGconn *conn = PQconnectdb(test_pg_uri());
+	PGresult *res;
+	int v;
+
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s",
+		      PQerrorMessage(conn));
+	res = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK &&
+		      PQntuples(res) == 1, "%s", PQresultErrorMessage(res));
+	v = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(conn);
+
+	return v;
+}
+
+
+/* PostgreSQL: a database at the first version (db/pg/schema.sql alone)
+   is refused by sipd, accepted for an upgrade, and upgraded by the
+   migrations: their tables, columns and triggers */
+START_TEST(test_pg_upgrade)
+{
+	char msg[256];
+
+	pg_exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	pg_exec(pg_schema_sql);
+	ck_assert_int_eq(pg_schema_base,
+			 pg_int("SELECT version FROM version"));
+
+	ck_assert_int_eq(EPROTO, db_pg_open(test_pg_uri(), true, msg,
+					       sizeof(msg)));
+	ck_assert_msg(strstr(msg, "run 'sipctl db upgrade'"), "%s", msg);
+
+	ck_assert_int_eq(0, db_pg_open_older(test_pg_uri(), false, msg,
+						sizeof(msg)));
+	ck_assert_int_eq(0, db_upgrade());
+	ck_assert_int_eq(pg_schema_ver,
+			 pg_int("SELECT version FROM version"));
+	ck_assert_int_eq(1, pg_int("SELECT count(*) FROM information_schema"
+				   ".columns WHERE table_name = 'bindings'"
+				   " AND column_name = 'node'"));
+	ck_assert_int_eq(6, pg_int("SELECT count(*) FROM pg_trigger"
+				   " WHERE tgname LIKE '%_changed'"));
+
+	/* again: nothing to do */
+	ck_assert_int_eq(0, db_upgrade());
+	ck_assert_int_eq(0, db_pg_open(test_pg_uri(), false, msg,
+					  sizeof(msg)));
+}
+END_TEST
+
+
+/* The version once it moved from v, or v after a second: the server
+   tells a listening session of a commit a moment after it */
+static uint64_t version_after(uint64_t v)
+{
+	uint64_t now = v;
+	int i;
+
+	for (i = 0; i < 100 && now == v; i++) {
+		ck_assert_int_eq(0, store_version(&now));
+		if (now == v)
+			usleep(10000);
+	}
+
+	return now;
+}
+
+
+/* PostgreSQL: the data version moves with a commit of another session
+   (the triggers' NOTIFY, read by the LISTEN of db_pg_listen()), with
+   this session's own, and stands while nothing is committed */
+START_TEST(test_pg_version)
+{
+	uint64_t v1, v2, v3, n;
+	int i;
+
+	ck_assert_int_eq(ENOSYS, store_version(&v1));
+
+	ck_assert_int_eq(0, db_pg_listen());
+	ck_assert_int_eq(0, store_version(&v1));
+	ck_assert_int_eq(0, store_version(&v2));
+	ck_assert_uint_eq(v1, v2);
+
+	pg_exec("INSERT INTO accounts (username, domain, ha1_md5,"
+		" ha1_sha256, created) VALUES ('zed', 'example.com', '',"
+		" '', 0)");
+	v2 = version_after(v1);
+	ck_assert_uint_gt(v2, v1);
+	ck_assert_int_eq(0, store_version(&v3));
+	ck_assert_uint_eq(v2, v3);
+
+	/* a read: no move */
+	ck_assert_int_eq(0, store_binding_count(&n, 0));
+	ck_assert_int_eq(0, store_version(&v3));
+	ck_assert_uint_eq(v2, v3);
+
+	/* sipctl's or psql's delete */
+	pg_exec("DELETE FROM accounts WHERE username = 'zed'");
+	v3 = version_after(v2);
+	ck_assert_uint_gt(v3, v2);
+
+	/* the connection lost: no version to trust */
+	pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		" WHERE pid != pg_backend_pid() AND usename = current_user");
+	for (i = 0; i < 100 && !store_version(&v1); i++)
+		usleep(10000);
+	ck_assert_int_eq(ENOTCONN, store_version(&v1));
+
+	db_pg_unlisten();
+	ck_assert_int_eq(ENOSYS, store_version(&v1));
+}
+END_TEST
+
+
 /* PostgreSQL: the statements released (a module unloads), then run
    again: prepared anew, no clash with the old names; the engine is the
    one of the process's database */
@@ -776,6 +899,8 @@ Suite *suite_store(void)
 		tcase_add_test(tc, test_pg_open);
 		tcase_add_test(tc, test_pg_transactions);
 		tcase_add_test(tc, test_pg_release);
+		tcase_add_test(tc, test_pg_upgrade);
+		tcase_add_test(tc, test_pg_version);
 		suite_add_tcase(s, tc);
 	}
 

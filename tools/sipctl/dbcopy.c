@@ -328,7 +328,7 @@ int cmd_db_copy(int argc, char *argv[])
 	if (!db_is_uri(to))
 		return db_key_fail("the target of a copy must be a PostgreSQL"
 				   " connection URI"), 1;
-	if (db_pg_use(to, true, false))
+	if (db_pg_use(to, true, false, false))
 		return 1;
 
 	return copy_run(force) ? 1 : 0;

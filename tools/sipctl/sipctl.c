@@ -359,7 +359,7 @@ int db_use_upgrade(bool create, bool upgrade)
 	int err;
 
 	if (db_is_uri(ctl.db)) {
-		if (db_pg_use(ctl.db, create, false))
+		if (db_pg_use(ctl.db, create, upgrade, false))
 			return 1;
 		(void)store_lock_wait(BUSY_TIMEOUT_MS);
 		return 0;

@@ -1,0 +1,234 @@
+"""Several sipd nodes on one PostgreSQL (node_name, node_uri): a phone
+registered at one node is reached from another, through the node that
+holds its flow (UDP behind a NAT, TCP) or directly (a routable Contact);
+a change made by sipctl or by another node is seen at once by every
+node's caches; a name that a running node holds is refused.
+
+Node A listens on 127.0.0.1, node B on 127.0.0.2 (and C on 127.0.0.3);
+each test starts its own PostgreSQL server (test/pg/pgserver.py) and
+stops everything by PID.
+"""
+
+import os
+import sys
+import time
+
+from sipdlib import Sipd, check, eq, wait_for
+from test_proxy import PROXY_CONF, ACCOUNTS, UA, caller, closing, phone
+from test_nat import Trap, nated_phone
+from test_pg import pg_conf, psql
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "pg"))
+from pgserver import PgServer                                  # noqa: E402
+
+
+class Node(Sipd):
+    """A sipd node of the shared database, on its own loopback address."""
+
+    def __init__(self, pg, name, host, accounts=(), extra="", **kw):
+        self.host = host
+        conf = pg_conf(pg.uri, PROXY_CONF.replace("127.0.0.1", host))
+        conf += "node_name %s\nnode_uri sip:%s:{port}\n" % (name, host)
+        super().__init__(conf + extra, accounts=accounts, **kw)
+
+    @property
+    def addr(self):
+        return (self.host, self.port)
+
+
+def nodes(pg, n=2, **kw):
+    a = Node(pg, "a", "127.0.0.1", accounts=ACCOUNTS, **kw)
+    out = [a]
+    for name, host in (("b", "127.0.0.2"), ("c", "127.0.0.3"))[:n - 1]:
+        out.append(Node(pg, name, host, **kw))
+    return out
+
+
+def close_all(*items):
+    for x in items:
+        x.close()
+
+
+def call_answered(alice, callee, what):
+    """alice calls bob; the callee phone answers; the call is torn down."""
+    d = alice.invite("sip:bob@example.com")
+    inc = callee.expect_invite()
+    inc.answer()
+    eq(d.final().status, 200, what + ": the call is answered")
+    inc.expect_ack()
+    d.request("BYE", wait=False)
+    inc.expect_and_reply("BYE")
+    eq(alice.expect_response(d.callid, "BYE", final=True).status, 200,
+       what + ": the BYE answered")
+    return inc
+
+
+def test_nated_udp_phone_at_a_called_from_b():
+    """bob's UDP phone is behind a NAT and registered at A; alice calls
+    from B: the INVITE reaches bob through A (from A's socket, to the
+    NAT's address, never to the private Contact), and the BYE too."""
+    with PgServer() as pg:
+        a, b = nodes(pg)
+        trap = Trap()
+        bob = nated_phone(a, trap)
+        alice = caller(b)
+        try:
+            rows = psql(pg, "SELECT aor, node FROM bindings")
+            eq(rows, [["bob@example.com", "a"]], "the binding names A")
+            inc = call_answered(alice, bob, "NATed phone at A")
+            eq(inc.invite_req.src, a.addr, "the INVITE came from A's"
+               " socket, through the phone's NAT")
+            eq(inc.invite_req.start.split()[1], bob.contact_uri,
+               "Request-URI: the registered Contact")
+            check("nn" not in inc.invite_req.get("route", ""),
+                  "no node token reaches the phone: %s" % inc.invite_req)
+            trap.check_empty()
+        finally:
+            closing(alice, bob)
+            trap.close()
+            close_all(a, b)
+
+
+def test_tcp_phone_at_a_called_from_b():
+    """bob's phone registered over TCP at A; alice calls from B: the
+    INVITE comes down bob's own connection to A."""
+    with PgServer() as pg:
+        a, b = nodes(pg)
+        bob = phone(a, "bob", transport="tcp")
+        alice = caller(b)
+        try:
+            call_answered(alice, bob, "TCP phone at A")
+        finally:
+            closing(alice, bob)
+            close_all(a, b)
+
+
+def test_routable_udp_phone_reached_directly_from_b():
+    """A phone without NAT over UDP is reached from B directly: its
+    INVITE comes from B's socket, A is not on the way."""
+    with PgServer() as pg:
+        a, b = nodes(pg)
+        bob = phone(a, "bob")
+        alice = caller(b)
+        try:
+            inc = call_answered(alice, bob, "routable phone")
+            eq(inc.invite_req.src, b.addr, "sent by B itself")
+        finally:
+            closing(alice, bob)
+            close_all(a, b)
+
+
+def test_forged_node_route_is_not_followed():
+    """A Route naming A with a token not made by a node of the database
+    is no route to bob's flow: A challenges the caller as any other."""
+    with PgServer() as pg:
+        a, b = nodes(pg)
+        trap = Trap()
+        bob = nated_phone(a, trap)
+        alice = caller(a)
+        try:
+            token = "n" + "bob@example.com".encode().hex() + "00" * 8
+            d = alice.invite(bob.contact_uri, auth=False,
+                             headers=("Route: <sip:%s@127.0.0.1:%d;lr>"
+                                      % (token, a.port),))
+            st = d.final().status
+            check(st in (403, 407), "a forged token: %d" % st)
+            check(bob._next(0.5) is None, "bob not rung")
+            trap.check_empty()
+        finally:
+            closing(alice, bob)
+            trap.close()
+            close_all(a, b)
+
+
+def test_sipctl_change_seen_by_every_node_at_once():
+    """Each node's caches hold bob's forwards and bindings; a forward set
+    with sipctl, and a binding removed with sipctl, are seen by the next
+    call at every node at once (PostgreSQL's notification, no timer)."""
+    with PgServer() as pg:
+        a, b, c = nodes(pg, 3)
+        bob = phone(a, "bob")
+        carol = phone(a, "carol")
+        alice = caller(b)
+        alice_c = caller(c, port=0)
+        try:
+            # the caches of B and C fill with bob's state
+            call_answered(alice, bob, "before the forward, at B")
+            call_answered(alice_c, bob, "before the forward, at C")
+            r = a.sipctl("forward", "set", "bob@example.com", "always",
+                         "carol@example.com")
+            eq(r.returncode, 0, "sipctl forward set: %s" % r.stderr)
+            for who, ua in (("B", alice), ("C", alice_c)):
+                d = ua.invite("sip:bob@example.com")
+                inc = carol.expect_invite(timeout=3.0)
+                inc.reply(486, "Busy Here")
+                inc.expect_ack()
+                eq(d.final().status, 486, "at %s the forward to carol is"
+                   " seen at once" % who)
+            r = a.sipctl("forward", "del", "bob@example.com", "always")
+            eq(r.returncode, 0, "sipctl forward del: %s" % r.stderr)
+            r = a.sipctl("reg", "del", "bob@example.com")
+            eq(r.returncode, 0, "sipctl removes bob's binding: %s" %
+               r.stderr)
+            for who, ua in (("B", alice), ("C", alice_c)):
+                d = ua.invite("sip:bob@example.com")
+                st = d.final().status
+                check(st in (404, 480), "at %s bob is gone at once: %d"
+                      % (who, st))
+        finally:
+            closing(alice, alice_c, bob, carol)
+            close_all(a, b, c)
+
+
+def test_node_name_in_use_refused_free_after_kill9():
+    """A second node named as a running one refuses to start, naming the
+    key, line and problem; once that node is killed (-9), its name is
+    free (PostgreSQL ended its session and its lock)."""
+    with PgServer() as pg:
+        a = Node(pg, "a", "127.0.0.1", accounts=ACCOUNTS)
+        twin = Node(pg, "a", "127.0.0.2", start=False)
+        try:
+            twin.proc = None
+            try:
+                twin.start(timeout=5.0)
+                raise AssertionError("a second node 'a' started")
+            except Exception as e:            # TestFailure: it exited
+                check("another running node" in twin.log(),
+                      "the refusal says why: %s / %s" % (e, twin.log()))
+                check("node_name" in twin.log() and
+                      "sipd.conf:" in twin.log(),
+                      "file, line and key named: %s" % twin.log())
+            a.kill9()
+            wait_for(lambda: psql(pg, "SELECT count(*) FROM pg_locks"
+                                  " WHERE locktype = 'advisory'") ==
+                     [["0"]], "A's lock gone with its session", 5.0)
+            twin.start()
+            check(twin.alive(), "the name is free again")
+            eq(psql(pg, "SELECT name, uri FROM nodes"),
+               [["a", "sip:127.0.0.2:%d" % twin.port]],
+               "the node's row says where it is now")
+        finally:
+            close_all(twin, a)
+
+
+def test_node_keys_checked():
+    """node_name without node_uri, a bad name or URI, a node on SQLite:
+    sipd -t names file, line and problem."""
+    import subprocess
+    from sipdlib import SIPD, MODULES
+    bad = (("node_name a\n", "node_name needs node_uri"),
+           ("node_name a/b\nnode_uri sip:127.0.0.1\n", "letters, digits"),
+           ("node_name a\nnode_uri tel:+1\n", "not a SIP URI"),
+           ("node_uri sip:127.0.0.1\n", "node_uri needs node_name"))
+    with Sipd(PROXY_CONF, accounts=(), start=False) as s:
+        for extra, want in bad + (("node_name a\nnode_uri sip:h\n",
+                                   "needs a PostgreSQL database"),):
+            s.write_conf(PROXY_CONF + extra)
+            r = subprocess.run([SIPD, "-t", "-f", s.conf_path, "-m",
+                                MODULES], capture_output=True, text=True,
+                               timeout=30)
+            out = r.stdout + r.stderr
+            check(r.returncode != 0, "sipd -t refuses %r" % extra)
+            check(want in out and "sipd.conf:" in out,
+                  "%r: %s" % (want, out))
