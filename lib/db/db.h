@@ -56,6 +56,14 @@ extern const int pg_schema_ver;
 extern const char *const pg_migrations[];
 
 
+/* pg_wait.c */
+struct pg_result;
+int  db_pg_wait(struct pg_result **resp, struct pg_conn *conn,
+		uint32_t timeout);
+void db_pg_msg_clean(char *buf, size_t size, const char *msg);
+int  db_pg_result_errno(const struct pg_result *res);
+
+
 /* pg_notify.c */
 int  db_pg_listen(void);
 void db_pg_unlisten(void);

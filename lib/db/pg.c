@@ -13,13 +13,20 @@
  * commits by itself; synchronous_commit is on for the session, so a call
  * returns only once its commit is on the server's disk.
  *
- * A connection found broken is re-established (PQreset) by the next call
- * outside a transaction, at most once a second while the server stays
- * away (a call in between fails at once with ENOTCONN, the event loop
- * never waits on a dead server more than one connection attempt per
- * second, each bounded by connect_timeout, 5 s unless the URI sets it);
- * its statements are prepared again. The loss is logged once
- * per outage, and so is the return.
+ * Every command is sent with libpq's asynchronous calls and its result
+ * waited for at most WAIT_MS (plus the lock wait a caller set:
+ * pg_wait.c), so a server that hangs, or a network that drops its
+ * packets, holds the event loop that long once, not for as long as TCP
+ * would. The connection is then given up.
+ *
+ * A connection found broken (or given up) is re-established without
+ * blocking (PQresetStart, then PQresetPoll at each later call outside a
+ * transaction, and every 100 ms from the loop: pg_notify.c); a call
+ * meanwhile fails at once with ENOTCONN, and a new attempt starts at
+ * most once a second while the server stays away, each given
+ * CONNECT_WAIT_MS. Its statements are prepared again and its session
+ * settings made again. The loss is logged once per outage, and so is
+ * the return.
  *
  * What else must follow the connection (pg_notify.c: its LISTEN, the
  * notifications a result brought) registers one handler of its events
@@ -43,8 +50,16 @@
 
 
 enum {
-	RETRY_INTERVAL = 1000,   /* ms between reconnection attempts */
+	RETRY_INTERVAL  = 1000,  /* ms between reconnection attempts      */
+	WAIT_MS         = 3000,  /* ms a result is waited for, at most    */
+	CONNECT_WAIT_MS = 5000,  /* ms a reconnection may take            */
 };
+
+/* what every session of sipd's sets: a binding is answered only once it
+   is on the server's disk; the HA1s read in hex; text in UTF-8 whatever
+   the database's */
+#define SESSION_SET "SET synchronous_commit = on; SET bytea_output = hex;" \
+	" SET client_encoding = 'UTF8'"
 
 #define CONNECT_TIMEOUT "5"      /* s, unless the URI says */
 
@@ -55,6 +70,10 @@ static struct {
 	unsigned depth;        /* nested begins                          */
 	bool doomed;           /* an inner transaction was rolled back   */
 	bool down;             /* lost, its loss logged                  */
+	bool broken;           /* given up: no answer in time            */
+	bool resetting;        /* a reconnection under way               */
+	uint64_t reset_until;  /* jiffies: the reconnection given up then */
+	uint32_t lock_ms;      /* the lock wait set (db_pg_lock_wait())   */
 	uint64_t retry_at;     /* no reconnection attempt before (ms)    */
 	char err[256];         /* the server's last error message        */
 	db_pg_event_h *eventh; /* pg_notify.c's                          */
@@ -92,57 +111,16 @@ struct pg_conn *db_pg_conn(void)
 
 static void err_set(const char *msg)
 {
-	size_t n;
-
-	str_ncpy(pg.err, msg ? msg : "", sizeof(pg.err));
-
-	/* libpq's messages end with a newline; keep them on one line */
-	n = strlen(pg.err);
-	while (n && (pg.err[n - 1] == '\n' || pg.err[n - 1] == ' '))
-		pg.err[--n] = '\0';
-	for (n = 0; pg.err[n]; n++) {
-		if (pg.err[n] == '\n' || pg.err[n] == '\t')
-			pg.err[n] = ' ';
-	}
-
-	/* one space where a line ended */
-	for (n = 0; pg.err[n]; n++) {
-		while (pg.err[n] == ' ' && pg.err[n + 1] == ' ')
-			memmove(pg.err + n, pg.err + n + 1,
-				strlen(pg.err + n + 1) + 1);
-	}
+	db_pg_msg_clean(pg.err, sizeof(pg.err), msg);
 }
 
 
-/**
- * The errno value of a failed result: class 23 (a constraint) EEXIST as
- * SQLite's SQLITE_CONSTRAINT, a lock or serialization failure EBUSY, a
- * lost connection ENOTCONN
- */
 static int res_errno(const PGresult *res)
 {
-	const char *state;
-
-	if (!res || PQstatus(pg.conn) != CONNECTION_OK)
+	if (!res || PQstatus(pg.conn) != CONNECTION_OK || pg.broken)
 		return ENOTCONN;
 
-	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	if (!state)
-		return EIO;
-
-	if (!strncmp(state, "23", 2))
-		return EEXIST;
-	if (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
-	    !strcmp(state, "55P03") || !strcmp(state, "57014"))
-		return EBUSY;
-	if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3))
-		return ENOTCONN;
-	if (!strcmp(state, "53200"))
-		return ENOMEM;
-	if (!strcmp(state, "42P01"))
-		return ENOENT;
-
-	return EIO;
+	return db_pg_result_errno((const struct pg_result *)res);
 }
 
 
@@ -151,7 +129,9 @@ static int res_fail(PGresult *res)
 {
 	int err;
 
-	err_set(res ? PQresultErrorMessage(res) : PQerrorMessage(pg.conn));
+	if (res || !pg.broken)
+		err_set(res ? PQresultErrorMessage(res) :
+			PQerrorMessage(pg.conn));
 	err = res_errno(res);
 
 	if (err == ENOTCONN && !pg.down) {
@@ -166,36 +146,56 @@ static int res_fail(PGresult *res)
 }
 
 
-/* A usable connection: re-established outside a transaction if lost */
-static int conn_ready(void)
+/* Whether the connection can take a command now */
+static bool conn_ok(void)
 {
-	uint64_t now;
+	return PQstatus(pg.conn) == CONNECTION_OK && !pg.broken &&
+		!pg.resetting;
+}
 
-	if (!pg.conn)
-		return ENOENT;
 
-	if (PQstatus(pg.conn) == CONNECTION_OK)
-		return 0;
+/* The result of a command sent (sent: what the send call returned);
+   NULL if none came, the reason in pg.err */
+static PGresult *await(int sent)
+{
+	PGresult *res = NULL;
+	uint32_t ms = WAIT_MS + pg.lock_ms;
+	int err;
 
-	if (pg.depth)
-		return ENOTCONN;
-
-	if (!pg.down) {
-		pg.down = true;
-		log_warning("db: PostgreSQL connection lost (requests that"
-			    " need the database get 500 until it is back)\n");
-		event(DB_PG_LOST);
+	if (!sent) {
+		err_set(PQerrorMessage(pg.conn));
+		return NULL;
 	}
 
-	now = tmr_jiffies();
-	if (pg.retry_at && now < pg.retry_at)
-		return ENOTCONN;
-
-	PQreset(pg.conn);
-	++pg.gen;
-	if (PQstatus(pg.conn) != CONNECTION_OK) {
+	err = db_pg_wait((struct pg_result **)&res, pg.conn, ms);
+	if (err == ETIMEDOUT) {
+		re_snprintf(pg.err, sizeof(pg.err), "no answer from"
+			    " PostgreSQL within %u ms", ms);
+		pg.broken = true;
+		return NULL;
+	}
+	if (err) {
 		err_set(PQerrorMessage(pg.conn));
-		pg.retry_at = now + RETRY_INTERVAL;
+		return NULL;
+	}
+
+	return res;
+}
+
+
+static int exec_simple(const char *sql, const char *want_status);
+
+
+/* A reconnection finished: the session as sipd wants it */
+static int conn_back(void)
+{
+	int err;
+
+	pg.resetting = false;
+
+	err = exec_simple(SESSION_SET, NULL);
+	if (err) {
+		pg.broken = true;
 		return ENOTCONN;
 	}
 
@@ -208,9 +208,72 @@ static int conn_ready(void)
 }
 
 
+/* A usable connection: re-established outside a transaction if lost,
+   without blocking (each call takes the reconnection a step further) */
+static int conn_ready(void)
+{
+	PostgresPollingStatusType st;
+	uint64_t now;
+
+	if (!pg.conn)
+		return ENOENT;
+
+	if (conn_ok())
+		return 0;
+
+	if (pg.depth)
+		return ENOTCONN;
+
+	if (!pg.down) {
+		pg.down = true;
+		log_warning("db: PostgreSQL connection lost%s%s (requests"
+			    " that need the database get 500 until it is"
+			    " back)\n", pg.broken ? ": " : "",
+			    pg.broken ? pg.err : "");
+		event(DB_PG_LOST);
+	}
+
+	now = tmr_jiffies();
+
+	if (!pg.resetting) {
+		if (pg.retry_at && now < pg.retry_at)
+			return ENOTCONN;
+
+		pg.broken = false;
+		++pg.gen;
+		pg.retry_at = now + RETRY_INTERVAL;
+		if (!PQresetStart(pg.conn)) {
+			err_set(PQerrorMessage(pg.conn));
+			pg.broken = true;
+			return ENOTCONN;
+		}
+
+		pg.resetting = true;
+		pg.reset_until = now + CONNECT_WAIT_MS;
+	}
+
+	st = PQresetPoll(pg.conn);
+	if (st == PGRES_POLLING_OK)
+		return conn_back();
+
+	if (st == PGRES_POLLING_FAILED || now >= pg.reset_until) {
+		if (st == PGRES_POLLING_FAILED)
+			err_set(PQerrorMessage(pg.conn));
+		else
+			re_snprintf(pg.err, sizeof(pg.err), "no answer from"
+				    " PostgreSQL within %u ms",
+				    CONNECT_WAIT_MS);
+		pg.resetting = false;
+		pg.broken = true;
+	}
+
+	return ENOTCONN;
+}
+
+
 /**
- * A usable connection, re-established if it was lost (at most one
- * attempt a second, each bounded by connect_timeout)
+ * A usable connection, re-established if it was lost (one step of the
+ * reconnection at each call, never blocking)
  *
  * @return 0 if usable, ENOTCONN while the server is away
  */
@@ -235,7 +298,7 @@ static int exec_simple(const char *sql, const char *want_status)
 	PGresult *res;
 	int err = 0;
 
-	res = PQexec(pg.conn, sql);
+	res = await(PQsendQuery(pg.conn, sql));
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK) {
 		err = res_fail(res);
@@ -304,7 +367,7 @@ int db_pg_query(struct pg_result **resp, struct pg_stmt *st, int n,
 		    (unsigned long long)(uintptr_t)st);
 
 	if (st->gen != pg.gen + 1) {
-		res = PQprepare(pg.conn, name, st->sql, 0, NULL);
+		res = await(PQsendPrepare(pg.conn, name, st->sql, 0, NULL));
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			err = res_fail(res);
 			PQclear(res);
@@ -314,7 +377,8 @@ int db_pg_query(struct pg_result **resp, struct pg_stmt *st, int n,
 		st->gen = pg.gen + 1;
 	}
 
-	res = PQexecPrepared(pg.conn, name, n, v, NULL, NULL, 0);
+	res = await(PQsendQueryPrepared(pg.conn, name, n, v, NULL, NULL,
+					0));
 	status = PQresultStatus(res);
 	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
 		err = res_fail(res);
@@ -380,7 +444,7 @@ int db_pg_commit(void)
 	}
 
 	err = exec_simple("COMMIT", "COMMIT");
-	if (err && PQstatus(pg.conn) == CONNECTION_OK &&
+	if (err && conn_ok() &&
 	    PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
 		(void)exec_simple("ROLLBACK", NULL);
 
@@ -399,7 +463,7 @@ void db_pg_rollback(void)
 		return;
 	}
 
-	if (pg.conn && PQstatus(pg.conn) == CONNECTION_OK)
+	if (pg.conn && conn_ok())
 		(void)exec_simple("ROLLBACK", NULL);
 }
 
@@ -410,8 +474,8 @@ static int schema_version(int *ver)
 	PGresult *res;
 	int err = 0;
 
-	res = PQexec(pg.conn,
-		     "SELECT version FROM version WHERE name = 'schema'");
+	res = await(PQsendQuery(pg.conn, "SELECT version FROM version"
+				" WHERE name = 'schema'"));
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 		*ver = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : -1;
 	}
@@ -488,7 +552,11 @@ int db_pg_lock_wait(uint32_t ms)
 
 	re_snprintf(sql, sizeof(sql), "SET lock_timeout = %u", ms);
 
-	return exec_simple(sql, NULL);
+	err = exec_simple(sql, NULL);
+	if (!err)
+		pg.lock_ms = ms;
+
+	return err;
 }
 
 
@@ -506,7 +574,7 @@ static int migrate(int ver)
 
 	if (!err)
 		err = exec_simple("COMMIT", "COMMIT");
-	if (err && PQstatus(pg.conn) == CONNECTION_OK &&
+	if (err && conn_ok() &&
 	    PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
 		(void)exec_simple("ROLLBACK", NULL);
 
@@ -531,11 +599,10 @@ static int schema_create(int *ver)
 		return 0;
 	}
 
-	if (PQstatus(pg.conn) == CONNECTION_OK &&
-	    PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
+	if (conn_ok() && PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
 		(void)exec_simple("ROLLBACK", NULL);
 
-	if (PQstatus(pg.conn) != CONNECTION_OK || schema_version(ver) ||
+	if (!conn_ok() || schema_version(ver) ||
 	    *ver != pg_schema_ver)
 		return err;
 
@@ -603,11 +670,7 @@ static int open_conn(const char *uri, bool create, bool older, char *msg,
 
 	(void)PQsetNoticeProcessor(pg.conn, notice_quiet, NULL);
 
-	/* a binding is answered only once it is on the server's disk; the
-	   HA1s read in hex; text in UTF-8 whatever the database's */
-	err = exec_simple("SET synchronous_commit = on;"
-			  " SET bytea_output = hex;"
-			  " SET client_encoding = 'UTF8'", NULL);
+	err = exec_simple(SESSION_SET, NULL);
 	if (err)
 		goto out;
 
@@ -688,8 +751,8 @@ int db_pg_open_older(const char *uri, bool create, char *msg, size_t size)
  */
 void db_pg_stmts_release(void)
 {
-	if (!pg.conn || PQstatus(pg.conn) != CONNECTION_OK)
-		return;   /* a new session (PQreset) has none */
+	if (!pg.conn || !conn_ok())
+		return;   /* a new session (PQresetStart) has none */
 
 	/* the statements are session-wide, outside any transaction: only
 	   once the server dropped them may their names be prepared again */
@@ -710,7 +773,10 @@ void db_pg_close(void)
 	pg.depth = 0;
 	pg.doomed = false;
 	pg.down = false;
+	pg.broken = false;
+	pg.resetting = false;
 	pg.retry_at = 0;
+	pg.lock_ms = 0;
 	++pg.gen;
 }
 
@@ -723,92 +789,4 @@ void db_pg_close(void)
 const char *db_pg_errmsg(void)
 {
 	return pg.err;
-}
-
-
-static struct pg_stmt st_secret_get = {
-	.sql = "SELECT encode(value, 'hex') FROM secrets WHERE name = $1"
-};
-
-static struct pg_stmt st_secret_put = {
-	.sql = "INSERT INTO secrets (name, value) VALUES ($1,"
-	       " decode($2, 'hex')) ON CONFLICT (name) DO NOTHING"
-};
-
-
-static int secret_read(const char *name, uint8_t *key, size_t len,
-		       bool *found)
-{
-	const char *v[1] = {name};
-	PGresult *res;
-	const char *hex;
-	int err;
-
-	*found = false;
-
-	err = db_pg_query(&res, &st_secret_get, 1, v);
-	if (err)
-		return err;
-
-	hex = PQntuples(res) ? PQgetvalue(res, 0, 0) : "";
-	if (strlen(hex) == 2 * len) {
-		struct pl pl;
-		size_t i;
-
-		for (i = 0; i < len; i++) {
-			pl.p = hex + 2 * i;
-			pl.l = 2;
-			key[i] = (uint8_t)pl_x32(&pl);
-		}
-		*found = true;
-	}
-
-	PQclear(res);
-
-	return 0;
-}
-
-
-/**
- * Get a secret kept in PostgreSQL, making it (random) the first time:
- * every node sharing the database gets the same
- *
- * @param name  Name of the secret
- * @param key   Buffer for it
- * @param len   Its length
- * @param fresh Random bytes to store if it is new
- *
- * @return 0 if success, otherwise errorcode
- */
-int db_pg_secret(const char *name, uint8_t *key, size_t len,
-		 const uint8_t *fresh)
-{
-	char hex[129];
-	const char *v[2] = {name, hex};
-	PGresult *res;
-	bool found;
-	size_t i;
-	int err;
-
-	if (len * 2 >= sizeof(hex))
-		return EINVAL;
-
-	err = secret_read(name, key, len, &found);
-	if (err || found)
-		return err;
-
-	for (i = 0; i < len; i++)
-		(void)re_snprintf(hex + 2 * i, 3, "%02x", fresh[i]);
-
-	err = db_pg_query(&res, &st_secret_put, 2, v);
-	if (err)
-		return err;
-	PQclear(res);
-
-	/* another node may have won the race: use what is stored */
-	err = secret_read(name, key, len, &found);
-	if (!err && !found)
-		err = EIO;
-
-	return err;
 }

@@ -17,7 +17,8 @@
  * libpq reads notifications with any result too: each result is followed
  * by a look at them (db_pg_event_handler()). Their watchers (presence,
  * the node list) are told from the loop, never inside a store call.
- * While the connection is lost the loop tries it again every second;
+ * While the connection is lost the loop takes its reconnection a step
+ * further every 100 ms (lib/db/pg.c starts one at most every second);
  * when it is back the watchers of every table are told of a change of
  * table "" (anything may have changed, and what a session held, such
  * as an advisory lock, is gone).
@@ -33,7 +34,8 @@
 
 
 enum {
-	RETRY_INTERVAL = 1000,   /* ms between reconnection attempts */
+	RETRY_INTERVAL = 100,    /* ms between steps of a reconnection */
+	LISTEN_WAIT    = 3000,   /* ms the LISTEN's answer may take    */
 	QUEUE_MAX      = 4096,   /* payloads waiting for their watchers */
 };
 
@@ -206,13 +208,18 @@ static void readable(int flags, void *arg)
 static int listen_conn(void)
 {
 	PGconn *conn = db_pg_conn();
-	PGresult *res;
+	PGresult *res = NULL;
 	int err = 0;
 
 	if (!conn || PQstatus(conn) != CONNECTION_OK)
 		return ENOTCONN;
 
-	res = PQexec(conn, "LISTEN sipd");
+	if (!PQsendQuery(conn, "LISTEN sipd") ||
+	    db_pg_wait((struct pg_result **)&res, conn, LISTEN_WAIT)) {
+		log_warning("db: PostgreSQL LISTEN got no answer\n");
+		return EIO;
+	}
+
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		log_warning("db: PostgreSQL LISTEN failed: %s",
 			    PQresultErrorMessage(res));

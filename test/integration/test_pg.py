@@ -91,7 +91,7 @@ def test_check_names_key_line_and_message():
 
         # sipd itself creates the schema of an empty database at start
         s.start()
-        eq(psql(pg, "SELECT version FROM version"), [["4"]],
+        eq(psql(pg, "SELECT version FROM version"), [["5"]],
            "the schema sipd made at start")
         s.stop()
         psql(pg, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
@@ -125,9 +125,9 @@ def test_check_names_key_line_and_message():
         r = s.sipctl("db", "init")
         eq(r.returncode, 0, "sipctl db init: %s" % r.stderr)
         psql(pg, "UPDATE version SET version = 99")
-        refused(pg.uri, "schema version 99, not 4")
+        refused(pg.uri, "schema version 99, not 5")
         out = start_refused(s, "a schema of another version")
-        check(where in out and "schema version 99, not 4" in out,
+        check(where in out and "schema version 99, not 5" in out,
               "sipd's refusal: %s" % out)
         r = s.sipctl("user", "list")
         check(r.returncode != 0 and where in r.stderr and
@@ -194,12 +194,12 @@ def test_sipctl_on_postgresql():
               "sipctl db init" in r.stderr, "before init: %s" % r.stderr)
         r = s.sipctl("db", "init")
         eq((r.returncode, r.stdout.strip()),
-           (0, "database ready, schema version 4"), "db init")
+           (0, "database ready, schema version 5"), "db init")
         r = s.sipctl("db", "upgrade")
         eq(r.returncode, 0, "db upgrade: %s" % r.stderr)
         r = s.sipctl("db", "check")
         eq((r.returncode, r.stdout.strip()),
-           (0, "database OK, schema version 4"), "db check")
+           (0, "database OK, schema version 5"), "db check")
 
         eq(s.sipctl("user", "add", "carol@example.com", "pw3").returncode,
            0, "user add")
