@@ -16,7 +16,9 @@
  *
  * libpq reads notifications with any result too: each result is followed
  * by a look at them (db_pg_event_handler()). Their watchers (presence,
- * the node list) are told from the loop, never inside a store call.
+ * the node list) are told from the loop, never inside a store call, and
+ * only of the changes of other sessions (other nodes, other workers,
+ * sipctl): a process's modules know of its own.
  * While the connection is lost the loop takes its reconnection a step
  * further every 100 ms (lib/db/pg.c starts one at most every second);
  * when it is back the watchers of every table are told of a change of
@@ -150,7 +152,10 @@ static void drain(void)
 
 	while ((n = PQnotifies(conn))) {
 		++pn.version;
-		queue(n->extra ? n->extra : "");
+
+		/* this session's own changes: its modules knew of them */
+		if (n->be_pid != PQbackendPID(conn))
+			queue(n->extra ? n->extra : "");
 		PQfreemem(n);
 	}
 

@@ -1,12 +1,17 @@
 /**
  * @file pg_sub.c  The store's PostgreSQL engine: subscriptions
  *
+ * With several nodes (lib/node) each subscription is owned by the node
+ * that took it (its node column): that node sends its NOTIFYs and loads
+ * it at start; the live ones listed are the node's own.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <string.h>
 #include <re.h>
 #include <sipd.h>
+#include <node/node.h>
 #include "store.h"
 #include "pg.h"
 
@@ -20,9 +25,10 @@ static struct pg_stmt st_sub_insert = {
 	.sql = "INSERT INTO subscriptions (event, presentity, watcher, state,"
 	       " expires, call_id, local_tag, remote_tag, local_uri,"
 	       " remote_uri, contact, route_set, socket, received, transport,"
-	       " local_cseq, remote_cseq, version, accept, created, updated)"
-	       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-	       " $13, $14, $15, $16, $17, $18, $19, $20, $20) RETURNING id"
+	       " local_cseq, remote_cseq, version, accept, created, updated,"
+	       " node) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+	       " $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $21)"
+	       " RETURNING id"
 };
 
 /* the dialog's identity (event to remote_uri) stays as it was saved */
@@ -37,10 +43,12 @@ static struct pg_stmt st_sub_delete = {
 	.sql = "DELETE FROM subscriptions WHERE id = $1"
 };
 
+/* a node's own: each subscription is owned by the node that took it */
 static struct pg_stmt st_sub_live = {
 	.sql = "SELECT " SUB_COLUMNS " FROM subscriptions WHERE expires > $2"
 	       " AND state != 'terminated'"
 	       " AND ($1::text IS NULL OR presentity = $1)"
+	       " AND ($3::text IS NULL OR node = $3)"
 };
 
 static struct pg_stmt st_sub_list = {
@@ -119,6 +127,7 @@ int pg_sub_save(struct store_sub *sub)
 	pg_arg_i64(&a, sub->version);
 	arg_str(&a, sub->accept);
 	pg_arg_i64(&a, sub->updated);
+	pg_arg_str(&a, node_self());
 
 	err = pg_query(&res, &st_sub_insert, &a);
 	if (err)
@@ -220,6 +229,8 @@ int pg_sub_list(struct list *subs, const char *presentity, int64_t now,
 
 	pg_arg_str(&a, presentity);
 	pg_arg_i64(&a, now);
+	if (live)
+		pg_arg_str(&a, node_self());
 
 	err = pg_query(&res, live ? &st_sub_live : &st_sub_list, &a);
 	if (err)

@@ -465,6 +465,36 @@ static struct event_listener listener = {
 };
 
 
+/*
+ * A change another node (or sipctl) committed, told by PostgreSQL: a
+ * publication, or a binding, of a presentity whose watchers may be this
+ * node's. Their NOTIFYs go as for a change made here.
+ */
+static void db_changed(const char *table, const char *key, void *arg)
+{
+	bool pub = !strcmp(table, "publications");
+
+	(void)arg;
+
+	if (!key[0] || (!pub && strcmp(table, "bindings")))
+		return;
+
+	body_invalidate(key);
+
+	if (pub) {
+		busy_invalidate(key);
+	}
+	else {
+		notify_presentity(key, PKG_REG);
+	}
+
+	notify_presentity(key, PKG_PRESENCE);
+}
+
+
+static struct db_pg_watch db_watch;
+
+
 static const char *methods[] = {"SUBSCRIBE", "PUBLISH", NULL};
 static const char *needs[] = {"location", "account", "auth", NULL};
 
@@ -490,6 +520,7 @@ static void start_handler(void *arg)
 
 	sub_start();
 	publish_start(notify_presentity);
+	db_pg_watch_register(&db_watch, NULL, db_changed, NULL);
 }
 
 
@@ -653,6 +684,7 @@ static int module_init(void)
 static int module_close(void)
 {
 	tmr_cancel(&tmr_start_);
+	db_pg_watch_unregister(&db_watch);
 	stats_unregister(&refusals);
 	stats_unregister(&publications);
 	stats_unregister(&subscriptions);

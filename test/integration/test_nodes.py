@@ -17,6 +17,8 @@ from sipdlib import Sipd, check, eq, wait_for
 from test_proxy import PROXY_CONF, ACCOUNTS, UA, caller, closing, phone
 from test_nat import Trap, nated_phone
 from test_pg import pg_conf, psql
+from test_presence import PRES_CONF, PUA, pidf, publish_ok
+from test_presence import ACCOUNTS as PRES_ACCOUNTS
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "pg"))
@@ -26,9 +28,10 @@ from pgserver import PgServer                                  # noqa: E402
 class Node(Sipd):
     """A sipd node of the shared database, on its own loopback address."""
 
-    def __init__(self, pg, name, host, accounts=(), extra="", **kw):
+    def __init__(self, pg, name, host, accounts=(), extra="",
+                 base=PROXY_CONF, **kw):
         self.host = host
-        conf = pg_conf(pg.uri, PROXY_CONF.replace("127.0.0.1", host))
+        conf = pg_conf(pg.uri, base.replace("127.0.0.1", host))
         conf += "node_name %s\nnode_uri sip:%s:{port}\n" % (name, host)
         super().__init__(conf + extra, accounts=accounts, **kw)
 
@@ -232,3 +235,46 @@ def test_node_keys_checked():
             check(r.returncode != 0, "sipd -t refuses %r" % extra)
             check(want in out and "sipd.conf:" in out,
                   "%r: %s" % (want, out))
+
+
+def test_publish_at_a_reaches_watcher_at_b():
+    """alice watches bob's presence through B; bob publishes at A: B is
+    told by PostgreSQL and NOTIFYs alice the new state, at once; bob's
+    registration at A is in the NOTIFY of alice's reg subscription at B.
+    The subscription is B's: only B sends its NOTIFYs."""
+    with PgServer() as pg:
+        a = Node(pg, "a", "127.0.0.1", accounts=PRES_ACCOUNTS,
+                 base=PRES_CONF)
+        b = Node(pg, "b", "127.0.0.2", base=PRES_CONF)
+        bob = PUA(a, "bob")
+        alice = PUA(b, "alice")
+        try:
+            sub = alice.subscription("bob@example.com")
+            eq(sub.subscribe(expires=600).status, 200, "SUBSCRIBE at B")
+            n = sub.notify()
+            eq(n.msg.src, b.addr, "the first NOTIFY comes from B")
+            eq(psql(pg, "SELECT node FROM subscriptions"), [["b"]],
+               "the subscription is B's")
+
+            t0 = time.time()
+            publish_ok(bob, pidf("bob@example.com",
+                                 (("bob-desk", "open", "Lunch"),),
+                                 activities=("away",)), expires=600)
+            n = sub.notify(timeout=3.0, pred=lambda n: n.pidf().tuples)
+            took = time.time() - t0
+            eq(n.msg.src, b.addr, "the NOTIFY of bob's PUBLISH at A comes"
+               " from B, which owns the subscription")
+            eq(n.pidf().tuples, {"bob-desk": "open"}, "bob's tuple")
+            eq(n.pidf().activities, {"away"}, "bob's activity")
+            check(took < 1.5, "told at once: %.2f s" % took)
+
+            reg = alice.subscription("bob@example.com", event="reg")
+            eq(reg.subscribe(expires=600).status, 200, "reg SUBSCRIBE")
+            reg.notify()
+            bob.register()
+            n = reg.notify(timeout=3.0,
+                           pred=lambda n: bob.contact_uri in n.body)
+            eq(n.msg.src, b.addr, "bob's registration at A, told by B")
+        finally:
+            closing(alice, bob)
+            close_all(a, b)
