@@ -92,3 +92,4 @@ int  pg_sub_purge(int64_t now);
 int  pg_sub_list(struct list *subs, const char *presentity, int64_t now,
 		 bool live);
 int  pg_sub_expired(struct list *ids, int64_t now, uint32_t limit);
+int  pg_sub_adopt(struct list *subs, const char *node, int64_t now);

@@ -47,6 +47,7 @@ const struct store_engine store_pg = {
 	.sub_purge       = pg_sub_purge,
 	.sub_list        = pg_sub_list,
 	.sub_expired     = pg_sub_expired,
+	.sub_adopt       = pg_sub_adopt,
 	.check           = pg_check,
 	.lock_wait       = pg_lock_wait,
 	.begin           = pg_begin,

@@ -2,8 +2,11 @@
  * @file pg_sub.c  The store's PostgreSQL engine: subscriptions
  *
  * With several nodes (lib/node) each subscription is owned by the node
- * that took it (its node column): that node sends its NOTIFYs and loads
- * it at start; the live ones listed are the node's own.
+ * that took it (its node column): that node sends its NOTIFYs, loads it
+ * at start and ends it when it expires; the live ones listed, and the
+ * expired ones, are the node's own. The live subscriptions of a node
+ * that is gone (the advisory lock of its name free: lib/node) are taken
+ * over by the first node that asks (pg_sub_adopt(), one UPDATE).
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -15,6 +18,11 @@
 #include "store.h"
 #include "pg.h"
 
+
+#define SUB_RETURNING "subscriptions.id, event, presentity, watcher," \
+	" state, expires, call_id, local_tag, remote_tag, local_uri," \
+	" remote_uri, contact, route_set, socket, received, transport," \
+	" local_cseq, remote_cseq, version, accept, updated"
 
 #define SUB_COLUMNS "id, event, presentity, watcher, state, expires," \
 	" call_id, local_tag, remote_tag, local_uri, remote_uri, contact," \
@@ -59,7 +67,19 @@ static struct pg_stmt st_sub_list = {
 
 static struct pg_stmt st_sub_expired = {
 	.sql = "SELECT id FROM subscriptions WHERE expires <= $1"
-	       " AND state != 'terminated' LIMIT $2"
+	       " AND state != 'terminated'"
+	       " AND ($3::text IS NULL OR node = $3) LIMIT $2"
+};
+
+/* the live ones of nodes whose name's lock is free (lib/node): gone */
+static struct pg_stmt st_sub_adopt = {
+	.sql = "UPDATE subscriptions SET node = $1 FROM (SELECT name FROM"
+	       " nodes n WHERE name != $1 AND NOT EXISTS (SELECT 1 FROM"
+	       " pg_locks l WHERE l.locktype = 'advisory' AND l.classid ="
+	       " 20925 AND l.objid = hashtext(n.name)::oid AND l.objsubid = 2"
+	       " AND l.granted)) gone WHERE subscriptions.node = gone.name"
+	       " AND expires > $2 AND state != 'terminated'"
+	       " RETURNING " SUB_RETURNING
 };
 
 static struct pg_stmt st_sub_purge = {
@@ -220,19 +240,14 @@ static int sub_read(struct store_sub *s, const PGresult *res, int i)
 }
 
 
-int pg_sub_list(struct list *subs, const char *presentity, int64_t now,
-		bool live)
+/* The subscriptions of a statement's rows, appended to a list */
+static int rows_read(struct list *subs, struct pg_stmt *st,
+		     const struct pg_args *a)
 {
-	struct pg_args a = {.n = 0};
 	PGresult *res;
 	int i, err;
 
-	pg_arg_str(&a, presentity);
-	pg_arg_i64(&a, now);
-	if (live)
-		pg_arg_str(&a, node_self());
-
-	err = pg_query(&res, live ? &st_sub_live : &st_sub_list, &a);
+	err = pg_query(&res, st, a);
 	if (err)
 		return err;
 
@@ -256,6 +271,31 @@ int pg_sub_list(struct list *subs, const char *presentity, int64_t now,
 }
 
 
+int pg_sub_list(struct list *subs, const char *presentity, int64_t now,
+		bool live)
+{
+	struct pg_args a = {.n = 0};
+
+	pg_arg_str(&a, presentity);
+	pg_arg_i64(&a, now);
+	if (live)
+		pg_arg_str(&a, node_self());
+
+	return rows_read(subs, live ? &st_sub_live : &st_sub_list, &a);
+}
+
+
+int pg_sub_adopt(struct list *subs, const char *node, int64_t now)
+{
+	struct pg_args a = {.n = 0};
+
+	pg_arg_str(&a, node);
+	pg_arg_i64(&a, now);
+
+	return rows_read(subs, &st_sub_adopt, &a);
+}
+
+
 int pg_sub_expired(struct list *ids, int64_t now, uint32_t limit)
 {
 	struct pg_args a = {.n = 0};
@@ -264,6 +304,7 @@ int pg_sub_expired(struct list *ids, int64_t now, uint32_t limit)
 
 	pg_arg_i64(&a, now);
 	pg_arg_i64(&a, limit);
+	pg_arg_str(&a, node_self());
 
 	err = pg_query(&res, &st_sub_expired, &a);
 	if (err)

@@ -202,6 +202,7 @@ struct store_engine {
 	int (*sub_list)(struct list *subs, const char *presentity,
 			int64_t now, bool live);
 	int (*sub_expired)(struct list *ids, int64_t now, uint32_t limit);
+	int (*sub_adopt)(struct list *subs, const char *node, int64_t now);
 
 	/* the database as a whole */
 	int (*check)(char *problem, size_t size);
@@ -309,6 +310,7 @@ int  store_sub_purge(int64_t now);
 int  store_sub_list(struct list *subs, const char *presentity, int64_t now,
 		    bool live);
 int  store_sub_expired(struct list *ids, int64_t now, uint32_t limit);
+int  store_sub_adopt(struct list *subs, const char *node, int64_t now);
 
 
 /* --- Transactions and changes ------------------------------------------- */

@@ -383,3 +383,28 @@ int store_sub_expired(struct list *ids, int64_t now, uint32_t limit)
 
 	return engine->sub_expired(ids, now, limit);
 }
+
+
+/**
+ * Take over the live subscriptions of the nodes that are gone (their
+ * name's lock free): they become this node's
+ *
+ * @param subs List the subscriptions taken over are added to
+ * @param node This node's name
+ * @param now  Current time, epoch seconds
+ *
+ * @return 0 if success, ENOSYS without several nodes (SQLite),
+ *         otherwise errorcode
+ */
+int store_sub_adopt(struct list *subs, const char *node, int64_t now)
+{
+	const struct store_engine *engine = store_engine();
+
+	if (!subs || !node)
+		return EINVAL;
+
+	if (!engine->sub_adopt)
+		return ENOSYS;
+
+	return engine->sub_adopt(subs, node, now);
+}

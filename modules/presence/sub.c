@@ -10,6 +10,9 @@
  * to both, so that they only ever grow, even after a crash. Expired
  * subscriptions end a few at a time.
  *
+ * With several nodes on PostgreSQL each subscription is its node's; every
+ * ADOPT_INTERVAL a node takes over those of the nodes that are gone.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -17,6 +20,7 @@
 #include <re.h>
 #include <sipd.h>
 #include <store/store.h>
+#include <node/node.h>
 #include "presence.h"
 
 
@@ -28,6 +32,7 @@ enum {
 	STORE_AHEAD = 100,         /* CSeq or version not yet stored  */
 	RESTART_MARGIN = 1000,     /* added to CSeq and version       */
 	RESTART_PACE = 200,        /* NOTIFYs every 100 ms at restart */
+	ADOPT_INTERVAL = 2000,     /* ms between looks for gone nodes  */
 };
 
 
@@ -41,6 +46,7 @@ static struct {
 	struct tmr tmr_expire;
 	struct tmr tmr_flush;
 	struct tmr tmr_restart;
+	struct tmr tmr_adopt;
 	sub_notify_h *notifyh;      /* sends a subscription's NOTIFY */
 	sub_terminate_h *terminateh; /* ends one with a final NOTIFY  */
 	struct le *restart_next;   /* moved on when its subscription ends */
@@ -380,6 +386,56 @@ static int pkg_decode(enum pkg *pkg, const char *name)
 }
 
 
+/* A subscription from its row; NULL for a row of an unknown package */
+static struct sub *restore(struct store_sub *rec)
+{
+	struct sub *sub;
+	struct pl tp;
+
+	if (sub_alloc(&sub))
+		return NULL;
+
+	sub->id = rec->id;
+	if (pkg_decode(&sub->pkg, rec->event)) {
+		mem_deref(sub);
+		return NULL;
+	}
+
+	sub->state = !strcmp(rec->state, "active") ? SUB_ACTIVE :
+		SUB_PENDING;
+	sub->expires = rec->expires;
+
+	/* the strings change hands */
+	sub->presentity = mem_ref(rec->presentity);
+	sub->watcher    = mem_ref(rec->watcher);
+	sub->call_id    = mem_ref(rec->call_id);
+	sub->local_tag  = mem_ref(rec->local_tag);
+	sub->remote_tag = mem_ref(rec->remote_tag);
+	sub->local_uri  = mem_ref(rec->local_uri);
+	sub->remote_uri = mem_ref(rec->remote_uri);
+	sub->contact    = mem_ref(rec->contact);
+	sub->route_set  = mem_ref(rec->route_set);
+	sub->socket     = mem_ref(rec->sock);
+	sub->accept     = mem_ref(rec->accept);
+
+	if (*rec->received)
+		(void)sa_decode(&sub->received, rec->received,
+				strlen(rec->received));
+	pl_set_str(&tp, *rec->transport ? rec->transport : "udp");
+	if (transp_decode(&sub->tp, &tp))
+		sub->tp = SIP_TRANSP_UDP;
+
+	/* CSeq and versions only grow, even after a crash */
+	sub->local_cseq = rec->local_cseq + RESTART_MARGIN;
+	sub->remote_cseq = rec->remote_cseq;
+	sub->version = rec->version + RESTART_MARGIN;
+	sub_index(sub);
+	sub_dirty(sub);
+
+	return sub;
+}
+
+
 /**
  * Load the live subscriptions from the database (at start)
  *
@@ -397,51 +453,8 @@ int sub_load(void)
 	err = store_sub_list(&rows, NULL, time_now(), true);
 
 	for (le = rows.head; le && !err; le = le->next) {
-		struct store_sub *rec = le->data;
-		struct sub *sub;
-		struct pl tp;
-
-		err = sub_alloc(&sub);
-		if (err)
-			break;
-
-		sub->id = rec->id;
-		if (pkg_decode(&sub->pkg, rec->event)) {
-			mem_deref(sub);
-			continue;
-		}
-
-		sub->state = !strcmp(rec->state, "active") ? SUB_ACTIVE :
-			SUB_PENDING;
-		sub->expires = rec->expires;
-
-		/* the strings change hands */
-		sub->presentity = mem_ref(rec->presentity);
-		sub->watcher    = mem_ref(rec->watcher);
-		sub->call_id    = mem_ref(rec->call_id);
-		sub->local_tag  = mem_ref(rec->local_tag);
-		sub->remote_tag = mem_ref(rec->remote_tag);
-		sub->local_uri  = mem_ref(rec->local_uri);
-		sub->remote_uri = mem_ref(rec->remote_uri);
-		sub->contact    = mem_ref(rec->contact);
-		sub->route_set  = mem_ref(rec->route_set);
-		sub->socket     = mem_ref(rec->sock);
-		sub->accept     = mem_ref(rec->accept);
-
-		if (*rec->received)
-			(void)sa_decode(&sub->received, rec->received,
-					strlen(rec->received));
-		pl_set_str(&tp, *rec->transport ? rec->transport : "udp");
-		if (transp_decode(&sub->tp, &tp))
-			sub->tp = SIP_TRANSP_UDP;
-
-		/* CSeq and versions only grow, even after a crash */
-		sub->local_cseq = rec->local_cseq + RESTART_MARGIN;
-		sub->remote_cseq = rec->remote_cseq;
-		sub->version = rec->version + RESTART_MARGIN;
-		sub_index(sub);
-		sub_dirty(sub);
-		++n;
+		if (restore(le->data))
+			++n;
 	}
 
 	list_flush(&rows);
@@ -450,6 +463,52 @@ int sub_load(void)
 		log_info("presence: %u subscriptions restored\n", n);
 
 	return err;
+}
+
+
+/*
+ * The subscriptions of nodes that are gone (several nodes on PostgreSQL:
+ * lib/node) become this node's: they leave from a socket of this node of
+ * their transport (a connection of theirs was the dead node's: the
+ * watcher is reached at its Contact), and each watcher hears the
+ * current state from this node at once.
+ */
+static void adopt_handler(void *arg)
+{
+	struct list rows = LIST_INIT;
+	struct le *le;
+	uint32_t n = 0;
+	(void)arg;
+
+	tmr_start(&subs.tmr_adopt, ADOPT_INTERVAL, adopt_handler, NULL);
+
+	if (store_sub_adopt(&rows, node_self(), time_now()))
+		return;
+
+	for (le = rows.head; le; le = le->next) {
+		struct sub *sub = restore(le->data);
+		struct sipd_sock *sock;
+
+		if (!sub)
+			continue;
+
+		sock = sock_choose(sub->tp, AF_UNSPEC, NULL);
+		if (sock) {
+			mem_deref(sub->socket);
+			(void)str_dup(&sub->socket, sock_name(sock));
+		}
+		if (sub->tp != SIP_TRANSP_UDP)
+			sa_init(&sub->received, AF_UNSPEC);
+
+		++n;
+		subs.notifyh(sub);
+	}
+
+	list_flush(&rows);
+
+	if (n)
+		log_notice("presence: %u subscriptions of nodes that are gone"
+			   " taken over\n", n);
 }
 
 
@@ -530,6 +589,10 @@ void sub_start(void)
 
 	tmr_start(&subs.tmr_expire, TICK, expire_handler, NULL);
 	tmr_start(&subs.tmr_flush, FLUSH_INTERVAL, flush_handler, NULL);
+
+	if (node_self())
+		tmr_start(&subs.tmr_adopt, ADOPT_INTERVAL, adopt_handler,
+			  NULL);
 }
 
 
@@ -561,6 +624,7 @@ void sub_close(void)
 	tmr_cancel(&subs.tmr_expire);
 	tmr_cancel(&subs.tmr_flush);
 	tmr_cancel(&subs.tmr_restart);
+	tmr_cancel(&subs.tmr_adopt);
 	subs.restart_next = NULL;
 
 	/* what a restart would otherwise only cover with its margin */

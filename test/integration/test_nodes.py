@@ -278,3 +278,41 @@ def test_publish_at_a_reaches_watcher_at_b():
         finally:
             closing(alice, bob)
             close_all(a, b)
+
+
+def test_subscriptions_of_killed_node_taken_over():
+    """alice subscribes at A; A is killed (-9): within a few seconds B
+    owns the subscription (PostgreSQL ended A's session, and its lock),
+    NOTIFYs alice the current state from its own socket, and a PUBLISH
+    at B reaches alice."""
+    with PgServer() as pg:
+        a = Node(pg, "a", "127.0.0.1", accounts=PRES_ACCOUNTS,
+                 base=PRES_CONF)
+        b = Node(pg, "b", "127.0.0.2", base=PRES_CONF)
+        alice = PUA(a, "alice")
+        bob = PUA(b, "bob")
+        try:
+            sub = alice.subscription("bob@example.com")
+            eq(sub.subscribe(expires=600).status, 200, "SUBSCRIBE at A")
+            eq(sub.notify().msg.src, a.addr, "A's NOTIFY")
+            t0 = time.time()
+            a.kill9()
+            n = sub.notify(timeout=6.0)
+            took = time.time() - t0
+            eq(n.msg.src, b.addr, "the NOTIFY after the takeover comes"
+               " from B")
+            eq(n.state, "active", "still active")
+            check(took < 4.0, "taken over within 4 s: %.2f s" % took)
+            eq(psql(pg, "SELECT node FROM subscriptions"), [["b"]],
+               "the subscription is B's now")
+            check("taken over" in b.log(), "B says so: %s" % b.log()[-500:])
+
+            publish_ok(bob, pidf("bob@example.com",
+                                 (("bob-desk", "open", "Back"),)),
+                       expires=600)
+            n = sub.notify(timeout=3.0, pred=lambda n: n.pidf().tuples)
+            eq(n.pidf().tuples, {"bob-desk": "open"}, "bob's PUBLISH at"
+               " B reaches alice after the takeover")
+        finally:
+            closing(alice, bob)
+            close_all(a, b)
