@@ -511,6 +511,7 @@ int  db_pg_check(char *problem, size_t size);
 int  db_pg_lock_wait(uint32_t ms);
 const char *db_pg_errmsg(void);
 int  db_pg_version(uint64_t *version);
+void db_pg_clear(struct pg_result *res);
 
 /** What a notification of PostgreSQL's triggers names: table and key */
 typedef void (db_pg_changed_h)(const char *table, const char *key,

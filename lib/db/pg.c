@@ -394,6 +394,17 @@ int db_pg_query(struct pg_result **resp, struct pg_stmt *st, int n,
 
 
 /**
+ * Free a result of db_pg_query()
+ *
+ * @param res Result, may be NULL
+ */
+void db_pg_clear(struct pg_result *res)
+{
+	PQclear((PGresult *)res);
+}
+
+
+/**
  * Begin a transaction; one begun inside another is part of it
  *
  * @return 0 if success, otherwise errorcode

@@ -129,6 +129,28 @@ void callstate_event(const struct call_event *ce)
 }
 
 
+/**
+ * Whether an event tells nothing new: its call is known in that state
+ * (or it ends a call not known)
+ *
+ * @param ce The event
+ *
+ * @return True if nothing would change
+ */
+bool callstate_known(const struct call_event *ce)
+{
+	struct key k = {ce->aor, ce->call_id, ce->initiator};
+	const struct call *c;
+
+	c = calls ? list_ledata(hash_lookup(calls, hash_joaat_str(ce->aor),
+					    call_cmp, &k)) : NULL;
+	if (!c)
+		return ce->state == CALL_TERMINATED;
+
+	return c->state == ce->state;
+}
+
+
 static bool aor_cmp(struct le *le, void *arg)
 {
 	const struct call *c = le->data;

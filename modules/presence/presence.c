@@ -433,16 +433,24 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 }
 
 
+/* A call event, of this process's proxy or told by another process */
+static void call_event(const struct call_event *ce)
+{
+	callstate_event(ce);
+	notify_presentity(ce->aor, PKG_DIALOG);
+	notify_presentity(ce->aor, PKG_PRESENCE);
+	/* terminated calls go once their watchers heard of them */
+	callstate_expire(ce->aor);
+}
+
+
 static void event_handler(const struct sipd_event *ev, void *arg)
 {
 	(void)arg;
 
 	if (ev->call) {
-		callstate_event(ev->call);
-		notify_presentity(ev->call->aor, PKG_DIALOG);
-		notify_presentity(ev->call->aor, PKG_PRESENCE);
-		/* terminated calls go once their watchers heard of them */
-		callstate_expire(ev->call->aor);
+		shared_call_send(ev->call);
+		call_event(ev->call);
 		return;
 	}
 
@@ -468,13 +476,19 @@ static struct event_listener listener = {
 /*
  * A change another node (or sipctl) committed, told by PostgreSQL: a
  * publication, or a binding, of a presentity whose watchers may be this
- * node's. Their NOTIFYs go as for a change made here.
+ * node's; or the call events of another process (shared.c). Their
+ * NOTIFYs go as for a change made here.
  */
 static void db_changed(const char *table, const char *key, void *arg)
 {
 	bool pub = !strcmp(table, "publications");
 
 	(void)arg;
+
+	if (!strcmp(table, "calls")) {
+		shared_call_told(key, call_event);
+		return;
+	}
 
 	if (!key[0] || (!pub && strcmp(table, "bindings")))
 		return;
@@ -685,6 +699,7 @@ static int module_close(void)
 {
 	tmr_cancel(&tmr_start_);
 	db_pg_watch_unregister(&db_watch);
+	shared_close();
 	stats_unregister(&refusals);
 	stats_unregister(&publications);
 	stats_unregister(&subscriptions);

@@ -174,6 +174,15 @@ void callstate_prune(const char *aor);
 void callstate_expire(const char *aor);
 void callstate_close(void);
 
+/* callstate.c */
+bool callstate_known(const struct call_event *ce);
+
+/* shared.c */
+typedef void (shared_call_h)(const struct call_event *ce);
+void shared_call_send(const struct call_event *ce);
+void shared_call_told(const char *key, shared_call_h *h);
+void shared_close(void);
+
 /* busy.c */
 bool busy_decide(const struct list *bodies);
 void busy_invalidate(const char *presentity);

@@ -316,3 +316,42 @@ def test_subscriptions_of_killed_node_taken_over():
         finally:
             closing(alice, bob)
             close_all(a, b)
+
+
+def test_busy_lamp_at_b_follows_call_proxied_by_a():
+    """carol watches bob's dialog through B; alice calls bob and both are
+    at A (the call never touches B): B hears of A's call events through
+    PostgreSQL, and carol's busy lamp shows bob's call confirmed, then
+    terminated, in NOTIFYs from B."""
+    from test_presence import presence_sub, dialogs_of, call_bob
+    with PgServer() as pg:
+        a = Node(pg, "a", "127.0.0.1", accounts=PRES_ACCOUNTS,
+                 base=PRES_CONF)
+        b = Node(pg, "b", "127.0.0.2", base=PRES_CONF)
+        bob = PUA(a, "bob")
+        alice = PUA(a, "alice")
+        carol = PUA(b, "carol")
+        try:
+            bob.register(expires=300)
+            dsub, n = presence_sub(carol, "bob@example.com", "dialog")
+            eq(dialogs_of(n)[1], [], "no dialog before the call")
+            time.sleep(1.1)       # past the rate limit
+            d, inc = call_bob(a, alice, bob)
+            n = dsub.notify(timeout=4, what="dialog NOTIFY, confirmed",
+                            pred=lambda n: any(
+                                x["state"] == "confirmed" for x in
+                                dialogs_of(n)[1]))
+            eq(n.msg.src, b.addr, "from B, which owns the subscription")
+            x = dialogs_of(n)[1][0]
+            eq(x.get("call-id"), d.callid, "the call's Call-ID")
+            eq(x.get("direction"), "recipient", "bob is the recipient")
+            d.request("BYE", wait=False)
+            inc.expect_and_reply("BYE")
+            n = dsub.notify(timeout=4, what="dialog NOTIFY, terminated",
+                            pred=lambda n: any(
+                                x["state"] == "terminated" for x in
+                                dialogs_of(n)[1]))
+            eq(n.msg.src, b.addr, "the lamp goes off, from B")
+        finally:
+            closing(alice, bob, carol)
+            close_all(a, b)
