@@ -1,19 +1,22 @@
 """sipd and sipctl on PostgreSQL (db postgresql://...): registrations,
 calls, sipctl, the copy from SQLite, sipd -t's answers to a wrong
-password, port or schema version, and an outage of the server.
+password, port or schema version, an outage of the server, and a server
+that hangs (frozen with SIGSTOP).
 
 Each test starts its own PostgreSQL server (test/pg/pgserver.py) on
 127.0.0.1 and stops it by PID; rows are read with psql.
 """
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import time
 
-from sipdlib import (Sipd, ROOT, SIPD, MODULES, check, eq, wait_for,
-                     free_port, start_refused)
+from sipdlib import (Sipd, Client, ROOT, SIPD, MODULES, check, eq,
+                     wait_for, free_port, start_refused, timing,
+                     parse_challenge, digest_header)
 from test_proxy import PROXY_CONF, ACCOUNTS, UA, phone, caller, closing
 from test_presence import PRES_CONF, PUA, pidf
 from test_presence import ACCOUNTS as PRES_ACCOUNTS
@@ -366,3 +369,150 @@ def test_presence_outage_500_retry_after():
                [["carol@example.com"]], "the publication in PostgreSQL")
         finally:
             carol.close()
+
+
+def freeze(pg, pids):
+    """SIGSTOP to the postmaster, then to its children (it forks no more
+    once stopped): the server hangs with its sockets open, the kernel
+    still accepting connections for it. The PIDs stopped are added to
+    pids, for thaw()."""
+    os.kill(pg.proc.pid, signal.SIGSTOP)
+    pids.append(pg.proc.pid)
+    r = subprocess.run(["pgrep", "-P", str(pg.proc.pid)],
+                       capture_output=True, text=True, timeout=10)
+    for pid in r.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGSTOP)
+            pids.append(int(pid))
+        except ProcessLookupError:
+            pass
+    check(len(pids) > 1, "no backend of the postmaster to stop")
+
+
+def thaw(pids):
+    for pid in reversed(pids):
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def register_timed(cl, aor, password, timeout=8.0):
+    """REGISTER, the 401 answered: (seconds to the 401, the final
+    response to the authenticated REGISTER or None, its seconds)."""
+    ruri = "sip:" + aor.split("@", 1)[1]
+    hdrs = ["Contact: <sip:%s@%s:%d>" % (aor.split("@")[0], cl.local[0],
+                                         cl.local[1]), "Expires: 300"]
+    to = "<sip:%s>" % aor
+    frm = "<sip:%s>;tag=%s" % (aor, cl.ftag)
+    t0 = time.monotonic()
+    cl.request("REGISTER", ruri, hdrs, to=to, frm=frm)
+    r = cl.final(timeout)
+    t_401 = time.monotonic() - t0
+    check(r is not None and r.status == 401, "no 401 to REGISTER within"
+          " %.1f s: %s" % (timeout, r and r.start))
+    chall = [parse_challenge(v) for v in r.all("www-authenticate")
+             if "SHA-256" in v][0]
+    auth = digest_header(chall, "REGISTER", ruri, aor.split("@")[0],
+                         password)
+    t0 = time.monotonic()
+    cl.request("REGISTER", ruri, hdrs + ["Authorization: " + auth],
+               to=to, frm=frm)
+    r = cl.final(timeout)
+    return t_401, r, time.monotonic() - t0
+
+
+@timing
+def test_frozen_server_answers_within_seconds():
+    """PostgreSQL frozen (SIGSTOP to the postmaster and its backends: the
+    sockets stay open, nothing answers): the first request that needs the
+    database gets 500 with Retry-After: 5 within WAIT_MS (3 s), the loss
+    logged once; then the loop is free: an OPTIONS and a 401 come at
+    once, and the requests that need the database get their 500 at once
+    (the reconnection never blocks); after SIGCONT the service returns
+    within seconds, the return logged."""
+    with PgServer() as pg, Sipd(pg_conf(pg.uri), accounts=ACCOUNTS) as s:
+        bob = phone(s, "bob")
+        cl = Client(s.addr)
+        times = {}
+        pids = []
+        try:
+            freeze(pg, pids)
+            t_401, r, t = register_timed(cl, "bob@example.com", "secret2")
+            times["first 401"] = t_401
+            times["first REGISTER"] = t
+            check(t_401 < 1.0, "the 401 came after %.2f s" % t_401)
+            check(r is not None, "no answer to REGISTER within 8 s")
+            eq((r.status, r.get("retry-after")), (500, "5"),
+               "REGISTER with the server frozen")
+            check(2.5 <= t <= 4.5, "the 500 came after %.2f s" % t)
+            frozen_at = time.monotonic()
+
+            # the loop is free: what needs no database at once
+            t0 = time.monotonic()
+            cl.request("OPTIONS", "sip:example.com")
+            r = cl.final(1.0)
+            times["OPTIONS"] = time.monotonic() - t0
+            check(r is not None and r.status == 200,
+                  "OPTIONS during the freeze: %s" % (r and r.start))
+
+            # what needs it: 500 at once, again and again, while the
+            # reconnection attempts wait for the server (one given up
+            # after 5 s, the next started)
+            later = []
+            while time.monotonic() - frozen_at < 6.5:
+                t_401, r, t = register_timed(cl, "bob@example.com",
+                                             "secret2", timeout=1.0)
+                check(r is not None, "no answer to REGISTER within 1 s")
+                eq((r.status, r.get("retry-after")), (500, "5"),
+                   "REGISTER %d with the server frozen" % len(later))
+                later.append(max(t_401, t))
+                time.sleep(0.5)
+            times["later REGISTERs (max)"] = max(later)
+            alice = caller(s)
+            try:
+                t0 = time.monotonic()
+                d = alice.invite("sip:bob@example.com")
+                r = d.final(timeout=1.0)
+                times["INVITE"] = time.monotonic() - t0
+                eq((r.status, r.get("retry-after")), (500, "5"),
+                   "INVITE with the server frozen")
+            finally:
+                alice.close()
+            check(s.alive(), "sipd died during the freeze")
+        finally:
+            thaw(pids)
+        thawed_at = time.monotonic()
+
+        try:
+            def back():
+                r = cl.register("bob@example.com", "secret2")
+                return r is not None and r.status == 200
+            wait_for(back, "a 200 to REGISTER after SIGCONT", timeout=5)
+            times["service back after SIGCONT"] = (time.monotonic() -
+                                                   thawed_at)
+            alice = caller(s)
+            try:
+                d = alice.invite("sip:bob@example.com")
+                inc = bob.expect_invite()
+                inc.answer()
+                eq(d.final().status, 200, "a call after SIGCONT")
+                inc.expect_ack()
+            finally:
+                alice.close()
+        finally:
+            bob.close()
+            cl.close()
+
+        log = s.log()
+        eq(log.count("PostgreSQL connection lost"), 1,
+           "the loss logged once:\n" + log)
+        check("PostgreSQL connection lost: no answer from PostgreSQL"
+              " within 3000 ms" in log, "why it was lost:\n" + log)
+        check("PostgreSQL connection back" in log,
+              "no log line of the return:\n" + log)
+        for word in ("cannot save", "credentials of", "routing"):
+            check(word not in log, "a request logged the loss (%s):\n"
+                  % word + log)
+        check(s.alive(), "sipd died")
+        print("  " + ", ".join("%s %.2f s" % kv for kv in times.items()))
