@@ -81,7 +81,7 @@ static const struct {
 static const char *restart_keys[] = {
 	"listen", "module", "module_path", "db", "db_sync", "fd_limit",
 	"control_socket", "metrics_listen", "metrics_allow_remote", "workers",
-	NULL
+	"node_name", "node_uri", NULL
 };
 
 

@@ -139,6 +139,8 @@ int db_pg_use(const char *uri, bool create, bool older, bool check_only)
 		return db_key_fail("cannot connect to PostgreSQL: %s", msg);
 
 	case EPROTO:
+		if (strstr(msg, "sipctl db upgrade"))
+			return db_key_fail("PostgreSQL database has %s", msg);
 		return db_key_fail("PostgreSQL database has %s (another"
 				   " sipd's): use a database of this"
 				   " version", msg);

@@ -57,9 +57,15 @@ enum {
 
 /* what every session of sipd's sets: a binding is answered only once it
    is on the server's disk; the HA1s read in hex; text in UTF-8 whatever
-   the database's */
+   the database's; a lock another session holds (sipctl's) is waited for
+   less than an answer is (a clean EBUSY, the connection kept; sipctl
+   sets its own: db_pg_lock_wait()); a client gone without a word (its
+   machine died) found within about 25 s, and its advisory lock (its
+   node's name) freed */
 #define SESSION_SET "SET synchronous_commit = on; SET bytea_output = hex;" \
-	" SET client_encoding = 'UTF8'"
+	" SET client_encoding = 'UTF8'; SET lock_timeout = 2000;" \
+	" SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5;" \
+	" SET tcp_keepalives_count = 3"
 
 #define CONNECT_TIMEOUT "5"      /* s, unless the URI says */
 
@@ -703,7 +709,7 @@ static int open_conn(const char *uri, bool create, bool older, char *msg,
 			re_snprintf(pg.err, sizeof(pg.err),
 				    "schema version %d, not %d%s", ver,
 				    pg_schema_ver, ver < pg_schema_ver ?
-				    " (run 'sipctl db upgrade')" : "");
+				    ": run 'sipctl db upgrade'" : "");
 			err = EPROTO;
 		}
 		else {

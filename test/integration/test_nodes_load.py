@@ -42,10 +42,12 @@ class Node(Sipd):
     server as its database, log level info (a load writes no line per
     request)."""
 
-    def __init__(self, pg, host="127.0.0.1", accounts=()):
+    def __init__(self, pg, host="127.0.0.1", accounts=(), name=None):
         self.host = host
         conf = pg_conf(pg.uri, PROXY_CONF.replace("127.0.0.1", host)
                        .replace("log_level debug", "log_level info"))
+        if name:
+            conf += "node_name %s\nnode_uri sip:%s:{port}\n" % (name, host)
         Sipd.__init__(self, conf, accounts=accounts, start=False)
         if host != "127.0.0.1":
             self.port = free_port(host)
@@ -97,8 +99,8 @@ def reg_load(s, csv, calls, rate, name):
 @timing
 def test_kill9_under_registration_load_loses_no_acknowledged_binding():
     t0 = time.time()
-    with PgServer() as pg, Node(pg, "127.0.0.1") as a, \
-            Node(pg, "127.0.0.2") as b:
+    with PgServer() as pg, Node(pg, "127.0.0.1", name="a") as a, \
+            Node(pg, "127.0.0.2", name="b") as b:
         eq(a.sipctl("db", "init").returncode, 0, "sipctl db init")
         csv_a, aors_a = add_users(a, 2000, prefix="a")
         csv_b, aors_b = add_users(a, 1000, prefix="b")

@@ -3,9 +3,10 @@
 -- nodes: the sipd nodes that share the database, each under the
 -- node_name of its configuration. uri is where the others send what is
 -- for a phone whose flow the node holds (node_uri); started is when it
--- last started, epoch seconds. A live node holds the session-level advisory lock of
--- its name (pg_advisory_lock(hashtext('sipd node ' || name))) as long
--- as its connection lasts, so a second node of that name is refused.
+-- last started, epoch seconds. A live node holds the session-level
+-- advisory lock of its name (pg_try_advisory_lock(20925,
+-- hashtext(name))) as long as its connection lasts, so a second node of
+-- that name is refused, and the others see in pg_locks which are gone.
 --
 -- bindings.node, subscriptions.node: the node that holds the phone's
 -- flow (its UDP source through that node's socket, its connection), and
