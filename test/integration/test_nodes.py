@@ -9,6 +9,7 @@ each test starts its own PostgreSQL server (test/pg/pgserver.py) and
 stops everything by PID.
 """
 
+import json
 import os
 import sys
 import time
@@ -79,6 +80,10 @@ def test_nated_udp_phone_at_a_called_from_b():
         try:
             rows = psql(pg, "SELECT aor, node FROM bindings")
             eq(rows, [["bob@example.com", "a"]], "the binding names A")
+            r = b.sipctl("reg", "list", "--json")
+            eq(r.returncode, 0, "sipctl reg list: %s" % r.stderr)
+            eq([x["node"] for x in json.loads(r.stdout)], ["a"],
+               "sipctl shows the node of the binding")
             inc = call_answered(alice, bob, "NATed phone at A")
             eq(inc.invite_req.src, a.addr, "the INVITE came from A's"
                " socket, through the phone's NAT")
@@ -117,6 +122,23 @@ def test_routable_udp_phone_reached_directly_from_b():
         try:
             inc = call_answered(alice, bob, "routable phone")
             eq(inc.invite_req.src, b.addr, "sent by B itself")
+        finally:
+            closing(alice, bob)
+            close_all(a, b)
+
+
+def test_routable_phone_of_killed_node_reached_at_once():
+    """bob registered at A with a routable Contact over UDP; A is killed
+    (-9): a call from B reaches bob at once, without waiting for him to
+    register again."""
+    with PgServer() as pg:
+        a, b = nodes(pg)
+        bob = phone(a, "bob")
+        alice = caller(b)
+        try:
+            a.kill9()
+            inc = call_answered(alice, bob, "bob after A died")
+            eq(inc.invite_req.src, b.addr, "sent by B")
         finally:
             closing(alice, bob)
             close_all(a, b)

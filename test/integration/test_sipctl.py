@@ -653,7 +653,7 @@ def test_reg_list_json_fields():
         eq(sorted(e), sorted(["aor", "contact", "expires", "transport",
                               "source", "user_agent", "q", "call_id", "cseq",
                               "socket", "path", "instance", "reg_id",
-                              "params", "nat"]), "keys of an entry")
+                              "params", "nat", "node"]), "keys of an entry")
         eq(e["nat"], False, "nat of a phone registering from its Contact")
         for k in e:
             check(e[k] is not None, "%s is null" % k)

@@ -129,6 +129,8 @@ static void binding_print(const struct binding *b, int64_t now,
 	json_str(b->params);
 	(void)printf(", \"nat\": %s", b->nat == BINDING_NAT_YES ? "true" :
 		     b->nat == BINDING_NAT_NO ? "false" : "null");
+	(void)printf(", \"node\": ");
+	json_str(b->node);
 	(void)printf("}");
 }
 
