@@ -399,6 +399,57 @@ START_TEST(test_flow_token)
 END_TEST
 
 
+/* A node token: the callee back from a genuine one; a changed digit, a
+   dialog's token, a name too long or a NUL in it: refused */
+START_TEST(test_flow_node_token)
+{
+	static const uint8_t key[32] = "flow-token-test-key-0123456789ab";
+	char tok[600], aor[256], longname[300];
+	struct flow a, b;
+	struct pl pl;
+
+	flow_set_key(key);
+
+	ck_assert_int_eq(0, flow_node_token(tok, sizeof(tok),
+					    "bob@example.com"));
+	ck_assert(tok[0] == 'n');
+	pl_set_str(&pl, tok);
+	ck_assert_int_eq(0, flow_node_decode(aor, sizeof(aor), &pl));
+	ck_assert_str_eq("bob@example.com", aor);
+
+	/* too small a buffer for the callee */
+	ck_assert_int_eq(EBADMSG, flow_node_decode(aor, 8, &pl));
+
+	/* not a dialog's token, and a dialog's is not a node's */
+	ck_assert_int_eq(EBADMSG, flow_decode(&a, &b, &pl));
+	a.sock = 1;
+	a.tp = SIP_TRANSP_UDP;
+	sa_set_str(&a.addr, "203.0.113.7", 41234);
+	b = a;
+	ck_assert_int_eq(0, flow_token(longname, sizeof(longname), &a, &b));
+	pl_set_str(&pl, longname);
+	ck_assert_int_eq(EBADMSG, flow_node_decode(aor, sizeof(aor), &pl));
+
+	/* one changed digit: forged */
+	pl_set_str(&pl, tok);
+	tok[3] = tok[3] == '0' ? '1' : '0';
+	ck_assert_int_eq(EBADMSG, flow_node_decode(aor, sizeof(aor), &pl));
+
+	/* a callee of 256 characters or more has no token */
+	memset(longname, 'a', 256);
+	longname[256] = '\0';
+	ck_assert_int_eq(EINVAL, flow_node_token(tok, sizeof(tok),
+						 longname));
+	ck_assert_int_eq(ENOMEM, flow_node_token(tok, 10, "bob@x"));
+
+	pl_set_str(&pl, "n");
+	ck_assert_int_eq(EBADMSG, flow_node_decode(aor, sizeof(aor), &pl));
+	pl_set_str(&pl, "nzz00112233445566778899");
+	ck_assert_int_eq(EBADMSG, flow_node_decode(aor, sizeof(aor), &pl));
+}
+END_TEST
+
+
 Suite *suite_proxy(void)
 {
 	Suite *s = suite_create("proxy");
@@ -414,6 +465,7 @@ Suite *suite_proxy(void)
 	tcase_add_test(tc, test_routes);
 	tcase_add_test(tc, test_route_errors);
 	tcase_add_test(tc, test_flow_token);
+	tcase_add_test(tc, test_flow_node_token);
 	suite_add_tcase(s, tc);
 
 	return s;
