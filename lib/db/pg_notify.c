@@ -54,6 +54,8 @@ static struct {
 	struct list watchl;     /* struct db_pg_watch                    */
 	struct list toldl;      /* struct told, for the watchers         */
 	uint32_t told_n;
+	bool overflow;          /* payloads dropped: tell of a change of
+				   everything ("") instead */
 	uint64_t version;
 	bool listening;         /* this process LISTENs (sipd)           */
 	bool draining;
@@ -82,8 +84,10 @@ static void queue(const char *payload)
 	if (!pn.watchl.head)
 		return;
 
-	if (pn.told_n >= QUEUE_MAX)
+	if (pn.told_n >= QUEUE_MAX) {
+		pn.overflow = true;
 		return;
+	}
 
 	t = mem_zalloc(sizeof(*t), told_destructor);
 	if (!t)
@@ -114,6 +118,16 @@ static void tell(void *arg)
 	struct le *le;
 
 	(void)arg;
+
+	if (pn.overflow) {
+		pn.overflow = false;
+		list_flush(&pn.toldl);
+		pn.told_n = n = 0;
+		queue(" ");
+		n = pn.told_n;
+		log_warning("db: more than %u changes of other nodes waited:"
+			    " told as a change of everything\n", QUEUE_MAX);
+	}
 
 	while (n-- && (le = list_head(&pn.toldl))) {
 		struct told *t = le->data;
@@ -393,5 +407,6 @@ void db_pg_unlisten(void)
 	tmr_cancel(&pn.tmr_tell);
 	list_flush(&pn.toldl);
 	pn.told_n = 0;
+	pn.overflow = false;
 	pn.listening = false;
 }
