@@ -215,13 +215,26 @@ int callee_target_extra(struct route_target *t, const struct callee *cx)
 }
 
 
-/* Through the node that holds the phone's flow */
+/* Whether a phone is reached only through the node of its flow */
+static bool needs_node(const struct binding *b)
+{
+	if (!node_is_other(b->node) || (b->path && *b->path))
+		return false;
+
+	return b->tp != SIP_TRANSP_UDP || binding_behind_nat(b);
+}
+
+
+/* Through the node that holds the phone's flow (a node the database no
+   longer names: its Contact, the best left) */
 static int via_node(struct route_target *t, const struct binding *b)
 {
 	char token[2 * 300], *uri = NULL;
 	int err;
 
 	err = node_uri(&uri, b->node);
+	if (err == ENOENT)
+		return 0;
 	if (err)
 		return err;
 
@@ -249,12 +262,12 @@ static int phone_target(struct route_target *t, const struct binding *b)
 		return err ? err : first_uri(&t->nexthop, b->path);
 	}
 
-	if (node_is_other(b->node)) {
-		if (b->tp == SIP_TRANSP_UDP && !binding_behind_nat(b))
-			return 0;
-
+	if (needs_node(b))
 		return via_node(t, b);
-	}
+
+	/* a routable Contact over UDP: from here */
+	if (node_is_other(b->node))
+		return 0;
 
 	if (b->sock && *b->sock && sa_isset(&b->received, SA_ALL)) {
 		t->connection = b->tp != SIP_TRANSP_UDP;
@@ -302,6 +315,14 @@ int callee_phones(const struct callee *cx, struct list *out,
 		if (!avail_binding_usable(b)) {
 			log_debug("route: %s: %s skipped, its keep-alive"
 				  " went unanswered\n", aor, b->contact);
+			continue;
+		}
+
+		/* the node of its flow is gone: no way to it until the
+		   phone registers at another */
+		if (needs_node(b) && !node_alive(b->node)) {
+			log_debug("route: %s: %s skipped, its node %s is"
+				  " gone\n", aor, b->contact, b->node);
 			continue;
 		}
 

@@ -144,6 +144,31 @@ def test_routable_phone_of_killed_node_reached_at_once():
             close_all(a, b)
 
 
+def test_nated_phone_of_killed_node_not_rung_in_vain():
+    """bob's UDP phone behind a NAT registered at A; A is killed (-9):
+    a call from B is not sent to the dead node (it would time out after
+    32 s): B answers at once that bob cannot be reached now."""
+    with PgServer() as pg:
+        a, b = nodes(pg)
+        trap = Trap()
+        bob = nated_phone(a, trap)
+        alice = caller(b)
+        try:
+            a.kill9()
+            t0 = time.time()
+            d = alice.invite("sip:bob@example.com")
+            st = d.final(timeout=5.0).status
+            took = time.time() - t0
+            check(st in (404, 480), "bob unreachable: %d" % st)
+            check(took < 2.0, "answered at once: %.2f s" % took)
+            check("its node a is gone" in b.log(), "B says why")
+            trap.check_empty()
+        finally:
+            closing(alice, bob)
+            trap.close()
+            close_all(a, b)
+
+
 def test_forged_node_route_is_not_followed():
     """A Route naming A with a token not made by a node of the database
     is no route to bob's flow: A challenges the caller as any other."""
