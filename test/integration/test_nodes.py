@@ -249,6 +249,19 @@ def test_node_name_in_use_refused_free_after_kill9():
                 check("node_name" in twin.log() and
                       "sipd.conf:" in twin.log(),
                       "file, line and key named: %s" % twin.log())
+            # with workers, worker 0 takes the name: refused the same
+            twin2 = Node(pg, "a", "127.0.0.3", start=False,
+                         extra="workers 2\n")
+            try:
+                twin2.start(timeout=5.0)
+                raise AssertionError("a second node 'a' with workers"
+                                     " started")
+            except Exception:
+                check("another running node" in twin2.log() and
+                      "worker 0" in twin2.log(),
+                      "refused by worker 0: %s" % twin2.log())
+            finally:
+                twin2.close()
             a.kill9()
             wait_for(lambda: psql(pg, "SELECT count(*) FROM pg_locks"
                                   " WHERE locktype = 'advisory'") ==
