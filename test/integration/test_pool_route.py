@@ -331,7 +331,7 @@ def pool_load(delays, weights, calls=300, rate=50, hold_ms=2000):
             wait_for(lambda: len(members_by_uri(s)) == len(members) and
                      all(v.get("state") == "up" for v in
                          members_by_uri(s).values()), "members up",
-                     timeout=5)
+                     timeout=10)
             uac = SippRun("pool_uac.xml", s.addr, s.dir, calls=calls,
                           rate=rate, keys={"caller": "alice",
                                            "callee": "5551234",
@@ -395,7 +395,7 @@ def test_sipp_members_overloaded_slow_and_stopped():
             wait_for(lambda: len(members_by_uri(s)) == 3 and
                      all(v.get("state") == "up" for v in
                          members_by_uri(s).values()), "members up",
-                     timeout=5)
+                     timeout=10)
 
             def calls(n):
                 uac = SippRun("pool_uac.xml", s.addr, s.dir, calls=n,
