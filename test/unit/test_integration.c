@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <re.h>
@@ -66,29 +67,72 @@ static void list_tests(void)
 }
 
 
-/* Start run.py --lanes in a session of its own, its output discarded */
+/*
+ * Start run.py --lanes in a session of its own, its output discarded.
+ * Check kills the process group of a test when it ends: this one waits
+ * until the runner has left it (setsid, then exec closes the pipe), and
+ * writes the runner's pid for the tests after it.
+ */
 static void lanes_start(void)
 {
-	char n[8];
+	char n[8], path[128];
+	int fds[2], fd;
+	FILE *f;
 	pid_t pid;
-	int fd;
 
 	re_snprintf(n, sizeof(n), "%d", it.lanes);
 
+	/* the runner stops once the test program is gone */
+	re_snprintf(path, sizeof(path), "%d", (int)getppid());
+	(void)setenv("SIPD_LANES_OWNER", path, 1);
+
+	ck_assert_msg(!pipe(fds), "pipe: %s", strerror(errno));
+	(void)fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+
 	pid = fork();
 	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-	if (pid)
-		return;
-
-	(void)setsid();
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		(void)dup2(fd, STDOUT_FILENO);
-		(void)dup2(fd, STDERR_FILENO);
+	if (!pid) {
+		(void)close(fds[0]);
+		(void)setsid();
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			(void)dup2(fd, STDOUT_FILENO);
+			(void)dup2(fd, STDERR_FILENO);
+		}
+		execlp("python3", "python3", "test/integration/run.py",
+		       "--lanes", n, "--results", it.dir, (char *)NULL);
+		_exit(127);
 	}
-	execlp("python3", "python3", "test/integration/run.py", "--lanes", n,
-	       "--results", it.dir, (char *)NULL);
-	_exit(127);
+
+	(void)close(fds[1]);
+	while (read(fds[0], n, sizeof(n)) > 0)
+		;
+	(void)close(fds[0]);
+
+	re_snprintf(path, sizeof(path), "%s/runner.pid", it.dir);
+	f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	(void)fprintf(f, "%d\n", (int)pid);
+	(void)fclose(f);
+}
+
+
+/* Whether the runner still runs */
+static bool runner_alive(void)
+{
+	char path[128];
+	FILE *f;
+	int pid = 0;
+
+	re_snprintf(path, sizeof(path), "%s/runner.pid", it.dir);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	(void)fclose(f);
+
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
 
@@ -102,6 +146,8 @@ static int lanes_result(const char *name)
 
 	re_snprintf(path, sizeof(path), "%s/%s.rc", it.dir, name);
 	for (i = 0; i < (TEST_TIMEOUT - 5) * 20; i++) {
+		bool alive = runner_alive();
+
 		f = fopen(path, "r");
 		if (f) {
 			if (fscanf(f, "%d", &rc) != 1)
@@ -109,6 +155,13 @@ static int lanes_result(const char *name)
 			(void)fclose(f);
 			break;
 		}
+
+		/* no result will come: the runner is gone */
+		if (!alive) {
+			rc = -2;
+			break;
+		}
+
 		(void)usleep(50000);
 	}
 	(void)unlink(path);
@@ -133,9 +186,17 @@ START_TEST(test_run)
 	int status;
 
 	if (it.lanes > 1) {
+		char pidfile[128];
+
 		status = lanes_result(it.names[_i]);
-		if (_i == it.count - 1)
+		if (_i == it.count - 1) {
+			re_snprintf(pidfile, sizeof(pidfile), "%s/runner.pid",
+				    it.dir);
+			(void)unlink(pidfile);
 			(void)rmdir(it.dir);
+		}
+		ck_assert_msg(status != -2, "integration test %s: no result,"
+			      " run.py --lanes is gone", it.names[_i]);
 		ck_assert_msg(status != -1, "integration test %s: no result"
 			      " from the lanes within %d s", it.names[_i],
 			      TEST_TIMEOUT - 5);
