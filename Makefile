@@ -6,7 +6,8 @@
 #   run      install missing packages, build, create the database, run sipd
 #   test     install missing packages, build, run every test
 #   bench    load benchmarks (long; not part of test), then sipd and
-#            Kamailio side by side (test/bench/compare)
+#            Kamailio side by side (test/bench/compare), last sipd nodes
+#            on one PostgreSQL (test/bench/nodes)
 #   bench-compare  only the side-by-side comparison
 #   fuzz     build the libFuzzer harnesses with clang, run each FUZZ_TIME s
 #   fuzz-replay  replay the fuzzing seeds and regressions (part of test)
@@ -454,6 +455,7 @@ bench: deps-bench
 	@test/bench/compare $(COMPARE)
 	@test/bench/scaling
 	@test/bench/store
+	@test/bench/nodes
 
 bench-compare: deps-bench
 	@$(MAKE) --no-print-directory all $(B)/test/callload
