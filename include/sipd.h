@@ -512,6 +512,7 @@ int  db_pg_lock_wait(uint32_t ms);
 const char *db_pg_errmsg(void);
 int  db_pg_version(uint64_t *version);
 void db_pg_clear(struct pg_result *res);
+void db_pg_notify_after_commit(const char *table, const char *key);
 
 /** What a notification of PostgreSQL's triggers names: table and key */
 typedef void (db_pg_changed_h)(const char *table, const char *key,

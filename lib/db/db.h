@@ -34,6 +34,8 @@ enum db_pg_event {
 	DB_PG_CLOSED,     /* closed on purpose                          */
 	DB_PG_READ,       /* a result read (a query)                    */
 	DB_PG_WROTE,      /* a result read (a command that may write)   */
+	DB_PG_COMMITTED,  /* the outermost transaction committed        */
+	DB_PG_ROLLED_BACK,/* ... or rolled back                         */
 };
 typedef void (db_pg_event_h)(enum db_pg_event ev);
 struct pg_conn;
@@ -45,6 +47,7 @@ int  db_pg_upgrade(void);
 int  db_pg_ready(void);
 void db_pg_event_handler(db_pg_event_h *eh);
 struct pg_conn *db_pg_conn(void);
+bool db_pg_in_transaction(void);
 void db_pg_close(void);
 void db_pg_stmts_release(void);
 int  db_pg_schema_version(void);

@@ -6,18 +6,15 @@
  * sipctl and the tests: every module's copy of lib/store's PostgreSQL
  * engine runs its statements on this one connection. A worker opens its
  * own after the fork (db_reopen()); a connection is never shared.
- *
- * Statements are prepared once per connection (PQprepare) when first
- * run, named after their address (unique in the process), and run with
- * their parameters as text. Outside a transaction every statement
- * commits by itself; synchronous_commit is on for the session, so a call
+ * Statements are prepared once per connection when first run, named
+ * after their address, their parameters text. Outside a transaction a
+ * statement commits by itself; synchronous_commit is on, so a call
  * returns only once its commit is on the server's disk.
  *
  * Every command is sent with libpq's asynchronous calls and its result
- * waited for at most WAIT_MS (plus the lock wait a caller set:
- * pg_wait.c), so a server that hangs, or a network that drops its
- * packets, holds the event loop that long once, not for as long as TCP
- * would. The connection is then given up.
+ * waited for at most WAIT_MS (plus the lock wait set: pg_wait.c): a
+ * server that hangs, or a network that drops its packets, holds the
+ * event loop that long once; the connection is then given up.
  *
  * A connection found broken (or given up) is re-established without
  * blocking (PQresetStart, then PQresetPoll at each later call outside a
@@ -29,9 +26,9 @@
  * the return.
  *
  * What else must follow the connection (pg_notify.c: its LISTEN, the
- * notifications a result brought) registers one handler of its events
- * (db_pg_event_handler()): the connection up, lost, closed, and a
- * result read.
+ * notifications a result brought, those to send after a commit)
+ * registers one handler of its events (db_pg_event_handler()): the
+ * connection up, lost, closed, a result read, a transaction ended.
  *
  * Unlike SQLite, PostgreSQL aborts a whole transaction when one of its
  * statements fails: the statements after it fail, and its commit fails
@@ -55,13 +52,10 @@ enum {
 	CONNECT_WAIT_MS = 5000,  /* ms a reconnection may take            */
 };
 
-/* what every session of sipd's sets: a binding is answered only once it
-   is on the server's disk; the HA1s read in hex; text in UTF-8 whatever
-   the database's; a lock another session holds (sipctl's) is waited for
-   less than an answer is (a clean EBUSY, the connection kept; sipctl
-   sets its own: db_pg_lock_wait()); a client gone without a word (its
-   machine died) found within about 25 s, and its advisory lock (its
-   node's name) freed */
+/* every session: a binding answered once on the server's disk; HA1s in
+   hex; UTF-8; a lock waited for less than an answer (EBUSY, not a lost
+   connection); a client gone without a word found within about 25 s,
+   its advisory lock (its node's name) freed */
 #define SESSION_SET "SET synchronous_commit = on; SET bytea_output = hex;" \
 	" SET client_encoding = 'UTF8'; SET lock_timeout = 2000;" \
 	" SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5;" \
@@ -277,12 +271,7 @@ static int conn_ready(void)
 }
 
 
-/**
- * A usable connection, re-established if it was lost (one step of the
- * reconnection at each call, never blocking)
- *
- * @return 0 if usable, ENOTCONN while the server is away
- */
+/** A usable connection (a step of a reconnection: 0, or ENOTCONN) */
 int db_pg_ready(void)
 {
 	return conn_ready();
@@ -400,17 +389,6 @@ int db_pg_query(struct pg_result **resp, struct pg_stmt *st, int n,
 
 
 /**
- * Free a result of db_pg_query()
- *
- * @param res Result, may be NULL
- */
-void db_pg_clear(struct pg_result *res)
-{
-	PQclear((PGresult *)res);
-}
-
-
-/**
  * Begin a transaction; one begun inside another is part of it
  *
  * @return 0 if success, otherwise errorcode
@@ -457,6 +435,7 @@ int db_pg_commit(void)
 	if (pg.doomed) {
 		(void)exec_simple("ROLLBACK", NULL);
 		err_set("an inner transaction was rolled back");
+		event(DB_PG_ROLLED_BACK);
 		return EIO;
 	}
 
@@ -465,7 +444,16 @@ int db_pg_commit(void)
 	    PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
 		(void)exec_simple("ROLLBACK", NULL);
 
+	event(err ? DB_PG_ROLLED_BACK : DB_PG_COMMITTED);
+
 	return err;
+}
+
+
+/** Whether a transaction is open (its changes not committed yet) */
+bool db_pg_in_transaction(void)
+{
+	return pg.depth > 0;
 }
 
 
@@ -482,6 +470,8 @@ void db_pg_rollback(void)
 
 	if (pg.conn && conn_ok())
 		(void)exec_simple("ROLLBACK", NULL);
+
+	event(DB_PG_ROLLED_BACK);
 }
 
 

@@ -25,6 +25,15 @@
  * table "" (anything may have changed, and what a session held, such
  * as an advisory lock, is gone).
  *
+ * A change of the bindings is told after its commit, in a statement of
+ * its own (db_pg_notify_after_commit()), not by a trigger: a transaction
+ * that NOTIFYs holds PostgreSQL's server-wide notify lock until its
+ * commit is on disk, which would commit every REGISTER of every node one
+ * at a time (no group commit). A process that dies between the commit
+ * and its notification leaves the other nodes' caches behind until the
+ * binding's next change (the phone registers again when its REGISTER
+ * got no 200).
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -53,6 +62,7 @@ struct told {
 static struct {
 	struct list watchl;     /* struct db_pg_watch                    */
 	struct list toldl;      /* struct told, for the watchers         */
+	struct list laterl;     /* struct told, to NOTIFY after a commit  */
 	uint32_t told_n;
 	bool overflow;          /* payloads dropped: tell of a change of
 				   everything ("") instead */
@@ -274,6 +284,43 @@ static void retry(void *arg)
 }
 
 
+static struct pg_stmt st_notify = {
+	.sql = "SELECT pg_notify('sipd', $1)"
+};
+
+
+/* What this process changed and committed: told to the others */
+static void tell_others(void)
+{
+	struct list l = LIST_INIT;
+	struct le *le;
+
+	/* taken first: the notifications are statements of their own */
+	while ((le = list_head(&pn.laterl))) {
+		list_unlink(le);
+		list_append(&l, le, le->data);
+	}
+
+	while ((le = list_head(&l))) {
+		struct told *t = le->data;
+		struct pg_result *res;
+		char payload[320];
+		const char *v[1] = {payload};
+
+		list_unlink(le);
+		re_snprintf(payload, sizeof(payload), "%s %s", t->table,
+			    t->key);
+		if (db_pg_query(&res, &st_notify, 1, v))
+			log_debug("db: change of %s not told to the other"
+				  " nodes: %s\n", payload, db_pg_errmsg());
+		else
+			db_pg_clear(res);
+
+		mem_deref(t);
+	}
+}
+
+
 static void event_handler(enum db_pg_event ev)
 {
 	switch (ev) {
@@ -308,6 +355,14 @@ static void event_handler(enum db_pg_event ev)
 
 	case DB_PG_READ:
 		drain();
+		break;
+
+	case DB_PG_COMMITTED:
+		tell_others();
+		break;
+
+	case DB_PG_ROLLED_BACK:
+		list_flush(&pn.laterl);
 		break;
 	}
 }
@@ -368,6 +423,39 @@ void db_pg_watch_unregister(struct db_pg_watch *w)
 
 
 /**
+ * Tell the other sipd processes of a change once it is committed (at
+ * once outside a transaction, else after the outermost commit; nothing
+ * if it rolls back)
+ *
+ * @param table Table changed
+ * @param key   Key of the change (an address of record)
+ */
+void db_pg_notify_after_commit(const char *table, const char *key)
+{
+	struct told *t;
+
+	if (!table || !key || !db_pg_on())
+		return;
+
+	db_pg_event_handler(event_handler);
+
+	t = mem_zalloc(sizeof(*t), told_destructor);
+	if (!t)
+		return;
+
+	if (str_dup(&t->table, table) || str_dup(&t->key, key)) {
+		mem_deref(t);
+		return;
+	}
+
+	list_append(&pn.laterl, &t->le, t);
+
+	if (!db_pg_in_transaction())
+		tell_others();
+}
+
+
+/**
  * The data version of PostgreSQL: changes when anything was committed,
  * by this process or another, since the last look
  *
@@ -406,6 +494,7 @@ void db_pg_unlisten(void)
 	tmr_cancel(&pn.tmr_retry);
 	tmr_cancel(&pn.tmr_tell);
 	list_flush(&pn.toldl);
+	list_flush(&pn.laterl);
 	pn.told_n = 0;
 	pn.overflow = false;
 	pn.listening = false;

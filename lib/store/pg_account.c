@@ -242,6 +242,9 @@ int pg_account_delete(const char *user, const char *domain)
 		return err;
 	}
 
+	/* bindings have no trigger: told after the commit */
+	db_pg_notify_after_commit("bindings", aor);
+
 	return pg_commit();
 }
 

@@ -346,6 +346,9 @@ int pg_binding_save(const char *aor, const struct list *upserts,
 		return err;
 	}
 
+	/* the other nodes hear of it once committed (lib/db/pg_notify.c) */
+	db_pg_notify_after_commit("bindings", aor);
+
 	return pg_commit();
 }
 
@@ -363,6 +366,8 @@ int pg_binding_expire(const struct list *bindings, int64_t now)
 		const struct binding *b = le->data;
 
 		err = delete_binding(&st_expire, b->id, now);
+		if (!err)
+			db_pg_notify_after_commit("bindings", b->aor);
 	}
 
 	if (err) {

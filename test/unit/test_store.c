@@ -782,7 +782,7 @@ START_TEST(test_pg_upgrade)
 	ck_assert_int_eq(1, pg_int("SELECT count(*) FROM information_schema"
 				   ".columns WHERE table_name = 'bindings'"
 				   " AND column_name = 'node'"));
-	ck_assert_int_eq(6, pg_int("SELECT count(*) FROM pg_trigger"
+	ck_assert_int_eq(5, pg_int("SELECT count(*) FROM pg_trigger"
 				   " WHERE tgname LIKE '%_changed'"));
 
 	/* again: nothing to do */

@@ -18,7 +18,11 @@
 -- payload the table's name, a space, and the key the trigger names (a
 -- user@domain, an address of record, a node name). Every node LISTENs;
 -- notifications are delivered at commit, in commit order, to every node
--- and to the writer itself.
+-- and to the writer itself. Not the bindings: a transaction that
+-- NOTIFYs holds the server-wide notify lock until its commit is flushed,
+-- which would commit every REGISTER one at a time; sipd and sipctl tell
+-- a change of the bindings ("bindings AOR") after its commit, in a
+-- statement of its own.
 
 CREATE TABLE nodes (
 	name    TEXT PRIMARY KEY,
@@ -53,8 +57,6 @@ $$;
 CREATE TRIGGER accounts_changed AFTER INSERT OR UPDATE OR DELETE
 	ON accounts FOR EACH ROW EXECUTE FUNCTION
 	sipd_changed('username', 'domain');
-CREATE TRIGGER bindings_changed AFTER INSERT OR UPDATE OR DELETE
-	ON bindings FOR EACH ROW EXECUTE FUNCTION sipd_changed('aor');
 CREATE TRIGGER publications_changed AFTER INSERT OR UPDATE OR DELETE
 	ON publications FOR EACH ROW EXECUTE FUNCTION
 	sipd_changed('presentity');
