@@ -328,6 +328,16 @@ int pg_binding_save(const char *aor, const struct list *upserts,
 	struct le *le;
 	int err;
 
+	/* one binding (a phone's REGISTER): one statement, its own commit
+	   (two round trips fewer than BEGIN and COMMIT around it), or part
+	   of the transaction open */
+	if (list_count(upserts) == 1 && !list_count(removes)) {
+		err = write_binding(aor, list_head(upserts)->data);
+		if (!err)
+			db_pg_notify_after_commit("bindings", aor);
+		return err;
+	}
+
 	err = pg_begin();
 	if (err)
 		return err;

@@ -455,30 +455,36 @@ def sqlite_count(path):
 
 PGBENCH_SQL = """\\set u random(1, 1000000000)
 BEGIN;
-INSERT INTO %s (aor, contact, expires, callid, cseq, received, transport,
- socket, created, updated, node) VALUES ('c' || (:u)::text ||
+INSERT INTO bindings (aor, contact, expires, callid, cseq, received,
+ transport, socket, created, updated, node) VALUES ('c' || (:u)::text ||
  '@example.com', 'sip:c@127.0.0.1:5060', 2000000000, 'pgbench-' ||
  (:u)::text, 1, '127.0.0.1:5060', 'udp', 'udp:127.0.0.1:5060', 1, 1, 'a');
-COMMIT;
+%s
 """
+
+# the NOTIFY of a binding: in its transaction (a trigger's way), or in a
+# statement after its commit (sipd's: lib/db/pg_notify.c)
+PGBENCH_NOTIFY = {
+    "in": "SELECT pg_notify('sipd', 'bindings c' || (:u)::text);\nCOMMIT;",
+    "after": "COMMIT;\nSELECT pg_notify('sipd', 'bindings c' ||"
+             " (:u)::text);",
+}
 
 
 def commit_capacity(setup, clients, seconds):
-    """{(table, clients): (commits/s, WAL syncs a commit)}: pgbench's
+    """{(way, clients): (commits/s, WAL syncs a commit)}: pgbench's
     transactions of one binding INSERT each, from `clients` connections,
-    into sipd's bindings (whose trigger NOTIFYs every change) and into a
-    copy of the table without the trigger."""
+    its NOTIFY in the transaction ("in") or after its commit ("after",
+    as sipd tells it)."""
     pg = setup.pg
-    pg.psql("CREATE TABLE IF NOT EXISTS bindings_plain (LIKE bindings"
-            " INCLUDING ALL)", db="sipd")
     srv = pg.server
     out = {}
-    for table in ("bindings", "bindings_plain"):
-        path = os.path.join(setup.tmp, "%s.sql" % table)
+    for table in ("in", "after"):
+        path = os.path.join(setup.tmp, "notify-%s.sql" % table)
         with open(path, "w") as f:
-            f.write(PGBENCH_SQL % table)
+            f.write(PGBENCH_SQL % PGBENCH_NOTIFY[table])
         for n in clients:
-            pg.psql("TRUNCATE %s" % table, db="sipd")
+            pg.psql("TRUNCATE bindings", db="sipd")
             w0 = int(pg.psql("SELECT wal_sync FROM pg_stat_wal"))
             r = subprocess.run(
                 [os.path.join(pg_bindir(), "pgbench"), "-n", "-c", str(n),
@@ -496,7 +502,7 @@ def commit_capacity(setup, clients, seconds):
                     n, table, (r.stdout + r.stderr).strip()[-400:]))
             out[(table, n)] = (float(tps.group(1)),
                                (w1 - w0) / max(1.0, float(done.group(1))))
-    pg.psql("TRUNCATE bindings; DROP TABLE bindings_plain", db="sipd")
+    pg.psql("TRUNCATE bindings", db="sipd")
     return out
 
 
