@@ -511,7 +511,6 @@ int  db_pg_check(char *problem, size_t size);
 int  db_pg_lock_wait(uint32_t ms);
 const char *db_pg_errmsg(void);
 int  db_pg_version(uint64_t *version);
-void db_pg_clear(struct pg_result *res);
 void db_pg_notify_after_commit(const char *table, const char *key);
 
 /** What a notification of PostgreSQL's triggers names: table and key */

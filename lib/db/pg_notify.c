@@ -304,18 +304,21 @@ static void tell_others(void)
 	while ((le = list_head(&l))) {
 		struct told *t = le->data;
 		struct pg_result *res;
-		char payload[320];
-		const char *v[1] = {payload};
+		char *payload = NULL;
 
 		list_unlink(le);
-		re_snprintf(payload, sizeof(payload), "%s %s", t->table,
-			    t->key);
-		if (db_pg_query(&res, &st_notify, 1, v))
-			log_debug("db: change of %s not told to the other"
-				  " nodes: %s\n", payload, db_pg_errmsg());
-		else
-			db_pg_clear(res);
+		if (!re_sdprintf(&payload, "%s %s", t->table, t->key)) {
+			const char *v[1] = {payload};
 
+			if (db_pg_query(&res, &st_notify, 1, v))
+				log_debug("db: change of %s not told to the"
+					  " other nodes: %s\n", t->table,
+					  db_pg_errmsg());
+			else
+				PQclear((PGresult *)res);
+		}
+
+		mem_deref(payload);
 		mem_deref(t);
 	}
 }
@@ -425,10 +428,11 @@ void db_pg_watch_unregister(struct db_pg_watch *w)
 /**
  * Tell the other sipd processes of a change once it is committed (at
  * once outside a transaction, else after the outermost commit; nothing
- * if it rolls back)
+ * if it rolls back): a NOTIFY of "TABLE KEY" on the channel "sipd"
  *
- * @param table Table changed
- * @param key   Key of the change (an address of record)
+ * @param table Table changed (or what changed: "calls")
+ * @param key   Key of the change (an address of record), under 8000
+ *              bytes with the table
  */
 void db_pg_notify_after_commit(const char *table, const char *key)
 {

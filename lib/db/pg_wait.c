@@ -149,14 +149,3 @@ int db_pg_result_errno(const struct pg_result *res)
 
 	return EIO;
 }
-
-
-/**
- * Free a result of db_pg_query()
- *
- * @param res Result, may be NULL
- */
-void db_pg_clear(struct pg_result *res)
-{
-	PQclear((PGresult *)res);
-}

@@ -29,7 +29,6 @@
 
 enum {
 	NAME_MAX_LEN = 63,
-	LOCK_CLASS = 0x51bd,     /* the first key of the advisory locks */
 };
 
 
@@ -66,9 +65,7 @@ static struct pg_stmt st_peers = {
 };
 
 static struct pg_stmt st_alive = {
-	.sql = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-	       " AND classid = 20925 AND objid = hashtext($1)::oid"
-	       " AND objsubid = 2 AND granted"
+	.sql = "SELECT sipd_node_alive($1)"
 };
 
 
@@ -381,7 +378,7 @@ bool node_alive(const char *name)
 		return true;
 
 	n = value(res);
-	alive = !n || strcmp(n, "0");
+	alive = !n || strcmp(n, "f");
 	PQclear(res);
 
 	return alive;

@@ -74,10 +74,8 @@ static struct pg_stmt st_sub_expired = {
 /* the live ones of nodes whose name's lock is free (lib/node): gone */
 static struct pg_stmt st_sub_adopt = {
 	.sql = "UPDATE subscriptions SET node = $1 FROM (SELECT name FROM"
-	       " nodes n WHERE name != $1 AND NOT EXISTS (SELECT 1 FROM"
-	       " pg_locks l WHERE l.locktype = 'advisory' AND l.classid ="
-	       " 20925 AND l.objid = hashtext(n.name)::oid AND l.objsubid = 2"
-	       " AND l.granted)) gone WHERE subscriptions.node = gone.name"
+	       " nodes WHERE name != $1 AND NOT sipd_node_alive(name)) gone"
+	       " WHERE subscriptions.node = gone.name"
 	       " AND expires > $2 AND state != 'terminated'"
 	       " RETURNING " SUB_RETURNING
 };

@@ -4,8 +4,8 @@
  *
  * With several nodes on PostgreSQL (node_name), the call events of this
  * process's proxy are told to every other sipd process of the database
- * through PostgreSQL's NOTIFY on the channel "sipd" (as "calls ", then
- * one event a line, its fields separated by tabs), gathered for one turn
+ * through PostgreSQL's NOTIFY on the channel "sipd" (lib/db's
+ * db_pg_notify_after_commit(): "calls", then one event a line, its fields separated by tabs), gathered for one turn
  * of the loop into one notification. Those of the others come back
  * through lib/db's LISTEN (presence.c's db_changed()) and count as this
  * process's own: the dialog package lists them, the presence package
@@ -35,31 +35,15 @@ static struct {
 } sh;
 
 
-static struct pg_stmt st_notify = {
-	.sql = "SELECT pg_notify('sipd', $1)"
-};
-
-
 static void flush(void *arg)
 {
-	struct pg_result *res;
-	const char *v[1];
-	int err;
-
 	(void)arg;
 
 	if (!sh.mb || !sh.mb->end)
 		return;
 
 	(void)mbuf_write_u8(sh.mb, 0);
-	v[0] = (const char *)sh.mb->buf;
-
-	err = db_pg_query(&res, &st_notify, 1, v);
-	if (err)
-		log_debug("presence: call events not told to the other"
-			  " nodes: %s\n", db_pg_errmsg());
-	else
-		db_pg_clear(res);
+	db_pg_notify_after_commit("calls", (const char *)sh.mb->buf);
 
 	sh.mb = mem_deref(sh.mb);
 }
@@ -85,7 +69,7 @@ void shared_call_send(const struct call_event *ce)
 
 	if (!sh.mb) {
 		sh.mb = mbuf_alloc(512);
-		if (!sh.mb || mbuf_write_str(sh.mb, "calls "))
+		if (!sh.mb)
 			return;
 	}
 
@@ -98,7 +82,7 @@ void shared_call_send(const struct call_event *ce)
 		/* too much for one notification: this one goes next */
 		sh.mb->end = start;
 		flush(NULL);
-		if (start > 6)
+		if (start)
 			shared_call_send(ce);
 		return;
 	}

@@ -30,6 +30,14 @@ CREATE TABLE nodes (
 	started BIGINT NOT NULL
 );
 
+-- whether a node of that name runs (holds the lock of its name)
+CREATE FUNCTION sipd_node_alive(node text) RETURNS boolean
+	LANGUAGE sql STABLE AS $$
+	SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+		AND classid = 20925 AND objid = hashtext(node)::oid
+		AND objsubid = 2 AND granted)
+$$;
+
 ALTER TABLE bindings ADD COLUMN node TEXT;
 ALTER TABLE subscriptions ADD COLUMN node TEXT;
 CREATE INDEX subscriptions_node ON subscriptions (node);
