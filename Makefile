@@ -237,7 +237,7 @@ $(B)/lib/%.o: lib/%.c
 
 $(B)/lib/store/pg.o $(B)/lib/store/pg_%.o $(B)/test/unit/pgtest.o \
 	$(B)/test/unit/test_store.o $(B)/lib/db/pg.o $(B)/lib/db/pg_notify.o $(B)/lib/db/pg_wait.o \
-	$(B)/lib/db/pg_secret.o \
+	$(B)/lib/db/pg_secret.o $(B)/lib/db/pg_pipe.o $(B)/lib/db/pg_upgrade.o \
 	$(B)/lib/db/part.o $(B)/lib/node/node.o: CFLAGS += $(PQ_CFLAGS)
 
 $(PROXY_LIB): $(PROXY_OBJS)

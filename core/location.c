@@ -210,6 +210,16 @@ int location_lookup(struct list *bindings, const char *aor)
 }
 
 
+/* A lookup of aor follows in this turn: the backend may ask ahead */
+void location_ahead(const char *aor)
+{
+	const struct location_backend *be = list_ledata(backends.head);
+
+	if (be && be->ahead)
+		(void)be->ahead(aor, time_now());
+}
+
+
 static void emit(enum sipd_event_type type, const struct binding *b)
 {
 	struct sipd_event ev;
@@ -301,29 +311,4 @@ int location_scan(struct list *bindings, int64_t after_id, uint32_t limit)
 		return ENOSYS;
 
 	return be->scan(bindings, after_id, limit, time_now());
-}
-
-
-/**
- * Remove one binding (it became unreachable)
- *
- * @param b The binding, with its id and aor
- *
- * @return 0 if removed, otherwise errorcode
- */
-int location_remove(const struct binding *b)
-{
-	struct list removes = LIST_INIT;
-	struct binding *copy;
-	int err;
-
-	err = binding_dup(&copy, b);
-	if (err)
-		return err;
-
-	list_append(&removes, &copy->le, copy);
-	err = location_save(b->aor, NULL, &removes);
-	list_flush(&removes);
-
-	return err;
 }

@@ -278,16 +278,17 @@ struct location_backend {
 		    const struct list *removes);
 	int (*scan)(struct list *bindings, int64_t after_id, uint32_t limit,
 		    int64_t now);
+	int (*ahead)(const char *aor, int64_t now);
 };
 
 void location_register(struct location_backend *be);
 void location_unregister(struct location_backend *be);
 int  location_lookup(struct list *bindings, const char *aor);
+void location_ahead(const char *aor);
 int  location_save(const char *aor, const struct list *upserts,
 		   const struct list *removes);
 void location_expired(const struct binding *b);
 int  location_scan(struct list *bindings, int64_t after_id, uint32_t limit);
-int  location_remove(const struct binding *b);
 
 
 /* --- Accounts (credential store) --------------------------------------- */
@@ -512,6 +513,13 @@ int  db_pg_lock_wait(uint32_t ms);
 const char *db_pg_errmsg(void);
 int  db_pg_version(uint64_t *version);
 void db_pg_notify_after_commit(const char *table, const char *key);
+int  db_pg_query_told(struct pg_result **resp, struct pg_stmt *st, int n,
+		      const char *const *v, const char *table,
+		      const char *key);
+int  db_pg_ahead(struct pg_stmt *st, int n, const char *const *v);
+int  db_pg_query_then(struct pg_result **resp, struct pg_stmt *st, int n,
+		      const char *const *v, struct pg_stmt *then, int tn,
+		      const char *const *tv);
 
 /** What a notification of PostgreSQL's triggers names: table and key */
 typedef void (db_pg_changed_h)(const char *table, const char *key,

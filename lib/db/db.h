@@ -59,8 +59,27 @@ extern const int pg_schema_ver;
 extern const char *const pg_migrations[];
 
 
-/* pg_wait.c */
 struct pg_result;
+struct pg_stmt;
+/* a statement sent ahead: handled (0 or an error), or ESRCH; settles what
+   was sent ahead when resp is NULL */
+typedef int (db_pg_pipe_h)(struct pg_result **resp, struct pg_stmt *st,
+			   int n, const char *const *v);
+void db_pg_pipe_handler(db_pg_pipe_h *h);
+bool db_pg_stmt_ready(const struct pg_stmt *st);
+int  db_pg_exec(const char *sql, const char *want_status);
+int  db_pg_prepared(struct pg_stmt *st, char *name, size_t size);
+int  db_pg_fail(struct pg_result *res);
+void db_pg_result_read(const struct pg_result *res);
+void db_pg_give_up(const char *why);
+uint32_t db_pg_wait_ms(void);
+int  db_pg_schema_read(int *ver);
+int  db_pg_migrate(int ver);
+
+
+/* pg_wait.c */
+int  db_pg_wait_next(struct pg_result **resp, struct pg_conn *conn,
+		     uint64_t deadline);
 int  db_pg_wait(struct pg_result **resp, struct pg_conn *conn,
 		uint32_t timeout);
 void db_pg_msg_clean(char *buf, size_t size, const char *msg);

@@ -77,6 +77,7 @@ static struct {
 	uint64_t retry_at;     /* no reconnection attempt before (ms)    */
 	char err[256];         /* the server's last error message        */
 	db_pg_event_h *eventh; /* pg_notify.c's                          */
+	db_pg_pipe_h *pipeh;   /* pg_pipe.c's                            */
 } pg;
 
 
@@ -95,6 +96,20 @@ static void event(enum db_pg_event ev)
 void db_pg_event_handler(db_pg_event_h *eh)
 {
 	pg.eventh = eh;
+}
+
+
+/** Register the handler of a statement sent ahead (pg_pipe.c) */
+void db_pg_pipe_handler(db_pg_pipe_h *h)
+{
+	pg.pipeh = h;
+}
+
+
+/** Whether a statement is prepared on this connection */
+bool db_pg_stmt_ready(const struct pg_stmt *st)
+{
+	return st->gen == pg.gen + 1;
 }
 
 
@@ -124,9 +139,10 @@ static int res_errno(const PGresult *res)
 }
 
 
-/* A failed call: the result's message, the loss logged once */
-static int res_fail(PGresult *res)
+/** A failed call: the result's message, the loss logged once */
+int db_pg_fail(struct pg_result *r)
 {
+	PGresult *res = (PGresult *)r;
 	int err;
 
 	if (res || !pg.broken)
@@ -154,12 +170,28 @@ static bool conn_ok(void)
 }
 
 
+/** The connection is given up (made again later); why, if not NULL */
+void db_pg_give_up(const char *why)
+{
+	if (why)
+		err_set(why);
+	pg.broken = true;
+}
+
+
+/** How long a command's answer is waited for, in ms */
+uint32_t db_pg_wait_ms(void)
+{
+	return WAIT_MS + pg.lock_ms;
+}
+
+
 /* The result of a command sent (sent: what the send call returned);
    NULL if none came, the reason in pg.err */
 static PGresult *await(int sent)
 {
 	PGresult *res = NULL;
-	uint32_t ms = WAIT_MS + pg.lock_ms;
+	uint32_t ms = db_pg_wait_ms();
 	int err;
 
 	if (!sent) {
@@ -171,7 +203,7 @@ static PGresult *await(int sent)
 	if (err == ETIMEDOUT) {
 		re_snprintf(pg.err, sizeof(pg.err), "no answer from"
 			    " PostgreSQL within %u ms", ms);
-		pg.broken = true;
+		db_pg_give_up(NULL);
 		return NULL;
 	}
 	if (err) {
@@ -183,9 +215,6 @@ static PGresult *await(int sent)
 }
 
 
-static int exec_simple(const char *sql, const char *want_status);
-
-
 /* A reconnection finished: the session as sipd wants it */
 static int conn_back(void)
 {
@@ -193,7 +222,7 @@ static int conn_back(void)
 
 	pg.resetting = false;
 
-	err = exec_simple(SESSION_SET, NULL);
+	err = db_pg_exec(SESSION_SET, NULL);
 	if (err) {
 		pg.broken = true;
 		return ENOTCONN;
@@ -278,8 +307,8 @@ int db_pg_ready(void)
 }
 
 
-/* A result read: what the server sent with it (notifications) is due */
-static void result_read(const PGresult *res)
+/** A result read: what the server sent with it (notifications) is due */
+void db_pg_result_read(const struct pg_result *res)
 {
 	if (pg.eventh)
 		pg.eventh(strncmp(PQcmdStatus((PGresult *)res), "SELECT", 6) ?
@@ -287,16 +316,19 @@ static void result_read(const PGresult *res)
 }
 
 
-/* A command without parameters, outside the prepared ones */
-static int exec_simple(const char *sql, const char *want_status)
+/** A command without parameters, outside the prepared ones */
+int db_pg_exec(const char *sql, const char *want_status)
 {
 	PGresult *res;
 	int err = 0;
 
+	if (pg.pipeh)
+		(void)pg.pipeh(NULL, NULL, 0, NULL);
+
 	res = await(PQsendQuery(pg.conn, sql));
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK) {
-		err = res_fail(res);
+		err = db_pg_fail((struct pg_result *)res);
 	}
 	else if (want_status && strcmp(PQcmdStatus(res), want_status)) {
 		/* COMMIT of a failed transaction answers ROLLBACK */
@@ -304,7 +336,7 @@ static int exec_simple(const char *sql, const char *want_status)
 		err = EIO;
 	}
 	else {
-		result_read(res);
+		db_pg_result_read((struct pg_result *)res);
 	}
 
 	PQclear(res);
@@ -333,6 +365,36 @@ bool db_pg_on(void)
 
 
 /**
+ * The name of a statement, prepared on this connection if not yet
+ *
+ * @param st   Statement
+ * @param name Set to its name
+ * @param size Size of name (32)
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int db_pg_prepared(struct pg_stmt *st, char *name, size_t size)
+{
+	PGresult *res;
+	int err = 0;
+
+	re_snprintf(name, size, "sipd_%llx", (unsigned long long)(uintptr_t)st);
+	if (db_pg_stmt_ready(st))
+		return 0;
+
+	res = await(PQsendPrepare(pg.conn, name, st->sql, 0, NULL));
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		st->gen = pg.gen + 1;
+	else
+		err = db_pg_fail((struct pg_result *)res);
+
+	PQclear(res);
+
+	return err;
+}
+
+
+/**
  * Run a statement, prepared on this connection when first run
  *
  * @param resp Set to its result (PQclear() it) if success
@@ -354,34 +416,27 @@ int db_pg_query(struct pg_result **resp, struct pg_stmt *st, int n,
 	if (!resp || !st)
 		return EINVAL;
 
-	err = conn_ready();
-	if (err)
+	/* sent ahead (pg_pipe.c), or with what was */
+	err = pg.pipeh ? pg.pipeh(resp, st, n, v) : ESRCH;
+	if (err != ESRCH)
 		return err;
 
-	re_snprintf(name, sizeof(name), "sipd_%llx",
-		    (unsigned long long)(uintptr_t)st);
-
-	if (st->gen != pg.gen + 1) {
-		res = await(PQsendPrepare(pg.conn, name, st->sql, 0, NULL));
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			err = res_fail(res);
-			PQclear(res);
-			return err;
-		}
-		PQclear(res);
-		st->gen = pg.gen + 1;
-	}
+	err = conn_ready();
+	if (!err)
+		err = db_pg_prepared(st, name, sizeof(name));
+	if (err)
+		return err;
 
 	res = await(PQsendQueryPrepared(pg.conn, name, n, v, NULL, NULL,
 					0));
 	status = PQresultStatus(res);
 	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-		err = res_fail(res);
+		err = db_pg_fail((struct pg_result *)res);
 		PQclear(res);
 		return err;
 	}
 
-	result_read(res);
+	db_pg_result_read((struct pg_result *)res);
 	*resp = res;
 
 	return 0;
@@ -406,7 +461,7 @@ int db_pg_begin(void)
 	if (err)
 		return err;
 
-	err = exec_simple("BEGIN", NULL);
+	err = db_pg_exec("BEGIN", NULL);
 	if (err)
 		return err;
 
@@ -433,16 +488,16 @@ int db_pg_commit(void)
 		return 0;
 
 	if (pg.doomed) {
-		(void)exec_simple("ROLLBACK", NULL);
+		(void)db_pg_exec("ROLLBACK", NULL);
 		err_set("an inner transaction was rolled back");
 		event(DB_PG_ROLLED_BACK);
 		return EIO;
 	}
 
-	err = exec_simple("COMMIT", "COMMIT");
+	err = db_pg_exec("COMMIT", "COMMIT");
 	if (err && conn_ok() &&
 	    PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
-		(void)exec_simple("ROLLBACK", NULL);
+		(void)db_pg_exec("ROLLBACK", NULL);
 
 	event(err ? DB_PG_ROLLED_BACK : DB_PG_COMMITTED);
 
@@ -469,14 +524,14 @@ void db_pg_rollback(void)
 	}
 
 	if (pg.conn && conn_ok())
-		(void)exec_simple("ROLLBACK", NULL);
+		(void)db_pg_exec("ROLLBACK", NULL);
 
 	event(DB_PG_ROLLED_BACK);
 }
 
 
-/* The version of the schema; 0 without a version table */
-static int schema_version(int *ver)
+/** The version of the schema; 0 without a version table */
+int db_pg_schema_read(int *ver)
 {
 	PGresult *res;
 	int err = 0;
@@ -487,7 +542,7 @@ static int schema_version(int *ver)
 		*ver = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : -1;
 	}
 	else {
-		err = res_fail(res);
+		err = db_pg_fail((struct pg_result *)res);
 		if (err == ENOENT) {
 			*ver = 0;
 			err = 0;
@@ -497,53 +552,6 @@ static int schema_version(int *ver)
 	PQclear(res);
 
 	return err;
-}
-
-
-/**
- * The schema version of the PostgreSQL database
- *
- * @return Version, 0 without a schema, -1 on error
- */
-int db_pg_schema_version(void)
-{
-	int ver = 0;
-
-	if (conn_ready() || schema_version(&ver))
-		return -1;
-
-	return ver;
-}
-
-
-/**
- * The check of the database: its schema is the one this sipd was built
- * for (PostgreSQL checks its own pages)
- *
- * @param problem Set to what is wrong
- * @param size    Its size
- *
- * @return 0 if sound, EILSEQ with a problem, otherwise errorcode
- */
-int db_pg_check(char *problem, size_t size)
-{
-	int ver = 0, err;
-
-	err = conn_ready();
-	if (!err)
-		err = schema_version(&ver);
-	if (err) {
-		str_ncpy(problem, pg.err, size);
-		return err;
-	}
-
-	if (ver != pg_schema_ver) {
-		re_snprintf(problem, size, "schema version %d, not %d", ver,
-			    pg_schema_ver);
-		return EILSEQ;
-	}
-
-	return 0;
 }
 
 
@@ -559,7 +567,7 @@ int db_pg_lock_wait(uint32_t ms)
 
 	re_snprintf(sql, sizeof(sql), "SET lock_timeout = %u", ms);
 
-	err = exec_simple(sql, NULL);
+	err = db_pg_exec(sql, NULL);
 	if (!err)
 		pg.lock_ms = ms;
 
@@ -567,23 +575,23 @@ int db_pg_lock_wait(uint32_t ms)
 }
 
 
-/* Run the migrations from version ver + 1 on, in one transaction */
-static int migrate(int ver)
+/** Run the migrations from version ver + 1 on, in one transaction */
+int db_pg_migrate(int ver)
 {
 	int v, err;
 
-	err = exec_simple("BEGIN", NULL);
+	err = db_pg_exec("BEGIN", NULL);
 	if (err)
 		return err;
 
 	for (v = ver + 1; v <= pg_schema_ver && !err; v++)
-		err = exec_simple(pg_migrations[v], NULL);
+		err = db_pg_exec(pg_migrations[v], NULL);
 
 	if (!err)
-		err = exec_simple("COMMIT", "COMMIT");
+		err = db_pg_exec("COMMIT", "COMMIT");
 	if (err && conn_ok() &&
 	    PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
-		(void)exec_simple("ROLLBACK", NULL);
+		(void)db_pg_exec("ROLLBACK", NULL);
 
 	return err;
 }
@@ -594,58 +602,26 @@ static int schema_create(int *ver)
 {
 	int err;
 
-	err = exec_simple("BEGIN", NULL);
+	err = db_pg_exec("BEGIN", NULL);
 	if (!err)
-		err = exec_simple(pg_schema_sql, NULL);
+		err = db_pg_exec(pg_schema_sql, NULL);
 	if (!err)
-		err = exec_simple("COMMIT", "COMMIT");
+		err = db_pg_exec("COMMIT", "COMMIT");
 	if (!err && pg_schema_ver > pg_schema_base)
-		err = migrate(pg_schema_base);
+		err = db_pg_migrate(pg_schema_base);
 	if (!err) {
 		*ver = pg_schema_ver;
 		return 0;
 	}
 
 	if (conn_ok() && PQtransactionStatus(pg.conn) != PQTRANS_IDLE)
-		(void)exec_simple("ROLLBACK", NULL);
+		(void)db_pg_exec("ROLLBACK", NULL);
 
-	if (!conn_ok() || schema_version(ver) ||
+	if (!conn_ok() || db_pg_schema_read(ver) ||
 	    *ver != pg_schema_ver)
 		return err;
 
 	return 0;
-}
-
-
-/**
- * Upgrade the PostgreSQL schema to this sipd's version (sipctl db
- * upgrade; the database was opened with db_pg_open_older())
- *
- * @return 0 if success (or already there), EPROTO for a version this
- *         sipd cannot upgrade, otherwise errorcode
- */
-int db_pg_upgrade(void)
-{
-	int ver = 0, err;
-
-	err = conn_ready();
-	if (!err)
-		err = schema_version(&ver);
-	if (err)
-		return err;
-
-	if (ver == pg_schema_ver)
-		return 0;
-
-	if (ver < pg_schema_base || ver > pg_schema_ver)
-		return EPROTO;
-
-	err = migrate(ver);
-	if (!err)
-		log_info("db: PostgreSQL schema upgraded from version %d to"
-			 " %d\n", ver, pg_schema_ver);
-
-	return err;
 }
 
 
@@ -677,11 +653,11 @@ static int open_conn(const char *uri, bool create, bool older, char *msg,
 
 	(void)PQsetNoticeProcessor(pg.conn, notice_quiet, NULL);
 
-	err = exec_simple(SESSION_SET, NULL);
+	err = db_pg_exec(SESSION_SET, NULL);
 	if (err)
 		goto out;
 
-	err = schema_version(&ver);
+	err = db_pg_schema_read(&ver);
 	if (err)
 		goto out;
 
@@ -763,7 +739,7 @@ void db_pg_stmts_release(void)
 
 	/* the statements are session-wide, outside any transaction: only
 	   once the server dropped them may their names be prepared again */
-	if (!exec_simple("DEALLOCATE ALL", NULL))
+	if (!db_pg_exec("DEALLOCATE ALL", NULL))
 		++pg.gen;
 }
 

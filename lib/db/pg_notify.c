@@ -460,6 +460,53 @@ void db_pg_notify_after_commit(const char *table, const char *key)
 
 
 /**
+ * Run a statement that changes a table, and tell the other sipd
+ * processes of it once committed: in the same round trip outside a
+ * transaction (pg_pipe.c), else after the outermost commit
+ *
+ * @param resp  Set to the statement's result (PQclear() it)
+ * @param st    Statement
+ * @param n     Number of parameters
+ * @param v     Parameters as text, NULL for SQL NULL
+ * @param table Table changed
+ * @param key   Key of the change (an address of record)
+ *
+ * @return 0 if success, otherwise errorcode (db_pg_errmsg() says why)
+ */
+int db_pg_query_told(struct pg_result **resp, struct pg_stmt *st, int n,
+		     const char *const *v, const char *table,
+		     const char *key)
+{
+	char *payload = NULL;
+	int err;
+
+	if (!table || !key)
+		return EINVAL;
+
+	if (db_pg_in_transaction()) {
+		err = db_pg_query(resp, st, n, v);
+		if (!err)
+			db_pg_notify_after_commit(table, key);
+		return err;
+	}
+
+	if (re_sdprintf(&payload, "%s %s", table, key))
+		return ENOMEM;
+
+	{
+		const char *tv[1] = {payload};
+
+		db_pg_event_handler(event_handler);
+		err = db_pg_query_then(resp, st, n, v, &st_notify, 1, tv);
+	}
+
+	mem_deref(payload);
+
+	return err;
+}
+
+
+/**
  * The data version of PostgreSQL: changes when anything was committed,
  * by this process or another, since the last look
  *

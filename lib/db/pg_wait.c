@@ -25,6 +25,43 @@
 
 
 /**
+ * Wait for the next result on a connection (in pipeline mode each
+ * command's results end with NULL, a sync point's is
+ * PGRES_PIPELINE_SYNC)
+ *
+ * @param resp     Set to the result, NULL at the end of a command's
+ * @param conn     Connection
+ * @param deadline tmr_jiffies() by which it must have come
+ *
+ * @return 0 if success, ETIMEDOUT if the server did not answer in time,
+ *         ENOTCONN if the connection broke
+ */
+int db_pg_wait_next(struct pg_result **resp, struct pg_conn *conn,
+		    uint64_t deadline)
+{
+	while (PQisBusy(conn)) {
+		struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+		uint64_t now = tmr_jiffies();
+		int n;
+
+		if (now >= deadline)
+			return ETIMEDOUT;
+
+		n = poll(&pfd, 1, (int)(deadline - now));
+		if (n < 0 && errno != EINTR)
+			return ENOTCONN;
+
+		if (n > 0 && !PQconsumeInput(conn))
+			return ENOTCONN;
+	}
+
+	*resp = (struct pg_result *)PQgetResult(conn);
+
+	return 0;
+}
+
+
+/**
  * Wait for the results of what was sent on a connection
  *
  * @param resp    Set to the result: the first failed one, else the last
@@ -38,45 +75,30 @@ int db_pg_wait(struct pg_result **resp, struct pg_conn *conn,
 	       uint32_t timeout)
 {
 	uint64_t deadline = tmr_jiffies() + timeout;
-	PGresult *res, *keep = NULL;
+	PGresult *keep = NULL;
 
 	for (;;) {
-		while (PQisBusy(conn)) {
-			struct pollfd pfd = {.fd = PQsocket(conn),
-					     .events = POLLIN};
-			uint64_t now = tmr_jiffies();
-			int n;
+		struct pg_result *res;
+		int err;
 
-			if (now >= deadline) {
-				PQclear(keep);
-				return ETIMEDOUT;
-			}
-
-			n = poll(&pfd, 1, (int)(deadline - now));
-			if (n < 0 && errno != EINTR) {
-				PQclear(keep);
-				return ENOTCONN;
-			}
-
-			if (n > 0 && !PQconsumeInput(conn)) {
-				PQclear(keep);
-				return ENOTCONN;
-			}
+		err = db_pg_wait_next(&res, conn, deadline);
+		if (err) {
+			PQclear(keep);
+			return err;
 		}
 
-		res = PQgetResult(conn);
 		if (!res)
 			break;
 
 		/* several statements in one command: the first failure
 		   tells, else the last result */
 		if (keep && (PQresultStatus(keep) == PGRES_FATAL_ERROR)) {
-			PQclear(res);
+			PQclear((PGresult *)res);
 			continue;
 		}
 
 		PQclear(keep);
-		keep = res;
+		keep = (PGresult *)res;
 	}
 
 	if (!keep)

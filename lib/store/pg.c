@@ -59,6 +59,26 @@ int pg_query(PGresult **resp, struct pg_stmt *st, const struct pg_args *a)
 
 
 /**
+ * Run a statement that changes a table, the other sipd processes told
+ * of the change once committed (one round trip outside a transaction)
+ *
+ * @param resp  Set to its result (PQclear() it) if success
+ * @param st    Statement
+ * @param a     Its parameters
+ * @param table Table changed
+ * @param key   Key of the change
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int pg_query_told(PGresult **resp, struct pg_stmt *st,
+		  const struct pg_args *a, const char *table, const char *key)
+{
+	return db_pg_query_told((struct pg_result **)resp, st, a->n, a->v,
+				table, key);
+}
+
+
+/**
  * Run a statement that returns no rows
  *
  * @param st      Statement

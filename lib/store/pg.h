@@ -20,6 +20,9 @@ struct pg_args {
 void pg_arg_str(struct pg_args *a, const char *s);
 void pg_arg_i64(struct pg_args *a, int64_t v);
 int  pg_query(PGresult **resp, struct pg_stmt *st, const struct pg_args *a);
+int  pg_query_told(PGresult **resp, struct pg_stmt *st,
+		   const struct pg_args *a, const char *table,
+		   const char *key);
 int  pg_do(struct pg_stmt *st, const struct pg_args *a, uint64_t *changes);
 const char *pg_text(const PGresult *res, int row, int col);
 int64_t pg_i64(const PGresult *res, int row, int col);
@@ -42,6 +45,7 @@ int  pg_binding_save(const char *aor, const struct list *upserts,
 int  pg_binding_expired(struct list *bindings, int64_t now, uint32_t limit);
 int  pg_binding_expire(const struct list *bindings, int64_t now);
 int  pg_binding_count(uint64_t *n, int64_t now);
+int  pg_binding_ahead(const char *aor, int64_t now);
 
 /* pg_account.c */
 int  pg_account_ha1(const char *user, const char *domain,

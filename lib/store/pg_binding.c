@@ -221,6 +221,18 @@ int pg_binding_lookup(struct list *bindings, const char *aor, int64_t now)
 }
 
 
+/* pg_binding_lookup()'s statement sent ahead (lib/db/pg_pipe.c) */
+int pg_binding_ahead(const char *aor, int64_t now)
+{
+	struct pg_args a = {.n = 0};
+
+	pg_arg_str(&a, aor);
+	pg_arg_i64(&a, now);
+
+	return db_pg_ahead(&st_lookup, a.n, a.v);
+}
+
+
 int pg_binding_list(struct list *bindings, const char *aor, int64_t now)
 {
 	struct pg_args a = {.n = 0};
@@ -256,9 +268,11 @@ int pg_binding_expired(struct list *bindings, int64_t now, uint32_t limit)
 }
 
 
-static int write_binding(const char *aor, struct binding *b)
+/* Write a binding (told: the other nodes told of it once committed) */
+static int write_binding(const char *aor, struct binding *b, bool told)
 {
 	struct pg_args a = {.n = 0};
+	struct pg_stmt *st;
 	PGresult *res;
 	char recv[64];
 	int err;
@@ -290,18 +304,18 @@ static int write_binding(const char *aor, struct binding *b)
 		pg_arg_i64(&a, b->nat == BINDING_NAT_YES);
 	pg_arg_str(&a, b->node);
 
-	if (b->id) {
+	if (b->id)
 		pg_arg_i64(&a, b->id);
-		return pg_do(&st_update, &a, NULL);
-	}
 
-	err = pg_query(&res, &st_insert, &a);
+	st = b->id ? &st_update : &st_insert;
+	err = told ? pg_query_told(&res, st, &a, "bindings", aor) :
+		pg_query(&res, st, &a);
 	if (err)
 		return err;
 
-	if (PQntuples(res) == 1)
+	if (!b->id && PQntuples(res) == 1)
 		b->id = pg_i64(res, 0, 0);
-	else
+	else if (!b->id)
 		err = EIO;
 
 	PQclear(res);
@@ -328,15 +342,11 @@ int pg_binding_save(const char *aor, const struct list *upserts,
 	struct le *le;
 	int err;
 
-	/* one binding (a phone's REGISTER): one statement, its own commit
-	   (two round trips fewer than BEGIN and COMMIT around it), or part
+	/* one binding (a phone's REGISTER): its own transaction, then the
+	   other nodes told, in one round trip (lib/db/pg_pipe.c); or part
 	   of the transaction open */
-	if (list_count(upserts) == 1 && !list_count(removes)) {
-		err = write_binding(aor, list_head(upserts)->data);
-		if (!err)
-			db_pg_notify_after_commit("bindings", aor);
-		return err;
-	}
+	if (list_count(upserts) == 1 && !list_count(removes))
+		return write_binding(aor, list_head(upserts)->data, true);
 
 	err = pg_begin();
 	if (err)
@@ -348,7 +358,7 @@ int pg_binding_save(const char *aor, const struct list *upserts,
 	}
 
 	for (le = upserts ? upserts->head : NULL; le && !err; le = le->next)
-		err = write_binding(aor, le->data);
+		err = write_binding(aor, le->data, false);
 
 	/* synchronous commit: back once the server has it on disk */
 	if (err) {

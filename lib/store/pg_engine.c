@@ -19,6 +19,7 @@ const struct store_engine store_pg = {
 	.binding_expired = pg_binding_expired,
 	.binding_expire  = pg_binding_expire,
 	.binding_count   = pg_binding_count,
+	.binding_ahead   = pg_binding_ahead,
 	.account_ha1     = pg_account_ha1,
 	.account_write   = pg_account_write,
 	.account_import  = pg_account_import,

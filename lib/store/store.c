@@ -207,6 +207,31 @@ int store_binding_expire(const struct list *bindings, int64_t now)
 
 
 /**
+ * Ask for the bindings of an address-of-record ahead: the lookup that
+ * follows in the same turn of the loop takes the answer, which came in
+ * the round trip of a statement between them (PostgreSQL; other engines
+ * do nothing)
+ *
+ * @param aor Address-of-record
+ * @param now Current time, epoch seconds (the lookup's)
+ *
+ * @return 0 if asked, ENOSYS where nothing is asked ahead
+ */
+int store_binding_ahead(const char *aor, int64_t now)
+{
+	const struct store_engine *engine = store_engine();
+
+	if (!aor)
+		return EINVAL;
+
+	if (!engine->binding_ahead)
+		return ENOSYS;
+
+	return engine->binding_ahead(aor, now);
+}
+
+
+/**
  * Count the bindings that have not expired
  *
  * @param n   The count

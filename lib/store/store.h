@@ -146,6 +146,7 @@ struct store_engine {
 			       uint32_t limit);
 	int (*binding_expire)(const struct list *bindings, int64_t now);
 	int (*binding_count)(uint64_t *n, int64_t now);
+	int (*binding_ahead)(const char *aor, int64_t now);
 
 	/* accounts */
 	int (*account_ha1)(const char *user, const char *domain,
@@ -239,6 +240,7 @@ int  store_binding_expired(struct list *bindings, int64_t now,
 			   uint32_t limit);
 int  store_binding_expire(const struct list *bindings, int64_t now);
 int  store_binding_count(uint64_t *n, int64_t now);
+int  store_binding_ahead(const char *aor, int64_t now);
 
 /* sipctl reg add and del, in the daemon or in sipctl */
 typedef int (store_save_h)(const char *aor, const struct list *upserts,

@@ -215,6 +215,32 @@ int cache_lookup(struct list *bindings, const char *aor, int64_t now)
 
 
 /**
+ * Ask the store ahead for the bindings a lookup will want, unless they
+ * are in memory
+ *
+ * @param aor Address-of-record
+ * @param now Current time, epoch seconds
+ *
+ * @return 0 if asked or kept, otherwise errorcode
+ */
+int cache_ahead(const char *aor, int64_t now)
+{
+	uint64_t version;
+	struct entry *e;
+
+	if (cache.size && !store_version(&version) &&
+	    version == cache.version) {
+		e = list_ledata(hash_lookup(cache.ht, hash_joaat_str(aor),
+					    entry_cmp, (void *)aor));
+		if (e && now < e->until)
+			return 0;
+	}
+
+	return store_binding_ahead(aor, now);
+}
+
+
+/**
  * Set the most addresses-of-record kept; 0 turns the cache off
  *
  * @param size Most entries

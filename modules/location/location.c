@@ -38,6 +38,7 @@ static struct location_backend backend = {
 	.lookup = cache_lookup,
 	.save   = store_binding_save,
 	.scan   = store_binding_scan,
+	.ahead  = cache_ahead,
 };
 
 

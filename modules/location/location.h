@@ -6,6 +6,7 @@
 
 /* cache.c */
 int  cache_lookup(struct list *bindings, const char *aor, int64_t now);
+int  cache_ahead(const char *aor, int64_t now);
 int  cache_resize(uint32_t size);
 uint64_t cache_hits(void);
 void cache_close(void);

@@ -583,3 +583,28 @@ int reg_contact_print(struct re_printf *pf, void *arg)
 
 	return err;
 }
+
+
+/**
+ * Remove one binding (it became unreachable) from the location service
+ *
+ * @param b The binding, with its id and aor
+ *
+ * @return 0 if removed, otherwise errorcode
+ */
+int reg_binding_remove(const struct binding *b)
+{
+	struct list removes = LIST_INIT;
+	struct binding *copy;
+	int err;
+
+	err = binding_dup(&copy, b);
+	if (err)
+		return err;
+
+	list_append(&removes, &copy->le, copy);
+	err = location_save(b->aor, NULL, &removes);
+	list_flush(&removes);
+
+	return err;
+}

@@ -99,7 +99,7 @@ static uint32_t bindings_remove(enum sip_transp tp, const struct sa *peer)
 
 			after = b->id;
 			if (b->tp == tp && sa_cmp(&b->received, peer, SA_ALL) &&
-			    !location_remove(b))
+			    !reg_binding_remove(b))
 				++removed;
 		}
 		list_flush(&batch);

@@ -163,7 +163,7 @@ void keepalive_answer(const struct binding *b, int err)
 	log_info("registrar: %s of %s does not answer at %J: removed\n",
 		 b->contact, b->aor, &b->received);
 	mem_deref(m);
-	(void)location_remove(b);
+	(void)reg_binding_remove(b);
 }
 
 

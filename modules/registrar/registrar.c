@@ -231,6 +231,11 @@ static void registrar_handle(struct sipd_sock *sock,
 		goto out;
 	}
 
+	/* with credentials: the bindings asked for in the round trip of
+	   the HA1's (PostgreSQL) */
+	if (sock_auth(sock) && sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION))
+		location_ahead(aor);
+
 	if (!authorized(sock, msg, user, at + 1))
 		goto out;
 

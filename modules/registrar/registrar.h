@@ -32,6 +32,7 @@ struct reg_change {
 };
 
 /* bindings.c */
+int  reg_binding_remove(const struct binding *b);
 int  reg_changes_decode(struct list *changes, const struct sip_msg *msg,
 			const struct registrar_conf *conf, bool *star,
 			uint16_t *scode, const char **reason);

@@ -856,6 +856,82 @@ START_TEST(test_pg_version)
 END_TEST
 
 
+/* PostgreSQL: a lookup sent ahead goes with the next statement and is
+   taken by the lookup after it (what another session wrote between is
+   not in it); a binding saved alone is told to the other sessions in
+   the same round trip, once committed */
+START_TEST(test_pg_pipeline)
+{
+	struct list up = LIST_INIT, found = LIST_INIT;
+	uint8_t ha1[DIGEST_MAX_SIZE];
+	const int64_t now = 100000;
+	PGconn *other;
+	PGnotify *nt;
+	PGresult *res;
+	struct binding *b;
+	size_t len;
+	int i;
+
+	other = PQconnectdb(test_pg_uri());
+	ck_assert_int_eq(CONNECTION_OK, PQstatus(other));
+	res = PQexec(other, "LISTEN sipd");
+	PQclear(res);
+
+	/* saved alone: told once committed */
+	b = make("sip:p@192.0.2.9:5060", now + 60, 1000);
+	list_append(&up, &b->le, b);
+	ck_assert_int_eq(0, store_binding_save("p@example.com", &up, NULL));
+	ck_assert(b->id > 0);
+	list_flush(&up);
+	for (i = 0, nt = NULL; i < 200 && !nt; i++) {
+		ck_assert_int_eq(1, PQconsumeInput(other));
+		nt = PQnotifies(other);
+		if (!nt)
+			usleep(5000);
+	}
+	ck_assert_ptr_nonnull(nt);
+	ck_assert_str_eq("bindings p@example.com", nt->extra);
+	PQfreemem(nt);
+
+	/* asked ahead, sent with the HA1's query */
+	ck_assert_int_eq(0, store_binding_ahead("p@example.com", now));
+	ck_assert_int_eq(ENOENT, store_account_ha1("nobody", "example.com",
+						   DIGEST_MD5, ha1, &len));
+	pg_exec("INSERT INTO bindings (aor, contact, expires, callid, cseq,"
+		" received, transport, socket, created, updated) VALUES"
+		" ('p@example.com', 'sip:p@192.0.2.10', 200000, 'c', 1, '',"
+		" 'udp', '', 1, 1)");
+
+	/* another lookup does not take it; the same one does */
+	ck_assert_int_eq(0, store_binding_lookup(&found, "q@example.com",
+						 now));
+	ck_assert_uint_eq(0, list_count(&found));
+	ck_assert_int_eq(0, store_binding_lookup(&found, "p@example.com",
+						 now));
+	ck_assert_uint_eq(1, list_count(&found));
+	list_flush(&found);
+
+	/* once: the next lookup reads the table */
+	ck_assert_int_eq(0, store_binding_lookup(&found, "p@example.com",
+						 now));
+	ck_assert_uint_eq(2, list_count(&found));
+	list_flush(&found);
+
+	/* asked ahead, then a transaction: dropped, nothing stale */
+	ck_assert_int_eq(0, store_binding_ahead("p@example.com", now));
+	ck_assert_int_eq(0, store_begin());
+	ck_assert_int_eq(0, store_commit());
+	pg_exec("DELETE FROM bindings WHERE contact = 'sip:p@192.0.2.10'");
+	ck_assert_int_eq(0, store_binding_lookup(&found, "p@example.com",
+						 now));
+	ck_assert_uint_eq(1, list_count(&found));
+	list_flush(&found);
+
+	PQfinish(other);
+}
+END_TEST
+
+
 /* PostgreSQL: the statements released (a module unloads), then run
    again: prepared anew, no clash with the old names; the engine is the
    one of the process's database */
@@ -911,6 +987,7 @@ Suite *suite_store(void)
 		tcase_add_test(tc, test_pg_release);
 		tcase_add_test(tc, test_pg_upgrade);
 		tcase_add_test(tc, test_pg_version);
+		tcase_add_test(tc, test_pg_pipeline);
 		suite_add_tcase(s, tc);
 	}
 
