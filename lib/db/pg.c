@@ -25,6 +25,10 @@
  * settings made again. The loss is logged once per outage, and so is
  * the return.
  *
+ * pg_pipe.c sends statements in libpq's pipeline mode (one sent ahead
+ * of the next, a change with its notification): it registers a handler
+ * that every statement here passes first (db_pg_pipe_handler()).
+ *
  * What else must follow the connection (pg_notify.c: its LISTEN, the
  * notifications a result brought, those to send after a commit)
  * registers one handler of its events (db_pg_event_handler()): the
