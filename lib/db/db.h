@@ -66,7 +66,6 @@ struct pg_stmt;
 typedef int (db_pg_pipe_h)(struct pg_result **resp, struct pg_stmt *st,
 			   int n, const char *const *v);
 void db_pg_pipe_handler(db_pg_pipe_h *h);
-bool db_pg_stmt_ready(const struct pg_stmt *st);
 int  db_pg_exec(const char *sql, const char *want_status);
 int  db_pg_prepared(struct pg_stmt *st, char *name, size_t size);
 int  db_pg_fail(struct pg_result *res);

@@ -110,13 +110,6 @@ void db_pg_pipe_handler(db_pg_pipe_h *h)
 }
 
 
-/** Whether a statement is prepared on this connection */
-bool db_pg_stmt_ready(const struct pg_stmt *st)
-{
-	return st->gen == pg.gen + 1;
-}
-
-
 /**
  * The process's libpq connection, for lib/db's own files
  *
@@ -383,7 +376,7 @@ int db_pg_prepared(struct pg_stmt *st, char *name, size_t size)
 	int err = 0;
 
 	re_snprintf(name, size, "sipd_%llx", (unsigned long long)(uintptr_t)st);
-	if (db_pg_stmt_ready(st))
+	if (st->gen == pg.gen + 1)
 		return 0;
 
 	res = await(PQsendPrepare(pg.conn, name, st->sql, 0, NULL));

@@ -18,6 +18,13 @@
  * A failed change aborts what follows it up to the Sync: nothing is told
  * of a change that was not made.
  *
+ * A statement may also be asked for ahead (db_pg_ahead()): a REGISTER's
+ * bindings, before its credentials are checked. It is only kept here,
+ * and sent with the next statement (the account's HA1), both before one
+ * Sync, so that one round trip answers both; the lookup after the check
+ * takes the answer kept. A request turned away before any statement
+ * (throttled, malformed) sends nothing.
+ *
  * Copyright (C) 2026 sipd developers
  */
 
@@ -135,13 +142,15 @@ static bool done(const PGresult *res, const char *status)
 }
 
 
-/* The statement sent ahead: the pipeline's end, its sync point, is sent
-   with the next statement; its parameters joined */
+/* The statement asked for ahead: kept here, sent only with the next
+   statement, in its round trip; its parameters copied */
+enum { AHEAD_ARGS = 8 };
+
 static struct {
-	PGconn *conn;        /* connection it went on, NULL: none        */
-	bool open;           /* its sync point not sent yet              */
-	struct pg_stmt *st;
-	char *key;
+	struct pg_stmt *st;  /* NULL: none                               */
+	int n;
+	char *v[AHEAD_ARGS];
+	bool null[AHEAD_ARGS];
 	PGresult *res;       /* its result, once read                    */
 	struct tmr tmr;      /* dropped at the end of the loop's turn    */
 } ahead;
@@ -149,75 +158,72 @@ static struct {
 
 static void ahead_clear(void)
 {
+	int i;
+
 	tmr_cancel(&ahead.tmr);
-	ahead.conn = NULL;
-	ahead.open = false;
 	ahead.st = NULL;
-	ahead.key = mem_deref(ahead.key);
+	for (i = 0; i < ahead.n; i++)
+		ahead.v[i] = mem_deref(ahead.v[i]);
+	ahead.n = 0;
 	PQclear(ahead.res);
 	ahead.res = NULL;
 }
 
 
-/* The parameters as one string (each with its length before it) */
-static int params_key(char **keyp, int n, const char *const *v)
-{
-	struct mbuf *mb = mbuf_alloc(256);
-	int i, err = mb ? 0 : ENOMEM;
-
-	for (i = 0; i < n && !err; i++)
-		err = mbuf_printf(mb, v[i] ? "%zu:%s" : "-", v[i] ?
-				  strlen(v[i]) : 0, v[i]);
-
-	if (!err) {
-		mb->pos = 0;
-		err = mbuf_strdup(mb, keyp, mb->end);
-	}
-
-	mem_deref(mb);
-
-	return err;
-}
-
-
 static bool ahead_is(const struct pg_stmt *st, int n, const char *const *v)
 {
-	char *key = NULL;
-	bool same;
+	int i;
 
-	if (st != ahead.st || params_key(&key, n, v))
+	if (st != ahead.st || n != ahead.n)
 		return false;
 
-	same = !strcmp(key, ahead.key);
-	mem_deref(key);
+	for (i = 0; i < n; i++) {
+		if (!v[i] != ahead.null[i])
+			return false;
+		if (v[i] && strcmp(v[i], ahead.v[i]))
+			return false;
+	}
 
-	return same;
+	return true;
 }
 
 
-/* The sync point sent, with st (if not NULL) before it; the statement
-   sent ahead's result kept, st's returned in resp */
-static int ahead_sync(PGresult **resp, struct pg_stmt *st, int n,
+/* st sent in one pipeline after the statement asked for ahead: that
+   one's result kept, st's returned in resp (ESRCH: run st alone) */
+static int ahead_send(PGresult **resp, struct pg_stmt *st, int n,
 		      const char *const *v)
 {
-	PGconn *conn = ahead.conn;
+	PGconn *conn = (PGconn *)db_pg_conn();
 	PGresult *res[2] = {NULL, NULL};
+	const char *av[AHEAD_ARGS];
 	uint32_t ms = db_pg_wait_ms();
-	char name[32];
-	int err = 0;
+	char aname[32], name[32];
+	int i, err = 0;
 
-	ahead.open = false;
+	for (i = 0; i < ahead.n; i++)
+		av[i] = ahead.null[i] ? NULL : ahead.v[i];
 
-	if (st) {
-		(void)db_pg_prepared(st, name, sizeof(name));  /* prepared */
-		if (!PQsendQueryPrepared(conn, name, n, v, NULL, NULL, 0))
-			err = ENOTCONN;
+	/* prepared first if not yet: commands of their own */
+	err = db_pg_prepared(ahead.st, aname, sizeof(aname));
+	if (!err)
+		err = db_pg_prepared(st, name, sizeof(name));
+	if (err) {
+		ahead_clear();
+		return err;
 	}
 
-	if (!err && !PQpipelineSync(conn))
+	if (!PQenterPipelineMode(conn)) {
+		ahead_clear();
+		return ESRCH;
+	}
+
+	if (!PQsendQueryPrepared(conn, aname, ahead.n, av, NULL, NULL, 0) ||
+	    !PQsendQueryPrepared(conn, name, n, v, NULL, NULL, 0) ||
+	    !PQpipelineSync(conn))
 		err = ENOTCONN;
-	if (!err)
-		err = read_all(res, st ? 2 : 1, conn, tmr_jiffies() + ms);
+	else
+		err = read_all(res, 2, conn, tmr_jiffies() + ms);
+
 	if (err || !PQexitPipelineMode(conn)) {
 		PQclear(res[0]);
 		PQclear(res[1]);
@@ -225,106 +231,80 @@ static int ahead_sync(PGresult **resp, struct pg_stmt *st, int n,
 		return broke(err, ms);
 	}
 
-	ahead.res = res[0];
-	if (!done(ahead.res, NULL))
-		ahead_clear();
+	if (done(res[0], NULL))
+		ahead.res = res[0];
+	else
+		PQclear(res[0]);
 
-	/* st aborted with the one ahead: run again, alone */
-	if (st && !done(res[1], NULL) &&
-	    PQresultStatus(res[1]) == PGRES_PIPELINE_ABORTED) {
+	/* aborted with the one ahead (no sync point between): alone */
+	if (PQresultStatus(res[1]) == PGRES_PIPELINE_ABORTED) {
 		PQclear(res[1]);
 		return ESRCH;
 	}
 
-	if (st && !done(res[1], NULL)) {
+	if (!done(res[1], NULL)) {
 		err = db_pg_fail((struct pg_result *)res[1]);
 		PQclear(res[1]);
 		return err;
 	}
 
-	if (st)
-		*resp = res[1];
+	*resp = res[1];
 
 	return 0;
 }
 
 
-/* Whether the statement sent ahead is still in its pipeline (not on a
-   connection closed or made again since) */
-static bool ahead_pending(void)
+static void drop_timer(void *arg)
 {
-	return ahead.open && ahead.conn == (PGconn *)db_pg_conn() &&
-		PQpipelineStatus(ahead.conn) == PQ_PIPELINE_ON;
-}
-
-
-/* What was sent ahead answered, its result dropped */
-static void settle(void)
-{
-	if (ahead_pending())
-		(void)ahead_sync(NULL, NULL, 0, NULL);
-
+	(void)arg;
 	ahead_clear();
 }
 
 
-static void settle_timer(void *arg)
-{
-	(void)arg;
-	settle();
-}
-
-
-/* pg.c's handler of every statement (resp NULL: settle) */
+/* pg.c's handler of every statement (resp NULL: a command of another
+   kind comes: what was asked ahead is dropped) */
 static int pipe_handler(struct pg_result **resp, struct pg_stmt *st, int n,
 			const char *const *v)
 {
 	PGresult *res = NULL;
 	int err;
 
-	if (!resp) {
-		settle();
+	if (!resp || !ahead.st) {
+		ahead_clear();
 		return ESRCH;
 	}
 
-	if (!ahead.st)
-		return ESRCH;
+	/* answered: taken by the same statement */
+	if (ahead.res) {
+		if (!ahead_is(st, n, v))
+			return ESRCH;
 
-	if (ahead.open && !ahead_pending())
+		db_pg_result_read((struct pg_result *)ahead.res);
+		*resp = (struct pg_result *)ahead.res;
+		ahead.res = NULL;
 		ahead_clear();
-
-	/* st goes with the sync point, unless it must be prepared first
-	   (a command of its own) */
-	if (ahead.open && !ahead_is(st, n, v) && db_pg_stmt_ready(st)) {
-		err = ahead_sync(&res, st, n, v);
-		if (err)
-			return err;
-
-		db_pg_result_read((struct pg_result *)res);
-		*resp = (struct pg_result *)res;
 		return 0;
 	}
 
-	if (ahead.open) {
-		err = ahead_sync(NULL, NULL, 0, NULL);
-		if (err)
-			return err;
+	/* asked for itself, or the connection away: alone */
+	if (ahead_is(st, n, v) || db_pg_ready()) {
+		ahead_clear();
+		return ESRCH;
 	}
 
-	if (!ahead.res || !ahead_is(st, n, v))
-		return ESRCH;
+	err = ahead_send(&res, st, n, v);
+	if (err)
+		return err;
 
-	db_pg_result_read((struct pg_result *)ahead.res);
-	*resp = (struct pg_result *)ahead.res;
-	ahead.res = NULL;
-	ahead_clear();
+	db_pg_result_read((struct pg_result *)res);
+	*resp = (struct pg_result *)res;
 
 	return 0;
 }
 
 
-/* Before a pipeline: outside a transaction, what was sent ahead
-   settled, a connection, st prepared (name: 32 bytes) */
+/* Before a pipeline: outside a transaction, nothing asked ahead, a
+   connection, st prepared (name: 32 bytes) */
 static int pipe_start(struct pg_stmt *st, char *name)
 {
 	int err;
@@ -332,7 +312,7 @@ static int pipe_start(struct pg_stmt *st, char *name)
 	if (db_pg_in_transaction())
 		return EALREADY;
 
-	settle();
+	ahead_clear();
 
 	err = db_pg_ready();
 	if (!err)
@@ -343,53 +323,45 @@ static int pipe_start(struct pg_stmt *st, char *name)
 
 
 /**
- * Send a statement ahead: its result is read with the next statement's
- * (one round trip for both) and taken by the db_pg_query() of the same
- * statement and parameters in the same turn of the loop; dropped if none
- * asks for it. Outside a transaction only; a failure only means the
- * statement will be run when asked for.
+ * Ask for a statement ahead: it is sent with the next statement, in one
+ * round trip, and its result taken by the db_pg_query() of the same
+ * statement and parameters in the same turn of the loop. Nothing is
+ * sent if no other statement comes in that turn (a request turned away
+ * first costs the database nothing); any other command drops it.
+ * Outside a transaction only; a failure only means the statement runs
+ * when asked for.
  *
  * @param st Statement that reads
- * @param n  Number of parameters
+ * @param n  Number of parameters (at most 8)
  * @param v  Parameters as text, NULL for SQL NULL
  *
- * @return 0 if sent, otherwise errorcode
+ * @return 0 if kept, otherwise errorcode
  */
 int db_pg_ahead(struct pg_stmt *st, int n, const char *const *v)
 {
-	PGconn *conn;
 	char name[32];
-	int err;
+	int i, err;
 
-	if (!st)
+	if (!st || n < 0 || n > AHEAD_ARGS)
 		return EINVAL;
 
 	err = pipe_start(st, name);
 	if (err)
 		return err;
 
-	conn = (PGconn *)db_pg_conn();
-	err = params_key(&ahead.key, n, v);
-	if (err)
-		return err;
-
-	if (!PQenterPipelineMode(conn)) {
-		ahead_clear();
-		return EBUSY;
-	}
-
-	/* libpq keeps it in its buffer until the sync point */
-	if (!PQsendQueryPrepared(conn, name, n, v, NULL, NULL, 0)) {
-		(void)PQexitPipelineMode(conn);
-		ahead_clear();
-		return EIO;
+	for (i = 0; i < n; i++) {
+		ahead.null[i] = !v[i];
+		if (v[i] && str_dup(&ahead.v[i], v[i])) {
+			ahead.n = i;
+			ahead_clear();
+			return ENOMEM;
+		}
 	}
 
 	db_pg_pipe_handler(pipe_handler);
-	ahead.conn = conn;
-	ahead.open = true;
+	ahead.n = n;
 	ahead.st = st;
-	tmr_start(&ahead.tmr, 0, settle_timer, NULL);
+	tmr_start(&ahead.tmr, 0, drop_timer, NULL);
 
 	return 0;
 }

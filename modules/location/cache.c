@@ -228,6 +228,10 @@ int cache_ahead(const char *aor, int64_t now)
 	uint64_t version;
 	struct entry *e;
 
+	/* an engine that asks nothing ahead (SQLite): not even a look */
+	if (!store_engine()->binding_ahead)
+		return ENOSYS;
+
 	if (cache.size && !store_version(&version) &&
 	    version == cache.version) {
 		e = list_ledata(hash_lookup(cache.ht, hash_joaat_str(aor),
