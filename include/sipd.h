@@ -517,9 +517,6 @@ int  db_pg_query_told(struct pg_result **resp, struct pg_stmt *st, int n,
 		      const char *const *v, const char *table,
 		      const char *key);
 int  db_pg_ahead(struct pg_stmt *st, int n, const char *const *v);
-int  db_pg_query_then(struct pg_result **resp, struct pg_stmt *st, int n,
-		      const char *const *v, struct pg_stmt *then, int tn,
-		      const char *const *tv);
 
 /** What a notification of PostgreSQL's triggers names: table and key */
 typedef void (db_pg_changed_h)(const char *table, const char *key,

@@ -70,10 +70,16 @@ int  db_pg_exec(const char *sql, const char *want_status);
 int  db_pg_prepared(struct pg_stmt *st, char *name, size_t size);
 int  db_pg_fail(struct pg_result *res);
 void db_pg_result_read(const struct pg_result *res);
-void db_pg_give_up(const char *why);
+void db_pg_give_up(uint32_t ms);
 uint32_t db_pg_wait_ms(void);
 int  db_pg_schema_read(int *ver);
 int  db_pg_migrate(int ver);
+
+
+/* pg_pipe.c */
+int  db_pg_query_then(struct pg_result **resp, struct pg_stmt *st, int n,
+		      const char *const *v, struct pg_stmt *then, int tn,
+		      const char *const *tv);
 
 
 /* pg_wait.c */

@@ -167,11 +167,13 @@ static bool conn_ok(void)
 }
 
 
-/** The connection is given up (made again later); why, if not NULL */
-void db_pg_give_up(const char *why)
+/** The connection is given up (made again later); ms: no answer came
+    within ms (0: the reason is set already) */
+void db_pg_give_up(uint32_t ms)
 {
-	if (why)
-		err_set(why);
+	if (ms)
+		re_snprintf(pg.err, sizeof(pg.err), "no answer from"
+			    " PostgreSQL within %u ms", ms);
 	pg.broken = true;
 }
 
@@ -198,9 +200,7 @@ static PGresult *await(int sent)
 
 	err = db_pg_wait((struct pg_result **)&res, pg.conn, ms);
 	if (err == ETIMEDOUT) {
-		re_snprintf(pg.err, sizeof(pg.err), "no answer from"
-			    " PostgreSQL within %u ms", ms);
-		db_pg_give_up(NULL);
+		db_pg_give_up(ms);
 		return NULL;
 	}
 	if (err) {

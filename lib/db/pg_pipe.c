@@ -116,16 +116,11 @@ static int read_all(PGresult **res, int count, PGconn *conn,
    (made again later) */
 static int broke(int err, uint32_t ms)
 {
-	char why[64];
-
-	if (err == ETIMEDOUT) {
-		re_snprintf(why, sizeof(why), "no answer from PostgreSQL"
-			    " within %u ms", ms);
-		db_pg_give_up(why);
-	}
+	if (err == ETIMEDOUT)
+		db_pg_give_up(ms);
 
 	(void)db_pg_fail(NULL);
-	db_pg_give_up(NULL);
+	db_pg_give_up(0);
 
 	return ENOTCONN;
 }

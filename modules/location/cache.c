@@ -105,6 +105,14 @@ static int bindings_share(struct list *dst, const struct list *src)
 }
 
 
+/* The entry of an address-of-record, NULL if none */
+static struct entry *entry_find(const char *aor)
+{
+	return list_ledata(hash_lookup(cache.ht, hash_joaat_str(aor),
+				       entry_cmp, (void *)aor));
+}
+
+
 /* Answer a lookup from the cache; mark is set to the version to keep
    a miss's result under, or cleared when it must not be kept */
 static bool cache_get(struct list *bindings, const char *aor, int64_t now,
@@ -125,8 +133,7 @@ static bool cache_get(struct list *bindings, const char *aor, int64_t now,
 		return false;
 	}
 
-	e = list_ledata(hash_lookup(cache.ht, hash_joaat_str(aor),
-				    entry_cmp, (void *)aor));
+	e = entry_find(aor);
 	if (!e || now >= e->until)
 		return false;
 
@@ -150,8 +157,7 @@ static void cache_put(const char *aor, const struct list *bindings,
 		return;
 
 	/* an entry that expired is replaced */
-	e = list_ledata(hash_lookup(cache.ht, hash_joaat_str(aor),
-				    entry_cmp, (void *)aor));
+	e = entry_find(aor);
 	if (e) {
 		mem_deref(e);
 		--cache.count;
@@ -234,8 +240,7 @@ int cache_ahead(const char *aor, int64_t now)
 
 	if (cache.size && !store_version(&version) &&
 	    version == cache.version) {
-		e = list_ledata(hash_lookup(cache.ht, hash_joaat_str(aor),
-					    entry_cmp, (void *)aor));
+		e = entry_find(aor);
 		if (e && now < e->until)
 			return 0;
 	}

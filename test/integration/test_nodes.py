@@ -41,8 +41,8 @@ class Node(Sipd):
         return (self.host, self.port)
 
 
-def nodes(pg, n=2, **kw):
-    a = Node(pg, "a", "127.0.0.1", accounts=ACCOUNTS, **kw)
+def nodes(pg, n=2, accounts=ACCOUNTS, **kw):
+    a = Node(pg, "a", "127.0.0.1", accounts=accounts, **kw)
     out = [a]
     for name, host in (("b", "127.0.0.2"), ("c", "127.0.0.3"))[:n - 1]:
         out.append(Node(pg, name, host, **kw))
@@ -303,9 +303,7 @@ def test_publish_at_a_reaches_watcher_at_b():
     registration at A is in the NOTIFY of alice's reg subscription at B.
     The subscription is B's: only B sends its NOTIFYs."""
     with PgServer() as pg:
-        a = Node(pg, "a", "127.0.0.1", accounts=PRES_ACCOUNTS,
-                 base=PRES_CONF)
-        b = Node(pg, "b", "127.0.0.2", base=PRES_CONF)
+        a, b = nodes(pg, accounts=PRES_ACCOUNTS, base=PRES_CONF)
         bob = PUA(a, "bob")
         alice = PUA(b, "alice")
         try:
@@ -346,9 +344,7 @@ def test_subscriptions_of_killed_node_taken_over():
     NOTIFYs alice the current state from its own socket, and a PUBLISH
     at B reaches alice."""
     with PgServer() as pg:
-        a = Node(pg, "a", "127.0.0.1", accounts=PRES_ACCOUNTS,
-                 base=PRES_CONF)
-        b = Node(pg, "b", "127.0.0.2", base=PRES_CONF)
+        a, b = nodes(pg, accounts=PRES_ACCOUNTS, base=PRES_CONF)
         alice = PUA(a, "alice")
         bob = PUA(b, "bob")
         try:
@@ -385,9 +381,7 @@ def test_busy_lamp_at_b_follows_call_proxied_by_a():
     terminated, in NOTIFYs from B."""
     from test_presence import presence_sub, dialogs_of, call_bob
     with PgServer() as pg:
-        a = Node(pg, "a", "127.0.0.1", accounts=PRES_ACCOUNTS,
-                 base=PRES_CONF)
-        b = Node(pg, "b", "127.0.0.2", base=PRES_CONF)
+        a, b = nodes(pg, accounts=PRES_ACCOUNTS, base=PRES_CONF)
         bob = PUA(a, "bob")
         alice = PUA(a, "alice")
         carol = PUA(b, "carol")
