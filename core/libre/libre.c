@@ -40,6 +40,10 @@ static struct shim shims[] = {
 	 " where a TLS connection it opens goes (for SSL_new)",
 	 "control.status_counts_a_call, tls_verify.self_signed_refused",
 	 NULL},
+	/* strans.c */
+	{"sip_strans_reply", "a server transaction keeps its whole decoded"
+	 " request, header index included, 32 s after its final response",
+	 "libre.finished_transaction_slims_request", NULL},
 	/* timer.c */
 	{"tmr_start", "one sorted list of every timer: a start walks it,"
 	 " O(n) a transaction", "libre.shims_interposed,"

@@ -24,6 +24,7 @@ enum {
 
 static struct {
 	sqlite3 *db;
+	const struct db_tx *tx;  /* a group's begin, commit and rollback */
 	struct list stmts;     /* struct db_stmt */
 	struct db_stmt begin;
 	struct db_stmt commit;
@@ -157,27 +158,63 @@ int db_exec(const char *sql)
 }
 
 
-int db_begin(void)
+/**
+ * Let a group transaction take the store's begin, commit and rollback
+ * (group.c), or give them back
+ *
+ * @param tx Its functions, NULL for the plain ones
+ */
+void db_tx_set(const struct db_tx *tx)
+{
+	dbs.tx = tx;
+}
+
+
+/** BEGIN IMMEDIATE, whatever group is open */
+int db_begin_plain(void)
 {
 	return step_done(&dbs.begin);
 }
 
 
-int db_commit(void)
+/** COMMIT (rolled back if it fails), whatever group is open */
+int db_commit_plain(void)
 {
 	int err = step_done(&dbs.commit);
 
 	if (err)
-		db_rollback();
+		db_rollback_plain();
 
 	return err;
 }
 
 
-void db_rollback(void)
+/** ROLLBACK of the open transaction, whatever group is open */
+void db_rollback_plain(void)
 {
 	if (dbs.db && !sqlite3_get_autocommit(dbs.db))
 		(void)step_done(&dbs.rollback);
+}
+
+
+int db_begin(void)
+{
+	return dbs.tx ? dbs.tx->begin() : db_begin_plain();
+}
+
+
+int db_commit(void)
+{
+	return dbs.tx ? dbs.tx->commit() : db_commit_plain();
+}
+
+
+void db_rollback(void)
+{
+	if (dbs.tx)
+		dbs.tx->rollback();
+	else
+		db_rollback_plain();
 }
 
 
@@ -414,6 +451,9 @@ void db_stmts_release(void)
 
 void db_close(void)
 {
+	if (dbs.tx)
+		(void)dbs.tx->flush();
+
 	db_stmts_release();
 	db_pg_close();
 

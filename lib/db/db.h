@@ -21,6 +21,17 @@ void db_close(void);
 int  db_schema_version(void);
 int  db_set_sync(bool full);
 int  db_upgrade(void);
+/* the store's begin, commit and rollback while a group is open */
+struct db_tx {
+	int  (*begin)(void);
+	int  (*commit)(void);
+	void (*rollback)(void);
+	int  (*flush)(void);     /* commit now (db_close()) */
+};
+void db_tx_set(const struct db_tx *tx);
+int  db_begin_plain(void);
+int  db_commit_plain(void);
+void db_rollback_plain(void);
 extern const char db_schema_sql[];
 extern const int db_schema_ver;
 extern const char *const db_migrations[];

@@ -145,13 +145,94 @@ static bool authorized(struct sipd_sock *sock, const struct sip_msg *msg,
 }
 
 
-/**
- * Handle a REGISTER, or handle it again after it waited for the database
- *
- * @param sock Socket it came on
- * @param msg  The REGISTER
- * @param w    Its waiting entry when it waited, else NULL
- */
+/* A REGISTER saved in a group transaction: its 200 once that commits */
+struct committed {
+	struct sipd_sock *sock;
+	struct sip_msg *msg;
+	struct list bindings;
+};
+
+
+static void committed_destructor(void *arg)
+{
+	struct committed *c = arg;
+
+	list_flush(&c->bindings);
+	mem_deref(c->msg);
+}
+
+
+static void group_committed(int err, void *arg)
+{
+	struct committed *c = arg;
+
+	/* the group's failure is logged once, by lib/db */
+	if (err)
+		(void)sipd_reply_retry(c->sock, c->msg, 500,
+				       "Server Internal Error",
+				       DB_RETRY_AFTER);
+	else
+		reply_bindings(c->sock, c->msg, &c->bindings);
+
+	mem_deref(c);
+}
+
+
+/* 0 if the 200 waits for the group's commit (the bindings move) */
+static int reply_after_commit(struct sipd_sock *sock,
+			      const struct sip_msg *msg, struct list *bindings)
+{
+	struct committed *c;
+	int err;
+
+	c = mem_zalloc(sizeof(*c), committed_destructor);
+	if (!c)
+		return ENOMEM;
+
+	c->sock = sock;
+	c->msg = mem_ref((void *)msg);
+
+	err = db_group_after(group_committed, c);
+	if (err) {
+		mem_deref(c);
+		return err;
+	}
+
+	while (bindings->head) {
+		struct le *le = bindings->head;
+		list_unlink(le);
+		list_append(&c->bindings, le, le->data);
+	}
+
+	return 0;
+}
+
+
+/* The changes saved: over UDP in the group transaction of several
+   REGISTERs on SQLite (EBUSY if its lock is taken); alone on PostgreSQL
+   and over a connection, whose answers keep the order of its requests
+   (a 200 that waited could find the connection closed) */
+static int save(const struct sip_msg *msg, const char *aor,
+		const struct list *upserts, const struct list *removes,
+		bool *grouped)
+{
+	int err;
+
+	if (db_pg_on() || msg->tp != SIP_TRANSP_UDP)
+		return location_save(aor, upserts, removes);
+
+	err = db_group_enter();
+	if (err)
+		return err;
+
+	err = location_save(aor, upserts, removes);
+	db_group_leave();
+	*grouped = !err;
+
+	return err;
+}
+
+
 /* Seconds until the last of the bindings expires */
 static uint32_t last_expiry(const struct list *bindings)
 {
@@ -182,6 +263,13 @@ static bool any_nated(const struct list *bindings)
 }
 
 
+/**
+ * Handle a REGISTER, or handle it again after it waited for the database
+ *
+ * @param sock Socket it came on
+ * @param msg  The REGISTER
+ * @param w    Its waiting entry when it waited, else NULL
+ */
 static void registrar_handle(struct sipd_sock *sock,
 			     const struct sip_msg *msg, struct waiting *w)
 {
@@ -190,7 +278,7 @@ static void registrar_handle(struct sipd_sock *sock,
 	char aor[256], user[128], unsup[256];
 	const char *reason = NULL, *at;
 	uint16_t scode = 0;
-	bool star = false;
+	bool star = false, grouped = false;
 	int err;
 
 	if (msg_require_check(msg, SIP_HDR_REQUIRE, supported, unsup,
@@ -295,7 +383,7 @@ static void registrar_handle(struct sipd_sock *sock,
 	if (!w && retry_pending())
 		err = EBUSY;
 	else
-		err = location_save(aor, &upserts, &removes);
+		err = save(msg, aor, &upserts, &removes, &grouped);
 	if (err == EBUSY && !retry_later(sock, msg, w, registrar_handle)) {
 		w = NULL;   /* it waits again */
 		goto out;
@@ -327,6 +415,9 @@ static void registrar_handle(struct sipd_sock *sock,
 	}
 	list_sort(&current, binding_before, NULL);
 
+	if (grouped && !reply_after_commit(sock, msg, &current))
+		goto out;
+
 	reply_bindings(sock, msg, &current);
 
  out:
@@ -348,10 +439,51 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 	if (retry_waiting(msg))
 		return true;
 
+	/* a save may follow: an open group waits for it */
+	db_group_busy();
+
 	registrar_handle(sock, msg, NULL);
 
 	return true;
 }
+
+
+static uint64_t group_commits_read(void *arg)
+{
+	uint64_t commits, saves;
+	(void)arg;
+
+	db_group_counts(&commits, &saves);
+
+	return commits;
+}
+
+
+static uint64_t group_saves_read(void *arg)
+{
+	uint64_t commits, saves;
+	(void)arg;
+
+	db_group_counts(&commits, &saves);
+
+	return saves;
+}
+
+
+static struct stat_figure group_commits = {
+	.name  = "registrar_group_commits",
+	.help  = "SQLite transactions that committed the saves of REGISTERs",
+	.kind  = STAT_COUNTER,
+	.readh = group_commits_read,
+};
+
+
+static struct stat_figure group_saves = {
+	.name  = "registrar_group_saves",
+	.help  = "REGISTERs whose bindings were saved in those transactions",
+	.kind  = STAT_COUNTER,
+	.readh = group_saves_read,
+};
 
 
 static const char *methods[] = {"REGISTER", NULL};
@@ -458,6 +590,8 @@ static int module_init(void)
 
 	role_register(&role);
 	reload_register(&hook);
+	stats_register(&group_commits);
+	stats_register(&group_saves);
 
 	return 0;
 }
@@ -465,6 +599,9 @@ static int module_init(void)
 
 static int module_close(void)
 {
+	(void)db_group_commit();
+	stats_unregister(&group_saves);
+	stats_unregister(&group_commits);
 	reload_unregister(&hook);
 	role_unregister(&role);
 	keepalive_close();

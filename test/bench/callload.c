@@ -3,7 +3,7 @@
  *
  *   callload [-m redirect|register] [-r RATE] [-n CALLS | -t SECONDS]
  *            [-s SOCKETS] [-b SECONDS] [-c CALLEE] [-d DOMAIN]
- *            [-u PREFIX] [-P PWPREFIX] HOST PORT
+ *            [-u PREFIX] [-P PWPREFIX] [-a MD5|SHA-256] HOST PORT
  *
  * Starts CALLS redirect calls (or RATE x SECONDS), RATE a second on a
  * fixed schedule whatever the answers, from SOCKETS UDP sockets bound to
@@ -23,8 +23,8 @@
  * -m register: a call is a registration of its own user, PREFIX0 ..
  * PREFIX{CALLS-1} at DOMAIN (alice, example.com), password
  * PWPREFIX-USER (pw; test/sipp/users.py's accounts): REGISTER
- * sip:DOMAIN, a 401 whose MD5 challenge (of several, the others skipped,
- * RFC 8760) is answered by a REGISTER with credentials (qop=auth), and
+ * sip:DOMAIN, a 401 whose MD5 challenge (-a SHA-256: its SHA-256 one; of
+ * several, the others skipped, RFC 8760) is answered by a REGISTER with credentials (qop=auth), and
  * a 200 with a Contact. Each REGISTER is retransmitted per Timer E (500
  * ms doubling up to 4 s) and fails after -b seconds; the times run from
  * the first REGISTER to the 200.
@@ -116,6 +116,7 @@ static const char *host, *callee = "bench", *domain = "example.com";
 static const char *prefix = "alice", *pw_prefix = "pw";
 static int reg_mode;            /* -m register */
 static unsigned run_id;
+static int sha256;              /* -a SHA-256: answer its challenge */
 static double t_start;
 static uint32_t cap_ticks = 32000 / TICK_MS;
 
@@ -553,7 +554,8 @@ static void handle_invite(long idx, int code, const char *msg, size_t len,
 }
 
 
-static void md5_hex(char out[33], const char *fmt, ...)
+/* the hex digest of the algorithm the registrations answer with (-a) */
+static void digest_hex(char out[65], const char *fmt, ...)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
@@ -566,10 +568,11 @@ static void md5_hex(char out[33], const char *fmt, ...)
 	va_end(ap);
 
 	if (len < 0 || len >= (int)sizeof(buf) ||
-	    !EVP_Digest(buf, (size_t)len, md, &mdlen, EVP_md5(), NULL))
+	    !EVP_Digest(buf, (size_t)len, md, &mdlen,
+			sha256 ? EVP_sha256() : EVP_md5(), NULL))
 		mdlen = 0;
 
-	for (i = 0; i < mdlen && i < 16; i++)
+	for (i = 0; i < mdlen && i < 32; i++)
 		sprintf(out + 2 * i, "%02x", md[i]);
 	out[2 * i] = '\0';
 }
@@ -667,12 +670,14 @@ static int has_auth(const char *list)
 }
 
 
-/* the REGISTER with credentials for the MD5 challenge of a 401 */
+/* the REGISTER with credentials for the MD5 (or -a SHA-256) challenge
+   of a 401 */
 static void answer_challenge(uint32_t idx, const char *msg, size_t len,
 			     double t)
 {
+	const char *alg = sha256 ? "SHA-256" : "MD5";
 	struct challenge ch;
-	char ha1[33], ha2[33], resp[33], auth[1200], user[64];
+	char ha1[65], ha2[65], resp[65], auth[1300], user[64];
 	char qop_part[64] = "", opaque_part[300] = "";
 	const char *v = NULL;
 	size_t vlen;
@@ -681,23 +686,26 @@ static void answer_challenge(uint32_t idx, const char *msg, size_t len,
 	for (;;) {
 		v = header_after(msg, len, v, "WWW-Authenticate", 0, &vlen);
 		if (!v) {
-			fail(idx, "401 without an MD5 Digest challenge", 401);
+			fail(idx, sha256 ? "401 without a SHA-256 Digest"
+			     " challenge" : "401 without an MD5 Digest"
+			     " challenge", 401);
 			return;
 		}
 		if (parse_challenge(v, vlen, &ch) && ch.nonce[0] &&
-		    (!ch.algorithm[0] || !strcasecmp(ch.algorithm, "MD5")))
+		    ((!ch.algorithm[0] && !sha256) ||
+		     !strcasecmp(ch.algorithm, alg)))
 			break;
 	}
 
 	snprintf(user, sizeof(user), "%s%u", prefix, idx);
 	qop = has_auth(ch.qop);
-	md5_hex(ha1, "%s:%s:%s-%s", user, ch.realm, pw_prefix, user);
-	md5_hex(ha2, "REGISTER:sip:%s", domain);
+	digest_hex(ha1, "%s:%s:%s-%s", user, ch.realm, pw_prefix, user);
+	digest_hex(ha2, "REGISTER:sip:%s", domain);
 	if (qop)
-		md5_hex(resp, "%s:%s:00000001:%08x%08x:auth:%s", ha1, ch.nonce,
+		digest_hex(resp, "%s:%s:00000001:%08x%08x:auth:%s", ha1, ch.nonce,
 			run_id, idx, ha2);
 	else
-		md5_hex(resp, "%s:%s:%s", ha1, ch.nonce, ha2);
+		digest_hex(resp, "%s:%s:%s", ha1, ch.nonce, ha2);
 
 	if (qop)
 		snprintf(qop_part, sizeof(qop_part), ", qop=auth, nc=00000001,"
@@ -709,8 +717,9 @@ static void answer_challenge(uint32_t idx, const char *msg, size_t len,
 	snprintf(auth, sizeof(auth),
 		 "Authorization: Digest username=\"%s\", realm=\"%s\","
 		 " nonce=\"%s\", uri=\"sip:%s\", response=\"%s\","
-		 " algorithm=MD5%s%s\r\n",
-		 user, ch.realm, ch.nonce, domain, resp, qop_part, opaque_part);
+		 " algorithm=%s%s%s\r\n",
+		 user, ch.realm, ch.nonce, domain, resp, alg, qop_part,
+		 opaque_part);
 
 	calls[idx].state = AUTH;
 	send_register(idx, 2, auth, t);
@@ -879,7 +888,8 @@ static void usage(void)
 		" [-n CALLS | -t SECONDS]\n"
 		"                [-s SOCKETS] [-b SECONDS] [-c CALLEE]"
 		" [-d DOMAIN]\n"
-		"                [-u PREFIX] [-P PWPREFIX] HOST PORT\n");
+		"                [-u PREFIX] [-P PWPREFIX] [-a MD5|SHA-256]"
+		" HOST PORT\n");
 	exit(2);
 }
 
@@ -925,7 +935,7 @@ int main(int argc, char *argv[])
 	unsigned i;
 	int o;
 
-	while ((o = getopt(argc, argv, "m:r:n:t:s:b:c:d:u:P:")) != -1) {
+	while ((o = getopt(argc, argv, "m:r:n:t:s:b:c:d:u:P:a:")) != -1) {
 		switch (o) {
 
 		case 'm':
@@ -944,6 +954,12 @@ int main(int argc, char *argv[])
 		case 'd': domain = optarg; break;
 		case 'u': prefix = optarg; break;
 		case 'P': pw_prefix = optarg; break;
+		case 'a':
+			if (!strcasecmp(optarg, "SHA-256"))
+				sha256 = 1;
+			else if (strcasecmp(optarg, "MD5"))
+				usage();
+			break;
 		default: usage();
 		}
 	}

@@ -41,6 +41,7 @@ int main(void)
 	srunner_add_suite(sr, suite_message());
 	srunner_add_suite(sr, suite_location());
 	srunner_add_suite(sr, suite_store());
+	srunner_add_suite(sr, suite_group());
 	srunner_add_suite(sr, suite_forward());
 	srunner_add_suite(sr, suite_proxy());
 	srunner_add_suite(sr, suite_presence());

@@ -22,6 +22,7 @@ Suite *suite_stats(void);
 Suite *suite_reload(void);
 Suite *suite_pool(void);
 Suite *suite_libre(void);
+Suite *suite_group(void);
 Suite *suite_integration(void);
 
 /* helpers.c */
