@@ -36,6 +36,19 @@ bool auth_available(void)
 
 
 /**
+ * Are requests inside a dialog challenged too (auth_in_dialog)?
+ *
+ * @return True if the backend says so
+ */
+bool auth_in_dialog(void)
+{
+	const struct auth_backend *be = list_ledata(backends.head);
+
+	return be && be->in_dialog && be->in_dialog();
+}
+
+
+/**
  * Authenticate a request. When it carries no valid credentials the
  * backend answers it (a 401 or 407 challenge) or drops it.
  *

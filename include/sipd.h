@@ -337,6 +337,7 @@ struct auth_backend {
 	int (*check)(struct auth_identity *id, struct sipd_sock *sock,
 		     const struct sip_msg *msg, enum auth_kind kind,
 		     const char *realm);
+	bool (*in_dialog)(void);   /* challenge requests inside a dialog */
 };
 
 void auth_register(struct auth_backend *be);
@@ -347,6 +348,7 @@ int  auth_check(struct auth_identity *id, struct sipd_sock *sock,
 int  auth_require(struct auth_identity *id, struct sipd_sock *sock,
 		  const struct sip_msg *msg, enum auth_kind kind,
 		  const struct uri *uri);
+bool auth_in_dialog(void);
 
 
 /* --- Source filter: bans, floods, scanners ----------------------------- */

@@ -356,13 +356,24 @@ int route_request(struct route_result *rr, struct sipd_sock *sock,
 	if (rr->node_aor[0] && !rr->in_dialog && !rr->by_route)
 		return callee_node_phone(rr, msg);
 
-	/* in a dialog sipd record-routed: follow the route set */
+	local_from = domain_is_served(&msg->from.uri.host);
+
+	/* in a dialog sipd record-routed: follow the route set; with
+	   auth_in_dialog a local user's requests but ACK and CANCEL are
+	   challenged as a new call's (a BYE only its sender may send) */
 	if (rr->in_dialog && (rr->routes_popped || rr->strict)) {
-		rr->authenticated = !sock_auth(sock);
+		if (sock_auth(sock) && local_from && auth_in_dialog() &&
+		    !msg_method_is(msg, "ACK") &&
+		    !msg_method_is(msg, "CANCEL")) {
+			err = authenticate(rr, sock, msg);
+			if (err || rr->answered || rr->scode)
+				return err;
+		}
+		else {
+			rr->authenticated = !sock_auth(sock);
+		}
 		goto forward;
 	}
-
-	local_from = domain_is_served(&msg->from.uri.host);
 
 	/*
 	 * CANCEL and ACK cannot be resubmitted, hence not challenged (9.2,

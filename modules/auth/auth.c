@@ -34,6 +34,7 @@ struct auth_conf {
 	size_t algc;
 	struct list md5_agents;        /* struct md5_agent */
 	struct throttle_conf throttle;
+	bool in_dialog;                /* challenge in-dialog requests */
 };
 
 static const struct auth_conf defaults = {
@@ -338,9 +339,16 @@ static int auth_check_handler(struct auth_identity *id,
 }
 
 
+static bool in_dialog_handler(void)
+{
+	return auth.conf.in_dialog;
+}
+
+
 static struct auth_backend backend = {
-	.name  = "digest",
-	.check = auth_check_handler,
+	.name      = "digest",
+	.check     = auth_check_handler,
+	.in_dialog = in_dialog_handler,
 };
 
 
@@ -450,6 +458,7 @@ static int conf_read(struct auth_conf *c)
 			  86400);
 	err |= config_u32("auth_ban_time", &c->throttle.ban_time, 0,
 			  604800);
+	err |= config_bool("auth_in_dialog", &c->in_dialog);
 	err |= algorithms_config(c);
 	err |= config_apply("auth_md5_user_agent", agent_handler,
 			    &c->md5_agents);
@@ -472,6 +481,7 @@ static int conf_reload(bool apply)
 		memcpy(auth.conf.algs, c.algs, sizeof(c.algs));
 		auth.conf.algc = c.algc;
 		auth.conf.throttle = c.throttle;
+		auth.conf.in_dialog = c.in_dialog;
 		reload_list(&auth.conf.md5_agents, &c.md5_agents);
 		throttle_configure(&auth.conf.throttle);
 	}
