@@ -134,7 +134,8 @@ def test_baresip_bye_challenged_and_answered():
         bob.wait_event("CALL_ESTABLISHED", 15, after=n_bob)
         alice.wait_event("CALL_ESTABLISHED", 15, after=n_alice)
 
-        time.sleep(10.5)
+        # stale once more than 10 whole seconds passed since it was made
+        time.sleep(12)
         resp = alice.command("hangup")
         check(resp.get("ok"), "alice: hangup failed: %s" % resp)
         alice.wait_event("CALL_CLOSED", 10, after=n_alice)
