@@ -61,13 +61,12 @@ static struct {
 static int member_begin(void);
 static int member_commit(void);
 static void member_rollback(void);
-static int group_flush(void);
 
 static const struct db_tx group_tx = {
 	.begin    = member_begin,
 	.commit   = member_commit,
 	.rollback = member_rollback,
-	.flush    = group_flush,
+	.flush    = db_group_commit,
 };
 
 
@@ -104,10 +103,8 @@ static int member_commit(void)
 		return err;
 	}
 
-	if (!grp.depth) {
+	if (!grp.depth)
 		++grp.members;
-		++grp.saves;
-	}
 
 	return 0;
 }
@@ -123,12 +120,6 @@ static void member_rollback(void)
 	--grp.depth;
 	(void)db_exec("ROLLBACK TO member");
 	(void)db_exec("RELEASE member");
-}
-
-
-static int group_flush(void)
-{
-	return db_group_commit();
 }
 
 
@@ -275,11 +266,14 @@ int db_group_commit(void)
 	(void)turns_count(false);
 
 	err = db_commit_plain();
-	if (err)
+	if (err) {
 		log_warning("db: a group of %u saves not committed: %m\n",
 			    grp.members, err);
-	else
+	}
+	else {
 		++grp.commits;
+		grp.saves += grp.members;
+	}
 
 	/* those of this group only: a handler may open the next one */
 	n = list_count(&grp.afters);
@@ -296,7 +290,8 @@ int db_group_commit(void)
 
 
 /**
- * Commits of groups and the saves they held, since start
+ * Commits of groups and the saves they held, since start (a group
+ * that failed to commit counts in neither)
  *
  * @param commits Set to the commits
  * @param saves   Set to the saves

@@ -448,25 +448,14 @@ static bool request_handler(struct sipd_sock *sock, const struct sip_msg *msg)
 }
 
 
-static uint64_t group_commits_read(void *arg)
+/* arg: NULL for the commits, "saves" for the saves */
+static uint64_t group_count_read(void *arg)
 {
 	uint64_t commits, saves;
-	(void)arg;
 
 	db_group_counts(&commits, &saves);
 
-	return commits;
-}
-
-
-static uint64_t group_saves_read(void *arg)
-{
-	uint64_t commits, saves;
-	(void)arg;
-
-	db_group_counts(&commits, &saves);
-
-	return saves;
+	return arg ? saves : commits;
 }
 
 
@@ -474,7 +463,7 @@ static struct stat_figure group_commits = {
 	.name  = "registrar_group_commits",
 	.help  = "SQLite transactions that committed the saves of REGISTERs",
 	.kind  = STAT_COUNTER,
-	.readh = group_commits_read,
+	.readh = group_count_read,
 };
 
 
@@ -482,7 +471,8 @@ static struct stat_figure group_saves = {
 	.name  = "registrar_group_saves",
 	.help  = "REGISTERs whose bindings were saved in those transactions",
 	.kind  = STAT_COUNTER,
-	.readh = group_saves_read,
+	.readh = group_count_read,
+	.arg   = "saves",
 };
 
 

@@ -44,6 +44,25 @@ int test_tmpdir(char *buf, size_t size)
 
 
 /**
+ * Remove a test's SQLite file, its WAL and shared memory, and its folder
+ *
+ * @param path The database file
+ * @param dir  The folder test_tmpdir() made for it
+ */
+void test_db_remove(const char *path, const char *dir)
+{
+	char f[320];
+
+	(void)unlink(path);
+	re_snprintf(f, sizeof(f), "%s-wal", path);
+	(void)unlink(f);
+	re_snprintf(f, sizeof(f), "%s-shm", path);
+	(void)unlink(f);
+	(void)rmdir(dir);
+}
+
+
+/**
  * Load configuration text as if it were a file named "test.conf"
  *
  * @param text Configuration

@@ -29,6 +29,7 @@ Suite *suite_integration(void);
 const char *test_build_dir(void);
 const char *test_source_dir(void);
 int  test_tmpdir(char *buf, size_t size);
+void test_db_remove(const char *path, const char *dir);
 int  test_config(const char *text);
 
 /* pgtest.c */

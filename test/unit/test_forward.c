@@ -31,16 +31,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char f[320];
-
 	db_close();
-
-	(void)unlink(path);
-	re_snprintf(f, sizeof(f), "%s-wal", path);
-	(void)unlink(f);
-	re_snprintf(f, sizeof(f), "%s-shm", path);
-	(void)unlink(f);
-	(void)rmdir(dir);
+	test_db_remove(path, dir);
 }
 
 

@@ -51,18 +51,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char f[320];
-
 	location_unregister(&backend);
 	event_unlisten(&listener);
 	db_close();
-
-	(void)unlink(path);
-	re_snprintf(f, sizeof(f), "%s-wal", path);
-	(void)unlink(f);
-	re_snprintf(f, sizeof(f), "%s-shm", path);
-	(void)unlink(f);
-	(void)rmdir(dir);
+	test_db_remove(path, dir);
 }
 
 
