@@ -125,7 +125,10 @@ static int challenge(struct sipd_sock *sock, const struct sip_msg *msg,
 	size_t i;
 	int err;
 
-	err = nonce_make(nonce, sizeof(nonce), time_now(), realm);
+	/* a retransmission gets its first copy's nonce, while the nonce
+	   has half its life left */
+	err = recall_nonce(nonce, sizeof(nonce), msg, time_now(),
+			   auth.conf.nonce_expiry / 2, realm);
 	if (err) {
 		log_error("auth: cannot make a nonce: %m\n", err);
 		(void)sipd_reply(sock, msg, 500, "Server Internal Error");
@@ -538,6 +541,7 @@ static int module_close(void)
 	list_flush(&auth.conf.md5_agents);
 	replay_flush();
 	throttle_flush();
+	recall_flush();
 	nonce_close();
 	digest_close();
 

@@ -10,6 +10,7 @@
 
 enum {
 	NONCE_SIZE = 64,       /* hex characters */
+	NONCE_RND  = 8,        /* random bytes in a nonce */
 };
 
 /* nonce.c */
@@ -17,8 +18,15 @@ int  nonce_set_key(const uint8_t *key, size_t len);
 int  nonce_load_key(void);
 void nonce_close(void);
 int  nonce_make(char *nonce, size_t size, int64_t now, const char *realm);
+int  nonce_encode(char *nonce, size_t size, int64_t at,
+		  const uint8_t rnd[NONCE_RND], const char *realm);
 int  nonce_check(const struct pl *nonce, const char *realm, int64_t now,
 		 uint32_t expiry);
+
+/* recall.c */
+int  recall_nonce(char *nonce, size_t size, const struct sip_msg *msg,
+		  int64_t now, uint32_t window, const char *realm);
+void recall_flush(void);
 
 /* replay.c */
 int  replay_check(const struct pl *nonce, const struct pl *nc,

@@ -102,12 +102,50 @@ static void stamp_encode(uint8_t *stamp, int64_t now, const uint8_t *rnd)
 	for (i = 0; i < 8; i++)
 		stamp[i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
 
-	memcpy(stamp + 8, rnd, 8);
+	memcpy(stamp + 8, rnd, NONCE_RND);
 }
 
 
 /**
- * Make a nonce
+ * Encode the nonce of a time and eight random bytes (the same pair
+ * gives the same nonce)
+ *
+ * @param nonce Buffer of at least NONCE_SIZE + 1 characters
+ * @param size  Buffer size
+ * @param at    Time it is made, epoch seconds
+ * @param rnd   Its eight random bytes
+ * @param realm Realm it is for
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int nonce_encode(char *nonce, size_t size, int64_t at,
+		 const uint8_t rnd[NONCE_RND], const char *realm)
+{
+	uint8_t stamp[16], m[MAC_SIZE];
+	int err;
+
+	if (size < NONCE_SIZE + 1)
+		return EINVAL;
+
+	err = nonce_load_key();
+	if (err)
+		return err;
+
+	stamp_encode(stamp, at, rnd);
+
+	err = mac(m, stamp, sizeof(stamp), realm);
+	if (err)
+		return err;
+
+	(void)re_snprintf(nonce, size, "%w%w", stamp, sizeof(stamp),
+			  m, sizeof(m));
+
+	return 0;
+}
+
+
+/**
+ * Make a new nonce
  *
  * @param nonce Buffer of at least NONCE_SIZE + 1 characters
  * @param size  Buffer size
@@ -118,27 +156,11 @@ static void stamp_encode(uint8_t *stamp, int64_t now, const uint8_t *rnd)
  */
 int nonce_make(char *nonce, size_t size, int64_t now, const char *realm)
 {
-	uint8_t stamp[16], rnd[8], m[MAC_SIZE];
-	int err;
-
-	if (size < NONCE_SIZE + 1)
-		return EINVAL;
-
-	err = nonce_load_key();
-	if (err)
-		return err;
+	uint8_t rnd[NONCE_RND];
 
 	rand_bytes(rnd, sizeof(rnd));
-	stamp_encode(stamp, now, rnd);
 
-	err = mac(m, stamp, sizeof(stamp), realm);
-	if (err)
-		return err;
-
-	(void)re_snprintf(nonce, size, "%w%w", stamp, sizeof(stamp),
-			  m, sizeof(m));
-
-	return 0;
+	return nonce_encode(nonce, size, now, rnd, realm);
 }
 
 

@@ -249,6 +249,36 @@ def test_challenge_offers_sha256_first():
             eq(x.get("realm"), "example.com", "realm")
 
 
+def test_retransmission_gets_the_same_challenge():
+    # the challenge is stateless: a retransmitted REGISTER (its first 401
+    # lost or late) must get the same bytes, nonce included, or a client
+    # that matches responses by their bytes (SIPp) fails the
+    # registration when the second 401 comes; another request gets
+    # another nonce
+    with Sipd() as s:
+        c = s.client()
+        aor = "<sip:alice@example.com>"
+        text = c.request("REGISTER", "sip:example.com",
+                         ["Contact: <sip:alice@127.0.0.1:%d>" % c.local[1]],
+                         to=aor, frm=aor + ";tag=%s" % c.ftag)
+        first = c.final()
+        eq(first.status, 401, "challenge")
+        time.sleep(1.1)               # the nonce's time is in seconds
+        c.send_raw(text)
+        again = c.final()
+        check(again is not None, "no answer to the retransmission")
+        eq(again.raw, first.raw, "the retransmission's 401")
+        c.request("REGISTER", "sip:example.com",
+                  ["Contact: <sip:alice@127.0.0.1:%d>" % c.local[1]],
+                  to=aor, frm=aor + ";tag=%s" % c.ftag)
+        other = c.final()
+        eq(other.status, 401, "the next request's challenge")
+        nonces = lambda m: [parse_challenge(v)["nonce"]
+                            for v in m.all("www-authenticate")]
+        check(not set(nonces(other)) & set(nonces(first)),
+              "the next request got the first one's nonce")
+
+
 def test_wrong_password_and_unknown_user_look_the_same():
     with Sipd() as s:
         for alg in ("SHA-256", "MD5"):

@@ -1,5 +1,6 @@
 /**
- * @file test_nonce.c  Nonces, their expiry, nonce-count replays, throttling
+ * @file test_nonce.c  Nonces, their expiry, the nonce of a retransmission,
+ *                     nonce-count replays, throttling
  *
  * Copyright (C) 2026 sipd developers
  */
@@ -34,6 +35,7 @@ static void setup(void)
 static void teardown(void)
 {
 	replay_flush();
+	recall_flush();
 	throttle_flush();
 	filter_unregister(&guard);
 	bans_close();
@@ -103,6 +105,73 @@ START_TEST(test_nonce_forged)
 	ck_assert_int_eq(0, nonce_set_key((const uint8_t *)"other", 5));
 	ck_assert_int_eq(EINVAL, nonce_check(&pl, "example.com", 1000000,
 					     300));
+}
+END_TEST
+
+
+static struct sip_msg *register_msg(const char *branch, uint32_t cseq)
+{
+	struct sip_msg *msg = NULL;
+	struct mbuf *mb = mbuf_alloc(512);
+
+	ck_assert_ptr_nonnull(mb);
+	ck_assert_int_eq(0, mbuf_printf(mb,
+		"REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"
+		"From: <sip:a@example.com>;tag=1\r\n"
+		"To: <sip:a@example.com>\r\n"
+		"Call-ID: c1\r\n"
+		"CSeq: %u REGISTER\r\n"
+		"Content-Length: 0\r\n\r\n", branch, cseq));
+	mb->pos = 0;
+	ck_assert_int_eq(0, sip_msg_decode(&msg, mb));
+	mem_deref(mb);
+
+	return msg;
+}
+
+
+START_TEST(test_recall)
+{
+	struct sip_msg *first = register_msg("z9hG4bK1", 1);
+	struct sip_msg *again = register_msg("z9hG4bK1", 1);
+	struct sip_msg *next = register_msg("z9hG4bK2", 2);
+	char a[NONCE_SIZE + 1], b[NONCE_SIZE + 1], c[NONCE_SIZE + 1];
+	struct pl pl;
+
+	/* a retransmission within the window: the same nonce */
+	ck_assert_int_eq(0, recall_nonce(a, sizeof(a), first, 1000000, 30,
+					 "example.com"));
+	ck_assert_int_eq(0, recall_nonce(b, sizeof(b), again, 1000004, 30,
+					 "example.com"));
+	ck_assert_str_eq(a, b);
+	pl_set_str(&pl, b);
+	ck_assert_int_eq(0, nonce_check(&pl, "example.com", 1000004, 300));
+
+	/* another request: another nonce */
+	ck_assert_int_eq(0, recall_nonce(c, sizeof(c), next, 1000004, 30,
+					 "example.com"));
+	ck_assert_str_ne(a, c);
+
+	/* past the window: a new nonce, of the time it is given */
+	ck_assert_int_eq(0, recall_nonce(b, sizeof(b), again, 1000031, 30,
+					 "example.com"));
+	ck_assert_str_ne(a, b);
+	pl_set_str(&pl, b);
+	ck_assert_int_eq(0, nonce_check(&pl, "example.com", 1000031 + 300,
+					 300));
+
+	/* forgotten when the module closes */
+	ck_assert_int_eq(0, recall_nonce(a, sizeof(a), first, 1000040, 30,
+					 "example.com"));
+	recall_flush();
+	ck_assert_int_eq(0, recall_nonce(b, sizeof(b), first, 1000040, 30,
+					 "example.com"));
+	ck_assert_str_ne(a, b);
+
+	mem_deref(first);
+	mem_deref(again);
+	mem_deref(next);
 }
 END_TEST
 
@@ -211,6 +280,7 @@ Suite *suite_nonce(void)
 	tcase_add_test(tc, test_nonce_valid);
 	tcase_add_test(tc, test_nonce_expiry);
 	tcase_add_test(tc, test_nonce_forged);
+	tcase_add_test(tc, test_recall);
 	tcase_add_test(tc, test_replay);
 	tcase_add_test(tc, test_throttle_ban);
 	tcase_add_test(tc, test_throttle_window);
