@@ -52,22 +52,18 @@ void reload_close(void);
 /* workers.c */
 enum {
 	WORKERS_MAX = 64,
-	WORKER_PORTS_MAX = 16,
 };
 
 /** A worker of the set, in memory the master and the workers share */
 struct worker_slot {
 	pid_t pid;
-	uint32_t nports;
-	uint16_t ports[WORKER_PORTS_MAX];  /**< Of its private UDP sockets */
 };
 
 int  workers_config(bool apply);
 uint32_t workers_count(void);
 void workers_share(struct worker_slot *slots, int index);
 int  worker_pid(uint32_t i);
-void workers_port_add(uint16_t port);
-bool workers_port_is_ours(uint16_t port);
+int  worker_of_branch(const struct pl *branch);
 
 
 /* reuseport.c */
@@ -171,7 +167,6 @@ struct sip_inst {
 	struct sip_lsnr *lsnr_req;
 	struct sip_lsnr *lsnr_resp;
 	struct list socks;            /* struct sipd_sock (le) */
-	struct sa priv;               /* a worker's private UDP address */
 	char probe[40];
 };
 
@@ -188,7 +183,6 @@ void listen_close(void);
 /* sock.c */
 struct list *sock_insts(void);
 struct sip_inst *inst_find(const struct sa *laddr);
-struct sip_inst *inst_find_private(const struct sa *addr);
 struct sipd_sock *inst_sock(const struct sip_inst *inst, enum sip_transp tp);
 void sock_apply(sock_apply_h *h, void *arg);
 
@@ -217,6 +211,16 @@ int  wire_feed(const struct sipd_sock *sock, const struct sa *src,
 void wire_init(void);
 void wire_interposed(void);
 void wire_close(void);
+
+
+/* owner.c: a UDP response for another worker's transaction goes to it */
+typedef int (owner_handoff_h)(uint32_t worker, const struct sipd_sock *sock,
+			      const struct sa *src, const struct mbuf *mb);
+
+bool owner_elsewhere(const struct sipd_sock *sock, const struct sa *src,
+		     const struct mbuf *mb);
+void owner_handoff_set(owner_handoff_h *h);
+uint64_t owner_handed(void);
 
 
 /* role.c */

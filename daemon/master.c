@@ -67,17 +67,6 @@ int workers_print(struct re_printf *pf, bool json)
 		for (i = 0; i < wk.n; i++)
 			err |= re_hprintf(pf, "%s%d", i ? ", " : "",
 					  worker_pid(i));
-		err |= re_hprintf(pf, "], \"worker_ports\": [");
-		for (i = 0; wk.slots && i < wk.n; i++) {
-			const struct worker_slot *ws = &wk.slots[i];
-			uint32_t j;
-
-			err |= re_hprintf(pf, "%s[", i ? ", " : "");
-			for (j = 0; j < ws->nports && j < WORKER_PORTS_MAX; j++)
-				err |= re_hprintf(pf, "%s%u", j ? ", " : "",
-						  ws->ports[j]);
-			err |= re_hprintf(pf, "]");
-		}
 		return err | re_hprintf(pf, "]");
 	}
 
@@ -176,7 +165,6 @@ static int worker_fork(uint32_t i, int *errp)
 		wk.ready_fd = fds[1];
 		workers_share(wk.slots, wk.index);
 		wk.slots[i].pid = getpid();
-		wk.slots[i].nports = 0;
 		return 1;
 	}
 

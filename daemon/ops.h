@@ -12,6 +12,14 @@
 #include "core.h"
 
 
+/* share.c: binding and call events told to the other workers */
+typedef int (share_send_h)(uint32_t worker, const uint8_t *p, size_t n);
+
+void share_transport(share_send_h *h);
+void share_told(const uint8_t *p, size_t n);
+void share_counts(uint64_t *sent, uint64_t *told);
+
+
 /* status.c */
 int  status_print(struct re_printf *pf, bool json);
 

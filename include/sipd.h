@@ -188,7 +188,6 @@ struct sipd_sock *sock_find(const char *name);
 struct sipd_sock *sock_by_index(uint32_t index);
 uint32_t sock_index(const struct sipd_sock *sock);
 struct sipd_sock *sock_for_laddr(enum sip_transp tp, const struct sa *laddr);
-const struct sa *sock_listen_addr(struct sa *addr, enum sip_transp tp);
 struct sipd_sock *sock_choose(enum sip_transp tp, int af,
 			      struct sipd_sock *prefer);
 
@@ -425,6 +424,8 @@ struct sipd_event {
 	const struct binding *binding;     /**< Binding events        */
 	const struct call_event *call;     /**< EVENT_CALL            */
 	const struct routed_event *routed; /**< EVENT_ROUTED          */
+	bool told;                         /**< Told by another worker
+						of the set (share.c)   */
 };
 
 typedef void (event_h)(const struct sipd_event *ev, void *arg);
@@ -443,6 +444,8 @@ const char *event_name(enum sipd_event_type type);
 
 
 const char *call_state_name(enum call_state state);
+int  call_event_encode(struct mbuf *mb, const struct call_event *ce);
+bool call_event_decode(struct call_event *ce, char *line);
 
 
 /* --- Control socket commands ------------------------------------------ */
@@ -492,6 +495,7 @@ void db_group_leave(void);
 void db_group_busy(void);
 int  db_group_after(db_group_h *h, void *arg);
 int  db_group_commit(void);
+bool db_group_open(void);
 void db_group_counts(uint64_t *commits, uint64_t *saves);
 int  db_error(void);
 void db_stmts_release(void);

@@ -93,6 +93,10 @@ static struct shim shims[] = {
 	{"rand_u32", "asks OpenSSL's RAND_bytes() for every number",
 	 "libre.shims_interposed", NULL},
 	{"rand_bytes", "as rand_u32", "libre.shims_interposed", NULL},
+	{"rand_u64", "no say in the branch of a request it sends: with"
+	 " workers, the branch names the worker whose transaction it is",
+	 "workers.workers_calls_across_workers, libre.rand_u64_marked",
+	 NULL},
 	/* scan.c: re_regex() reads its pattern again at every byte */
 	{"uri_decode", "re_regex() decoders: a tenth of the CPU",
 	 "scan.values (same results as libre's), libre.shims_interposed",

@@ -58,6 +58,10 @@ void libre_tls_client_hook(libre_tls_client_h *h);
 const struct sa *libre_sending_tls(void);
 
 
+/* random.c: the low byte of rand_u64() (so of every branch) marked */
+void libre_rand_mark(bool on, uint8_t mark);
+
+
 /* udp.c: a datagram fed to libre as if its UDP socket had read it */
 int  libre_udp_feed(struct udp_sock *us, const struct sa *src,
 		    struct mbuf *mb);

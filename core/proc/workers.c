@@ -1,20 +1,24 @@
 /**
  * @file workers.c  Worker processes, as the core sees them: how many,
- *                  which one this is, the ports of their private sockets
+ *                  which one this is, whose transaction a branch is
  *
  * With "workers N" (N > 1) sipd runs N worker processes, one libre loop
  * each, under a master (daemon/master.c forks and supervises them). A
  * table in memory shared by the master and the workers, which the master
- * hands to the core (workers_share()), holds each worker's pid and the
- * ports of its private UDP sockets, so that a worker knows its siblings'
- * ports as its own.
+ * hands to the core (workers_share()), holds each worker's pid. Every
+ * worker sends from the shared listen ports, and marks the branches of
+ * the requests it sends with its index (the libre layer's random.c), so
+ * that a response the kernel gives to another worker is handed to it.
  *
  * Copyright (C) 2026 sipd developers
  */
 
+#include <ctype.h>
+#include <string.h>
 #include <unistd.h>
 #include <re.h>
 #include "core.h"
+#include "libre/libre.h"
 
 
 static struct {
@@ -88,6 +92,9 @@ void workers_share(struct worker_slot *slots, int index)
 {
 	wk.slots = slots;
 	wk.index = index;
+
+	/* a worker's branches say it sent them */
+	libre_rand_mark(slots && index >= 0, (uint8_t)MAX(index, 0));
 }
 
 
@@ -108,46 +115,29 @@ int worker_pid(uint32_t i)
 
 
 /**
- * Note a port of this worker's private UDP sockets
+ * The worker whose transaction a branch is: libre draws the branches of
+ * the requests a worker sends as "z9hG4bK" and 16 hex digits, the last
+ * two its index (random.c)
  *
- * @param port Port
+ * @param branch The top Via's branch of a response
+ *
+ * @return The worker's index, or -1 if no worker of the set made it
+ *         (or sipd runs one process)
  */
-void workers_port_add(uint16_t port)
+int worker_of_branch(const struct pl *branch)
 {
-	struct worker_slot *s;
+	static const char prefix[] = "z9hG4bK";
+	const size_t plen = sizeof(prefix) - 1;
+	uint32_t w;
 
-	if (!wk.slots || wk.index < 0)
-		return;
+	if (!wk.slots || !branch || branch->l != plen + 16 ||
+	    memcmp(branch->p, prefix, plen) ||
+	    !isxdigit((unsigned char)branch->p[branch->l - 2]) ||
+	    !isxdigit((unsigned char)branch->p[branch->l - 1]))
+		return -1;
 
-	s = &wk.slots[wk.index];
-	if (s->nports < WORKER_PORTS_MAX)
-		s->ports[s->nports++] = port;
-}
+	w = (uint32_t)(ch_hex(branch->p[branch->l - 2]) << 4 |
+		       ch_hex(branch->p[branch->l - 1]));
 
-
-/**
- * Check whether a port is one of the private UDP ports of a worker of
- * the set (this one included)
- *
- * @param port Port
- *
- * @return True if it is
- */
-bool workers_port_is_ours(uint16_t port)
-{
-	uint32_t i, j;
-
-	if (!wk.slots || !port)
-		return false;
-
-	for (i = 0; i < wk.n; i++) {
-		const struct worker_slot *s = &wk.slots[i];
-
-		for (j = 0; j < s->nports && j < WORKER_PORTS_MAX; j++) {
-			if (s->ports[j] == port)
-				return true;
-		}
-	}
-
-	return false;
+	return w < wk.n ? (int)w : -1;
 }

@@ -275,29 +275,15 @@ static int tls_make(struct listen_spec *spec)
 
 
 /*
- * A worker of a set: first a private UDP socket on the same address with
- * a port of its own, then the listen port shared with the other workers
- * (reuseport.c). libre sends the requests of an instance from its first
- * UDP transport and names it in their Via, so the responses to the
- * requests this worker sends come back to it; replies to requests leave
- * from the socket the request came on, the shared one.
+ * A worker of a set: the listen port shared with the other workers
+ * (reuseport.c). The worker sends its requests from it too, so a phone
+ * behind a NAT sees them come from the port it registered with; the
+ * responses reach the worker the kernel's hash picks, which hands them
+ * on to the worker their branch names (owner.c).
  */
 static int transp_add_shared(struct sip_inst *inst, const struct sa *laddr)
 {
-	struct sa priv = *laddr;
 	int err;
-
-	sa_set_port(&priv, 0);
-	err = sip_transp_add(inst->sip, SIP_TRANSP_UDP, &priv);
-	if (err)
-		return err;
-
-	err = sip_transp_laddr(inst->sip, &inst->priv, SIP_TRANSP_UDP,
-			       laddr);
-	if (err)
-		return err;
-
-	workers_port_add(sa_port(&inst->priv));
 
 	reuseport_next(true, worker_index() == 0);
 	err = sip_transp_add(inst->sip, SIP_TRANSP_UDP, laddr);

@@ -64,26 +64,6 @@ struct sip_inst *inst_find(const struct sa *laddr)
 }
 
 
-/* The instance of an address that is a worker's private UDP port */
-struct sip_inst *inst_find_private(const struct sa *addr)
-{
-	struct le *le;
-
-	if (!workers_port_is_ours(sa_port(addr)))
-		return NULL;
-
-	for (le = insts.head; le; le = le->next) {
-		struct sip_inst *inst = le->data;
-
-		if (sa_isset(&inst->priv, SA_PORT) &&
-		    sa_cmp(&inst->laddr, addr, SA_ADDR))
-			return inst;
-	}
-
-	return NULL;
-}
-
-
 struct sipd_sock *inst_sock(const struct sip_inst *inst, enum sip_transp tp)
 {
 	struct le *le;
@@ -103,8 +83,7 @@ struct sipd_sock *inst_sock(const struct sip_inst *inst, enum sip_transp tp)
  * Find the socket of a transport and local address
  *
  * @param tp    Transport
- * @param laddr Local address and port (a private UDP port of a worker of
- *              the set counts as the listen port of its address)
+ * @param laddr Local address and port
  *
  * @return Socket, or NULL if sipd does not listen there
  */
@@ -112,40 +91,7 @@ struct sipd_sock *sock_for_laddr(enum sip_transp tp, const struct sa *laddr)
 {
 	struct sip_inst *inst = inst_find(laddr);
 
-	if (!inst && tp == SIP_TRANSP_UDP)
-		inst = inst_find_private(laddr);
-
 	return inst ? inst_sock(inst, tp) : NULL;
-}
-
-
-/**
- * The listen address behind a local address: a worker's private UDP
- * address becomes the listen address it stands for
- *
- * @param addr Local address, changed in place
- * @param tp   Transport
- *
- * @return addr
- */
-const struct sa *sock_listen_addr(struct sa *addr, enum sip_transp tp)
-{
-	struct le *le;
-
-	if (tp != SIP_TRANSP_UDP || !sa_isset(addr, SA_PORT))
-		return addr;
-
-	for (le = insts.head; le; le = le->next) {
-		const struct sip_inst *inst = le->data;
-
-		if (sa_isset(&inst->priv, SA_PORT) &&
-		    sa_cmp(&inst->priv, addr, SA_ALL)) {
-			*addr = inst->laddr;
-			break;
-		}
-	}
-
-	return addr;
 }
 
 

@@ -553,6 +553,10 @@ static bool recv_helper(struct sa *src, struct mbuf *mb, void *arg)
 	if (kind != KIND_OTHER && filter_flood(src, kind == KIND_OPTIONS))
 		return true;
 
+	/* a response to another worker's request goes to it */
+	if (kind == KIND_OTHER && owner_elsewhere(wh->sock, src, mb))
+		return true;
+
 	/* decoded once, by libre, through wire_decode() */
 	if (wire.interposed) {
 		wire.cur_mb  = mb;

@@ -17,7 +17,8 @@
  * group is open. At low load a save commits one turn later, alone.
  *
  * Any other write (another module, an expiry, a command) commits the
- * group first and runs alone, as before. Reads inside the group see its
+ * group first and runs alone, as before. While a group is open, the
+ * binding events told to the other workers wait (daemon/share.c). Reads inside the group see its
  * writes, as they will be once committed. PostgreSQL does not use it.
  *
  * Copyright (C) 2026 sipd developers
@@ -286,6 +287,17 @@ int db_group_commit(void)
 	}
 
 	return err;
+}
+
+
+/**
+ * Is a group's transaction open (its writes not yet committed)?
+ *
+ * @return True if open
+ */
+bool db_group_open(void)
+{
+	return grp.open;
 }
 
 

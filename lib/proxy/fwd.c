@@ -346,15 +346,11 @@ int fwd_record_route(char *buf, size_t size, const struct sipd_sock *in,
 		     const struct flow *a, const struct flow *b)
 {
 	char out_rr[256], in_rr[256], token[128] = "";
-	struct sa pub = *laddr;
 	int err;
 
 	/* without a token, in-dialog requests follow the Contacts */
 	if (a && b && flow_token(token, sizeof(token), a, b))
 		token[0] = '\0';
-
-	/* a worker's private port: in-dialog requests go to the shared one */
-	laddr = sock_listen_addr(&pub, tp);
 
 	err = rr_uri(out_rr, sizeof(out_rr), tp, laddr, token);
 	if (err)

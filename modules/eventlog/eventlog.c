@@ -58,6 +58,10 @@ static void event_handler(const struct sipd_event *ev, void *arg)
 	FILE *f;
 	(void)arg;
 
+	/* another worker's event is its own to log */
+	if (ev->told)
+		return;
+
 	/* opened at the first event: "sipd -t" creates no file */
 	if (!elog.f && elog.path && !elog.failed) {
 		elog.f = fopen(elog.path, "a");

@@ -449,6 +449,12 @@ static void event_handler(const struct sipd_event *ev, void *arg)
 	(void)arg;
 
 	if (ev->call) {
+		/* another worker's: once, as another node's */
+		if (ev->told) {
+			if (!callstate_known(ev->call))
+				call_event(ev->call);
+			return;
+		}
 		shared_call_send(ev->call);
 		call_event(ev->call);
 		return;

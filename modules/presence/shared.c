@@ -16,7 +16,6 @@
  */
 
 #include <string.h>
-#include <stdlib.h>
 #include <re.h>
 #include <sipd.h>
 #include <node/node.h>
@@ -25,7 +24,6 @@
 
 enum {
 	PAYLOAD_MAX = 7900,        /* PostgreSQL's limit is 8000 bytes */
-	FIELDS = 9,
 };
 
 
@@ -49,12 +47,6 @@ static void flush(void *arg)
 }
 
 
-static const char *str(const char *s)
-{
-	return s ? s : "";
-}
-
-
 /**
  * Tell the other sipd processes of the database of a call event
  *
@@ -74,13 +66,10 @@ void shared_call_send(const struct call_event *ce)
 	}
 
 	start = sh.mb->end;
-	if (mbuf_printf(sh.mb, "\n%s\t%u\t%u\t%s\t%s\t%s\t%s\t%s\t%u",
-			ce->aor, ce->state, ce->initiator, str(ce->call_id),
-			str(ce->local_tag), str(ce->remote_tag),
-			str(ce->peer), str(ce->local_uri), ce->code) ||
+	if (mbuf_write_u8(sh.mb, '\n') || call_event_encode(sh.mb, ce) ||
 	    sh.mb->end > PAYLOAD_MAX) {
 		/* too much for one notification: this one goes next */
-		sh.mb->end = start;
+		sh.mb->pos = sh.mb->end = start;
 		flush(NULL);
 		if (start)
 			shared_call_send(ce);
@@ -95,34 +84,9 @@ void shared_call_send(const struct call_event *ce)
 /* One line of another process: its event, if it tells anything new */
 static void line_take(char *line, shared_call_h *h)
 {
-	char *f[FIELDS];
 	struct call_event ce;
-	int i;
 
-	for (i = 0; i < FIELDS; i++) {
-		f[i] = line;
-		line = strchr(line, '\t');
-		if (!line && i < FIELDS - 1)
-			return;
-		if (line)
-			*line++ = '\0';
-	}
-
-	memset(&ce, 0, sizeof(ce));
-	ce.aor        = f[0];
-	ce.state      = (enum call_state)atoi(f[1]);
-	ce.initiator  = atoi(f[2]) != 0;
-	ce.call_id    = f[3];
-	ce.local_tag  = f[4];
-	ce.remote_tag = f[5];
-	ce.peer       = f[6];
-	ce.local_uri  = f[7];
-	ce.code       = (uint16_t)atoi(f[8]);
-
-	if (!*ce.aor || !*ce.call_id || ce.state > CALL_TERMINATED)
-		return;
-
-	if (callstate_known(&ce))
+	if (!call_event_decode(&ce, line) || callstate_known(&ce))
 		return;
 
 	h(&ce);

@@ -1,15 +1,18 @@
 """workers N: a master and N worker processes that share the UDP ports.
 
-Which worker handled a request shows in the Via of what it sends on: a
-worker sends its requests from a private UDP port of its own, listed per
-worker in sipctl status --json (worker_ports). The tests check the
-processes (/proc), the spread of REGISTERs over the workers, calls
-through the stateful proxy between phones that reach different workers,
-retransmissions, presence steered to worker 0, a nonce of one worker
-accepted by another, a binding written by one worker used by another,
-a call from either worker to a phone on a TCP connection of worker 0
-(handed over), the restart of the set after a SIGKILL, and the config
-errors.
+Every worker sends its requests from the shared listen port (a phone
+behind a NAT must see them come from the port it registered with), and
+which worker sent one shows in its Via branch: "z9hG4bK" and 16 hex
+digits, the last two the worker's index. A response that the kernel
+gives to another worker is handed to the one the branch names. The
+tests check the processes (/proc), the spread of REGISTERs over the
+workers, calls through the stateful proxy between phones that reach
+different workers (their responses handed over), retransmissions,
+presence steered to worker 0 (the NOTIFYs' responses handed to it), a
+nonce of one worker accepted by another, a binding written by one worker
+used by another, a call from either worker to a phone on a TCP
+connection of worker 0 (handed over), the restart of the set after a
+SIGKILL, and the config errors.
 """
 
 import os
@@ -20,10 +23,11 @@ import subprocess
 import time
 
 from sipdlib import (Sipd, DEFAULT_CONF, SIPD, MODULES, check, eq, status,
-                     parse_challenge, digest_header, rand_token,
+                     param, parse_challenge, digest_header, rand_token,
                      wait_for)
 from test_proxy import PROXY_CONF, ACCOUNTS, UA, phone, caller, closing, sdp
-from test_presence import PRES_CONF, PUA, presence_sub, publish_ok, pidf
+from test_presence import (PRES_CONF, PUA, presence_sub, publish_ok, pidf,
+                           reg_of, dialogs_of, call_bob, hang_up)
 from test_presence import ACCOUNTS as PRES_ACCOUNTS
 
 W2 = "workers 2\n"
@@ -63,18 +67,20 @@ def sql_exec(s, sql, args=()):
         con.close()
 
 
-def worker_of_port(st, port):
-    """The index of the worker whose private port this is, or None."""
-    for i, ports in enumerate(st["worker_ports"]):
-        if port in ports:
-            return i
-    return None
-
-
-def via_port(msg):
-    """The port of the top Via of a message sipd sent."""
-    sent_by = msg.get("via").split()[1].split(";")[0]
-    return int(sent_by.rsplit(":", 1)[1])
+def sent_by_worker(s, msg):
+    """The index of the worker that sent a request, from its Via branch;
+    the request must come from the shared listen port, as its Via says."""
+    via = msg.get("via")
+    sent_by = via.split()[1].split(";")[0]
+    eq(int(sent_by.rsplit(":", 1)[1]), s.port, "the Via's port of a"
+       " request sipd sent: %s" % via)
+    eq(msg.src[1], s.port, "the source port of a request sipd sent")
+    branch = param(via, "branch")
+    check(branch.startswith("z9hG4bK") and len(branch) == 23,
+          "a branch libre drew: %s" % via)
+    w = int(branch[-2:], 16)
+    check(w < 2, "the branch names a worker: %s" % via)
+    return w
 
 
 def test_workers_processes_and_stop():
@@ -92,9 +98,7 @@ def test_workers_processes_and_stop():
         eq(sorted(st["worker_pids"]), kids, "worker_pids in status")
         eq(st["worker"], 0, "status comes from worker 0")
         eq(st["pid"], st["worker_pids"][0], "pid of worker 0")
-        check(all(len(p) == 2 for p in st["worker_ports"]),
-              "a private port per UDP listen address and worker: %r" %
-              st["worker_ports"])
+        check("worker_ports" not in st, "no private ports: %r" % st)
         text = s.sipctl("status").stdout
         check("workers              2, master pid %d" % master in text,
               "text status:\n" + text)
@@ -158,9 +162,11 @@ def test_workers_calls_across_workers():
     """Calls through the stateful proxy between phones on fresh ports:
     the INVITE is handled by the caller's worker, the BYE by the callee's
     one; both cases (same worker, other worker) happen, every call
-    completes, and a retransmitted INVITE is absorbed."""
+    completes, and a retransmitted INVITE is absorbed. Every request
+    leaves from the shared port; the callee's responses to worker 0's
+    INVITE, when the kernel gives them to worker 1, are handed to
+    worker 0."""
     with Sipd(PROXY_CONF + W2, accounts=ACCOUNTS) as s:
-        st = status(s)
         pairs = set()
         for i in range(30):
             bob = phone(s, "bob")
@@ -168,9 +174,7 @@ def test_workers_calls_across_workers():
             try:
                 d = alice.invite("sip:bob@example.com")
                 inc = bob.expect_invite()
-                w_inv = worker_of_port(st, via_port(inc.invite_req))
-                check(w_inv is not None, "the INVITE's Via is a worker's"
-                      " private port: %s" % inc.invite_req.get("via"))
+                w_inv = sent_by_worker(s, inc.invite_req)
                 if i == 0:
                     # the caller sends its INVITE again: absorbed
                     alice.send(alice.sent[-1])
@@ -181,7 +185,7 @@ def test_workers_calls_across_workers():
                 inc.expect_ack()
                 inc.request("BYE", wait=False)
                 m = alice.expect_request("BYE", callid=d.callid)
-                w_bye = worker_of_port(st, via_port(m))
+                w_bye = sent_by_worker(s, m)
                 alice.reply(m, 200, "OK")
                 r = bob.expect_response(inc.callid, "BYE", final=True)
                 eq(r.status, 200, "BYE of call %d" % i)
@@ -195,28 +199,34 @@ def test_workers_calls_across_workers():
                 pairs.add((w_inv, w_bye))
             finally:
                 closing(alice, bob)
-            if len(set(a == b for a, b in pairs)) == 2 and i >= 9:
+            if len(set(a == b for a, b in pairs)) == 2 and i >= 9 and \
+                    (0, 1) in pairs:
                 break
         check(len(set(a == b for a, b in pairs)) == 2,
               "calls within one worker and across workers: %r" % pairs)
         check(len(set(a for a, _ in pairs)) == 2,
               "INVITEs handled by both workers: %r" % pairs)
+        check((0, 1) in pairs, "a call of worker 0 to a phone of worker"
+              " 1: %r" % pairs)
+        n = status(s)["handoffs_received"]
+        check(n >= 2, "responses (180, 200) handed to worker 0: %d" % n)
 
 
 def test_workers_presence_on_worker_0():
     """SUBSCRIBEs from many ports all reach worker 0 (its status counts
-    them all, its private port sends every NOTIFY); a PUBLISH from yet
-    another port is notified to every watcher."""
+    them all, and it sends every NOTIFY from the shared port); the
+    responses to the NOTIFYs that reach worker 1 are handed to worker 0,
+    so no NOTIFY is sent twice; a PUBLISH from yet another port is
+    notified to every watcher."""
     n = 12
     with Sipd(PRES_CONF + W2, accounts=PRES_ACCOUNTS) as s:
-        st = status(s)
         subs, uas = [], []
         try:
             for i in range(n):
                 ua = PUA(s, "alice")
                 uas.append(ua)
                 sub, first = presence_sub(ua, "bob@example.com")
-                eq(worker_of_port(st, via_port(first.msg)), 0,
+                eq(sent_by_worker(s, first.msg), 0,
                    "worker of the NOTIFY of subscription %d" % i)
                 subs.append(sub)
             st = status(s)
@@ -230,6 +240,77 @@ def test_workers_presence_on_worker_0():
             for sub in subs:
                 nt = sub.notify(what="NOTIFY of the PUBLISH")
                 eq(nt.pidf().tuples, {"bob-desk": "open"}, "tuples")
+            # past T1: a NOTIFY whose 200 was lost would be sent again
+            time.sleep(1.2)
+            for ua in uas[:n]:
+                cseqs = [m.get("cseq") for m in ua.received
+                         if not m.is_response and m.method == "NOTIFY"]
+                eq(len(cseqs), len(set(cseqs)), "NOTIFYs sent again to"
+                   " watcher port %d: %r" % (ua.local[1], cseqs))
+            got = status(s)["handoffs_received"]
+            check(got >= 1, "responses to NOTIFYs handed to worker 0: %d"
+                  % got)
+        finally:
+            closing(*uas)
+
+
+def test_workers_presence_of_worker_1():
+    """Registrations and calls that worker 1 handles reach the watchers
+    of worker 0: carol watches bob's reg and dialog packages (worker 0
+    has every subscription); bob registers from fresh ports until worker
+    1 takes a REGISTER (worker 0's count stays), and its NOTIFY shows
+    that contact; alice calls bob from fresh ports until worker 1
+    proxies a call, and the dialog NOTIFY shows it confirmed, then
+    terminated."""
+    with Sipd(PRES_CONF + W2, accounts=PRES_ACCOUNTS) as s:
+        carol = PUA(s, "carol")
+        uas = [carol]
+        try:
+            rsub, _ = presence_sub(carol, "bob@example.com", "reg")
+            dsub, _ = presence_sub(carol, "bob@example.com", "dialog")
+            bob = None
+            for i in range(40):
+                bob = PUA(s, "bob")
+                uas.append(bob)
+                before = status(s)["requests_received"].get("REGISTER", 0)
+                bob.register(expires=300)
+                after = status(s)["requests_received"].get("REGISTER", 0)
+                uri = bob.contact_uri
+                n = rsub.notify(timeout=4, what="reg NOTIFY of the"
+                                " REGISTER %d (worker %d)" % (
+                                    i, 0 if after > before else 1),
+                                pred=lambda n: any(
+                                    c["uri"] == uri and
+                                    c["state"] == "active"
+                                    for c in reg_of(n)[1]["contacts"]))
+                if after == before:
+                    break
+            check(after == before, "no REGISTER reached worker 1")
+
+            for i in range(40):
+                alice = PUA(s, "alice")
+                uas.append(alice)
+                d, inc = call_bob(s, alice, bob)
+                w = sent_by_worker(s, inc.invite_req)
+                n = dsub.notify(timeout=4, what="dialog NOTIFY of call %d"
+                                " (worker %d), confirmed" % (i, w),
+                                pred=lambda n: any(
+                                    x.get("call-id") == d.callid and
+                                    x["state"] == "confirmed"
+                                    for x in dialogs_of(n)[1]))
+                hang_up(alice, bob, d)
+                n = dsub.notify(timeout=4, what="dialog NOTIFY of call %d"
+                                " (worker %d), ended" % (i, w),
+                                pred=lambda n: not any(
+                                    x.get("call-id") == d.callid and
+                                    x["state"] == "confirmed"
+                                    for x in dialogs_of(n)[1]))
+                if w == 1:
+                    break
+            eq(w, 1, "a call proxied by worker 1")
+            st = status(s)
+            check(st["worker_events_told"] >= 1, "batches worker 0 was"
+                  " told: %r" % st["worker_events_told"])
         finally:
             closing(*uas)
 
@@ -239,7 +320,6 @@ def test_workers_binding_of_one_worker_used_by_other():
     time replacing his only binding; a call from a port of alice's
     reaches the latest one: no worker serves a stale binding."""
     with Sipd(PROXY_CONF + W2, accounts=ACCOUNTS) as s:
-        st = status(s)
         seen = set()
         for i in range(16):
             bob = UA(s, "bob", "secret2")
@@ -258,7 +338,7 @@ def test_workers_binding_of_one_worker_used_by_other():
                 try:
                     d = alice.invite("sip:bob@example.com")
                     inc = bob.expect_invite()
-                    w_inv = worker_of_port(st, via_port(inc.invite_req))
+                    w_inv = sent_by_worker(s, inc.invite_req)
                     seen.add((w_reg, w_inv))
                     inc.reply(486, "Busy Here")
                     eq(d.final().status, 486, "the newest binding rang")
@@ -322,7 +402,7 @@ def test_workers_handoff_refuses_strangers():
     """The handoff socket's name is open to every local process: worker 0
     drops what another process sends there, and says so."""
     with Sipd(PROXY_CONF + W2, accounts=ACCOUNTS) as s:
-        name = b"\0sipd-handoff-%d" % s.proc.pid
+        name = b"\0sipd-handoff-%d-0" % s.proc.pid
         u = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             u.sendto(b"\x64\x70\x69\x73" + b"\0" * 200 +

@@ -64,7 +64,32 @@ START_TEST(test_shims_interposed)
 			      " calls: the shim is not active", *name);
 	}
 
-	ck_assert_uint_eq(n, 30);
+	ck_assert_uint_eq(n, 31);
+}
+END_TEST
+
+
+/* A worker's mark is the low byte of every rand_u64(), which libre
+   draws a branch from; without a mark the byte is random */
+START_TEST(test_rand_u64_marked)
+{
+	uint64_t (*libre_rand_u64)(void) =
+		(uint64_t (*)(void))dlsym(RTLD_DEFAULT, "rand_u64");
+	bool differ = false;
+	uint64_t first;
+	int i;
+
+	ck_assert_ptr_nonnull(libre_rand_u64);
+
+	libre_rand_mark(true, 0x2a);
+	for (i = 0; i < 64; i++)
+		ck_assert_uint_eq(libre_rand_u64() & 0xff, 0x2a);
+
+	libre_rand_mark(false, 0);
+	first = libre_rand_u64() & 0xff;
+	for (i = 0; i < 64 && !differ; i++)
+		differ = (libre_rand_u64() & 0xff) != first;
+	ck_assert(differ);
 }
 END_TEST
 
@@ -278,6 +303,7 @@ Suite *suite_libre(void)
 	tcase_add_test(tc, test_missing_original_refused);
 	tcase_add_test(tc, test_shims_interposed);
 	tcase_add_test(tc, test_prints_go_to_the_log);
+	tcase_add_test(tc, test_rand_u64_marked);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("strans");
