@@ -261,7 +261,7 @@ def test_workers_presence_of_worker_1():
     1 takes a REGISTER (worker 0's count stays), and its NOTIFY shows
     that contact; alice calls bob from fresh ports until worker 1
     proxies a call, and the dialog NOTIFY shows it confirmed, then
-    terminated."""
+    terminated; worker 0 counts that call as bob's (sipctl avail)."""
     with Sipd(PRES_CONF + W2, accounts=PRES_ACCOUNTS) as s:
         carol = PUA(s, "carol")
         uas = [carol]
@@ -298,6 +298,11 @@ def test_workers_presence_of_worker_1():
                                     x.get("call-id") == d.callid and
                                     x["state"] == "confirmed"
                                     for x in dialogs_of(n)[1]))
+                # worker 0 counts the call for busy_limit too
+                r = s.sipctl("avail", "bob@example.com")
+                check(r.stdout.startswith("calls 1,"), "sipctl avail"
+                      " (worker 0) during call %d of worker %d: %s%s" % (
+                          i, w, r.stdout, r.stderr))
                 hang_up(alice, bob, d)
                 n = dsub.notify(timeout=4, what="dialog NOTIFY of call %d"
                                 " (worker %d), ended" % (i, w),
