@@ -220,7 +220,6 @@ typedef int (owner_handoff_h)(uint32_t worker, const struct sipd_sock *sock,
 bool owner_elsewhere(const struct sipd_sock *sock, const struct sa *src,
 		     const struct mbuf *mb);
 void owner_handoff_set(owner_handoff_h *h);
-uint64_t owner_handed(void);
 
 
 /* role.c */

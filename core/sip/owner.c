@@ -22,7 +22,6 @@
 
 
 static owner_handoff_h *handoffh;
-static uint64_t handed;
 
 
 /* The first value of the first Via header of a raw message, up to its
@@ -119,8 +118,6 @@ bool owner_elsewhere(const struct sipd_sock *sock, const struct sa *src,
 		return false;
 	}
 
-	++handed;
-
 	return true;
 }
 
@@ -135,13 +132,3 @@ void owner_handoff_set(owner_handoff_h *h)
 	handoffh = h;
 }
 
-
-/**
- * Responses this worker handed to another
- *
- * @return Count
- */
-uint64_t owner_handed(void)
-{
-	return handed;
-}
