@@ -15,10 +15,15 @@
  *  - a batch of this worker's binding and call events, told to every
  *    other worker (share.c).
  *
- * Each worker has a local datagram socket in the abstract namespace
- * named after the master's pid and its index. Any local process can send
- * there, so a worker takes only what the kernel says a sibling worker
- * sent (SCM_CREDENTIALS). The datagram travels as it came, with its
+ * Each worker listens on a local SOCK_SEQPACKET socket in the abstract
+ * namespace named after the master's pid and its index, and connects to
+ * each other worker's when it first sends to it: messages keep their
+ * bounds, and a connected pair is limited by its buffer, not by the
+ * queue of ten datagrams (net.unix.max_dgram_qlen) that an unconnected
+ * datagram socket gets, which a burst filled. Any local process can
+ * connect there, so a worker keeps only a connection that the kernel
+ * says a sibling worker made (SO_PEERCRED). The datagram travels as it
+ * came, with its
  * source and the index of the socket it arrived on, and the receiver
  * feeds it to libre as if its own copy of the shared UDP socket had read
  * it: a request is routed, answered (from the same address and port)
@@ -59,8 +64,17 @@ struct handoff_head {
 };
 
 
-static struct {
+/** A connection a sibling worker made to this one */
+struct conn {
+	struct le le;
 	int fd;
+};
+
+
+static struct {
+	int fd;                     /* listening */
+	int out[WORKERS_MAX];       /* to each worker, -1 until needed */
+	struct list conns;          /* struct conn, from the others */
 	uint64_t received;
 } ho = {.fd = -1};
 
@@ -78,6 +92,43 @@ static socklen_t worker_addr(struct sockaddr_un *addr, uint32_t worker)
 }
 
 
+/* The connection to a worker, made when first needed */
+static int out_fd(uint32_t worker)
+{
+	struct sockaddr_un addr;
+	socklen_t len;
+	int fd;
+
+	if (ho.out[worker] >= 0)
+		return ho.out[worker];
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    0);
+	if (fd < 0)
+		return -1;
+
+	len = worker_addr(&addr, worker);
+	if (connect(fd, (struct sockaddr *)&addr, len)) {
+		(void)close(fd);
+		return -1;
+	}
+
+	ho.out[worker] = fd;
+
+	return fd;
+}
+
+
+static void out_close(uint32_t worker)
+{
+	if (ho.out[worker] < 0)
+		return;
+
+	(void)close(ho.out[worker]);
+	ho.out[worker] = -1;
+}
+
+
 /* Send to a worker a datagram that came on a UDP socket (with its
    socket and source), or events (MAGIC_EVENTS, neither) */
 static int handoff_send(uint32_t worker, uint32_t magic,
@@ -85,11 +136,12 @@ static int handoff_send(uint32_t worker, uint32_t magic,
 			const uint8_t *p, size_t n)
 {
 	struct handoff_head head;
-	struct sockaddr_un addr;
 	struct iovec iov[2];
 	struct msghdr mh;
+	int fd, tries;
 
-	if (ho.fd < 0 || !p || n > DATAGRAM_MAX)
+	if (ho.fd < 0 || !p || n > DATAGRAM_MAX || worker >= WORKERS_MAX ||
+	    (int)worker == worker_index())
 		return EINVAL;
 
 	memset(&head, 0, sizeof(head));
@@ -105,15 +157,26 @@ static int handoff_send(uint32_t worker, uint32_t magic,
 	iov[1].iov_len = n;
 
 	memset(&mh, 0, sizeof(mh));
-	mh.msg_name = &addr;
-	mh.msg_namelen = worker_addr(&addr, worker);
 	mh.msg_iov = iov;
 	mh.msg_iovlen = 2;
 
-	if (sendmsg(ho.fd, &mh, MSG_DONTWAIT) < 0)
-		return errno;
+	/* a worker started again: its old connection is gone, once */
+	for (tries = 0; tries < 2; tries++) {
+		fd = out_fd(worker);
+		if (fd < 0)
+			return errno;
 
-	return 0;
+		if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 0;
+
+		if (errno != EPIPE && errno != ECONNRESET &&
+		    errno != ENOTCONN)
+			return errno;
+
+		out_close(worker);
+	}
+
+	return ENOTCONN;
 }
 
 
@@ -166,65 +229,49 @@ bool handoff_take(struct sipd_sock *sock, const struct sip_msg *msg)
 }
 
 
-/* The sender's pid is one of the other workers' */
-static bool from_sibling(const struct msghdr *mh)
+/* The pid is one of the other workers' */
+static bool sibling(pid_t pid)
 {
-	const struct cmsghdr *cm;
-	struct ucred cred;
 	uint32_t i;
 
-	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR((struct msghdr *)mh,
-							 (struct cmsghdr *)cm)) {
-		if (cm->cmsg_level != SOL_SOCKET ||
-		    cm->cmsg_type != SCM_CREDENTIALS)
-			continue;
-
-		memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
-
-		for (i = 0; i < workers_count(); i++) {
-			if ((int)i != worker_index() && worker_pid(i) == cred.pid)
-				return cred.pid > 0;
-		}
+	for (i = 0; i < workers_count(); i++) {
+		if ((int)i != worker_index() && worker_pid(i) == pid)
+			return pid > 0;
 	}
 
 	return false;
 }
 
 
-/* A datagram handed over by another worker */
+static void conn_destructor(void *arg)
+{
+	struct conn *c = arg;
+
+	list_unlink(&c->le);
+	fd_close(c->fd);
+	(void)close(c->fd);
+}
+
+
+/* A message from another worker: a datagram it read, or its events */
 static void recv_handler(int flags, void *arg)
 {
 	static uint8_t buf[sizeof(struct handoff_head) + DATAGRAM_MAX];
-	union {
-		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(sizeof(struct ucred))];
-	} ctl;
+	struct conn *c = arg;
 	struct handoff_head head;
 	struct sipd_sock *sock;
-	struct iovec iov;
-	struct msghdr mh;
 	struct mbuf *mb;
 	ssize_t n;
 	(void)flags;
-	(void)arg;
 
-	iov.iov_base = buf;
-	iov.iov_len = sizeof(buf);
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof(ctl.buf);
-
-	n = recvmsg(ho.fd, &mh, MSG_DONTWAIT);
-	if (n < (ssize_t)sizeof(head))
-		return;
-
-	/* the name is open to every local process: only siblings count */
-	if (!from_sibling(&mh)) {
-		log_warning("handoff: a datagram not from a worker dropped\n");
+	n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		mem_deref(c);              /* the worker went */
 		return;
 	}
+
+	if (n < (ssize_t)sizeof(head))
+		return;
 
 	memcpy(&head, buf, sizeof(head));
 	if (head.len != (size_t)n - sizeof(head))
@@ -258,9 +305,46 @@ static void recv_handler(int flags, void *arg)
 }
 
 
+/* A connection to this worker: kept if a sibling worker made it (the
+   name is open to every local process) */
+static void accept_handler(int flags, void *arg)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct conn *c;
+	int fd;
+	(void)flags;
+	(void)arg;
+
+	fd = accept4(ho.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
+	    !sibling(cred.pid)) {
+		log_warning("handoff: a connection not from a worker"
+			    " refused\n");
+		(void)close(fd);
+		return;
+	}
+
+	c = mem_zalloc(sizeof(*c), conn_destructor);
+	if (!c) {
+		(void)close(fd);
+		return;
+	}
+
+	c->fd = fd;
+	list_append(&ho.conns, &c->le, c);
+
+	if (fd_listen(fd, FD_READ, recv_handler, c))
+		mem_deref(c);
+}
+
+
 /**
- * Open this worker's handoff socket (a set of workers only): it
- * receives on it and sends from it
+ * Open this worker's handoff socket (a set of workers only): the others
+ * connect to it
  *
  * @return 0 if success (or one worker), otherwise errorcode
  */
@@ -268,23 +352,28 @@ int handoff_start(void)
 {
 	struct sockaddr_un addr;
 	socklen_t len;
-	int on = 1, err;
+	uint32_t i;
+	int err;
 
 	if (workers_count() < 2 || ho.fd >= 0 || worker_index() < 0)
 		return 0;
 
-	ho.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	for (i = 0; i < WORKERS_MAX; i++)
+		ho.out[i] = -1;
+
+	ho.fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		       0);
 	if (ho.fd < 0)
 		return errno;
 
 	len = worker_addr(&addr, (uint32_t)worker_index());
 	if (bind(ho.fd, (struct sockaddr *)&addr, len) ||
-	    setsockopt(ho.fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on))) {
+	    listen(ho.fd, WORKERS_MAX)) {
 		err = errno;
 		goto fail;
 	}
 
-	err = fd_listen(ho.fd, FD_READ, recv_handler, NULL);
+	err = fd_listen(ho.fd, FD_READ, accept_handler, NULL);
 	if (err)
 		goto fail;
 
@@ -369,13 +458,18 @@ void handoff_init(void)
 
 void handoff_close(void)
 {
+	uint32_t i;
+
 	if (ho.fd < 0)
 		return;
 
 	owner_handoff_set(NULL);
 	share_transport(NULL);
-	fd_close(ho.fd);
+	list_flush(&ho.conns);
+	for (i = 0; i < WORKERS_MAX; i++)
+		out_close(i);
 
+	fd_close(ho.fd);
 	(void)close(ho.fd);
 	ho.fd = -1;
 }
