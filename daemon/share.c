@@ -5,10 +5,11 @@
  * presence (worker 0's subscriptions: the reg and dialog packages, busy
  * lamps, open/closed from a registration) and the availability service
  * (a user's calls for busy_limit and forward-busy) need all of them.
- * Each worker therefore tells the others its binding and call events:
- * gathered for SHARE_DELAY ms, or until a batch is full, one line an
- * event, its fields separated by tabs, in one local datagram to each
- * other worker (the daemon's transport, daemon/handoff.c). A worker that
+ * Each worker therefore tells its call events to every other worker
+ * (each counts a user's calls) and its binding events to worker 0 (the
+ * only one with subscriptions): gathered for SHARE_DELAY ms, or until a
+ * batch is full, one line an event, its fields separated by tabs, in one
+ * local message to each (the daemon's transport, handoff.c). A worker that
  * reads a batch emits each event again, marked told, to its own
  * listeners: presence and availability take it as their own; the event
  * log leaves it to the worker that logged it; nothing told is told on.
@@ -36,7 +37,8 @@ enum {
 
 static struct {
 	share_send_h *sendh;
-	struct mbuf *mb;           /* lines waiting */
+	struct mbuf *calls;        /* lines waiting, for every other worker */
+	struct mbuf *bindings;     /* lines waiting, for worker 0 */
 	struct tmr tmr;
 	uint64_t sent, told;
 } sh;
@@ -55,12 +57,19 @@ static bool plain(const char *s)
 }
 
 
+static void batch_send(uint32_t worker, struct mbuf *mb)
+{
+	if (sh.sendh(worker, mb->buf, mb->end))
+		log_debug("share: a batch for worker %u lost\n", worker);
+}
+
+
 static void flush(void *arg)
 {
 	uint32_t i;
 	(void)arg;
 
-	if (!sh.mb || !sh.mb->end || !sh.sendh)
+	if (!sh.sendh)
 		return;
 
 	/* what the group writes is told once committed */
@@ -69,16 +78,20 @@ static void flush(void *arg)
 		return;
 	}
 
-	for (i = 0; i < workers_count(); i++) {
-		if ((int)i == worker_index())
-			continue;
-
-		if (sh.sendh(i, sh.mb->buf, sh.mb->end))
-			log_debug("share: a batch for worker %u lost\n", i);
+	if (sh.bindings && sh.bindings->end) {
+		batch_send(0, sh.bindings);
+		mbuf_reset(sh.bindings);
+		++sh.sent;
 	}
 
-	++sh.sent;
-	mbuf_reset(sh.mb);
+	if (sh.calls && sh.calls->end) {
+		for (i = 0; i < workers_count(); i++) {
+			if ((int)i != worker_index())
+				batch_send(i, sh.calls);
+		}
+		mbuf_reset(sh.calls);
+		++sh.sent;
+	}
 }
 
 
@@ -109,6 +122,7 @@ static int call_line(struct mbuf *mb, const struct call_event *ce)
 
 static void event_handler(const struct sipd_event *ev, void *arg)
 {
+	struct mbuf **mbp;
 	size_t start;
 	int err;
 	(void)arg;
@@ -116,22 +130,27 @@ static void event_handler(const struct sipd_event *ev, void *arg)
 	if (ev->told || (!ev->binding && !ev->call))
 		return;
 
-	if (!sh.mb) {
-		sh.mb = mbuf_alloc(1024);
-		if (!sh.mb)
+	/* worker 0's bindings are for nobody else */
+	if (ev->binding && worker_index() == 0)
+		return;
+
+	mbp = ev->binding ? &sh.bindings : &sh.calls;
+	if (!*mbp) {
+		*mbp = mbuf_alloc(1024);
+		if (!*mbp)
 			return;
 	}
 
-	start = sh.mb->end;
-	sh.mb->pos = start;
-	err = ev->binding ? binding_line(sh.mb, ev->type, ev->binding) :
-		call_line(sh.mb, ev->call);
+	start = (*mbp)->end;
+	(*mbp)->pos = start;
+	err = ev->binding ? binding_line(*mbp, ev->type, ev->binding) :
+		call_line(*mbp, ev->call);
 	if (err) {
-		sh.mb->end = start;
+		(*mbp)->end = start;
 		return;
 	}
 
-	if (sh.mb->end >= BATCH_MAX) {
+	if ((*mbp)->end >= BATCH_MAX) {
 		tmr_cancel(&sh.tmr);
 		flush(NULL);
 		return;
@@ -265,7 +284,8 @@ void share_transport(share_send_h *h)
 	sh.sendh = h;
 	if (!h) {
 		tmr_cancel(&sh.tmr);
-		sh.mb = mem_deref(sh.mb);
+		sh.calls = mem_deref(sh.calls);
+		sh.bindings = mem_deref(sh.bindings);
 	}
 }
 
