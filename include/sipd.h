@@ -425,7 +425,10 @@ struct sipd_event {
 	const struct call_event *call;     /**< EVENT_CALL            */
 	const struct routed_event *routed; /**< EVENT_ROUTED          */
 	bool told;                         /**< Told by another worker
-						of the set (share.c)   */
+						of the set (share.c): its
+						binding's strings are
+						plain, copy it with
+						binding_dup()          */
 };
 
 typedef void (event_h)(const struct sipd_event *ev, void *arg);
