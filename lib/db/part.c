@@ -213,6 +213,14 @@ static int part_start(void)
 }
 
 
+/* Before the sockets close: the REGISTERs of an open group are
+   committed and answered while their sockets are there */
+static void part_stop(void)
+{
+	(void)db_group_commit();
+}
+
+
 /* Statements live in module memory: released before dlclose */
 static void part_unload(void)
 {
@@ -234,6 +242,7 @@ static struct core_part db_part = {
 	.name = "db",
 	.configh = part_config,
 	.starth = part_start,
+	.stoph = part_stop,
 	.openh = part_open,
 	.unloadh = part_unload,
 	.closeh = part_close,
