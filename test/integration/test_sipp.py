@@ -152,17 +152,29 @@ def test_checkpoints_by_thread_keep_every_binding():
     """Enough registrations to take the WAL past 1,000 pages: the
     checkpoint thread, not the commits, copies them to the database file,
     and every binding is there, read with the WAL set aside."""
+    # REGISTERs that come while a group transaction is open share its
+    # commit and write fewer WAL pages: slower under ASan, sipd makes
+    # bigger groups, so the phones register again (refreshes) until the
+    # WAL has passed 1,000 pages, three rounds at most
+    rate = 200 if "ASAN_OPTIONS" in os.environ else 400
     with Sipd(SIPP_CONF) as s:
         csv, aors = add_users(s, 800, prefix="ckpt")
-        res = sipp_load(s, csv, calls=800, rate=400).run(120)
-        sipp_ok(res, "800 registrations at 400/s")
-        eq(len(bindings(s)), 800, "AORs bound")
-        deadline = time.time() + 10
-        while status(s)["db_checkpoints"] < 1 and time.time() < deadline:
-            time.sleep(0.2)
+        for rnd in range(3):
+            res = sipp_load(s, csv, calls=800, rate=rate,
+                            expires=3600 - rnd,
+                            name="round%d" % rnd).run(120)
+            sipp_ok(res, "800 registrations at %d/s, round %d" % (rate,
+                                                                 rnd))
+            eq(len(bindings(s)), 800, "AORs bound")
+            deadline = time.time() + 3
+            while status(s)["db_checkpoints"] < 1 and \
+                    time.time() < deadline:
+                time.sleep(0.2)
+            if status(s)["db_checkpoints"] >= 1:
+                break
         check(status(s)["db_checkpoints"] >= 1,
-              "db_checkpoints after 800 registrations: %r" %
-              status(s)["db_checkpoints"])
+              "db_checkpoints after %d rounds of 800 registrations: %r" %
+              (rnd + 1, status(s)["db_checkpoints"]))
         check(s.alive(), "sipd died:\n" + s.log()[-2000:])
         # stopped: the database file holds them all (the last close
         # checkpoints the WAL and removes it)
