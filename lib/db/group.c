@@ -17,9 +17,11 @@
  * group is open. At low load a save commits one turn later, alone.
  *
  * Any other write (another module, an expiry, a command) commits the
- * group first and runs alone, as before. While a group is open, the
- * binding events told to the other workers wait (daemon/share.c). Reads inside the group see its
- * writes, as they will be once committed. PostgreSQL does not use it.
+ * group first and runs alone, as before. Reads inside the group see its
+ * writes, as they will be once committed. While a group is open, the
+ * binding events told to the other workers wait (daemon/share.c). The
+ * parts stop before the sockets close: an open group commits then, and
+ * its answers go (part.c). PostgreSQL does not use it.
  *
  * Copyright (C) 2026 sipd developers
  */
