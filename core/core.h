@@ -203,6 +203,20 @@ bool validate_port_bad(const struct pl *sentby);
 bool validate_framing_broken(const struct sip_msg *msg);
 
 
+/* raw.c: header lines of a raw message */
+struct raw_hdr {
+	struct pl name;
+	struct pl val;
+	struct pl line;      /* whole line without CRLF */
+};
+
+bool raw_is_hdr(const struct pl *name, const char *full, char compact);
+size_t raw_headers(struct raw_hdr *hv, size_t hc, const char *p, size_t l,
+		   size_t *hdrend);
+const struct raw_hdr *raw_find(const struct raw_hdr *hv, size_t hc,
+			       const char *full, char compact);
+
+
 /* wire.c */
 struct udp_sock;
 int  wire_attach_udp(struct udp_sock *us, struct sipd_sock *sock);

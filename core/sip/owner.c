@@ -7,16 +7,15 @@
  * hash of its addresses picks, and a response to a request of worker 1
  * may reach worker 0. The branch of every request a worker sends ends
  * with the worker's index (workers.c), so the worker that reads a
- * response looks at the branch of its top Via, before libre decodes it,
- * and hands a response for another worker to it, through the hook the
- * daemon registers (daemon/handoff.c). What cannot be read as one of
- * the set's branches stays here, as before.
+ * response looks at the branch of its top Via (raw.c's scan) before
+ * libre decodes it, and hands a response for another worker to it,
+ * through the hook the daemon registers (daemon/handoff.c). What cannot
+ * be read as one of the set's branches stays here, as before.
  *
  * Copyright (C) 2026 sipd developers
  */
 
 #include <string.h>
-#include <strings.h>
 #include <re.h>
 #include "core.h"
 
@@ -24,48 +23,32 @@
 static owner_handoff_h *handoffh;
 
 
+enum {
+	HEADERS_MAX = 32,      /* header lines looked at */
+};
+
+
 /* The first value of the first Via header of a raw message, up to its
-   comma or the end of its line */
-static bool top_via(struct pl *via, const struct pl *msg)
+   comma */
+static bool top_via(struct pl *via, const struct mbuf *mb)
 {
-	const char *p = msg->p, *end = msg->p + msg->l;
+	struct raw_hdr hv[HEADERS_MAX];
+	const struct raw_hdr *h;
+	const char *comma;
+	size_t hc, end;
 
-	for (;;) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *line, *colon, *name_end, *v;
+	hc = raw_headers(hv, ARRAY_SIZE(hv), (const char *)mbuf_buf(mb),
+			 mbuf_get_left(mb), &end);
+	h = raw_find(hv, hc, "Via", 'v');
+	if (!h)
+		return false;
 
-		if (!eol)
-			return false;
+	*via = h->val;
+	comma = pl_strchr(via, ',');
+	if (comma)
+		via->l = (size_t)(comma - via->p);
 
-		line = eol + 1;
-		if (line >= end || *line == '\r' || *line == '\n')
-			return false;        /* the end of the headers */
-
-		p = line;
-		colon = memchr(line, ':', (size_t)(end - line));
-		eol = memchr(line, '\n', (size_t)(end - line));
-		if (!colon || (eol && colon > eol))
-			continue;
-
-		name_end = colon;
-		while (name_end > line && (name_end[-1] == ' ' ||
-					   name_end[-1] == '\t'))
-			--name_end;
-
-		if (!((name_end - line == 3 && !strncasecmp(line, "Via", 3)) ||
-		      (name_end - line == 1 && (*line == 'v' || *line == 'V'))))
-			continue;
-
-		v = colon + 1;
-		eol = eol ? eol : end;
-		via->p = v;
-		via->l = (size_t)(eol - v);
-		v = memchr(via->p, ',', via->l);
-		if (v)
-			via->l = (size_t)(v - via->p);
-
-		return true;
-	}
+	return true;
 }
 
 
@@ -82,26 +65,21 @@ static bool top_via(struct pl *via, const struct pl *msg)
 bool owner_elsewhere(const struct sipd_sock *sock, const struct sa *src,
 		     const struct mbuf *mb)
 {
-	struct pl msg, via, params, branch;
+	struct pl via, params, branch;
 	const char *semi;
 	int w, err;
 
-	if (!handoffh)
+	if (!handoffh || mbuf_get_left(mb) < 8 ||
+	    memcmp(mbuf_buf(mb), "SIP/2.0 ", 8) || !top_via(&via, mb))
 		return false;
 
-	msg.p = (const char *)mbuf_buf(mb);
-	msg.l = mbuf_get_left(mb);
-	if (msg.l < 8 || memcmp(msg.p, "SIP/2.0 ", 8) || !top_via(&via, &msg))
-		return false;
-
-	semi = memchr(via.p, ';', via.l);
+	semi = pl_strchr(&via, ';');
 	if (!semi)
 		return false;
 
 	params.p = semi;
 	params.l = (size_t)(via.p + via.l - semi);
-	while (params.l && (params.p[params.l - 1] == '\r' ||
-			    params.p[params.l - 1] == ' '))
+	while (params.l && params.p[params.l - 1] == ' ')
 		--params.l;
 
 	if (msg_param_decode(&params, "branch", &branch))

@@ -67,105 +67,6 @@ static bool cseq_mismatch(const struct sip_msg *msg)
 }
 
 
-/* A header line found by a tolerant scan of a raw message */
-struct raw_hdr {
-	struct pl name;
-	struct pl val;
-	struct pl line;      /* whole line without CRLF */
-};
-
-
-static bool is_hdr(const struct pl *name, const char *full, char compact)
-{
-	if (name->l == 1)
-		return tolower((unsigned char)name->p[0]) == compact;
-
-	return 0 == pl_strcasecmp(name, full);
-}
-
-
-/*
- * Walk the header lines of a raw message (folded lines are joined by the
- * reader's eye: a continuation line belongs to the line before it).
- */
-static size_t raw_headers(struct raw_hdr *hv, size_t hc,
-			  const char *p, size_t l, size_t *hdrend)
-{
-	const char *end = p + l, *line = p;
-	size_t n = 0;
-
-	/* skip the start line */
-	while (line < end && *line != '\n')
-		++line;
-	if (line < end)
-		++line;
-
-	while (line < end) {
-		const char *eol = memchr(line, '\n', end - line);
-		const char *next = eol ? eol + 1 : end;
-		const char *stop = eol ? eol : end;
-		const char *colon;
-		struct raw_hdr *h;
-
-		if (stop > line && stop[-1] == '\r')
-			--stop;
-
-		if (stop == line) {        /* empty line: end of headers */
-			line = next;
-			break;
-		}
-
-		if (*line == ' ' || *line == '\t') {   /* folded */
-			if (n) {
-				h = &hv[n-1];
-				h->val.l = stop - h->val.p;
-				h->line.l = stop - h->line.p;
-			}
-			line = next;
-			continue;
-		}
-
-		colon = memchr(line, ':', stop - line);
-		if (colon && n < hc) {
-			const char *v = colon + 1, *ne = colon;
-
-			while (ne > line && (ne[-1] == ' ' || ne[-1] == '\t'))
-				--ne;
-			while (v < stop && (*v == ' ' || *v == '\t'))
-				++v;
-
-			h = &hv[n++];
-			h->name.p = line;
-			h->name.l = ne - line;
-			h->val.p  = v;
-			h->val.l  = stop - v;
-			h->line.p = line;
-			h->line.l = stop - line;
-		}
-
-		line = next;
-	}
-
-	*hdrend = line - p;
-
-	return n;
-}
-
-
-static const struct raw_hdr *raw_find(const struct raw_hdr *hv, size_t hc,
-				      const char *full, char compact)
-{
-	size_t i;
-
-	for (i = 0; i < hc; i++) {
-		if (is_hdr(&hv[i].name, full, compact))
-			return &hv[i];
-	}
-
-	return NULL;
-}
-
-
 static int reply_raw(const struct wire_to *to, const struct raw_hdr *hv,
 		     size_t hc, uint16_t scode, const char *reason)
 {
@@ -183,10 +84,10 @@ static int reply_raw(const struct wire_to *to, const struct raw_hdr *hv,
 	for (i = 0; i < hc; i++) {
 		const struct raw_hdr *h = &hv[i];
 
-		if (is_hdr(&h->name, "Via", 'v')) {
+		if (raw_is_hdr(&h->name, "Via", 'v')) {
 			err |= mbuf_printf(mb, "%r\r\n", &h->line);
 		}
-		else if (is_hdr(&h->name, "To", 't')) {
+		else if (raw_is_hdr(&h->name, "To", 't')) {
 			struct pl tag;
 
 			if (to_tag)
@@ -198,9 +99,9 @@ static int reply_raw(const struct wire_to *to, const struct raw_hdr *hv,
 						   rand_u64());
 			err |= mbuf_write_str(mb, "\r\n");
 		}
-		else if (is_hdr(&h->name, "From", 'f') ||
-			 is_hdr(&h->name, "Call-ID", 'i') ||
-			 is_hdr(&h->name, "CSeq", '\0')) {
+		else if (raw_is_hdr(&h->name, "From", 'f') ||
+			 raw_is_hdr(&h->name, "Call-ID", 'i') ||
+			 raw_is_hdr(&h->name, "CSeq", '\0')) {
 			err |= mbuf_printf(mb, "%r\r\n", &h->line);
 		}
 	}
